@@ -1,0 +1,44 @@
+import { CliError, type CliIO, processIO } from './io.js';
+
+/** One file per command; each exports `run(argv, io)` and owns its own flags. */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: CommandRun }> }> = {
+  start: { summary: 'Run every role in one process (the embedded shape)', load: () => import('./start.js') },
+  db: { summary: 'Database migrations: db migrate | db status', load: () => import('./db.js') },
+};
+
+export type CommandRun = (argv: string[], io: CliIO) => Promise<number>;
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return [
+    'Usage: shenma <command> [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Every command accepts --config FILE and --data-dir DIR.',
+  ].join('\n');
+}
+
+export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.out(usage());
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.err(`shenma: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    const { run } = await command.load();
+    return await run(rest, io);
+  } catch (err) {
+    if (err instanceof CliError) {
+      io.err(`shenma ${name}: ${err.message}`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,199 @@
+import { z } from 'zod';
+
+/**
+ * The one config schema. It drives validation (with path-named errors), defaults, the
+ * commented `shenma.yaml` written on first start and the docs. Every key has a `describe()`
+ * text because the generated file and docs read it.
+ */
+
+export const FIM_FAMILIES = [
+  'deepseek-coder',
+  'qwen2.5-coder',
+  'starcoder',
+  'starcoder2',
+  'codeqwen',
+  'stable-code',
+  'codellama',
+  'codegemma',
+  'codestral',
+] as const;
+export type FimFamily = (typeof FIM_FAMILIES)[number];
+
+export const MODEL_KINDS = ['openai', 'ollama', 'llamacpp'] as const;
+export type ModelKind = (typeof MODEL_KINDS)[number];
+
+const durationMs = (what: string) => z.number().int().positive().describe(what);
+
+export const modelSchema = z
+  .object({
+    name: z.string().min(1).describe('What clients and routing refer to. Entries sharing a name are replicas.'),
+    kind: z.enum(MODEL_KINDS).default('openai').describe('Backend API: openai | ollama | llamacpp'),
+    url: z
+      .url({ message: 'must be an http(s) URL' })
+      .describe('Base URL of the backend, e.g. http://127.0.0.1:8000/v1 (openai) or http://127.0.0.1:11434 (ollama)'),
+    apiKey: z.string().optional().describe('Sent as a Bearer token; use ${ENV_VAR} to keep it out of the file'),
+    model: z.string().optional().describe('Model id sent upstream; defaults to `name`'),
+    family: z
+      .enum(FIM_FAMILIES)
+      .optional()
+      .describe(`FIM template family (${FIM_FAMILIES.join(', ')})`),
+    template: z
+      .string()
+      .optional()
+      .describe('Custom FIM template with {prefix} and {suffix} placeholders; overrides `family`'),
+    fim: z
+      .enum(['template', 'suffix'])
+      .default('template')
+      .describe('template: Shenma builds the FIM prompt; suffix: send prompt + suffix and let the backend do it'),
+    stop: z.array(z.string()).default([]).describe('Extra stop strings for this model'),
+    roles: z
+      .array(z.enum(['completion', 'chat']))
+      .default(['completion'])
+      .describe('What this model serves'),
+    maxConcurrency: z.number().int().positive().default(8).describe('Requests in flight to this replica'),
+    maxQueue: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(16)
+      .describe('Requests allowed to wait for a slot; more are answered 429 at once'),
+    contextWindow: z.number().int().min(256).default(8192).describe('Model context window in tokens'),
+    charsPerToken: z
+      .number()
+      .positive()
+      .default(3)
+      .describe('Characters per token used to estimate prompt size (lower is safer)'),
+    healthCheckIntervalMs: durationMs('How often an unhealthy replica is probed').default(10_000),
+  })
+  .superRefine((m, ctx) => {
+    if (m.roles.includes('completion') && m.fim === 'template' && !m.family && !m.template) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['family'],
+        message: 'a completion model with `fim: template` needs `family` or `template` (never guessed)',
+      });
+    }
+    if (m.template !== undefined && (!m.template.includes('{prefix}') || !m.template.includes('{suffix}'))) {
+      ctx.addIssue({ code: 'custom', path: ['template'], message: 'must contain {prefix} and {suffix}' });
+    }
+  });
+export type ModelConfig = z.infer<typeof modelSchema>;
+
+export const REJECT_RULES = ['afterStatementEnd', 'insideWord', 'emptyDocument'] as const;
+export type RejectRuleName = (typeof REJECT_RULES)[number];
+
+export const FILTER_NAMES = [
+  'specialTokens',
+  'repeatedPrefix',
+  'repetitiveLines',
+  'suffixOverlap',
+  'duplicatedClosingLine',
+  'scopeLimit',
+  'trailingWhitespace',
+  'blankResult',
+] as const;
+export type FilterName = (typeof FILTER_NAMES)[number];
+
+export const completionSchema = z
+  .object({
+    model: z.string().optional().describe('Default model for completion; defaults to the first completion model'),
+    fallbackModel: z.string().optional().describe('Model tried when the default times out or is overloaded'),
+    maxTokens: z.number().int().positive().default(256).describe('Upper bound on generated tokens'),
+    temperature: z.number().min(0).max(2).default(0.1),
+    suffixShare: z
+      .number()
+      .min(0)
+      .max(0.9)
+      .default(0.25)
+      .describe('Share of the prompt budget kept for the text after the cursor'),
+    contextShare: z
+      .number()
+      .min(0)
+      .max(0.9)
+      .default(0.25)
+      .describe('Share of the prompt budget that client-sent snippets may use'),
+    multiline: z
+      .enum(['auto', 'always', 'never'])
+      .default('auto')
+      .describe('auto decides per request; always/never force it'),
+    timeouts: z
+      .object({
+        queueMs: durationMs('Longest wait for a model slot before 429').default(500),
+        firstTokenMs: durationMs('Longest wait for the first token before 504 (or fallback)').default(2000),
+        totalMs: durationMs('Whole request budget').default(5000),
+      })
+      .prefault({}),
+    rules: z
+      .object(Object.fromEntries(REJECT_RULES.map((r) => [r, z.boolean().default(true)])) as {
+        [K in RejectRuleName]: z.ZodDefault<z.ZodBoolean>;
+      })
+      .prefault({})
+      .describe('"Do not complete here" rules, each switchable'),
+    filters: z
+      .object(Object.fromEntries(FILTER_NAMES.map((f) => [f, z.boolean().default(true)])) as {
+        [K in FilterName]: z.ZodDefault<z.ZodBoolean>;
+      })
+      .prefault({})
+      .describe('Post-processing filters, each switchable'),
+    cache: z
+      .object({
+        maxEntries: z.number().int().nonnegative().default(5000).describe('0 turns the cache off'),
+        ttlMs: durationMs('How long an answer is reused').default(5 * 60_000),
+      })
+      .prefault({}),
+    languageMap: z
+      .array(z.object({ language: z.string(), file_extensions: z.array(z.string()) }))
+      .default([])
+      .describe('Served to the extension at /api/configuration (empty keeps its built-in table)'),
+  })
+  .prefault({});
+export type CompletionConfig = z.infer<typeof completionSchema>;
+
+export const configSchema = z
+  .object({
+    publicUrl: z.url().optional().describe('What browsers and IDEs use; defaults to http://127.0.0.1:<port>'),
+    server: z
+      .object({
+        host: z.string().default('127.0.0.1').describe('Address to listen on (0.0.0.0 for all)'),
+        port: z.number().int().min(0).max(65535).default(9080),
+      })
+      .prefault({}),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        logCode: z.boolean().default(false).describe('Log prompt and completion text (off: privacy)'),
+      })
+      .prefault({}),
+    models: z.array(modelSchema).default([]),
+    completion: completionSchema,
+  })
+  .superRefine((cfg, ctx) => {
+    const names = new Set(cfg.models.map((m) => m.name));
+    for (const key of ['model', 'fallbackModel'] as const) {
+      const v = cfg.completion[key];
+      if (v !== undefined && !names.has(v)) {
+        ctx.addIssue({ code: 'custom', path: ['completion', key], message: `no model named "${v}" in models` });
+      }
+    }
+    // Replicas of one name must agree on what they are, or balancing between them changes answers.
+    const byName = new Map<string, ModelConfig>();
+    cfg.models.forEach((m, i) => {
+      const first = byName.get(m.name);
+      if (!first) {
+        byName.set(m.name, m);
+        return;
+      }
+      for (const k of ['kind', 'family', 'template', 'fim'] as const) {
+        if (first[k] !== m[k]) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['models', i, k],
+            message: `replicas of "${m.name}" must share ${k}`,
+          });
+        }
+      }
+    });
+  });
+
+export type ShenmaConfig = z.infer<typeof configSchema>;
+export type ShenmaConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,54 @@
+/**
+ * The model-backend interface. The completion (and later chat) services talk only to this;
+ * each backend kind (OpenAI-compatible, Ollama, llama.cpp) implements it in its own file.
+ */
+
+export interface FimRequest {
+  /** Model id sent upstream. */
+  model: string;
+  /** Prompt text; already templated when the model uses `fim: template`. */
+  prompt: string;
+  /** Text after the cursor, only when the model uses `fim: suffix`. */
+  suffix?: string;
+  maxTokens: number;
+  temperature: number;
+  stop: string[];
+}
+
+export type UpstreamErrorKind =
+  | 'unreachable' // connection refused, DNS, TLS: the replica is down
+  | 'status' // the backend answered with an HTTP error
+  | 'protocol' // the backend answered something we cannot parse
+  | 'reset'; // the stream broke after it started
+
+export class UpstreamError extends Error {
+  override readonly name = 'UpstreamError';
+  constructor(
+    readonly kind: UpstreamErrorKind,
+    message: string,
+    readonly status?: number,
+    /** Seconds, from the backend's Retry-After, when it sent one. */
+    readonly retryAfter?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface ModelBackend {
+  /**
+   * Streams generated text pieces as they arrive (UTF-8 decoded across chunk boundaries, so no
+   * piece ends inside a character). Aborting `signal` must close the upstream request at once.
+   * Throws UpstreamError for backend failures; an aborted call throws the signal's reason.
+   */
+  streamFim(req: FimRequest, signal: AbortSignal): AsyncIterable<string>;
+  /** Resolves when the backend answers a cheap request; throws UpstreamError otherwise. */
+  probe(signal: AbortSignal): Promise<void>;
+  /** Releases connection pools. */
+  close(): Promise<void>;
+}
+
+export interface BackendOptions {
+  /** Base URL as configured (e.g. http://127.0.0.1:8000/v1 or http://127.0.0.1:11434). */
+  url: string;
+  apiKey?: string;
+}
