@@ -1,0 +1,369 @@
+import { createParser } from 'eventsource-parser';
+import { Pool } from 'undici';
+import { type BackendOptions, UpstreamError } from './backend.js';
+
+export { UpstreamError };
+
+/**
+ * What the three backend kinds share: one keep-alive pool per backend, error mapping onto
+ * UpstreamError, and streaming decoders (SSE, NDJSON) that never cut a character in two.
+ */
+
+type ResponseBody = Awaited<ReturnType<Pool['request']>>['body'];
+
+/** How long an upstream error message may be once it reaches logs and clients. */
+const MAX_ERROR_MESSAGE = 200;
+/** Error bodies are read only this far: enough for any JSON error, bounded for a hostile one. */
+const MAX_ERROR_BODY_BYTES = 16 * 1024;
+/** A single SSE event or NDJSON line larger than this is not a completion chunk. */
+const MAX_LINE_CHARS = 1024 * 1024;
+/**
+ * Backstop only: the caller's signal enforces the real deadlines. This just keeps a forgotten
+ * request from pinning a socket forever.
+ */
+const BACKSTOP_TIMEOUT_MS = 5 * 60_000;
+
+function errorCode(err: unknown): string | undefined {
+  const seen = new Set<unknown>();
+  let cur: unknown = err;
+  // undici wraps socket errors; the useful code is sometimes on the cause.
+  while (cur && typeof cur === 'object' && !seen.has(cur)) {
+    seen.add(cur);
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function describe(err: unknown): string {
+  const code = errorCode(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return code && !message.includes(code) ? `${code}: ${message}` : message;
+}
+
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const raw = Array.isArray(value) ? value[0] : value;
+  if (raw === undefined) return undefined;
+  const trimmed = raw.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.ceil(Number(trimmed));
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, Math.ceil((date - now) / 1000));
+}
+
+/** Pulls the human message out of the error shapes OpenAI, vLLM, Ollama and llama.cpp use. */
+export function upstreamMessage(body: string): string {
+  let message = body.trim();
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (parsed && typeof parsed === 'object') {
+      const p = parsed as Record<string, unknown>;
+      const error = p['error'];
+      if (typeof error === 'string') message = error;
+      else if (
+        error &&
+        typeof error === 'object' &&
+        typeof (error as { message?: unknown }).message === 'string'
+      ) {
+        message = (error as { message: string }).message;
+      } else if (typeof p['message'] === 'string') message = p['message'];
+      else if (typeof p['detail'] === 'string') message = p['detail'];
+    }
+  } catch {
+    // Not JSON: the raw text is the message.
+  }
+  return message.replace(/\s+/g, ' ');
+}
+
+const QUOTE_WINDOW = 24;
+
+/**
+ * Upstream messages may echo the request (validation errors often do). Prompts are user code, so
+ * a message that quotes one is withheld rather than logged or returned.
+ */
+export function withholdQuotes(message: string, secrets: readonly string[]): string {
+  const truncated =
+    message.length > MAX_ERROR_MESSAGE ? `${message.slice(0, MAX_ERROR_MESSAGE - 1)}…` : message;
+  for (const secret of secrets) {
+    if (secret.length === 0) continue;
+    if (secret.length < QUOTE_WINDOW) {
+      if (secret.length >= 8 && truncated.includes(secret))
+        return '(message withheld: it quotes the request)';
+      continue;
+    }
+    for (let i = 0; i + QUOTE_WINDOW <= truncated.length; i++) {
+      if (secret.includes(truncated.slice(i, i + QUOTE_WINDOW))) {
+        return '(message withheld: it quotes the request)';
+      }
+    }
+  }
+  return truncated;
+}
+
+async function readCapped(body: ResponseBody, limit: number): Promise<string> {
+  const parts: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    parts.push(chunk);
+    bytes += chunk.length;
+    if (bytes >= limit) {
+      body.destroy();
+      break;
+    }
+  }
+  // Cutting mid-character only costs a replacement character in a message that is truncated anyway.
+  return Buffer.concat(parts).subarray(0, limit).toString('utf8');
+}
+
+function joinPath(base: URL, path: string): string {
+  return base.pathname.replace(/\/+$/, '') + path + base.search;
+}
+
+export interface StreamCall {
+  path: string;
+  body: unknown;
+  /** Request text that upstream error messages must not repeat. */
+  secrets: readonly string[];
+}
+
+export class UpstreamClient {
+  private readonly base: URL;
+  private readonly pool: Pool;
+  private readonly headers: Record<string, string>;
+
+  constructor(opts: BackendOptions) {
+    this.base = new URL(opts.url);
+    this.pool = new Pool(this.base.origin, {
+      headersTimeout: BACKSTOP_TIMEOUT_MS,
+      bodyTimeout: BACKSTOP_TIMEOUT_MS,
+      keepAliveTimeout: 30_000,
+      connect: { timeout: 10_000 },
+    });
+    this.headers = { accept: '*/*' };
+    if (opts.apiKey) this.headers['authorization'] = `Bearer ${opts.apiKey}`;
+  }
+
+  /** Sends the request and returns the body of a 2xx answer; maps everything else to UpstreamError. */
+  async open(
+    method: 'GET' | 'POST',
+    call: { path: string; body?: unknown; secrets?: readonly string[] },
+    signal: AbortSignal,
+  ): Promise<ResponseBody> {
+    signal.throwIfAborted();
+    let response: Awaited<ReturnType<Pool['request']>>;
+    try {
+      response = await this.pool.request({
+        method,
+        path: joinPath(this.base, call.path),
+        headers:
+          call.body === undefined ? this.headers : { ...this.headers, 'content-type': 'application/json' },
+        body: call.body === undefined ? null : JSON.stringify(call.body),
+        signal,
+      });
+    } catch (err) {
+      signal.throwIfAborted();
+      if (errorCode(err)?.startsWith('HPE_')) {
+        throw new UpstreamError('protocol', `invalid HTTP from backend: ${describe(err)}`);
+      }
+      // Refused, DNS, TLS, or dropped before any answer: either way this replica cannot serve now.
+      throw new UpstreamError('unreachable', `backend unreachable: ${describe(err)}`);
+    }
+    const { statusCode, headers, body } = response;
+    if (statusCode >= 200 && statusCode < 300) return body;
+    let text = '';
+    try {
+      text = await readCapped(body, MAX_ERROR_BODY_BYTES);
+    } catch {
+      signal.throwIfAborted();
+    }
+    const message = withholdQuotes(upstreamMessage(text), call.secrets ?? []);
+    throw new UpstreamError(
+      'status',
+      `backend answered ${statusCode}${message ? `: ${message}` : ''}`,
+      statusCode,
+      parseRetryAfter(headers['retry-after']),
+    );
+  }
+
+  async probe(path: string, signal: AbortSignal): Promise<void> {
+    const body = await this.open('GET', { path }, signal);
+    try {
+      await body.dump({ limit: MAX_ERROR_BODY_BYTES, signal });
+    } catch {
+      signal.throwIfAborted();
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+/** What a protocol parser says about one event or line. */
+export type Parsed = { text?: string; done?: boolean };
+
+type Emit = (payload: string) => void;
+
+/** Cuts decoded text into protocol payloads (SSE `data`, NDJSON lines). */
+interface Splitter {
+  feed(text: string, emit: Emit): void;
+  end(emit: Emit): void;
+}
+
+/**
+ * Reads an upstream body as text events, yields the text pieces, and guarantees the socket is
+ * released: fully read (kept alive) when the backend said it was done, destroyed otherwise, which
+ * covers abort, a consumer that stops iterating, and every error.
+ */
+async function* pieces(
+  body: ResponseBody,
+  signal: AbortSignal,
+  splitter: Splitter,
+  parse: (payload: string) => Parsed | undefined,
+): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let done = false;
+  let heldSurrogate = '';
+  const payloads: string[] = [];
+  const emit: Emit = (payload) => payloads.push(payload);
+  const chunks = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  try {
+    let reading = true;
+    while (reading && !done) {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await chunks.next();
+      } catch (err) {
+        signal.throwIfAborted();
+        throw new UpstreamError('reset', `backend stream broke: ${describe(err)}`);
+      }
+      if (next.done) {
+        reading = false;
+        splitter.feed(decoder.decode(), emit);
+        splitter.end(emit);
+      } else {
+        splitter.feed(decoder.decode(next.value, { stream: true }), emit);
+      }
+      for (const payload of payloads) {
+        const parsed = parse(payload);
+        if (!parsed) continue;
+        if (parsed.text) {
+          let text = heldSurrogate + parsed.text;
+          heldSurrogate = '';
+          const last = text.charCodeAt(text.length - 1);
+          // A lone high surrogate at the end would be half a character; its pair comes next.
+          if (last >= 0xd800 && last <= 0xdbff) {
+            heldSurrogate = text.slice(-1);
+            text = text.slice(0, -1);
+          }
+          if (text) yield text;
+        }
+        if (parsed.done) {
+          done = true;
+          break;
+        }
+      }
+      payloads.length = 0;
+    }
+    signal.throwIfAborted();
+    if (!done) throw new UpstreamError('reset', 'backend stream ended before it said it was done');
+  } finally {
+    if (done && !body.readableEnded) {
+      // Usually only the chunked-encoding trailer is left; reading it keeps the connection reusable.
+      body.dump({ limit: 64 * 1024, signal: AbortSignal.timeout(1000) }).catch(() => undefined);
+    } else if (!done) {
+      body.destroy();
+    }
+  }
+}
+
+function sseSplitter(): Splitter {
+  let emitTo: Emit = () => undefined;
+  let oversized = false;
+  const parser = createParser({
+    maxBufferSize: MAX_LINE_CHARS,
+    onEvent: (event) => emitTo(event.data),
+    onError: (error) => {
+      if (error.type === 'max-buffer-size-exceeded') oversized = true;
+    },
+  });
+  const check = () => {
+    if (oversized) throw new UpstreamError('protocol', 'backend sent an oversized event');
+  };
+  return {
+    feed(text, emit) {
+      emitTo = emit;
+      if (text) parser.feed(text);
+      check();
+    },
+    end(emit) {
+      emitTo = emit;
+      // A last event without its blank line still counts.
+      parser.reset({ consume: true });
+      check();
+    },
+  };
+}
+
+function ndjsonSplitter(): Splitter {
+  let partial = '';
+  return {
+    feed(text, emit) {
+      partial += text;
+      let newline = partial.indexOf('\n');
+      while (newline >= 0) {
+        const line = partial.slice(0, newline).trim();
+        if (line) emit(line);
+        partial = partial.slice(newline + 1);
+        newline = partial.indexOf('\n');
+      }
+      if (partial.length > MAX_LINE_CHARS)
+        throw new UpstreamError('protocol', 'backend sent an oversized line');
+    },
+    end(emit) {
+      const line = partial.trim();
+      partial = '';
+      if (line) emit(line);
+    },
+  };
+}
+
+export function parseJson(payload: string, what: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(payload);
+  } catch {
+    throw new UpstreamError('protocol', `backend sent unparseable ${what}`);
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    throw new UpstreamError('protocol', `backend sent a ${what} that is not a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** An `error` inside an already-started stream: the generation broke after it began. */
+export function streamedError(
+  event: Record<string, unknown>,
+  secrets: readonly string[],
+): UpstreamError | undefined {
+  if (event['error'] === undefined) return undefined;
+  const message = withholdQuotes(upstreamMessage(JSON.stringify(event)), secrets);
+  return new UpstreamError('reset', `backend reported an error mid-stream: ${message}`);
+}
+
+export function ssePieces(
+  body: ResponseBody,
+  signal: AbortSignal,
+  parse: (payload: string) => Parsed | undefined,
+): AsyncGenerator<string> {
+  return pieces(body, signal, sseSplitter(), parse);
+}
+
+export function ndjsonPieces(
+  body: ResponseBody,
+  signal: AbortSignal,
+  parse: (payload: string) => Parsed | undefined,
+): AsyncGenerator<string> {
+  return pieces(body, signal, ndjsonSplitter(), parse);
+}
