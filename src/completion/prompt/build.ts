@@ -1,0 +1,101 @@
+import type { FimFamily } from '../../config/schema.js';
+import type { BuiltPrompt, CompletionInput, LineMode } from '../types.js';
+import { allocateBudget } from './budget.js';
+import { documentLineBreak, formatSnippet } from './snippets.js';
+import { customFimTemplate, FIM_TEMPLATES, type FimTemplate, renderFimTemplate } from './templates.js';
+import { createEstimateCounter } from './tokens.js';
+
+export interface PromptModelSettings {
+  family?: FimFamily;
+  template?: string;
+  fim: 'template' | 'suffix';
+  contextWindow: number;
+  charsPerToken: number;
+  stop: string[];
+}
+
+export interface PromptOptions {
+  maxTokens: number;
+  suffixShare: number;
+  contextShare: number;
+  lineMode: LineMode;
+}
+
+/** A custom template overrides the family, as the config schema documents. */
+function templateFor(model: PromptModelSettings): FimTemplate | undefined {
+  if (model.template !== undefined) return customFimTemplate(model.template);
+  return model.family === undefined ? undefined : FIM_TEMPLATES[model.family];
+}
+
+function distinctNonEmpty(strings: readonly string[]): string[] {
+  return [...new Set(strings.filter((s) => s !== ''))];
+}
+
+/**
+ * Turns a completion request into what is sent to the model: budgeted prefix/suffix, client
+ * snippets as comments at the start of the prefix part, the FIM template (or the backend's
+ * suffix field) and the stop strings. See budget.ts for how the budget is shared.
+ */
+export function buildPrompt(
+  input: CompletionInput,
+  model: PromptModelSettings,
+  opts: PromptOptions,
+): BuiltPrompt {
+  const template = templateFor(model);
+  if (model.fim === 'template' && !template) {
+    throw new Error('a model with `fim: template` needs a `family` or a `template`');
+  }
+  const specialTokens = [...(template?.specialTokens ?? [])];
+  const counter = createEstimateCounter(model.charsPerToken, specialTokens);
+  // In suffix mode the backend applies the same tags itself, so they still cost tokens.
+  const templateOverhead = template ? counter.count(renderFimTemplate(template.text, '', '')) : 0;
+
+  const lineBreak = documentLineBreak(input.prefix, input.suffix);
+  const formatted = input.snippets.map((snippet) => ({
+    text: formatSnippet(snippet, input.language, lineBreak),
+    content: snippet.content,
+    distance: snippet.distance,
+  }));
+  const kept = allocateBudget({
+    prefix: input.prefix,
+    suffix: input.suffix,
+    snippets: formatted,
+    budget: model.contextWindow - opts.maxTokens - templateOverhead,
+    suffixShare: opts.suffixShare,
+    contextShare: opts.contextShare,
+    counter,
+    specialTokens,
+  });
+
+  // Farthest first, so the nearest snippet sits right before the code it is about.
+  const context = [...kept.snippets]
+    .reverse()
+    .map((index) => formatted[index]!.text)
+    .join('');
+  const prefixPart = context + kept.prefix;
+
+  const stop = distinctNonEmpty([
+    ...input.stop,
+    ...model.stop,
+    ...(template?.stop ?? []),
+    ...(opts.lineMode === 'single' ? ['\n'] : []),
+  ]);
+  const common = {
+    stop,
+    specialTokens,
+    usedPrefix: kept.prefix,
+    usedSuffix: kept.suffix,
+    includedSnippets: kept.snippets,
+  };
+
+  if (model.fim === 'template' && template) {
+    const prompt = renderFimTemplate(template.text, prefixPart, kept.suffix);
+    return { prompt, promptTokens: counter.count(prompt), ...common };
+  }
+  return {
+    prompt: prefixPart,
+    suffix: kept.suffix,
+    promptTokens: templateOverhead + counter.count(prefixPart) + counter.count(kept.suffix),
+    ...common,
+  };
+}

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { createEstimateCounter } from './tokens.js';
+
+describe('createEstimateCounter', () => {
+  const counter = createEstimateCounter(3, ['<|endoftext|>', '<EOT>', '▁<EOT>']);
+
+  it.each([
+    ['', 0],
+    ['a', 1],
+    ['abc', 1],
+    ['abcd', 2],
+    ['<|endoftext|>', 1],
+    ['ab<|endoftext|>cd', 1 + 2],
+    ['<EOT><EOT>', 2],
+    // The longer token wins at the same position: one token, not "▁" plus "<EOT>".
+    ['▁<EOT>', 1],
+    ['<|endoftext', 4],
+  ])('counts %j as %i', (text, tokens) => {
+    expect(counter.count(text)).toBe(tokens);
+  });
+
+  it('rejects a non-positive charsPerToken', () => {
+    expect(() => createEstimateCounter(0, [])).toThrow(RangeError);
+  });
+
+  it('counts plain characters when there are no special tokens', () => {
+    expect(createEstimateCounter(2.5, []).count('x'.repeat(11))).toBe(5);
+  });
+});

@@ -1,0 +1,42 @@
+/**
+ * Prompt size estimation. There is no real tokenizer yet: the estimate charges every special
+ * token one token and the remaining characters `ceil(length / charsPerToken)`. Budgeting only
+ * talks to `TokenCounter`, so a real tokenizer (or an upstream /tokenize call) can replace it.
+ */
+
+export interface TokenCounter {
+  count(text: string): number;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * Matches any of `tokens`, longest first so that e.g. `▁<EOT>` wins over `<EOT>` at the same
+ * position. Undefined when there is nothing to match.
+ */
+export function specialTokenPattern(tokens: readonly string[]): RegExp | undefined {
+  const distinct = [...new Set(tokens.filter((t) => t !== ''))].sort((a, b) => b.length - a.length);
+  if (distinct.length === 0) return undefined;
+  return new RegExp(distinct.map(escapeRegExp).join('|'), 'g');
+}
+
+export function createEstimateCounter(charsPerToken: number, specialTokens: readonly string[]): TokenCounter {
+  if (!(charsPerToken > 0)) throw new RangeError(`charsPerToken must be positive, got ${charsPerToken}`);
+  const pattern = specialTokenPattern(specialTokens);
+  return {
+    count(text: string): number {
+      if (text === '') return 0;
+      let specials = 0;
+      let specialChars = 0;
+      if (pattern) {
+        for (const match of text.matchAll(pattern)) {
+          specials += 1;
+          specialChars += match[0].length;
+        }
+      }
+      return specials + Math.ceil((text.length - specialChars) / charsPerToken);
+    },
+  };
+}
