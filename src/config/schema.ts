@@ -26,12 +26,20 @@ const durationMs = (what: string) => z.number().int().positive().describe(what);
 
 export const modelSchema = z
   .object({
-    name: z.string().min(1).describe('What clients and routing refer to. Entries sharing a name are replicas.'),
+    name: z
+      .string()
+      .min(1)
+      .describe('What clients and routing refer to. Entries sharing a name are replicas.'),
     kind: z.enum(MODEL_KINDS).default('openai').describe('Backend API: openai | ollama | llamacpp'),
     url: z
       .url({ message: 'must be an http(s) URL' })
-      .describe('Base URL of the backend, e.g. http://127.0.0.1:8000/v1 (openai) or http://127.0.0.1:11434 (ollama)'),
-    apiKey: z.string().optional().describe('Sent as a Bearer token; use ${ENV_VAR} to keep it out of the file'),
+      .describe(
+        'Base URL of the backend, e.g. http://127.0.0.1:8000/v1 (openai) or http://127.0.0.1:11434 (ollama)',
+      ),
+    apiKey: z
+      .string()
+      .optional()
+      .describe('Sent as a Bearer token; use ${ENV_VAR} to keep it out of the file'),
     model: z.string().optional().describe('Model id sent upstream; defaults to `name`'),
     family: z
       .enum(FIM_FAMILIES)
@@ -44,7 +52,9 @@ export const modelSchema = z
     fim: z
       .enum(['template', 'suffix'])
       .default('template')
-      .describe('template: Shenma builds the FIM prompt; suffix: send prompt + suffix and let the backend do it'),
+      .describe(
+        'template: Shenma builds the FIM prompt; suffix: send prompt + suffix and let the backend do it',
+      ),
     stop: z.array(z.string()).default([]).describe('Extra stop strings for this model'),
     roles: z
       .array(z.enum(['completion', 'chat']))
@@ -96,7 +106,10 @@ export type FilterName = (typeof FILTER_NAMES)[number];
 
 export const completionSchema = z
   .object({
-    model: z.string().optional().describe('Default model for completion; defaults to the first completion model'),
+    model: z
+      .string()
+      .optional()
+      .describe('Default model for completion; defaults to the first completion model'),
     fallbackModel: z.string().optional().describe('Model tried when the default times out or is overloaded'),
     maxTokens: z.number().int().positive().default(256).describe('Upper bound on generated tokens'),
     temperature: z.number().min(0).max(2).default(0.1),
@@ -124,15 +137,19 @@ export const completionSchema = z
       })
       .prefault({}),
     rules: z
-      .object(Object.fromEntries(REJECT_RULES.map((r) => [r, z.boolean().default(true)])) as {
-        [K in RejectRuleName]: z.ZodDefault<z.ZodBoolean>;
-      })
+      .object(
+        Object.fromEntries(REJECT_RULES.map((r) => [r, z.boolean().default(true)])) as {
+          [K in RejectRuleName]: z.ZodDefault<z.ZodBoolean>;
+        },
+      )
       .prefault({})
       .describe('"Do not complete here" rules, each switchable'),
     filters: z
-      .object(Object.fromEntries(FILTER_NAMES.map((f) => [f, z.boolean().default(true)])) as {
-        [K in FilterName]: z.ZodDefault<z.ZodBoolean>;
-      })
+      .object(
+        Object.fromEntries(FILTER_NAMES.map((f) => [f, z.boolean().default(true)])) as {
+          [K in FilterName]: z.ZodDefault<z.ZodBoolean>;
+        },
+      )
       .prefault({})
       .describe('Post-processing filters, each switchable'),
     cache: z
@@ -164,6 +181,15 @@ export const configSchema = z
         logCode: z.boolean().default(false).describe('Log prompt and completion text (off: privacy)'),
       })
       .prefault({}),
+    database: z
+      .object({
+        url: z
+          .string()
+          .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+          .optional()
+          .describe('PostgreSQL URL; unset means embedded PostgreSQL (PGlite) in the data directory'),
+      })
+      .prefault({}),
     models: z.array(modelSchema).default([]),
     completion: completionSchema,
   })
@@ -172,7 +198,11 @@ export const configSchema = z
     for (const key of ['model', 'fallbackModel'] as const) {
       const v = cfg.completion[key];
       if (v !== undefined && !names.has(v)) {
-        ctx.addIssue({ code: 'custom', path: ['completion', key], message: `no model named "${v}" in models` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['completion', key],
+          message: `no model named "${v}" in models`,
+        });
       }
     }
     // Replicas of one name must agree on what they are, or balancing between them changes answers.

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redactUrl, run } from '../cli/db.js';
-import { CliError, type CliIO } from '../cli/io.js';
-import { main } from '../cli/main.js';
-import { acquireDataDirLock } from './database.js';
-import { MIGRATIONS } from './migrations/index.js';
+import { redactUrl, run } from './db.js';
+import { CliError, type CliIO } from './io.js';
+import { main } from './main.js';
+import { acquireDataDirLock } from '../storage/database.js';
+import { MIGRATIONS } from '../storage/migrations/index.js';
 
 function captureIO(env: NodeJS.ProcessEnv = {}) {
   const out: string[] = [];

@@ -1,0 +1,108 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { CompletionOutcome } from '../engine.js';
+
+/** Fields the extension family shares between /v2/completions and /code-completion/api/v1. */
+
+export const stopSchema = z
+  .union([z.string(), z.array(z.string()).max(16, 'at most 16 stop strings')])
+  .nullish()
+  .transform((s) => (s == null ? [] : typeof s === 'string' ? [s] : s));
+
+export const promptOptionsSchema = z.looseObject({
+  prefix: z.string({ error: 'must be a string' }),
+  suffix: z.string().default(''),
+  cursor_line_prefix: z.string().optional(),
+  cursor_line_suffix: z.string().optional(),
+  code_context: z.string().optional(),
+});
+
+export const triggerModeSchema = z
+  .enum(['auto', 'manual', 'continue', ''])
+  .optional()
+  .transform((t) => (t === '' || t === undefined ? 'auto' : t));
+
+/** "<counter>-<stream>" as the extension numbers its completion points. */
+export function completionStream(completionId: string | undefined): string | undefined {
+  if (!completionId) return undefined;
+  const dash = completionId.indexOf('-');
+  return dash === -1 ? undefined : completionId.slice(dash + 1);
+}
+
+export function newCompletionId(): string {
+  return `cmpl-${randomBytes(15).toString('base64url')}`;
+}
+
+/** Why a reply carries no suggestion, in words an operator can grep for. */
+export function outcomeReason(o: CompletionOutcome): string {
+  switch (o.kind) {
+    case 'rejected':
+      return `rejected:${o.rule}`;
+    case 'superseded':
+      return 'superseded';
+    case 'client_gone':
+      return 'client_gone';
+    case 'completed':
+      return o.text === '' ? 'empty' : o.source;
+  }
+}
+
+export interface DebugInfo {
+  filters: string[];
+  raw_text: string;
+  line_mode: string;
+  prompt_tokens: number;
+  timings_ms: Record<string, number>;
+  replica?: string;
+  prompt?: string;
+}
+
+export function debugInfo(o: CompletionOutcome): DebugInfo | undefined {
+  if (o.kind !== 'completed') return undefined;
+  const round = (n: number | undefined) => (n === undefined ? undefined : Math.round(n * 100) / 100);
+  const timings: Record<string, number> = {};
+  for (const [k, v] of Object.entries(o.timings)) {
+    const r = round(v);
+    if (r !== undefined) timings[k] = r;
+  }
+  return {
+    filters: o.filters,
+    raw_text: o.rawText,
+    line_mode: o.lineMode,
+    prompt_tokens: o.promptTokens,
+    timings_ms: timings,
+    ...(o.replica ? { replica: o.replica } : {}),
+    ...(o.prompt ? { prompt: o.prompt.prompt } : {}),
+  };
+}
+
+/**
+ * The reply shape of the original completion server (client-contract §4.3): the extension reads
+ * only choices[].text; the rest is for people and later clients. "No suggestion" is 200 with
+ * empty choices and a reason.
+ */
+export function extensionReply(id: string, o: CompletionOutcome, verbose: boolean) {
+  const completed = o.kind === 'completed' && o.text !== '';
+  const promptTokens = o.kind === 'completed' ? o.promptTokens : 0;
+  const completionTokens = o.kind === 'completed' ? o.completionTokens : 0;
+  return {
+    id,
+    object: 'text_completion',
+    created: Math.floor(Date.now() / 1000),
+    model: o.model,
+    choices: completed ? [{ index: 0, text: o.text, finish_reason: o.finishReason }] : [],
+    usage: {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+    },
+    reason: outcomeReason(o),
+    cost_time: Math.round(o.timings.totalMs),
+    server_extra_kwargs: {
+      is_cache: o.kind === 'completed' && (o.source === 'cache' || o.source === 'typed_through'),
+      hit_processors: o.kind === 'completed' ? o.filters.join(',') : '',
+      ...(o.kind === 'rejected' ? { rejected_code: o.rule } : {}),
+    },
+    ...(verbose ? { debug: debugInfo(o) } : {}),
+  };
+}

@@ -1,0 +1,101 @@
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+
+/**
+ * Two in-process reuse paths, both bounded:
+ * - exact: same model, same final prompt and parameters → the same answer, no model call;
+ * - typed-through: the user typed the first characters of the suggestion we just gave, so the
+ *   new prefix is the old prefix plus a beginning of that suggestion (same suffix): the rest of
+ *   the suggestion is still the answer.
+ */
+
+export interface CachedAnswer {
+  text: string;
+  filters: string[];
+}
+
+export interface TypedThroughHit {
+  text: string;
+  /** How many characters of the earlier suggestion the user had typed. */
+  typed: number;
+}
+
+interface RecentAnswer {
+  prefix: string;
+  text: string;
+}
+
+const RECENT_PER_DOCUMENT = 4;
+
+function digest(parts: readonly (string | number)[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(String(p)).update('\u0000');
+  return h.digest('base64url');
+}
+
+export interface CacheKeyParts {
+  model: string;
+  prompt: string;
+  suffix: string | undefined;
+  maxTokens: number;
+  temperature: number;
+  stop: readonly string[];
+  lineMode: string;
+}
+
+export class CompletionCache {
+  private readonly exact: LRUCache<string, CachedAnswer> | undefined;
+  private readonly recent: LRUCache<string, RecentAnswer[]> | undefined;
+
+  constructor(maxEntries: number, ttlMs: number) {
+    if (maxEntries <= 0) return;
+    this.exact = new LRUCache({ max: maxEntries, ttl: ttlMs });
+    this.recent = new LRUCache({ max: Math.max(16, Math.floor(maxEntries / 4)), ttl: ttlMs });
+  }
+
+  key(p: CacheKeyParts): string {
+    return digest([
+      p.model,
+      p.prompt,
+      p.suffix ?? '\u0001',
+      p.maxTokens,
+      p.temperature,
+      p.stop.join('\u0002'),
+      p.lineMode,
+    ]);
+  }
+
+  get(key: string): CachedAnswer | undefined {
+    return this.exact?.get(key);
+  }
+
+  set(key: string, answer: CachedAnswer): void {
+    this.exact?.set(key, answer);
+  }
+
+  private documentKey(model: string, suffix: string): string {
+    return digest([model, suffix]);
+  }
+
+  /** Remembers a suggestion given at `prefix` so typing through it can reuse the rest. */
+  remember(model: string, prefix: string, suffix: string, text: string): void {
+    if (!this.recent || text.length === 0) return;
+    const k = this.documentKey(model, suffix);
+    const list = this.recent.get(k) ?? [];
+    const next = [{ prefix, text }, ...list.filter((e) => e.prefix !== prefix)].slice(0, RECENT_PER_DOCUMENT);
+    this.recent.set(k, next);
+  }
+
+  typedThrough(model: string, prefix: string, suffix: string): TypedThroughHit | undefined {
+    const list = this.recent?.get(this.documentKey(model, suffix));
+    if (!list) return undefined;
+    for (const e of list) {
+      if (prefix.length <= e.prefix.length || !prefix.startsWith(e.prefix)) continue;
+      const typed = prefix.slice(e.prefix.length);
+      if (typed.length < e.text.length && e.text.startsWith(typed)) {
+        return { text: e.text.slice(typed.length), typed: typed.length };
+      }
+    }
+    return undefined;
+  }
+}

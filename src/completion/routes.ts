@@ -1,0 +1,134 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import type { RouteHandler } from '../gateway/embedded.js';
+import { callerOf } from '../http/caller.js';
+import { badRequestFromZod, HttpError, sendError } from '../http/errors.js';
+import type { CompletionMetrics } from '../observability/metrics.js';
+import {
+  codeCompletionBody,
+  codeCompletionInput,
+  codeCompletionSupersedeKey,
+} from './api/code-completion.js';
+import { extensionInput, extensionSupersedeKey, extensionV2Body } from './api/extension-v2.js';
+import { openAiCompletionBody, openAiInput, openAiReply, openAiStream } from './api/openai.js';
+import { extensionReply, newCompletionId, outcomeReason } from './api/shared.js';
+import type { CompletionEngine, CompletionOutcome } from './engine.js';
+import type { CompletionInput } from './types.js';
+
+/** Handlers for the completion role's routes (ids from the route table). */
+
+type Api = 'v2' | 'openai' | 'code_completion';
+
+function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
+  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new HttpError(400, 'invalid_request_error', 'body must be a JSON object');
+  }
+  const r = schema.safeParse(body);
+  if (!r.success) throw badRequestFromZod(r.error);
+  return r.data;
+}
+
+/** An AbortSignal that fires when the client drops the connection before we answered. */
+function clientGoneSignal(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}
+
+export function completionHandlers(
+  engine: CompletionEngine,
+  metrics: CompletionMetrics,
+): Record<string, RouteHandler> {
+  async function run(
+    api: Api,
+    req: FastifyRequest,
+    reply: FastifyReply,
+    input: CompletionInput,
+    supersedeKey: string | undefined,
+    strictModel: boolean,
+  ): Promise<{ id: string; outcome: CompletionOutcome } | undefined> {
+    const id = newCompletionId();
+    reply.header('x-complete-id', id);
+    try {
+      const group = engine.resolveModel(input.model, strictModel);
+      const outcome = await engine.complete(
+        {
+          input,
+          ...(supersedeKey ? { supersedeKey } : {}),
+          clientSignal: clientGoneSignal(reply),
+          log: req.log,
+        },
+        group,
+      );
+      const reason = outcomeReason(outcome);
+      metrics.requests.inc({ api, status: '200', reason });
+      metrics.phaseSeconds.observe({ phase: 'total', model: outcome.model }, outcome.timings.totalMs / 1000);
+      if (outcome.kind === 'completed') {
+        metrics.phaseSeconds.observe(
+          { phase: 'queue', model: outcome.model },
+          outcome.timings.queueMs / 1000,
+        );
+      }
+      req.log.info(
+        {
+          api,
+          model: outcome.model,
+          reason,
+          ms: Math.round(outcome.timings.totalMs),
+          filters: outcome.kind === 'completed' ? outcome.filters : undefined,
+        },
+        'completion',
+      );
+      return { id, outcome };
+    } catch (err) {
+      if (err instanceof HttpError) {
+        metrics.requests.inc({ api, status: String(err.status), reason: err.type });
+        req.log.info({ api, status: err.status, error: err.message }, 'completion failed');
+        sendError(reply, err);
+        return undefined;
+      }
+      throw err;
+    }
+  }
+
+  const verboseRequested = (req: FastifyRequest, bodyFlag: boolean | undefined) =>
+    bodyFlag === true || req.headers['x-shenma-debug'] === '1';
+
+  return {
+    'completion.v2': async (req, reply) => {
+      const body = parseBody(extensionV2Body, req.body);
+      const r = await run(
+        'v2',
+        req,
+        reply,
+        extensionInput(body),
+        extensionSupersedeKey(body, callerOf(req).key),
+        false,
+      );
+      if (r) return reply.send(extensionReply(r.id, r.outcome, verboseRequested(req, body.verbose)));
+      return reply;
+    },
+    'completion.codeCompletion': async (req, reply) => {
+      const body = parseBody(codeCompletionBody, req.body);
+      const key = codeCompletionSupersedeKey(body, callerOf(req).key);
+      const r = await run('code_completion', req, reply, codeCompletionInput(body), key, false);
+      if (r) return reply.send(extensionReply(r.id, r.outcome, verboseRequested(req, body.verbose)));
+      return reply;
+    },
+    'completion.openai': async (req, reply) => {
+      const body = parseBody(openAiCompletionBody, req.body);
+      const key = body.user ? `v1:${callerOf(req).key}:${body.user}` : undefined;
+      const r = await run('openai', req, reply, openAiInput(body), key, true);
+      if (!r) return reply;
+      if (body.stream) {
+        return reply
+          .header('content-type', 'text/event-stream; charset=utf-8')
+          .header('cache-control', 'no-cache')
+          .send(openAiStream(r.id, r.outcome));
+      }
+      return reply.send(openAiReply(r.id, r.outcome, verboseRequested(req, body.verbose)));
+    },
+  };
+}

@@ -1,0 +1,86 @@
+import { z } from 'zod';
+import type { CompletionConfig } from '../config/schema.js';
+import type { RouteHandler } from '../gateway/embedded.js';
+import { callerOf } from '../http/caller.js';
+import { badRequestFromZod, HttpError } from '../http/errors.js';
+import type { Database } from '../storage/database.js';
+import { recordClientErrorReport, recordCompletionFeedback } from '../storage/feedback.js';
+
+/**
+ * What the extension reports about completions (client-contract §4.4, §6.1): batched
+ * accept/reject points every 3 s (the same point is re-sent until another finishes, so they are
+ * de-duplicated by id), error counters, and the language map it loads at start.
+ * Replies use the original server's envelope.
+ */
+
+const epochMs = z.number().int().nonnegative().nullish();
+
+const feedbackItem = z.looseObject({
+  id: z.string().min(1).max(200),
+  language: z.string().max(64).nullish(),
+  acception: z.enum(['accepted', 'rejected', 'canceled', 'none']).nullish(),
+  correction: z.enum(['unchanged', 'changed', 'none']).nullish(),
+  actual_code: z.string().max(100_000).nullish(),
+  create_time: epochMs,
+  start_time: epochMs,
+  end_time: epochMs,
+  handle_time: epochMs,
+  expend_time: z.number().int().nullish(),
+});
+
+const feedbackBatch = z.looseObject({
+  count: z.number().int().nonnegative().optional(),
+  data: z.array(feedbackItem).max(1000, 'at most 1000 points per batch'),
+});
+
+const errorReport = z.looseObject({
+  openapi_total: z.number().optional(),
+  openapi_cancel: z.number().optional(),
+  openapi_error: z.number().optional(),
+});
+
+const ok = (data: unknown = null) => ({ message: '操作成功', data, success: true });
+
+function parse<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
+  const r = schema.safeParse(body);
+  if (!r.success) throw badRequestFromZod(r.error);
+  return r.data;
+}
+
+export function telemetryHandlers(db: Database, config: CompletionConfig): Record<string, RouteHandler> {
+  return {
+    'completion.feedback': async (req, reply) => {
+      const batch = parse(feedbackBatch, req.body);
+      const { inserted } = await recordCompletionFeedback(
+        db.db,
+        callerOf(req).user,
+        batch.data.map((d) => ({
+          ...d,
+          language: d.language ?? '',
+          acception: d.acception ?? 'none',
+          correction: d.correction ?? 'none',
+        })),
+      );
+      return reply.send(ok({ received: batch.data.length, inserted }));
+    },
+    'completion.errorReport': async (req, reply) => {
+      const body = parse(errorReport, req.body);
+      await recordClientErrorReport(db.db, callerOf(req).user, body);
+      return reply.send(ok());
+    },
+    'completion.languageMap': async (req, reply) => {
+      const q = req.query as Record<string, string | undefined>;
+      if (!q.belong_type || !q.attribute_key) {
+        throw new HttpError(
+          400,
+          'invalid_request_error',
+          'belong_type and attribute_key are required',
+          q.belong_type ? 'attribute_key' : 'belong_type',
+        );
+      }
+      const data =
+        q.belong_type === 'language' && q.attribute_key === 'language_map' ? config.languageMap : [];
+      return reply.send({ message: '获取成功', data, total: data.length, success: true });
+    },
+  };
+}

@@ -1,0 +1,71 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+
+/**
+ * Every error leaves as JSON in the OpenAI error shape, which both the extension (it only logs
+ * it) and OpenAI-compatible clients understand: {"error": {"message", "type", "param", "code"}}.
+ * `param` names the offending field for 400s.
+ */
+
+export type ErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'not_found_error'
+  | 'rate_limit_error'
+  | 'overloaded_error'
+  | 'upstream_error'
+  | 'model_unavailable'
+  | 'timeout_error'
+  | 'server_error';
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: ErrorType,
+    message: string,
+    readonly param?: string,
+    /** Seconds for Retry-After on 429/503. */
+    readonly retryAfter?: number,
+  ) {
+    super(message);
+  }
+}
+
+export function errorBody(type: ErrorType, message: string, param?: string) {
+  return { error: { message, type, param: param ?? null, code: null } };
+}
+
+/** Turns a zod failure into a 400 naming the first offending field. */
+export function badRequestFromZod(error: z.ZodError, prefix = ''): HttpError {
+  const issue = error.issues[0]!;
+  const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
+  const where = path || '(body)';
+  return new HttpError(400, 'invalid_request_error', `${where}: ${issue.message}`, path || undefined);
+}
+
+export function sendError(reply: FastifyReply, err: HttpError): FastifyReply {
+  if (err.retryAfter !== undefined)
+    reply.header('retry-after', String(Math.max(1, Math.ceil(err.retryAfter))));
+  return reply.code(err.status).send(errorBody(err.type, err.message, err.param));
+}
+
+/** Fastify's own failures (bad JSON, body too large, wrong content type) get the same shape. */
+export function fastifyErrorHandler(err: FastifyError | HttpError, req: FastifyRequest, reply: FastifyReply) {
+  if (err instanceof HttpError) return sendError(reply, err);
+  const status = err.statusCode ?? 500;
+  if (status >= 500) {
+    req.log.error({ err }, 'unhandled error');
+    return reply.code(500).send(errorBody('server_error', 'internal error; see the server log'));
+  }
+  const message =
+    err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+      ? 'content-type must be application/json'
+      : err.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+        ? 'request body too large'
+        : err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
+          ? 'request body is empty; expected a JSON object'
+          : err.message.startsWith('Unexpected') || err.message.includes('JSON')
+            ? `body is not valid JSON: ${err.message}`
+            : err.message;
+  return reply.code(status).send(errorBody('invalid_request_error', message));
+}

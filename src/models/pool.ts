@@ -1,0 +1,256 @@
+import type { ModelConfig } from '../config/schema.js';
+import type { ModelMetrics } from '../observability/metrics.js';
+import type { ModelBackend } from './backend.js';
+import { UpstreamError } from './backend.js';
+
+/**
+ * Replicas of one model name, balanced by least load, with a bounded FIFO queue and a queue
+ * deadline: a request either gets a slot, waits a bounded time, or is refused at once.
+ * Health comes from periodic probes and from real requests (a refused connection marks the
+ * replica down until a probe or a request succeeds again).
+ */
+
+export class OverloadedError extends Error {
+  override readonly name = 'OverloadedError';
+  constructor(
+    readonly model: string,
+    readonly reason: 'queue_full' | 'queue_timeout',
+    readonly retryAfter = 1,
+  ) {
+    super(
+      reason === 'queue_full'
+        ? `model "${model}" is at capacity and its queue is full`
+        : `model "${model}" had no free slot within the queue deadline`,
+    );
+  }
+}
+
+export class ModelUnavailableError extends Error {
+  override readonly name = 'ModelUnavailableError';
+  constructor(
+    readonly model: string,
+    readonly detail: string,
+  ) {
+    super(`model "${model}" is unavailable: ${detail}`);
+  }
+}
+
+export interface Replica {
+  readonly config: ModelConfig;
+  readonly backend: ModelBackend;
+  inFlight: number;
+  /** undefined until the first probe or request says otherwise. */
+  healthy: boolean | undefined;
+  lastError?: string;
+}
+
+export interface Lease {
+  readonly replica: Replica;
+  release(): void;
+}
+
+interface Waiter {
+  exclude: ReadonlySet<Replica> | undefined;
+  resolve(lease: Lease): void;
+  reject(err: unknown): void;
+  cleanup(): void;
+}
+
+export class ModelGroup {
+  private readonly waiters: Waiter[] = [];
+  private rotation = 0;
+
+  constructor(
+    readonly name: string,
+    readonly replicas: Replica[],
+    private readonly metrics?: ModelMetrics,
+  ) {}
+
+  get settings(): ModelConfig {
+    return this.replicas[0]!.config;
+  }
+
+  get queueLength(): number {
+    return this.waiters.length;
+  }
+
+  get inFlight(): number {
+    return this.replicas.reduce((n, r) => n + r.inFlight, 0);
+  }
+
+  private candidates(exclude?: ReadonlySet<Replica>): Replica[] {
+    return this.replicas.filter((r) => r.healthy !== false && !exclude?.has(r));
+  }
+
+  /** Least loaded replica with a free slot; ties go round-robin so equal replicas share work. */
+  private pickFree(exclude?: ReadonlySet<Replica>): Replica | undefined {
+    const list = this.candidates(exclude);
+    let best: Replica | undefined;
+    let bestLoad = Number.POSITIVE_INFINITY;
+    const n = list.length;
+    for (let k = 0; k < n; k++) {
+      const r = list[(this.rotation + k) % n]!;
+      if (r.inFlight >= r.config.maxConcurrency) continue;
+      const load = r.inFlight / r.config.maxConcurrency;
+      if (load < bestLoad) {
+        best = r;
+        bestLoad = load;
+      }
+    }
+    this.rotation = (this.rotation + 1) % Math.max(1, n);
+    return best;
+  }
+
+  private lease(replica: Replica): Lease {
+    replica.inFlight++;
+    let released = false;
+    return {
+      replica,
+      release: () => {
+        if (released) return;
+        released = true;
+        replica.inFlight--;
+        this.dispatch();
+      },
+    };
+  }
+
+  private dispatch(): void {
+    for (let i = 0; i < this.waiters.length; ) {
+      const w = this.waiters[i]!;
+      const r = this.pickFree(w.exclude);
+      if (!r) {
+        i++;
+        continue;
+      }
+      this.waiters.splice(i, 1);
+      w.cleanup();
+      w.resolve(this.lease(r));
+    }
+    this.metrics?.queued.set({ model: this.name }, this.waiters.length);
+  }
+
+  /**
+   * Gets a slot on some replica. Throws ModelUnavailableError when every replica is known to be
+   * down, OverloadedError when the queue is full or the deadline passes, or the signal's reason.
+   */
+  acquire(signal: AbortSignal, queueMs: number, exclude?: ReadonlySet<Replica>): Promise<Lease> {
+    signal.throwIfAborted();
+    const usable = this.candidates(exclude);
+    if (usable.length === 0) {
+      const down = this.replicas.filter((r) => !exclude?.has(r));
+      const detail = down.map((r) => `${r.config.url}: ${r.lastError ?? 'down'}`).join('; ');
+      return Promise.reject(new ModelUnavailableError(this.name, detail || 'no other replica to try'));
+    }
+    const free = this.pickFree(exclude);
+    if (free) return Promise.resolve(this.lease(free));
+    const queueCap = usable.reduce((n, r) => n + r.config.maxQueue, 0);
+    if (this.waiters.length >= queueCap) return Promise.reject(new OverloadedError(this.name, 'queue_full'));
+    return new Promise<Lease>((resolve, reject) => {
+      const onAbort = () => {
+        remove();
+        reject(signal.reason);
+      };
+      const timer = setTimeout(() => {
+        remove();
+        reject(new OverloadedError(this.name, 'queue_timeout'));
+      }, queueMs);
+      const waiter: Waiter = {
+        exclude,
+        resolve,
+        reject,
+        cleanup: () => {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', onAbort);
+        },
+      };
+      const remove = () => {
+        waiter.cleanup();
+        const i = this.waiters.indexOf(waiter);
+        if (i !== -1) this.waiters.splice(i, 1);
+        this.metrics?.queued.set({ model: this.name }, this.waiters.length);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
+      this.metrics?.queued.set({ model: this.name }, this.waiters.length);
+    });
+  }
+
+  markHealthy(replica: Replica): void {
+    if (replica.healthy === true) return;
+    replica.healthy = true;
+    replica.lastError = undefined;
+    this.metrics?.replicaHealthy.set({ model: this.name, url: replica.config.url }, 1);
+    this.dispatch();
+  }
+
+  markDown(replica: Replica, reason: string): void {
+    replica.healthy = false;
+    replica.lastError = reason;
+    this.metrics?.replicaHealthy.set({ model: this.name, url: replica.config.url }, 0);
+    // Waiters that can only be served by down replicas would wait for nothing: fail them now.
+    for (const w of [...this.waiters]) {
+      if (this.candidates(w.exclude).length === 0) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        w.cleanup();
+        w.reject(new ModelUnavailableError(this.name, reason));
+      }
+    }
+  }
+
+  async probe(replica: Replica, timeoutMs: number): Promise<void> {
+    try {
+      await replica.backend.probe(AbortSignal.timeout(timeoutMs));
+      this.markHealthy(replica);
+    } catch (err) {
+      const reason =
+        err instanceof UpstreamError
+          ? err.message
+          : (err as Error).name === 'TimeoutError'
+            ? `no answer within ${timeoutMs} ms`
+            : String((err as Error).message ?? err);
+      this.markDown(replica, reason);
+    }
+  }
+}
+
+export type BackendFactory = (config: ModelConfig) => ModelBackend;
+
+/** All configured models by name, with the health-check loop. */
+export class ModelRegistry {
+  readonly groups = new Map<string, ModelGroup>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(models: ModelConfig[], factory: BackendFactory, metrics?: ModelMetrics) {
+    for (const config of models) {
+      let group = this.groups.get(config.name);
+      const replica: Replica = { config, backend: factory(config), inFlight: 0, healthy: undefined };
+      if (!group) {
+        group = new ModelGroup(config.name, [], metrics);
+        this.groups.set(config.name, group);
+      }
+      group.replicas.push(replica);
+    }
+  }
+
+  get(name: string): ModelGroup | undefined {
+    return this.groups.get(name);
+  }
+
+  /** Probes every replica now and then every `healthCheckIntervalMs` (the smallest configured). */
+  startHealthChecks(probeTimeoutMs = 2000): Promise<void> {
+    const all = [...this.groups.values()].flatMap((g) => g.replicas.map((r) => ({ g, r })));
+    if (all.length === 0) return Promise.resolve();
+    const interval = Math.min(...all.map(({ r }) => r.config.healthCheckIntervalMs));
+    const probeAll = () =>
+      Promise.all(all.map(({ g, r }) => g.probe(r, probeTimeoutMs))).then(() => undefined);
+    this.timer = setInterval(() => void probeAll(), interval);
+    this.timer.unref();
+    return probeAll();
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await Promise.all([...this.groups.values()].flatMap((g) => g.replicas.map((r) => r.backend.close())));
+  }
+}
