@@ -1,0 +1,124 @@
+/**
+ * Language-neutral facts about lines of code, shared by the filters and the stream stop
+ * detector so both agree on where a block ends.
+ */
+
+/** A line of `text` with its offsets; `end` excludes the line break, `next` is where the following line starts. */
+export interface LineSpan {
+  text: string;
+  start: number;
+  end: number;
+  next: number;
+}
+
+export function lineSpans(text: string): LineSpan[] {
+  const spans: LineSpan[] = [];
+  let start = 0;
+  while (true) {
+    const nl = text.indexOf('\n', start);
+    if (nl === -1) {
+      spans.push({ text: text.slice(start), start, end: text.length, next: text.length });
+      return spans;
+    }
+    const end = nl > start && text[nl - 1] === '\r' ? nl - 1 : nl;
+    spans.push({ text: text.slice(start, end), start, end, next: nl + 1 });
+    start = nl + 1;
+  }
+}
+
+export function splitLines(text: string): string[] {
+  return text.split(/\r?\n/);
+}
+
+export function isBlank(line: string): boolean {
+  return line.trim() === '';
+}
+
+/** Columns of leading whitespace; a tab counts as 4 so mixed files still compare sensibly. */
+export function indentWidth(line: string): number {
+  let width = 0;
+  for (const ch of line) {
+    if (ch === ' ') width += 1;
+    else if (ch === '\t') width += 4;
+    else break;
+  }
+  return width;
+}
+
+/** Text after the last line break of `prefix`: what the cursor line holds before the cursor. */
+export function lastLineOf(prefix: string): string {
+  return prefix.slice(prefix.lastIndexOf('\n') + 1);
+}
+
+/** The last non-blank line before the cursor line, if any. */
+export function previousNonBlankLine(prefix: string): string | undefined {
+  const lines = splitLines(prefix);
+  for (let i = lines.length - 2; i >= 0; i--) {
+    const line = lines[i]!;
+    if (!isBlank(line)) return line;
+  }
+  return undefined;
+}
+
+/** The first non-blank line of `suffix` (the cursor line's rest counts as line 0). */
+export function firstNonBlankLine(suffix: string): string | undefined {
+  for (const line of splitLines(suffix)) if (!isBlank(line)) return line;
+  return undefined;
+}
+
+const OPENERS = '([{';
+const CLOSERS = ')]}';
+
+/**
+ * Net bracket depth change over `text` and the lowest depth reached, skipping string literals
+ * and line comments so `"("` or `# (` do not count. Strings are tracked per line only, which is
+ * enough for the short texts the filters look at.
+ */
+export function bracketBalance(text: string): { delta: number; lowest: number } {
+  let depth = 0;
+  let lowest = 0;
+  for (const line of splitLines(text)) {
+    let quote: string | undefined;
+    for (let i = 0; i < line.length; i++) {
+      const ch = line[i]!;
+      if (quote) {
+        if (ch === '\\') i++;
+        else if (ch === quote) quote = undefined;
+        continue;
+      }
+      if (ch === '"' || ch === "'" || ch === '`') quote = ch;
+      else if (ch === '#' && (i === 0 || /\s/.test(line[i - 1]!))) break;
+      else if (ch === '/' && line[i + 1] === '/') break;
+      else if (OPENERS.includes(ch)) depth++;
+      else if (CLOSERS.includes(ch)) {
+        depth--;
+        if (depth < lowest) lowest = depth;
+      }
+    }
+  }
+  return { delta: depth, lowest };
+}
+
+function withoutTrailingComment(line: string): string {
+  return line.replace(/\s(#|\/\/).*$/, '').trimEnd();
+}
+
+/** The line starts a nested block or leaves brackets open, so the lines after it belong to it. */
+export function opensBlock(line: string): boolean {
+  const code = withoutTrailingComment(line);
+  if (/[{([:]$/.test(code) || /=>$/.test(code)) return true;
+  return bracketBalance(code).delta > 0;
+}
+
+/** `else:`, `} catch (e) {`, `elif x:` ... continue the statement of the block that just ended. */
+export function isContinuationLine(line: string): boolean {
+  return (
+    /^[\s})\]]*(else|elif|except|finally|catch|rescue|ensure)\b/.test(line) || /^\s*}\s*while\b/.test(line)
+  );
+}
+
+/** A line made only of closing brackets (plus `;`/`,`), or a Ruby/Lua `end`. */
+export function isClosingLine(line: string): boolean {
+  const t = line.trim();
+  return /^[)\]}][)\]};,]*$/.test(t) || /^end\b[;,)]*$/.test(t);
+}

@@ -1,0 +1,103 @@
+import { bracketBalance, isBlank, lastLineOf, lineSpans, splitLines } from './code-lines.js';
+import type { CompletionFilter } from './filter.js';
+
+/** Below this many non-space characters an overlap is too common (`}`, `x`, `i++`) to trust. */
+const MIN_OVERLAP_CHARS = 8;
+/**
+ * A copy of whole lines, indentation included, would put two identical lines in a row, which real
+ * code rarely has; so it is trusted from fewer characters (`return s`, `i += 1`).
+ */
+const MIN_WHOLE_LINE_OVERLAP_CHARS = 4;
+
+function nonSpaceLength(text: string): number {
+  return text.replace(/\s/g, '').length;
+}
+
+/** Only closing brackets and punctuation: a duplicate exactly when the answer did not open them. */
+function isPunctuationOnly(text: string): boolean {
+  return /^[\s)\]}>;,:.'"`]*$/.test(text);
+}
+
+/**
+ * Whether `overlap` (re-typed text that the document already has after the cursor), coming after
+ * `before`, is a duplicate worth cutting rather than a coincidence.
+ */
+function isConvincingOverlap(before: string, overlap: string, wholeLines: boolean): boolean {
+  if (nonSpaceLength(overlap) === 0) return false;
+  if (isPunctuationOnly(overlap)) return bracketBalance(before).delta <= 0;
+  if (nonSpaceLength(overlap) >= (wholeLines ? MIN_WHOLE_LINE_OVERLAP_CHARS : MIN_OVERLAP_CHARS)) return true;
+  return splitLines(overlap).filter((line) => !isBlank(line)).length >= 2;
+}
+
+/** `suffix.slice(0, k)` ends a line of the suffix (the rest of that line is blank). */
+function endsSuffixLine(suffix: string, k: number): boolean {
+  return suffix[k - 1] === '\n' || /^[ \t]*(\r?\n|$)/.test(suffix.slice(k));
+}
+
+/** Exact re-typing: the answer ends with the first characters of the suffix, up to a line end. */
+/**
+ * A copy of the suffix starts where the suffix itself starts: not inside a word, and, when the
+ * cursor sits in a line's indentation, at that same indentation (so `  }` does not count as a
+ * copy of a `}` one level out, nor `        return x` of `    return x`).
+ */
+function startsLikeSuffix(before: string, overlap: string, linePrefix: string): boolean {
+  if (/^\w/.test(overlap) && /\w$/.test(linePrefix + before)) return false;
+  const lineBreak = before.lastIndexOf('\n');
+  const lineBefore = lineBreak === -1 ? linePrefix + before : before.slice(lineBreak + 1);
+  return !isBlank(linePrefix) || !isBlank(lineBefore) || lineBefore === linePrefix;
+}
+
+function cutExactOverlap(text: string, prefix: string, suffix: string): string | undefined {
+  const linePrefix = lastLineOf(prefix);
+  const startsAtLineStart = (before: string): boolean =>
+    before === '' ? isBlank(linePrefix) : before.endsWith('\n');
+  const body = text.replace(/[ \t]+$/, '');
+  for (let k = Math.min(body.length, suffix.length); k > 0; k--) {
+    if (!endsSuffixLine(suffix, k) || !body.endsWith(suffix.slice(0, k))) continue;
+    const before = body.slice(0, body.length - k);
+    const overlap = suffix.slice(0, k);
+    if (!startsLikeSuffix(before, overlap, linePrefix)) continue;
+    return isConvincingOverlap(before, overlap, startsAtLineStart(before)) ? before : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Re-typing that skips or adds blank lines: the answer's last non-blank lines are the suffix's
+ * first non-blank lines, indentation included (so `return x` in a nested block is not mistaken
+ * for the `return x` that follows it one level up).
+ */
+function cutLineOverlap(text: string, prefix: string, suffix: string): string | undefined {
+  const linePrefix = lastLineOf(prefix);
+  const spans = lineSpans(text);
+  const docLine = (i: number): string => (i === 0 ? linePrefix + spans[0]!.text : spans[i]!.text).trimEnd();
+  const suffixLines = splitLines(suffix)
+    .filter((line) => !isBlank(line))
+    .map((line) => line.trimEnd());
+  const firstCandidate = isBlank(linePrefix) ? 0 : 1;
+  for (let start = firstCandidate; start < spans.length; start++) {
+    if (isBlank(docLine(start))) continue;
+    const written: string[] = [];
+    for (let i = start; i < spans.length; i++) if (!isBlank(docLine(i))) written.push(docLine(i));
+    if (written.length > suffixLines.length) continue;
+    const matches = written.every((line, i) => {
+      const expected = suffixLines[i]!;
+      return line === expected || (i === written.length - 1 && expected.startsWith(line));
+    });
+    if (!matches) continue;
+    const before = text.slice(0, spans[start]!.start);
+    return isConvincingOverlap(before, written.join('\n'), true) ? before : undefined;
+  }
+  return undefined;
+}
+
+/** The end of the answer re-types what already follows the cursor: cut the copy. */
+export const suffixOverlap: CompletionFilter = {
+  name: 'suffixOverlap',
+  apply(text, ctx) {
+    if (isBlank(text) || isBlank(ctx.suffix)) return text;
+    return (
+      cutExactOverlap(text, ctx.prefix, ctx.suffix) ?? cutLineOverlap(text, ctx.prefix, ctx.suffix) ?? text
+    );
+  },
+};

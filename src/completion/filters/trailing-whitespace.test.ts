@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { contextOf, type GoldenCase } from './golden.js';
+import { trailingWhitespace } from './trailing-whitespace.js';
+
+const cases: GoldenCase[] = [
+  {
+    name: 'trims trailing spaces and blank lines, keeps one line break',
+    prefix: 'def f():\n',
+    suffix: 'x = 1\n',
+    output: '    return 1   \n\n  \n',
+    expected: '    return 1\n',
+  },
+  {
+    name: 'keeps CRLF when the document uses it',
+    prefix: 'def f():\r\n',
+    suffix: '',
+    output: '    a = 1  \n    return a\r\n\r\n',
+    expected: '    a = 1\r\n    return a\r\n',
+  },
+  {
+    name: 'turns stray CRLF into LF in an LF document',
+    prefix: 'x = 1\n',
+    suffix: '',
+    output: 'y = 2\r\nz = 3',
+    expected: 'y = 2\nz = 3',
+  },
+  {
+    name: 'does not fire: spaces before text that continues on the cursor line',
+    prefix: 'x = ',
+    suffix: 'y\n',
+    output: 'a + ',
+    expected: 'a + ',
+    lineMode: 'single',
+  },
+  {
+    name: 'does not fire: already tidy',
+    prefix: 'def f():\n',
+    suffix: '',
+    output: '    return 1',
+    expected: '    return 1',
+  },
+];
+
+describe('trailingWhitespace', () => {
+  it.each(cases)('$name', (c) => {
+    expect(trailingWhitespace.apply(c.output, contextOf(c))).toBe(c.expected);
+  });
+});
