@@ -143,7 +143,7 @@ describe('POST /v2/completions (the extension 1.2.x)', () => {
     const controller = new AbortController();
     const pending = fetch(`${shenma.url}/v2/completions`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${shenma.token}` },
       body: JSON.stringify(extensionBody('def f():\n', '', { stop: [] })),
       signal: controller.signal,
     }).catch((e: Error) => e);

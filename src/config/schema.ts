@@ -32,7 +32,7 @@ export const modelSchema = z
       .describe('What clients and routing refer to. Entries sharing a name are replicas.'),
     kind: z.enum(MODEL_KINDS).default('openai').describe('Backend API: openai | ollama | llamacpp'),
     url: z
-      .url({ message: 'must be an http(s) URL' })
+      .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
       .describe(
         'Base URL of the backend, e.g. http://127.0.0.1:8000/v1 (openai) or http://127.0.0.1:11434 (ollama)',
       ),
@@ -166,9 +166,72 @@ export const completionSchema = z
   .prefault({});
 export type CompletionConfig = z.infer<typeof completionSchema>;
 
+/**
+ * The Zhuge Shenma extension has this client secret built in and cannot send another
+ * (client-contract §1), so the embedded provider accepts it by default. It is public: the
+ * server warns at start, and a deployment that only serves other clients should change it.
+ */
+export const EXTENSION_CLIENT_SECRET = 'jFWyVy9wUKKSkX55TDBt2SuQWl7fDM1l';
+
+export const identitySchema = z
+  .object({
+    realm: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only')
+      .default('gw')
+      .describe('Realm in /realms/<realm>/...; the extension uses gw'),
+    issuer: z
+      .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+      .optional()
+      .describe(
+        'External OpenID issuer (e.g. https://sso.example.com/realms/gw); unset = the embedded provider',
+      ),
+    audiences: z
+      .array(z.string())
+      .default([])
+      .describe('Accepted aud/azp of external tokens; default: clientId'),
+    clientId: z.string().min(1).default('vscode').describe('The IDE client id'),
+    clientSecret: z
+      .string()
+      .min(8)
+      .default(EXTENSION_CLIENT_SECRET)
+      .describe("The IDE client's secret; defaults to the one built into the extension (public!)"),
+    accessTokenTtlSeconds: z
+      .number()
+      .int()
+      .min(301, 'must stay over 300 s: the extension refreshes 5 minutes before expiry')
+      .default(86_400)
+      .describe('Access token lifetime'),
+    refreshTokenTtlSeconds: z
+      .number()
+      .int()
+      .min(600)
+      .default(30 * 86_400)
+      .describe('Refresh token lifetime'),
+    captcha: z
+      .enum(['always', 'after-failures', 'off'])
+      .default('after-failures')
+      .describe('When the login page asks for a captcha'),
+    trustedHeader: z
+      .object({
+        name: z.string().min(1).describe('Header carrying the user name, set by your gateway'),
+        proxies: z
+          .array(z.string().min(1))
+          .min(1, 'list the gateway addresses allowed to set the header')
+          .describe('Client addresses (IPs) whose header is trusted'),
+      })
+      .optional()
+      .describe('Trust a gateway-provided identity header; off unless configured'),
+  })
+  .prefault({});
+export type IdentityConfig = z.infer<typeof identitySchema>;
+
 export const configSchema = z
   .object({
-    publicUrl: z.url().optional().describe('What browsers and IDEs use; defaults to http://127.0.0.1:<port>'),
+    publicUrl: z
+      .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+      .optional()
+      .describe('What browsers and IDEs use; defaults to http://127.0.0.1:<port>'),
     server: z
       .object({
         host: z.string().default('127.0.0.1').describe('Address to listen on (0.0.0.0 for all)'),
@@ -190,6 +253,7 @@ export const configSchema = z
           .describe('PostgreSQL URL; unset means embedded PostgreSQL (PGlite) in the data directory'),
       })
       .prefault({}),
+    identity: identitySchema,
     models: z.array(modelSchema).default([]),
     completion: completionSchema,
   })

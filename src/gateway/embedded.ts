@@ -1,9 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Authenticate } from '../identity/identity.js';
 import type { RouteSpec } from './routes.js';
 
 /**
  * The embedded gateway: mounts route-table entries on the one Fastify server of
- * `shenma start`, each to the handler its role provides under the route's id.
+ * `shenma start`, each to the handler its role provides under the route's id, with the auth
+ * the table asks for checked before the handler runs.
  */
 
 export type RouteHandler = (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
@@ -17,28 +19,46 @@ const CORS_HEADERS = {
   'access-control-max-age': '600',
 };
 
-export function mountRoutes(
+export interface MountOptions {
+  /** Required when any mounted route has `auth: 'user'`. */
+  authenticate?: Authenticate;
+}
+
+export async function mountRoutes(
   app: FastifyInstance,
   routes: readonly RouteSpec[],
   handlers: Readonly<Record<string, RouteHandler>>,
-): void {
+  opts: MountOptions = {},
+): Promise<void> {
+  app.decorateRequest('identity', undefined);
   for (const route of routes) {
     const handler = handlers[route.id];
     if (!handler) throw new Error(`route table entry ${route.id} has no handler`);
-    for (const url of route.paths) {
-      app.route({
-        method: [...route.methods],
-        url,
-        handler: route.cors
-          ? async (req, reply) => {
-              reply.headers(CORS_HEADERS);
-              return handler(req, reply);
-            }
-          : handler,
-      });
-      if (route.cors && !route.methods.includes('OPTIONS')) {
-        app.options(url, async (_req, reply) => reply.code(204).headers(CORS_HEADERS).send());
+    if (route.auth === 'user' && !opts.authenticate)
+      throw new Error(`route ${route.id} needs auth but none is set up`);
+    const authenticate = route.auth === 'user' ? opts.authenticate : undefined;
+    const run: RouteHandler = async (req, reply) => {
+      if (route.cors) reply.headers(CORS_HEADERS);
+      if (authenticate) req.identity = await authenticate(req);
+      return handler(req, reply);
+    };
+    const register = (target: FastifyInstance) => {
+      for (const url of route.paths) {
+        target.route({ method: [...route.methods], url, handler: run });
+        if (route.cors && !route.methods.includes('OPTIONS')) {
+          target.options(url, async (_req, reply) => reply.code(204).headers(CORS_HEADERS).send());
+        }
       }
+    };
+    if (route.raw) {
+      // The handler consumes the stream itself: mount it where no body parser runs first.
+      await app.register(async (scope) => {
+        scope.removeAllContentTypeParsers();
+        scope.addContentTypeParser('*', (_req, _payload, done) => done(null));
+        register(scope);
+      });
+    } else {
+      register(app);
     }
   }
 }

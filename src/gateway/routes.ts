@@ -4,7 +4,7 @@
  * `shenma start`; the APISIX renderer (deployed shape) turns the same entries into routes.
  */
 
-export type Role = 'completion' | 'chat' | 'ops';
+export type Role = 'completion' | 'chat' | 'identity' | 'trampoline' | 'kaptcha' | 'ops';
 export type HttpMethod = 'GET' | 'POST' | 'OPTIONS';
 export type RouteAuth =
   /** No credentials: health, metrics, the login pages. */
@@ -22,6 +22,8 @@ export interface RouteSpec {
   auth: RouteAuth;
   /** Browser callers (the extension's webview) need CORS preflight answered. */
   cors?: boolean;
+  /** The handler reads the request stream itself (no body parsing), e.g. the OpenID provider. */
+  raw?: boolean;
   summary: string;
 }
 
@@ -77,6 +79,74 @@ export const ROUTES: readonly RouteSpec[] = [
     auth: 'user',
     cors: true,
     summary: 'Language map the extension loads at start and hourly',
+  },
+  // Identity role: the embedded OpenID provider under Keycloak's paths, its login page, and the
+  // polling login handoff of the later client (client-contract §3, §9.2).
+  {
+    id: 'identity.oidc',
+    role: 'identity',
+    methods: ['GET', 'POST', 'OPTIONS'],
+    paths: ['/realms/:realm/*'],
+    auth: 'none',
+    raw: true,
+    summary: 'OpenID provider: .well-known, protocol/openid-connect/{auth,token,logout,certs,userinfo}',
+  },
+  {
+    id: 'identity.login',
+    role: 'identity',
+    methods: ['GET', 'POST'],
+    paths: ['/realms/:realm/login/:uid'],
+    auth: 'none',
+    summary: 'Login page (zh/en) with CSRF protection, captcha and backoff',
+  },
+  {
+    id: 'identity.pluginLogin',
+    role: 'identity',
+    methods: ['GET'],
+    paths: [
+      '/oidc-auth/api/v1/plugin/login',
+      '/oidc-auth/api/v1/plugin/login/callback',
+      '/oidc-auth/api/v1/plugin/login/token',
+      '/oidc-auth/api/v1/plugin/login/status',
+      '/oidc-auth/api/v1/plugin/login/logout',
+      '/oidc-auth/api/v1/plugin/logout',
+    ],
+    auth: 'none',
+    summary: 'Polling login handoff for IDEs that cannot receive a vscode:// link',
+  },
+  // Trampoline role: hands the login result to the IDE.
+  {
+    id: 'trampoline.ok',
+    role: 'trampoline',
+    methods: ['GET'],
+    paths: ['/login/ok'],
+    auth: 'none',
+    summary: 'Opens vscode://zgsm-ai.zgsm/callback?code&state&session_state once',
+  },
+  {
+    id: 'trampoline.resources',
+    role: 'trampoline',
+    methods: ['GET'],
+    paths: ['/login/resources/*'],
+    auth: 'none',
+    summary: 'Images of the trampoline page',
+  },
+  // Kaptcha role: captcha images for the login page.
+  {
+    id: 'kaptcha.issue',
+    role: 'kaptcha',
+    methods: ['GET'],
+    paths: ['/captcha'],
+    auth: 'none',
+    summary: 'A new captcha {id, image}; answers are single-use and expire',
+  },
+  {
+    id: 'kaptcha.legacy',
+    role: 'kaptcha',
+    methods: ['GET'],
+    paths: ['/realms/:realm/captcha/code'],
+    auth: 'none',
+    summary: "The original's captcha path, in its shape {uuid, code}",
   },
   // Operations, served by every role
   { id: 'ops.healthz', role: 'ops', methods: ['GET'], paths: ['/healthz'], auth: 'none', summary: 'Alive' },

@@ -1,16 +1,15 @@
 import type { FastifyRequest } from 'fastify';
+import '../identity/identity.js';
 
-/**
- * Who is calling, for supersede keys, limits and records. Until credentials are verified on
- * every route (identity issue), this is the client address; the verified user will replace it.
- */
+/** Who is calling, for supersede keys, limits and records: the verified user, else the address. */
 export interface Caller {
   /** Stable key for per-caller state. */
   key: string;
-  /** User name when known. */
+  /** User name when the route is behind auth. */
   user?: string;
 }
 
 export function callerOf(req: FastifyRequest): Caller {
-  return { key: req.ip };
+  const id = req.identity;
+  return id ? { key: `u:${id.userId}`, user: id.name } : { key: `ip:${req.ip}` };
 }

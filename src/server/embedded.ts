@@ -1,20 +1,22 @@
+import { createServer } from 'node:net';
+import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
-import { CompletionCache } from '../completion/cache.js';
-import { CompletionEngine } from '../completion/engine.js';
-import { completionHandlers } from '../completion/routes.js';
-import { SupersedeRegistry } from '../completion/supersede.js';
-import { telemetryHandlers } from '../completion/telemetry.js';
+import { completionRole } from '../completion/role.js';
 import type { ShenmaConfig } from '../config/schema.js';
 import { mountRoutes } from '../gateway/embedded.js';
 import { ROUTES } from '../gateway/routes.js';
 import { errorBody, fastifyErrorHandler } from '../http/errors.js';
+import { identityRole } from '../identity/role.js';
+import { kaptchaRole } from '../kaptcha/role.js';
 import { createBackend } from '../models/index.js';
 import { ModelRegistry } from '../models/pool.js';
 import { loggerOptions } from '../observability/logger.js';
-import { completionMetrics, createRegistry, modelMetrics } from '../observability/metrics.js';
-import { modelReadiness, opsHandlers } from '../ops/health.js';
+import { createRegistry, modelMetrics } from '../observability/metrics.js';
+import { opsHandlers } from '../ops/health.js';
 import { type Database, openDatabase } from '../storage/database.js';
 import { migrate } from '../storage/migrate.js';
+import { trampolineRole } from '../trampoline/role.js';
+import type { RoleContext, RoleFactory, RoleParts } from './role.js';
 
 /**
  * The embedded shape: every role of ours in one process, one port, the route table mounted by
@@ -43,41 +45,60 @@ export interface EmbeddedServer {
 /** Bodies carry whole documents (prefix + suffix); 16 MiB is far above any real file. */
 const BODY_LIMIT = 16 * 1024 * 1024;
 
+export const EMBEDDED_ROLES: readonly RoleFactory[] = [
+  completionRole,
+  identityRole,
+  trampolineRole,
+  kaptchaRole,
+];
+
+/** The issuer and redirect URIs must name the real port, so port 0 is resolved before building. */
+async function resolvePort(host: string, port: number): Promise<number> {
+  if (port !== 0) return port;
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => probe.once('error', reject).listen(0, host, resolve));
+  const chosen = (probe.address() as { port: number }).port;
+  await new Promise((r) => probe.close(r));
+  return chosen;
+}
+
 export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServer> {
   const { config } = opts;
+  const host = opts.host ?? config.server.host;
+  const port = await resolvePort(host, opts.port ?? config.server.port);
+  const publicUrl = (config.publicUrl ?? `http://127.0.0.1:${port}`).replace(/\/+$/, '');
   const registry = createRegistry();
   const db = await openDatabase({
     dataDir: opts.dataDir,
     ...(config.database.url ? { url: config.database.url } : {}),
   });
-  let models: ModelRegistry | undefined;
-  let app: FastifyInstance | undefined;
+  const models = new ModelRegistry(
+    config.models,
+    (m) => createBackend(m.kind, { url: m.url, ...(m.apiKey ? { apiKey: m.apiKey } : {}) }),
+    modelMetrics(registry),
+  );
+  const app = Fastify({
+    logger: loggerOptions(opts.logLevel ?? config.log.level),
+    // One summary line per completion is logged by the handlers; per-request lines would double it.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    routerOptions: { ignoreDuplicateSlashes: true, ignoreTrailingSlash: true },
+    requestIdHeader: 'x-request-id',
+    trustProxy: false,
+  });
+  const parts: RoleParts[] = [];
+  const closeAll = async () => {
+    await app.close().catch(() => {});
+    for (const p of parts.reverse()) await p.close?.().catch(() => {});
+    await models.close().catch(() => {});
+    await db.close().catch(() => {});
+  };
   try {
     await migrate(db.db);
-    models = new ModelRegistry(
-      config.models,
-      (m) => createBackend(m.kind, { url: m.url, ...(m.apiKey ? { apiKey: m.apiKey } : {}) }),
-      modelMetrics(registry),
-    );
-    const metrics = completionMetrics(registry);
-    const engine = new CompletionEngine({
-      config: config.completion,
-      models,
-      cache: new CompletionCache(config.completion.cache.maxEntries, config.completion.cache.ttlMs),
-      supersede: new SupersedeRegistry(),
-      metrics,
-      logCode: config.log.logCode,
-    });
+    const ctx: RoleContext = { config, db, dataDir: opts.dataDir, publicUrl, registry, models, log: app.log };
+    for (const role of EMBEDDED_ROLES) parts.push(await role(ctx));
 
-    app = Fastify({
-      logger: loggerOptions(opts.logLevel ?? config.log.level),
-      // One summary line per completion is logged by the handlers; per-request lines would double it.
-      logController: new LogController({ disableRequestLogging: true }),
-      bodyLimit: BODY_LIMIT,
-      routerOptions: { ignoreDuplicateSlashes: true, ignoreTrailingSlash: true },
-      requestIdHeader: 'x-request-id',
-      trustProxy: false,
-    });
+    await app.register(formbody, { bodyLimit: 1024 * 1024 });
     app.setErrorHandler(fastifyErrorHandler);
     app.setNotFoundHandler((req, reply) =>
       reply
@@ -87,45 +108,31 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     app.addHook('onSend', async (req, reply) => {
       reply.header('x-request-id', req.id);
     });
-    mountRoutes(app, ROUTES, {
-      ...completionHandlers(engine, metrics),
-      ...telemetryHandlers(db, config.completion),
-      ...opsHandlers(registry, [
-        modelReadiness(models, 'completion'),
-        {
-          name: 'database',
-          check: async () => {
-            await db.ping();
-            return { ok: true, detail: db.kind };
-          },
+    const authenticate = parts.find((p) => p.authenticate)?.authenticate;
+    const readiness = [
+      ...parts.flatMap((p) => p.readiness ?? []),
+      {
+        name: 'database',
+        check: async () => {
+          await db.ping();
+          return { ok: true, detail: db.kind };
         },
-      ]),
-    });
+      },
+    ];
+    await mountRoutes(
+      app,
+      ROUTES,
+      Object.assign({}, ...parts.map((p) => p.handlers), opsHandlers(registry, readiness)),
+      authenticate ? { authenticate } : {},
+    );
 
     await models.startHealthChecks();
-    const port = opts.port ?? config.server.port;
-    const host = opts.host ?? config.server.host;
     const address = await app.listen({ port, host });
     const actualPort = new URL(address).port;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
-    const publicUrl = config.publicUrl ?? `http://127.0.0.1:${actualPort}`;
-    const started = { app, models };
-    return {
-      url,
-      publicUrl,
-      app,
-      db,
-      models,
-      close: async () => {
-        await started.app.close();
-        await started.models.close();
-        await db.close();
-      },
-    };
+    return { url, publicUrl, app, db, models, close: closeAll };
   } catch (err) {
-    await app?.close().catch(() => {});
-    await models?.close().catch(() => {});
-    await db.close().catch(() => {});
+    await closeAll();
     throw err;
   }
 }

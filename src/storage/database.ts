@@ -52,10 +52,47 @@ export interface ClientErrorReportTable {
   received_at: Generated<Date>;
 }
 
+export interface UsersTable {
+  id: string;
+  name: string;
+  /** scrypt hash in the form `scrypt$N$r$p$salt$hash` (base64url); null for users who cannot log in with a password. */
+  password_hash: string | null;
+  email: string | null;
+  disabled: Generated<boolean>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  user_id: string;
+  name: string;
+  token_hash: string;
+  created_at: Generated<Date>;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+  last_used_at: Date | null;
+}
+
+/** Storage of the embedded OpenID provider (oidc-provider adapter models, one row per object). */
+export interface OidcStoreTable {
+  kind: string;
+  id: string;
+  payload: JSONColumnType<Record<string, unknown>>;
+  grant_id: string | null;
+  user_code: string | null;
+  uid: string | null;
+  expires_at: Date | null;
+  consumed_at: Date | null;
+}
+
 /** Every table the application reads or writes, keyed by its SQL name. */
 export interface Tables {
   completion_feedback: CompletionFeedbackTable;
   client_error_report: ClientErrorReportTable;
+  users: UsersTable;
+  api_tokens: ApiTokensTable;
+  oidc_store: OidcStoreTable;
 }
 
 export interface Database {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
 import type { ShenmaConfigInput } from '../../src/config/schema.js';
+import { TokenStore, UserStore } from '../../src/identity/users.js';
 import { type EmbeddedServer, startEmbedded } from '../../src/server/embedded.js';
 import { createScratchDatabase, postgresReachable, type ScratchDatabase } from './postgres.js';
 
@@ -17,6 +18,8 @@ export type JsonResponse = Omit<Response, 'json'> & { json(): Promise<any> };
 export interface TestShenma {
   server: EmbeddedServer;
   url: string;
+  /** A personal API token of the user `tester`, sent by post/get unless a call sets its own auth. */
+  token: string;
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<JsonResponse>;
   get(path: string, headers?: Record<string, string>): Promise<JsonResponse>;
   close(): Promise<void>;
@@ -37,16 +40,23 @@ export async function startTestShenma(config: ShenmaConfigInput): Promise<TestSh
     logLevel: process.env.SHENMA_TEST_LOG ?? 'silent',
   });
   const url = server.url;
+  await new UserStore(server.db.db).add('tester', 'tester-password-1');
+  const { secret: token } = await new TokenStore(server.db.db).create('tester', { name: 'tests' });
+  const auth = (headers: Record<string, string>) =>
+    'authorization' in headers || 'api-key' in headers
+      ? headers
+      : { authorization: `Bearer ${token}`, ...headers };
   return {
     server,
     url,
+    token,
     post: (p, body, headers = {}) =>
       fetch(url + p, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...headers },
+        headers: { 'content-type': 'application/json', ...auth(headers) },
         body: typeof body === 'string' ? body : JSON.stringify(body),
       }),
-    get: (p, headers = {}) => fetch(url + p, { headers }),
+    get: (p, headers = {}) => fetch(url + p, { headers: auth(headers) }),
     close: async () => {
       await server.close();
       await scratch?.drop();

@@ -1,20 +1,21 @@
 import { z } from 'zod';
 import type { CompletionInput } from '../types.js';
-import { extensionInput, extensionV2Body } from './extension-v2.js';
+import { extensionInput, extensionV2Fields, requirePrompt } from './extension-v2.js';
 
 /**
  * POST /code-completion/api/v1/completions, the later client (client-contract §9.2): the same
  * body as /v2 plus client_id, parent_id, trigger_mode, import_content and project paths.
  */
-export const codeCompletionBody = extensionV2Body.and(
-  z.looseObject({
+export const codeCompletionBody = z
+  .looseObject({
+    ...extensionV2Fields,
     client_id: z.string().max(200).optional(),
     parent_id: z.string().max(200).optional(),
     import_content: z.string().optional(),
     file_project_path: z.string().max(4096).optional(),
     project_path: z.string().max(4096).optional(),
-  }),
-);
+  })
+  .superRefine(requirePrompt);
 export type CodeCompletionBody = z.infer<typeof codeCompletionBody>;
 
 export function codeCompletionInput(b: CodeCompletionBody): CompletionInput {

@@ -9,31 +9,34 @@ import { completionStream, promptOptionsSchema, stopSchema, triggerModeSchema } 
 
 const FILL_HERE = '<FILL_HERE>';
 
-export const extensionV2Body = z
-  .looseObject({
-    model: z.string().optional(),
-    prompt: z.string().optional(),
-    prompt_options: promptOptionsSchema.optional(),
-    language_id: z.string().max(64).optional(),
-    stop: stopSchema,
-    temperature: z.number().min(0).max(2).optional(),
-    max_tokens: z.number().int().positive().optional(),
-    completion_id: z.string().max(200).optional(),
-    trigger_mode: triggerModeSchema,
-    calculate_hide_score: z.looseObject({}).optional(),
-    headers: z.record(z.string(), z.unknown()).optional(),
-    beta_mode: z.boolean().optional(),
-    verbose: z.boolean().optional(),
-  })
-  .superRefine((b, ctx) => {
-    if (!b.prompt_options && b.prompt === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['prompt_options'],
-        message: 'required (or a legacy `prompt` with <FILL_HERE>)',
-      });
-    }
-  });
+/** The fields, shared with the later client's body (which adds its own). */
+export const extensionV2Fields = {
+  model: z.string().optional(),
+  prompt: z.string().optional(),
+  prompt_options: promptOptionsSchema.optional(),
+  language_id: z.string().max(64).optional(),
+  stop: stopSchema,
+  temperature: z.number().min(0).max(2).optional(),
+  max_tokens: z.number().int().positive().optional(),
+  completion_id: z.string().max(200).optional(),
+  trigger_mode: triggerModeSchema,
+  calculate_hide_score: z.looseObject({}).optional(),
+  headers: z.record(z.string(), z.unknown()).optional(),
+  beta_mode: z.boolean().optional(),
+  verbose: z.boolean().optional(),
+};
+
+export function requirePrompt(b: { prompt_options?: unknown; prompt?: unknown }, ctx: z.RefinementCtx): void {
+  if (!b.prompt_options && b.prompt === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['prompt_options'],
+      message: 'required (or a legacy `prompt` with <FILL_HERE>)',
+    });
+  }
+}
+
+export const extensionV2Body = z.looseObject(extensionV2Fields).superRefine(requirePrompt);
 export type ExtensionV2Body = z.infer<typeof extensionV2Body>;
 
 /** The client's language names are lower-cased words ("c++", "python"); keep them, normalise the odd one. */

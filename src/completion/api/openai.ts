@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { CompletionOutcome } from '../engine.js';
 import type { CompletionInput } from '../types.js';
+import { normaliseLanguage } from './extension-v2.js';
 import { debugInfo, outcomeReason, stopSchema } from './shared.js';
 
 /**
@@ -11,7 +12,9 @@ import { debugInfo, outcomeReason, stopSchema } from './shared.js';
 
 export const openAiCompletionBody = z.looseObject({
   model: z.string().optional(),
-  prompt: z.union([z.string(), z.array(z.string()).length(1, 'only one prompt per request is supported')]),
+  prompt: z
+    .union([z.string(), z.array(z.string())], { error: 'must be a string or an array of one string' })
+    .refine((p) => typeof p === 'string' || p.length === 1, 'only one prompt per request is supported'),
   suffix: z.string().nullish(),
   max_tokens: z.number().int().positive().nullish(),
   temperature: z.number().min(0).max(2).nullish(),
@@ -30,7 +33,7 @@ export function openAiInput(b: OpenAiCompletionBody): CompletionInput {
   const input: CompletionInput = {
     prefix: typeof b.prompt === 'string' ? b.prompt : b.prompt[0]!,
     suffix: b.suffix ?? '',
-    language: (b.language ?? '').toLowerCase(),
+    language: normaliseLanguage(b.language),
     stop: b.stop,
     snippets: [],
     triggerMode: 'manual',

@@ -5,8 +5,10 @@ import type { CompletionOutcome } from '../engine.js';
 /** Fields the extension family shares between /v2/completions and /code-completion/api/v1. */
 
 export const stopSchema = z
-  .union([z.string(), z.array(z.string()).max(16, 'at most 16 stop strings')])
+  .union([z.string(), z.array(z.string())], { error: 'must be a string or an array of strings' })
   .nullish()
+  // A refine, not .max() inside the union: a union reports only "Invalid input" when a branch fails.
+  .refine((s) => !Array.isArray(s) || s.length <= 16, 'at most 16 stop strings')
   .transform((s) => (s == null ? [] : typeof s === 'string' ? [s] : s));
 
 export const promptOptionsSchema = z.looseObject({

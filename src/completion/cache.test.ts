@@ -1,0 +1,164 @@
+import { describe, expect, it } from 'vitest';
+import { type CacheKeyParts, CompletionCache } from './cache.js';
+
+const base: CacheKeyParts = {
+  model: 'coder',
+  prompt: '<PRE>def add(a, b):\n    <SUF>\n<MID>',
+  suffix: undefined,
+  maxTokens: 128,
+  temperature: 0.1,
+  stop: ['\n\n'],
+  lineMode: 'multi',
+};
+
+const answer = { text: 'return a + b', filters: ['trailingWhitespace'] };
+
+describe('CompletionCache exact reuse', () => {
+  it('returns what was stored under the same key parts', () => {
+    const cache = new CompletionCache(100, 60_000);
+    cache.set(cache.key(base), answer);
+    expect(cache.get(cache.key({ ...base, stop: [...base.stop] }))).toEqual(answer);
+  });
+
+  it('misses on an unknown key', () => {
+    const cache = new CompletionCache(100, 60_000);
+    expect(cache.get(cache.key(base))).toBeUndefined();
+  });
+
+  it.each<[string, Partial<CacheKeyParts>]>([
+    ['model', { model: 'other' }],
+    ['prompt', { prompt: `${base.prompt} ` }],
+    ['suffix (set vs unset)', { suffix: '' }],
+    ['suffix (different text)', { suffix: ')' }],
+    ['maxTokens', { maxTokens: 129 }],
+    ['temperature', { temperature: 0.2 }],
+    ['stop (other string)', { stop: ['\n'] }],
+    ['stop (extra string)', { stop: ['\n\n', '```'] }],
+    ['stop (none)', { stop: [] }],
+    ['lineMode', { lineMode: 'single' }],
+  ])('misses when only the %s differs', (_name, change) => {
+    const cache = new CompletionCache(100, 60_000);
+    cache.set(cache.key(base), answer);
+    expect(cache.key({ ...base, ...change })).not.toBe(cache.key(base));
+    expect(cache.get(cache.key({ ...base, ...change }))).toBeUndefined();
+    expect(cache.get(cache.key(base))).toEqual(answer);
+  });
+
+  it('does not confuse stop lists that concatenate to the same text', () => {
+    const cache = new CompletionCache(100, 60_000);
+    expect(cache.key({ ...base, stop: ['ab', 'c'] })).not.toBe(cache.key({ ...base, stop: ['a', 'bc'] }));
+    expect(cache.key({ ...base, stop: ['abc'] })).not.toBe(cache.key({ ...base, stop: ['ab', 'c'] }));
+  });
+
+  it('does not confuse a prompt/suffix boundary shift', () => {
+    const cache = new CompletionCache(100, 60_000);
+    expect(cache.key({ ...base, prompt: 'ab', suffix: 'c' })).not.toBe(
+      cache.key({ ...base, prompt: 'a', suffix: 'bc' }),
+    );
+  });
+
+  it('forgets entries after ttlMs', async () => {
+    const cache = new CompletionCache(100, 150);
+    const key = cache.key(base);
+    cache.set(key, answer);
+    expect(cache.get(key)).toEqual(answer);
+    await new Promise((r) => setTimeout(r, 250));
+    expect(cache.get(key)).toBeUndefined();
+  });
+
+  it('evicts the least recently used entry beyond maxEntries', () => {
+    const cache = new CompletionCache(2, 60_000);
+    const k1 = cache.key({ ...base, prompt: '1' });
+    const k2 = cache.key({ ...base, prompt: '2' });
+    const k3 = cache.key({ ...base, prompt: '3' });
+    cache.set(k1, answer);
+    cache.set(k2, answer);
+    cache.get(k1);
+    cache.set(k3, answer);
+    expect(cache.get(k1)).toEqual(answer);
+    expect(cache.get(k2)).toBeUndefined();
+    expect(cache.get(k3)).toEqual(answer);
+  });
+});
+
+describe('CompletionCache typed-through reuse', () => {
+  const prefix = 'def add(a, b):\n    ';
+  const suffix = '\n\nprint(add(1, 2))\n';
+  const suggestion = 'return a + b';
+
+  function primed(): CompletionCache {
+    const cache = new CompletionCache(100, 60_000);
+    cache.remember('coder', prefix, suffix, suggestion);
+    return cache;
+  }
+
+  it('returns the rest of the suggestion when the user typed its beginning', () => {
+    expect(primed().typedThrough('coder', `${prefix}ret`, suffix)).toEqual({ text: 'urn a + b', typed: 3 });
+    expect(primed().typedThrough('coder', `${prefix}return a + `, suffix)).toEqual({ text: 'b', typed: 11 });
+  });
+
+  it('does not reuse when the typed text diverges from the suggestion', () => {
+    expect(primed().typedThrough('coder', `${prefix}rex`, suffix)).toBeUndefined();
+  });
+
+  it('does not reuse when nothing was typed or the whole suggestion was typed', () => {
+    expect(primed().typedThrough('coder', prefix, suffix)).toBeUndefined();
+    expect(primed().typedThrough('coder', `${prefix}${suggestion}`, suffix)).toBeUndefined();
+    expect(primed().typedThrough('coder', `${prefix}${suggestion}x`, suffix)).toBeUndefined();
+  });
+
+  it('does not reuse when the text before the remembered prefix changed', () => {
+    expect(primed().typedThrough('coder', `# x\n${prefix}ret`, suffix)).toBeUndefined();
+    expect(primed().typedThrough('coder', 'def add(a, b):\nret', suffix)).toBeUndefined();
+  });
+
+  it('does not reuse when the suffix differs', () => {
+    expect(primed().typedThrough('coder', `${prefix}ret`, `${suffix}x`)).toBeUndefined();
+    expect(primed().typedThrough('coder', `${prefix}ret`, '')).toBeUndefined();
+  });
+
+  it('does not reuse another model’s suggestion', () => {
+    expect(primed().typedThrough('other', `${prefix}ret`, suffix)).toBeUndefined();
+  });
+
+  it('ignores empty suggestions', () => {
+    const cache = new CompletionCache(100, 60_000);
+    cache.remember('coder', prefix, suffix, '');
+    expect(cache.typedThrough('coder', `${prefix}r`, suffix)).toBeUndefined();
+  });
+
+  it('uses the newest suggestion for the same prefix', () => {
+    const cache = primed();
+    cache.remember('coder', prefix, suffix, 'raise ValueError()');
+    expect(cache.typedThrough('coder', `${prefix}r`, suffix)).toEqual({
+      text: 'aise ValueError()',
+      typed: 1,
+    });
+    expect(cache.typedThrough('coder', `${prefix}ret`, suffix)).toBeUndefined();
+  });
+
+  it('keeps suggestions for several positions in one document', () => {
+    const cache = primed();
+    cache.remember('coder', `${prefix}x = 1\n    `, suffix, 'y = 2');
+    expect(cache.typedThrough('coder', `${prefix}ret`, suffix)).toEqual({ text: 'urn a + b', typed: 3 });
+    expect(cache.typedThrough('coder', `${prefix}x = 1\n    y`, suffix)).toEqual({ text: ' = 2', typed: 1 });
+  });
+
+  it('forgets suggestions after ttlMs', async () => {
+    const cache = new CompletionCache(100, 150);
+    cache.remember('coder', prefix, suffix, suggestion);
+    await new Promise((r) => setTimeout(r, 250));
+    expect(cache.typedThrough('coder', `${prefix}ret`, suffix)).toBeUndefined();
+  });
+});
+
+describe('CompletionCache with maxEntries 0', () => {
+  it('stores and reuses nothing', () => {
+    const cache = new CompletionCache(0, 60_000);
+    const key = cache.key(base);
+    cache.set(key, answer);
+    expect(cache.get(key)).toBeUndefined();
+    cache.remember('coder', 'a', '', 'bcd');
+    expect(cache.typedThrough('coder', 'ab', '')).toBeUndefined();
+  });
+});

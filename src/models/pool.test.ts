@@ -1,0 +1,381 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type ModelConfig, modelSchema } from '../config/schema.js';
+import { type ModelBackend, UpstreamError } from './backend.js';
+import {
+  type Lease,
+  ModelGroup,
+  ModelRegistry,
+  ModelUnavailableError,
+  OverloadedError,
+  type Replica,
+} from './pool.js';
+
+/** A backend that only answers probes the way the test says; the scheduler never streams. */
+function stubBackend(probe: (signal: AbortSignal) => Promise<void> = async () => {}): ModelBackend {
+  return {
+    // biome-ignore lint/correctness/useYield: never called by the scheduler
+    async *streamFim() {
+      throw new Error('not used');
+    },
+    probe,
+    close: async () => {},
+  };
+}
+
+function config(url: string, maxConcurrency: number, maxQueue: number): ModelConfig {
+  return modelSchema.parse({ name: 'm', url, family: 'deepseek-coder', maxConcurrency, maxQueue });
+}
+
+function replica(url: string, maxConcurrency = 1, maxQueue = 4, backend = stubBackend()): Replica {
+  return { config: config(url, maxConcurrency, maxQueue), backend, inFlight: 0, healthy: undefined };
+}
+
+function group(...replicas: Replica[]): ModelGroup {
+  return new ModelGroup('m', replicas);
+}
+
+const live = () => new AbortController().signal;
+
+/** Tracks a promise's outcome without letting a rejection go unhandled. */
+function track<T>(p: Promise<T>) {
+  const state: { value?: T; error?: unknown; settled: boolean } = { settled: false };
+  p.then(
+    (v) => {
+      state.value = v;
+      state.settled = true;
+    },
+    (e) => {
+      state.error = e;
+      state.settled = true;
+    },
+  );
+  return state;
+}
+
+const flush = () => new Promise<void>((r) => setImmediate(r));
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('ModelGroup.acquire: choosing a replica', () => {
+  it('picks the replica with the lowest in-flight share of its maxConcurrency', async () => {
+    const a = replica('http://a', 2);
+    const b = replica('http://b', 4);
+    const g = group(a, b);
+    a.inFlight = 1; // 50 %
+    b.inFlight = 1; // 25 %
+    expect((await g.acquire(live(), 100)).replica).toBe(b);
+    a.inFlight = 1; // 50 %
+    b.inFlight = 3; // 75 %
+    expect((await g.acquire(live(), 100)).replica).toBe(a);
+  });
+
+  it('fills replicas in proportion to their maxConcurrency before queueing', async () => {
+    const a = replica('http://a', 1);
+    const b = replica('http://b', 3);
+    const g = group(a, b);
+    const leases = await Promise.all([1, 2, 3, 4].map(() => g.acquire(live(), 100)));
+    expect(leases.filter((l) => l.replica === a)).toHaveLength(1);
+    expect(leases.filter((l) => l.replica === b)).toHaveLength(3);
+    expect(g.inFlight).toBe(4);
+    expect(g.queueLength).toBe(0);
+    const fifth = track(g.acquire(live(), 1000));
+    await flush();
+    expect(fifth.settled).toBe(false);
+    expect(g.queueLength).toBe(1);
+    leases[0]!.release();
+    await flush();
+    expect(fifth.value?.replica).toBe(leases[0]!.replica);
+  });
+
+  it('honours the exclude set', async () => {
+    const a = replica('http://a', 4);
+    const b = replica('http://b', 4);
+    const g = group(a, b);
+    const exclude = new Set([a]);
+    for (let i = 0; i < 3; i++) {
+      const lease = await g.acquire(live(), 100, exclude);
+      expect(lease.replica).toBe(b);
+    }
+    expect(a.inFlight).toBe(0);
+    expect(b.inFlight).toBe(3);
+  });
+
+  it('does not hand a waiter a slot on an excluded replica', async () => {
+    const a = replica('http://a', 1);
+    const b = replica('http://b', 1);
+    const g = group(a, b);
+    const la = await g.acquire(live(), 100);
+    const lb = await g.acquire(live(), 100);
+    expect(new Set([la.replica, lb.replica])).toEqual(new Set([a, b]));
+    const onA = la.replica === a ? la : lb;
+    const onB = la.replica === a ? lb : la;
+    const waiter = track(g.acquire(live(), 1000, new Set([a])));
+    onA.release();
+    await flush();
+    expect(waiter.settled).toBe(false);
+    expect(a.inFlight).toBe(0);
+    onB.release();
+    await flush();
+    expect(waiter.value?.replica).toBe(b);
+  });
+
+  it('rejects at once with ModelUnavailableError when every candidate is excluded', async () => {
+    const a = replica('http://a');
+    const g = group(a);
+    await expect(g.acquire(live(), 100, new Set([a]))).rejects.toThrow(
+      new ModelUnavailableError('m', 'no other replica to try'),
+    );
+  });
+});
+
+describe('ModelGroup.acquire: the queue', () => {
+  it('gives slots to waiters first in, first out as leases are released', async () => {
+    const g = group(replica('http://a', 1, 5));
+    const first = await g.acquire(live(), 100);
+    const order: string[] = [];
+    const second = g.acquire(live(), 1000).then((l) => {
+      order.push('second');
+      return l;
+    });
+    const third = g.acquire(live(), 1000).then((l) => {
+      order.push('third');
+      return l;
+    });
+    expect(g.queueLength).toBe(2);
+    first.release();
+    const l2 = await second;
+    await flush();
+    expect(order).toEqual(['second']);
+    expect(g.queueLength).toBe(1);
+    l2.release();
+    await third;
+    expect(order).toEqual(['second', 'third']);
+    expect(g.queueLength).toBe(0);
+    expect(g.inFlight).toBe(1);
+  });
+
+  it('refuses with queue_full once the queue holds the sum of maxQueue over usable replicas', async () => {
+    const a = replica('http://a', 1, 1);
+    const b = replica('http://b', 1, 1);
+    const g = group(a, b);
+    await g.acquire(live(), 100);
+    await g.acquire(live(), 100);
+    const waiting = [track(g.acquire(live(), 1000)), track(g.acquire(live(), 1000))];
+    expect(g.queueLength).toBe(2);
+    const refused = g.acquire(live(), 1000);
+    await expect(refused).rejects.toBeInstanceOf(OverloadedError);
+    await expect(refused).rejects.toMatchObject({ reason: 'queue_full', model: 'm', retryAfter: 1 });
+    expect(g.queueLength).toBe(2);
+    await flush();
+    expect(waiting.every((w) => !w.settled)).toBe(true);
+  });
+
+  it('counts only usable replicas towards the queue capacity', async () => {
+    const a = replica('http://a', 1, 1);
+    const b = replica('http://b', 1, 5);
+    const g = group(a, b);
+    await g.acquire(live(), 100);
+    await g.acquire(live(), 100);
+    track(g.acquire(live(), 1000));
+    g.markDown(b, 'connection refused');
+    // capacity is now a's maxQueue (1), and one request already waits for a
+    await expect(g.acquire(live(), 1000)).rejects.toMatchObject({ reason: 'queue_full' });
+  });
+
+  it('refuses at once when maxQueue is 0 and every slot is taken', async () => {
+    const g = group(replica('http://a', 1, 0));
+    await g.acquire(live(), 100);
+    await expect(g.acquire(live(), 1000)).rejects.toMatchObject({ reason: 'queue_full' });
+    expect(g.queueLength).toBe(0);
+  });
+
+  it('rejects with queue_timeout after queueMs and leaves the queue', async () => {
+    vi.useFakeTimers();
+    const g = group(replica('http://a', 1, 4));
+    const held = await g.acquire(live(), 100);
+    const waiter = track(g.acquire(live(), 250));
+    await vi.advanceTimersByTimeAsync(249);
+    expect(waiter.settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(waiter.error).toBeInstanceOf(OverloadedError);
+    expect(waiter.error).toMatchObject({ reason: 'queue_timeout', model: 'm' });
+    expect((waiter.error as Error).message).toBe('model "m" had no free slot within the queue deadline');
+    expect(g.queueLength).toBe(0);
+    // the timed-out waiter does not take the slot that frees later
+    held.release();
+    expect(g.inFlight).toBe(0);
+  });
+
+  it('does not time out a waiter that already got its slot', async () => {
+    vi.useFakeTimers();
+    const g = group(replica('http://a', 1, 4));
+    const held = await g.acquire(live(), 100);
+    const waiter = track(g.acquire(live(), 250));
+    await vi.advanceTimersByTimeAsync(100);
+    held.release();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(waiter.error).toBeUndefined();
+    expect(waiter.value?.replica).toBe(held.replica);
+    expect(g.inFlight).toBe(1);
+  });
+
+  it('rejects with the abort reason when the signal aborts while waiting, and removes the waiter', async () => {
+    const g = group(replica('http://a', 1, 4));
+    const held = await g.acquire(live(), 100);
+    const controller = new AbortController();
+    const waiter = track(g.acquire(controller.signal, 10_000));
+    const behind = track(g.acquire(live(), 10_000));
+    expect(g.queueLength).toBe(2);
+    const reason = new Error('client went away');
+    controller.abort(reason);
+    await flush();
+    expect(waiter.error).toBe(reason);
+    expect(g.queueLength).toBe(1);
+    held.release();
+    await flush();
+    // the slot goes to the request behind the aborted one
+    expect(behind.settled).toBe(true);
+    expect(behind.error).toBeUndefined();
+    expect(g.inFlight).toBe(1);
+  });
+
+  it('rejects with the abort reason and takes no slot when the signal is already aborted', async () => {
+    const g = group(replica('http://a', 1, 4));
+    const controller = new AbortController();
+    const reason = new Error('already gone');
+    controller.abort(reason);
+    await expect(Promise.resolve().then(() => g.acquire(controller.signal, 100))).rejects.toBe(reason);
+    expect(g.inFlight).toBe(0);
+    expect(g.queueLength).toBe(0);
+  });
+});
+
+describe('ModelGroup health', () => {
+  it('rejects at once when every replica is down, naming each one', async () => {
+    const a = replica('http://a');
+    const b = replica('http://b');
+    const g = group(a, b);
+    g.markDown(a, 'connection refused');
+    g.markDown(b, 'no answer within 2000 ms');
+    const p = g.acquire(live(), 10_000);
+    await expect(p).rejects.toBeInstanceOf(ModelUnavailableError);
+    await expect(p).rejects.toThrow(
+      'model "m" is unavailable: http://a: connection refused; http://b: no answer within 2000 ms',
+    );
+    expect(g.queueLength).toBe(0);
+  });
+
+  it('markDown fails the waiters no remaining replica can serve and keeps the others', async () => {
+    const a = replica('http://a', 1);
+    const b = replica('http://b', 1);
+    const g = group(a, b);
+    await g.acquire(live(), 100);
+    await g.acquire(live(), 100);
+    const onlyB = track(g.acquire(live(), 10_000, new Set([a])));
+    const any = track(g.acquire(live(), 10_000));
+    g.markDown(b, 'connection refused');
+    await flush();
+    expect(onlyB.error).toBeInstanceOf(ModelUnavailableError);
+    expect((onlyB.error as Error).message).toBe('model "m" is unavailable: connection refused');
+    expect(any.settled).toBe(false);
+    expect(g.queueLength).toBe(1);
+    g.markDown(a, 'reset');
+    await flush();
+    expect(any.error).toBeInstanceOf(ModelUnavailableError);
+    expect(g.queueLength).toBe(0);
+  });
+
+  it('probe() marks a replica healthy when the backend answers', async () => {
+    const a = replica('http://a');
+    const g = group(a);
+    g.markDown(a, 'connection refused');
+    await g.probe(a, 1000);
+    expect(a.healthy).toBe(true);
+    expect(a.lastError).toBeUndefined();
+  });
+
+  it('probe() marks a replica down with the upstream error', async () => {
+    const a = replica(
+      'http://a',
+      1,
+      4,
+      stubBackend(async () => {
+        throw new UpstreamError('unreachable', 'connect ECONNREFUSED 127.0.0.1:8000');
+      }),
+    );
+    const g = group(a);
+    await g.probe(a, 1000);
+    expect(a.healthy).toBe(false);
+    expect(a.lastError).toBe('connect ECONNREFUSED 127.0.0.1:8000');
+    await expect(g.acquire(live(), 100)).rejects.toThrow('http://a: connect ECONNREFUSED 127.0.0.1:8000');
+  });
+
+  it('probe() marks a replica down when it does not answer within the timeout', async () => {
+    const hanging = stubBackend(
+      (signal) =>
+        new Promise<void>((_resolve, reject) => {
+          signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+        }),
+    );
+    const a = replica('http://a', 1, 4, hanging);
+    const g = group(a);
+    await g.probe(a, 20);
+    expect(a.healthy).toBe(false);
+    expect(a.lastError).toBe('no answer within 20 ms');
+  });
+
+  it('a replica coming back up serves the waiting requests', async () => {
+    const a = replica('http://a', 1);
+    const b = replica('http://b', 1);
+    const g = group(a, b);
+    g.markDown(a, 'connection refused');
+    const held = await g.acquire(live(), 100);
+    expect(held.replica).toBe(b);
+    const waiter = track(g.acquire(live(), 10_000));
+    await g.probe(a, 1000);
+    await flush();
+    expect(waiter.value?.replica).toBe(a);
+  });
+});
+
+describe('Lease', () => {
+  it('release() is idempotent', async () => {
+    const g = group(replica('http://a', 2, 4));
+    const l1 = await g.acquire(live(), 100);
+    await g.acquire(live(), 100);
+    const waiter = track(g.acquire(live(), 10_000));
+    l1.release();
+    l1.release();
+    l1.release();
+    await flush();
+    expect(waiter.settled).toBe(true);
+    // l2 and the waiter's lease: a second release must not free another slot
+    expect(g.inFlight).toBe(2);
+    (waiter.value as Lease).release();
+    (waiter.value as Lease).release();
+    expect(g.inFlight).toBe(1);
+  });
+});
+
+describe('ModelRegistry', () => {
+  it('groups entries sharing a name as replicas of one model', () => {
+    const made: string[] = [];
+    const registry = new ModelRegistry(
+      [
+        modelSchema.parse({ name: 'coder', url: 'http://a', family: 'starcoder' }),
+        modelSchema.parse({ name: 'chat', url: 'http://c', roles: ['chat'] }),
+        modelSchema.parse({ name: 'coder', url: 'http://b', family: 'starcoder' }),
+      ],
+      (cfg) => {
+        made.push(cfg.url);
+        return stubBackend();
+      },
+    );
+    expect(made).toEqual(['http://a', 'http://c', 'http://b']);
+    expect([...registry.groups.keys()]).toEqual(['coder', 'chat']);
+    expect(registry.get('coder')!.replicas.map((r) => r.config.url)).toEqual(['http://a', 'http://b']);
+    expect(registry.get('missing')).toBeUndefined();
+  });
+});

@@ -1,0 +1,33 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { ShenmaConfig } from '../config/schema.js';
+import type { RouteHandler } from '../gateway/embedded.js';
+import type { Authenticate } from '../identity/identity.js';
+import type { ModelRegistry } from '../models/pool.js';
+import type { ReadinessCheck } from '../ops/health.js';
+import type { Database } from '../storage/database.js';
+
+/**
+ * What every role of ours gets, and what it gives back: the handlers for its route-table ids.
+ * `shenma start` builds all roles on one server; `shenma serve <role>` (deployed shape) one.
+ */
+export interface RoleContext {
+  config: ShenmaConfig;
+  db: Database;
+  dataDir: string;
+  /** What browsers and IDEs use to reach Shenma (issuer, redirect URIs). */
+  publicUrl: string;
+  registry: Registry;
+  models: ModelRegistry;
+  log: FastifyBaseLogger;
+}
+
+export interface RoleParts {
+  handlers: Record<string, RouteHandler>;
+  readiness?: ReadinessCheck[];
+  /** The identity role provides the credential check every `auth: 'user'` route runs. */
+  authenticate?: Authenticate;
+  close?(): Promise<void>;
+}
+
+export type RoleFactory = (ctx: RoleContext) => Promise<RoleParts>;
