@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { acquireDataDirLock } from '../storage/database.js';
+import { MIGRATIONS } from '../storage/migrations/index.js';
 import { redactUrl, run } from './db.js';
 import { CliError, type CliIO } from './io.js';
 import { main } from './main.js';
-import { acquireDataDirLock } from '../storage/database.js';
-import { MIGRATIONS } from '../storage/migrations/index.js';
 
 function captureIO(env: NodeJS.ProcessEnv = {}) {
   const out: string[] = [];

@@ -134,7 +134,7 @@ export class UserStore {
   async checkPassword(name: string, password: string): Promise<User | undefined> {
     const row = await this.db.selectFrom('users').selectAll().where('name', '=', name).executeTakeFirst();
     const ok = await verifyPassword(password, row?.password_hash ?? (await dummyHash()));
-    if (!row || !row.password_hash || !ok || row.disabled) return undefined;
+    if (!row?.password_hash || !ok || row.disabled) return undefined;
     return toUser(row);
   }
 }

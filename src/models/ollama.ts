@@ -1,7 +1,7 @@
 import type { BackendOptions, FimRequest, ModelBackend } from './backend.js';
 import {
-  type Parsed,
   ndjsonPieces,
+  type Parsed,
   parseJson,
   streamedError,
   UpstreamClient,

@@ -5,8 +5,8 @@ import { emptyDocument } from './empty-document.js';
 import { insideWord } from './inside-word.js';
 import type { RejectRule } from './rule.js';
 
-export type { RejectRule } from './rule.js';
 export { decideLineMode } from './line-mode.js';
+export type { RejectRule } from './rule.js';
 
 /** In the order of REJECT_RULES, which is the order reasons are reported in. */
 export const REJECT_RULE_CHECKS: readonly RejectRule[] = [afterStatementEnd, insideWord, emptyDocument];
