@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -28,17 +28,18 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-function shenma(args: string[], cwd: string, env: Record<string, string> = {}) {
+function shenma(args: string[], cwd: string, env: Record<string, string> = {}, input?: string) {
   const child = spawn(
     process.execPath,
     ['--import', TSX_LOADER, path.join(ROOT, 'src/cli/run.ts'), ...args],
     {
       cwd,
       env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     },
   );
   children.push(child);
+  if (input !== undefined) child.stdin!.end(input);
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => {
@@ -60,6 +61,31 @@ function shenma(args: string[], cwd: string, env: Record<string, string> = {}) {
     }
   };
   return { child, exited, waitFor, output: () => ({ out, err }) };
+}
+
+/**
+ * What an administrator does next to a running server: `shenma users add NAME --password-stdin`
+ * and `shenma tokens create NAME` as their own processes on the same data directory (or database).
+ * Returns the printed secret and what the commands wrote on stderr.
+ */
+async function createUserToken(
+  user: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<{ token: string; err: string }> {
+  const add = shenma(['users', 'add', user, '--password-stdin', ...args], cwd, env, 'e2e password 1\n');
+  const added = await add.exited;
+  expect(added, add.output().err).toBe(0);
+  expect(add.output().out).toMatch(new RegExp(`^Added user ${user} \\(usr_`));
+  const create = shenma(['tokens', 'create', user, ...args], cwd, env);
+  const created = await create.exited;
+  expect(created, create.output().err).toBe(0);
+  const { out, err } = create.output();
+  expect(out).toContain('it will not be shown again');
+  const token = /^(shm_[\w-]+)$/m.exec(out)?.[1];
+  expect(token).toBeDefined();
+  return { token: token!, err: add.output().err + err };
 }
 
 function tempDir(): string {
@@ -94,16 +120,32 @@ describe('shenma start', () => {
       CODER_KEY: 'sk-test-secret',
     });
     const [, url] = await run.waitFor(/listening on (http:\/\/\S+)/);
+    const request = (authorization?: string) =>
+      fetch(`${url}/v2/completions`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(authorization ? { authorization } : {}),
+          'user-agent': 'OpenAI/NodeJS/3.3.0',
+        },
+        body: JSON.stringify(extensionBody('def add(a, b):\n    return ', '\n')),
+      });
+    expect((await request()).status).toBe(401);
+    expect((await request('Bearer shm_not-a-real-token')).status).toBe(401);
+
+    // The commands read the same config, so its ${CODER_KEY} must resolve for them too.
+    const { token, err: adminErr } = await createUserToken(
+      'alice',
+      ['--config', 'shenma.yaml', '--data-dir', 'state'],
+      dir,
+      { CODER_KEY: 'sk-test-secret' },
+    );
+    // On the embedded database the server holds it, so the commands must have gone through it.
+    if (!db) expect(adminErr).toMatch(/\(via the running server, pid \d+\)/);
+    if (!db) expect(statSync(path.join(dir, 'state', 'admin.sock')).mode & 0o777).toBe(0o600);
+
     fake.enqueue({ chunks: ['a', ' + b\n', 'junk'] });
-    const res = await fetch(`${url}/v2/completions`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        authorization: 'Bearer x',
-        'user-agent': 'OpenAI/NodeJS/3.3.0',
-      },
-      body: JSON.stringify(extensionBody('def add(a, b):\n    return ', '\n')),
-    });
+    const res = await request(`Bearer ${token}`);
     expect(res.status).toBe(200);
     const body = (await res.json()) as { choices: { text: string }[] };
     expect(body.choices[0]!.text).toBe('a + b');
@@ -113,9 +155,10 @@ describe('shenma start', () => {
     expect(statSync(path.join(dir, 'state')).mode & 0o777).toBe(0o700);
     const { out, err } = run.output();
     expect(out + err).not.toContain('sk-test-secret');
+    expect(out + err).not.toContain(token);
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
-  });
+  }, 90_000);
 
   it('writes a commented default config pointing at a local Ollama and reports it unreachable', async () => {
     const dir = tempDir();
@@ -130,15 +173,62 @@ describe('shenma start', () => {
     const ready = await fetch(`${url}/readyz`);
     // Nothing listens on 11434 here: readiness must say so rather than claim to be ready.
     expect(ready.status).toBe(503);
-    const res = await fetch(`${url}/v2/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(extensionBody('x = ', '\n')),
-    });
-    expect(res.status).toBe(503);
+    const complete = (headers: Record<string, string> = {}) =>
+      fetch(`${url}/v2/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(extensionBody('x = ', '\n')),
+      });
+    // Credentials are checked before the model is: no token, 401; a token, the model's 503.
+    expect((await complete()).status).toBe(401);
+    const env: Record<string, string> = scratch ? { SHENMA_DATABASE_URL: scratch.url } : {};
+    const { token } = await createUserToken('bob', ['--data-dir', 'state'], dir, env);
+    expect((await complete({ authorization: `Bearer ${token}` })).status).toBe(503);
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
-  });
+  }, 90_000);
+
+  it('manages users through the running server on the embedded database, and directly once it stops', async () => {
+    fake ??= await startFakeModel();
+    const dir = tempDir();
+    writeFileSync(
+      path.join(dir, 'shenma.yaml'),
+      [
+        'models:',
+        '  - name: coder',
+        '    kind: openai',
+        `    url: ${fake.url}/v1`,
+        '    family: qwen2.5-coder',
+        'log:',
+        '  level: warn',
+      ].join('\n'),
+    );
+    const run = shenma(['start', '--port', '0', '--data-dir', 'state'], dir);
+    // A fresh embedded database is created and migrated first: slow on a busy machine.
+    const [, url] = await run.waitFor(/listening on (http:\/\/\S+)/, 60_000);
+    const { token, err } = await createUserToken('carol', ['--data-dir', 'state'], dir);
+    expect(err).toMatch(/\(via the running server, pid \d+\)/);
+    const complete = () =>
+      fetch(`${url}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ prompt: 'x = ', max_tokens: 4 }),
+      });
+    fake.enqueue({ chunks: ['1\n'] });
+    expect((await complete()).status).toBe(200);
+
+    const disable = shenma(['users', 'disable', 'carol', '--data-dir', 'state'], dir);
+    expect(await disable.exited).toBe(0);
+    expect((await complete()).status).toBe(401);
+
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+    expect(existsSync(path.join(dir, 'state', 'admin.sock'))).toBe(false);
+    const list = shenma(['users', 'list', '--data-dir', 'state'], dir);
+    expect(await list.exited).toBe(0);
+    expect(list.output().out).toMatch(/^carol +- +disabled +yes /m);
+    expect(list.output().err).not.toContain('via the running server');
+  }, 150_000);
 
   it('refuses a bad config with a message naming the key', async () => {
     const dir = tempDir();

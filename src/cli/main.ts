@@ -4,6 +4,13 @@ import { CliError, type CliIO, processIO } from './io.js';
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: CommandRun }> }> = {
   start: { summary: 'Run every role in one process (the embedded shape)', load: () => import('./start.js') },
   db: { summary: 'Database migrations: db migrate | db status', load: () => import('./db.js') },
+  keys: { summary: 'OpenID signing keys: keys rotate', load: () => import('./keys.js') },
+  render: { summary: 'Deployment files: render keycloak-realm', load: () => import('./render.js') },
+  users: { summary: 'Users: users add | list | disable | enable | passwd', load: () => import('./users.js') },
+  tokens: {
+    summary: 'Personal API tokens: tokens create | list | revoke',
+    load: () => import('./tokens.js'),
+  },
 };
 
 export type CommandRun = (argv: string[], io: CliIO) => Promise<number>;

@@ -1,7 +1,8 @@
+import { EXTENSION_CLIENT_SECRET } from '../config/schema.js';
 import { startEmbedded } from '../server/embedded.js';
+import { DataDirLockedError } from '../storage/database.js';
 import { loadCliConfig, parsePort, resolveDataDir } from './context.js';
-import type { CliIO } from './io.js';
-import { parseCommandArgs } from './io.js';
+import { CliError, type CliIO, parseCommandArgs } from './io.js';
 
 const HELP = `Usage: shenma start [--config FILE] [--port N] [--host ADDR] [--data-dir DIR]
 
@@ -25,15 +26,35 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     );
   }
   const dataDir = resolveDataDir(values, io);
-  const server = await startEmbedded({
-    config: loaded.config,
-    dataDir,
-    ...(port !== undefined ? { port } : {}),
-    ...(values.host ? { host: values.host } : {}),
-  });
+  let server: Awaited<ReturnType<typeof startEmbedded>>;
+  try {
+    server = await startEmbedded({
+      config: loaded.config,
+      dataDir,
+      ...(port !== undefined ? { port } : {}),
+      ...(values.host ? { host: values.host } : {}),
+    });
+  } catch (err) {
+    // Expected operator mistakes get one line, not a stack trace.
+    if (err instanceof DataDirLockedError) throw new CliError(err.message);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE')
+      throw new CliError(
+        `port ${port ?? loaded.config.server.port} is already in use (--port N picks another)`,
+      );
+    if (code === 'EACCES')
+      throw new CliError(`not allowed to listen on port ${port ?? loaded.config.server.port}`);
+    throw err;
+  }
   io.out(
     `shenma listening on ${server.url} (public URL ${server.publicUrl}), data in ${dataDir}, database ${server.db.kind}`,
   );
+  if (loaded.config.identity.clientSecret === EXTENSION_CLIENT_SECRET && !loaded.config.identity.issuer) {
+    io.out(
+      'warning: identity.clientSecret is the secret built into the Zhuge Shenma extension, so it is public; ' +
+        'logins still need a password, but any client can pose as the IDE',
+    );
+  }
   for (const g of server.models.groups.values()) {
     for (const r of g.replicas) {
       if (r.healthy === false) {

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { authenticateWithChallenge } from '../identity/authentication-error.js';
 import type { Authenticate } from '../identity/identity.js';
 import type { RouteSpec } from './routes.js';
 
@@ -32,6 +33,8 @@ export async function mountRoutes(
 ): Promise<void> {
   app.decorateRequest('identity', undefined);
   for (const route of routes) {
+    // Socket.IO attaches to the HTTP server itself and answers its path before routing.
+    if (route.websocket) continue;
     const handler = handlers[route.id];
     if (!handler) throw new Error(`route table entry ${route.id} has no handler`);
     if (route.auth === 'user' && !opts.authenticate)
@@ -39,7 +42,7 @@ export async function mountRoutes(
     const authenticate = route.auth === 'user' ? opts.authenticate : undefined;
     const run: RouteHandler = async (req, reply) => {
       if (route.cors) reply.headers(CORS_HEADERS);
-      if (authenticate) req.identity = await authenticate(req);
+      if (authenticate) req.identity = await authenticateWithChallenge(authenticate, req, reply);
       return handler(req, reply);
     };
     const register = (target: FastifyInstance) => {

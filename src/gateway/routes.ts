@@ -24,6 +24,8 @@ export interface RouteSpec {
   cors?: boolean;
   /** The handler reads the request stream itself (no body parsing), e.g. the OpenID provider. */
   raw?: boolean;
+  /** Served by a WebSocket server attached to the HTTP server (Socket.IO), not by a route handler. */
+  websocket?: boolean;
   summary: string;
 }
 
@@ -79,6 +81,52 @@ export const ROUTES: readonly RouteSpec[] = [
     auth: 'user',
     cors: true,
     summary: 'Language map the extension loads at start and hourly',
+  },
+  // Chat role
+  {
+    id: 'chat.completions',
+    role: 'chat',
+    methods: ['POST'],
+    paths: ['/v1/chat/completions', '/chat-rag/api/v1/chat/completions'],
+    auth: 'user',
+    cors: true,
+    summary: 'OpenAI-compatible chat, SSE or JSON; unknown fields passed upstream',
+  },
+  {
+    id: 'chat.models',
+    role: 'chat',
+    methods: ['GET'],
+    paths: ['/v1/models', '/ai-gateway/api/v1/models'],
+    auth: 'user',
+    cors: true,
+    summary: 'Models the caller may use',
+  },
+  {
+    id: 'chat.socket',
+    role: 'chat',
+    methods: ['GET'],
+    paths: ['/socket.io/*'],
+    auth: 'none',
+    websocket: true,
+    summary: "The extension's chat: Socket.IO namespace /chat, credentials in the CONNECT auth",
+  },
+  {
+    id: 'chat.feedback',
+    role: 'chat',
+    methods: ['POST'],
+    paths: ['/api/feedbacks/evaluate', '/api/feedbacks/use_code'],
+    auth: 'user',
+    cors: true,
+    summary: 'Thumbs up/down and code-use reports from the chat webview',
+  },
+  {
+    id: 'chat.issue',
+    role: 'chat',
+    methods: ['POST'],
+    paths: ['/api/feedbacks/issue'],
+    auth: 'user',
+    cors: true,
+    summary: 'Issue reports from the feedback page',
   },
   // Identity role: the embedded OpenID provider under Keycloak's paths, its login page, and the
   // polling login handoff of the later client (client-contract §3, §9.2).

@@ -1,27 +1,41 @@
-import { HttpError } from '../http/errors.js';
+import { captchaServiceFor } from '../kaptcha/service.js';
 import type { RoleFactory } from '../server/role.js';
-import type { Authenticate } from './identity.js';
-import { TokenStore } from './users.js';
+import { createAuthenticator } from './authenticate.js';
+import { loadSigningKeys } from './keys.js';
+import { createEmbeddedOidc } from './oidc/provider.js';
+import { pluginLoginHandler } from './plugin-login.js';
+import { TokenStore, UserStore } from './users.js';
 
-// PLACEHOLDER-identity: the OpenID provider, login page and JWT checks replace this in this change.
+/**
+ * The identity role: the embedded OpenID provider under Keycloak's paths with its login page,
+ * the polling login handoff, and the credential check every `auth: 'user'` route runs (embedded
+ * or external issuer JWTs, personal API tokens, a trusted gateway header when configured).
+ */
 export const identityRole: RoleFactory = async (ctx) => {
+  const users = new UserStore(ctx.db.db);
   const tokens = new TokenStore(ctx.db.db);
-  const pending = async () => {
-    throw new HttpError(501, 'server_error', 'not implemented yet');
-  };
-  const authenticate: Authenticate = async (req) => {
-    const header = req.headers.authorization;
-    const secret = header?.startsWith('Bearer ')
-      ? header.slice(7)
-      : (req.headers['api-key'] as string | undefined);
-    const found = secret ? await tokens.verify(secret) : undefined;
-    if (!found) throw new HttpError(401, 'authentication_error', 'missing or invalid credentials');
-    return { userId: found.user.id, name: found.user.name, via: 'api_token' };
-  };
+  const keys = await loadSigningKeys(ctx.dataDir);
+  const oidc = await createEmbeddedOidc(ctx, { users, captcha: captchaServiceFor(ctx), keys });
+  const realmPath = `/realms/${ctx.config.identity.realm}`;
+  const authenticate = createAuthenticator({
+    identity: ctx.config.identity,
+    embeddedIssuer: oidc.issuer,
+    embeddedJwks: keys.publicJwks,
+    tokens,
+    users,
+    log: ctx.log,
+  });
   return {
-    handlers: Object.fromEntries(
-      ['identity.oidc', 'identity.login', 'identity.pluginLogin'].map((id) => [id, pending]),
-    ),
+    handlers: {
+      ...oidc.handlers,
+      'identity.pluginLogin': pluginLoginHandler({
+        client: oidc.pluginLoginClient,
+        internalIssuer: `${ctx.internalUrl}${realmPath}`,
+        publicIssuer: oidc.issuer,
+        authenticate,
+      }),
+    },
     authenticate,
+    close: () => oidc.close(),
   };
 };

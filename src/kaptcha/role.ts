@@ -1,10 +1,48 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError } from '../http/errors.js';
 import type { RoleFactory } from '../server/role.js';
+import { createRateLimiter } from './rate-limit.js';
+import { captchaServiceFor } from './service.js';
 
-// PLACEHOLDER-kaptcha: replaced by the kaptcha implementation in this same change.
-export const kaptchaRole: RoleFactory = async () => {
-  const pending = async () => {
-    throw new HttpError(501, 'server_error', 'not implemented yet');
+/**
+ * The kaptcha role: captcha images for login pages. `/captcha` is ours ({id, image});
+ * `/realms/:realm/captcha/code` is the path and shape ({uuid, code}) of the original deployment's
+ * kaptcha container, for pages written against it. Both draw from the same service the login
+ * page verifies against.
+ */
+
+/** 20 at once, then 20 a minute: far more than a person retyping, far less than a script. */
+export const CAPTCHA_RATE = { capacity: 20, refillPerMinute: 20, maxClients: 10_000 };
+
+export const kaptchaRole: RoleFactory = async (ctx) => {
+  const captchas = captchaServiceFor(ctx);
+  const limiter = createRateLimiter(CAPTCHA_RATE);
+
+  const issueFor = (req: FastifyRequest, reply: FastifyReply) => {
+    const decision = limiter.take(req.ip);
+    if (!decision.allowed)
+      throw new HttpError(
+        429,
+        'rate_limit_error',
+        'too many captcha requests; try again shortly',
+        undefined,
+        decision.retryAfterSeconds,
+      );
+    // Each image belongs to one answer; a cached copy would be an image nobody can solve.
+    reply.header('cache-control', 'no-store');
+    return captchas.issue();
   };
-  return { handlers: Object.fromEntries(['kaptcha.issue', 'kaptcha.legacy'].map((id) => [id, pending])) };
+
+  return {
+    handlers: {
+      'kaptcha.issue': async (req, reply) => issueFor(req, reply),
+      'kaptcha.legacy': async (req, reply) => {
+        const { realm } = req.params as { realm: string };
+        if (realm !== ctx.config.identity.realm)
+          throw new HttpError(404, 'not_found_error', `no realm ${JSON.stringify(realm)}`);
+        const { id, image } = issueFor(req, reply);
+        return { uuid: id, code: image };
+      },
+    },
+  };
 };

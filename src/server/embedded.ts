@@ -1,12 +1,14 @@
 import { createServer } from 'node:net';
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { chatRole } from '../chat/role.js';
 import { completionRole } from '../completion/role.js';
 import type { ShenmaConfig } from '../config/schema.js';
 import { mountRoutes } from '../gateway/embedded.js';
 import { ROUTES } from '../gateway/routes.js';
 import { errorBody, fastifyErrorHandler } from '../http/errors.js';
 import { identityRole } from '../identity/role.js';
+import { TokenStore, UserStore } from '../identity/users.js';
 import { kaptchaRole } from '../kaptcha/role.js';
 import { createBackend } from '../models/index.js';
 import { ModelRegistry } from '../models/pool.js';
@@ -16,6 +18,7 @@ import { opsHandlers } from '../ops/health.js';
 import { type Database, openDatabase } from '../storage/database.js';
 import { migrate } from '../storage/migrate.js';
 import { trampolineRole } from '../trampoline/role.js';
+import { type AdminSocket, startAdminSocket } from './admin-socket.js';
 import type { RoleContext, RoleFactory, RoleParts } from './role.js';
 
 /**
@@ -47,6 +50,7 @@ const BODY_LIMIT = 16 * 1024 * 1024;
 
 export const EMBEDDED_ROLES: readonly RoleFactory[] = [
   completionRole,
+  chatRole,
   identityRole,
   trampolineRole,
   kaptchaRole,
@@ -87,7 +91,9 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     trustProxy: false,
   });
   const parts: RoleParts[] = [];
+  let adminSocket: AdminSocket | undefined;
   const closeAll = async () => {
+    await adminSocket?.close().catch(() => {});
     await app.close().catch(() => {});
     for (const p of parts.reverse()) await p.close?.().catch(() => {});
     await models.close().catch(() => {});
@@ -95,7 +101,18 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
   };
   try {
     await migrate(db.db);
-    const ctx: RoleContext = { config, db, dataDir: opts.dataDir, publicUrl, registry, models, log: app.log };
+    const loopback = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+    const internalUrl = `http://${loopback.includes(':') ? `[${loopback}]` : loopback}:${port}`;
+    const ctx: RoleContext = {
+      internalUrl,
+      config,
+      db,
+      dataDir: opts.dataDir,
+      publicUrl,
+      registry,
+      models,
+      log: app.log,
+    };
     for (const role of EMBEDDED_ROLES) parts.push(await role(ctx));
 
     await app.register(formbody, { bodyLimit: 1024 * 1024 });
@@ -126,7 +143,13 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
       authenticate ? { authenticate } : {},
     );
 
+    for (const p of parts) p.attach?.(app.server);
     await models.startHealthChecks();
+    // Only the embedded database needs it: `shenma users|tokens` open PostgreSQL themselves.
+    if (db.kind === 'pglite') {
+      const stores = { users: new UserStore(db.db), tokens: new TokenStore(db.db) };
+      adminSocket = await startAdminSocket({ dataDir: opts.dataDir, ...stores, log: app.log });
+    }
     const address = await app.listen({ port, host });
     const actualPort = new URL(address).port;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;

@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ShenmaConfig } from '../config/schema.js';
@@ -17,6 +18,8 @@ export interface RoleContext {
   dataDir: string;
   /** What browsers and IDEs use to reach Shenma (issuer, redirect URIs). */
   publicUrl: string;
+  /** How this process reaches its own listener (server-side calls to its own endpoints). */
+  internalUrl: string;
   registry: Registry;
   models: ModelRegistry;
   log: FastifyBaseLogger;
@@ -27,6 +30,8 @@ export interface RoleParts {
   readiness?: ReadinessCheck[];
   /** The identity role provides the credential check every `auth: 'user'` route runs. */
   authenticate?: Authenticate;
+  /** Called once the HTTP server exists, before it listens (Socket.IO attaches here). */
+  attach?(server: Server): void;
   close?(): Promise<void>;
 }
 

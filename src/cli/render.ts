@@ -1,0 +1,64 @@
+import { chmod, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { keycloakIssuer, renderKeycloakRealm } from '../deploy/keycloak-realm.js';
+import { loadCliConfig } from './context.js';
+import { CliError, type CliIO, parseCommandArgs } from './io.js';
+
+const USAGE = [
+  'Usage: shenma render <what> [options]',
+  '',
+  '  keycloak-realm   Keycloak realm import (JSON) for the deployed shape: realm, lifespans,',
+  '                   brute-force protection and the IDE client with its secret; no users',
+  '',
+  'Options:',
+  '  --out FILE       Write to FILE (mode 0600: it holds the client secret) instead of stdout',
+  '  --config FILE    Configuration file (default: ./shenma.yaml if it exists)',
+].join('\n');
+
+export async function run(argv: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parseCommandArgs(argv, { out: { type: 'string' } }, true);
+  if (values.help) {
+    io.out(USAGE);
+    return 0;
+  }
+  const [what, ...extra] = positionals;
+  if (!what) throw new CliError(`missing what to render\n\n${USAGE}`, 2);
+  if (what !== 'keycloak-realm') throw new CliError(`unknown target "${what}"\n\n${USAGE}`, 2);
+  if (extra.length > 0) throw new CliError(`unexpected argument "${extra[0]}"`, 2);
+
+  const { config } = loadCliConfig(values, io, { writeDefault: false });
+  // Same default as `shenma start`: the public URL is what the IDE and browsers use.
+  const publicUrl = (config.publicUrl ?? `http://127.0.0.1:${config.server.port}`).replace(/\/+$/, '');
+  const issuer = keycloakIssuer(config, publicUrl);
+  if (config.identity.issuer !== issuer) {
+    io.err(
+      `note: tokens from this realm have issuer ${issuer}; set identity.issuer to exactly that ` +
+        `(it is ${config.identity.issuer ? `"${config.identity.issuer}"` : 'unset, i.e. the embedded provider'})`,
+    );
+  }
+  const text = `${JSON.stringify(renderKeycloakRealm(config, publicUrl), null, 2)}\n`;
+  if (values.out === undefined) {
+    io.out(text.trimEnd());
+    return 0;
+  }
+  await writePrivateFile(path.resolve(values.out), text);
+  io.err(`wrote ${values.out} (mode 0600)`);
+  return 0;
+}
+
+/** Written beside the target and renamed over it, so no reader ever sees it readable or half-written. */
+async function writePrivateFile(file: string, text: string): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    await writeFile(tmp, text, { mode: 0o600, flag: 'wx' });
+    await chmod(tmp, 0o600); // the umask may have taken bits away; never added, but be exact
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => {});
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT' || e.code === 'EACCES' || e.code === 'EEXIST') {
+      throw new CliError(`cannot write ${file}: ${e.message}`);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,123 @@
+import type { FastifyRequest } from 'fastify';
+import type { JWK } from 'jose';
+import { LRUCache } from 'lru-cache';
+import type { IdentityConfig } from '../config/schema.js';
+import { AuthenticationError } from './authentication-error.js';
+import type { Authenticate, Identity } from './identity.js';
+import { discoveredKeys, embeddedKeys } from './issuer-keys.js';
+import { createJwtVerifier } from './jwt-verifier.js';
+import { createTrustedHeaderCheck } from './trusted-header.js';
+import { API_TOKEN_PREFIX, type TokenStore, type UserStore } from './users.js';
+
+/**
+ * The one credential check behind every `auth: 'user'` route: a gateway's trusted identity
+ * header, a personal API token, or an OIDC access token from the embedded provider or an external
+ * one (Keycloak), sent as `Authorization: Bearer` (completions) or `api-key` (the extension's /api).
+ */
+
+export interface AuthenticatorOptions {
+  identity: IdentityConfig;
+  /** The embedded provider's issuer (`${publicUrl}/realms/<realm>`) when identity.issuer is unset. */
+  embeddedIssuer: string;
+  /** The embedded provider's public keys (keys.publicJwks); required when identity.issuer is unset. */
+  embeddedJwks?: JWK[];
+  tokens: TokenStore;
+  users: UserStore;
+  log?: { warn(obj: object, msg: string): void };
+  /** For discovery and JWKS requests to an external issuer. */
+  fetch?: typeof fetch;
+  /** Least time between JWKS refetches caused by unknown key ids (default 30 s). */
+  jwksCooldownMs?: number;
+}
+
+export const MISSING_CREDENTIALS =
+  'missing credentials: send Authorization: Bearer <token> or an api-key header';
+
+/** How long a user's enabled/disabled state is reused before the database is asked again. */
+const USER_STATE_TTL_MS = 30_000;
+const USER_STATE_MAX = 10_000;
+
+export function createAuthenticator(opts: AuthenticatorOptions): Authenticate {
+  const { identity } = opts;
+  const external = identity.issuer !== undefined;
+  if (!external && !opts.embeddedJwks) {
+    throw new Error('createAuthenticator: embeddedJwks is required when identity.issuer is unset');
+  }
+  const verifyJwt = createJwtVerifier({
+    issuer: identity.issuer ?? opts.embeddedIssuer,
+    keys: external
+      ? discoveredKeys(identity.issuer!, {
+          ...(opts.fetch && { fetch: opts.fetch }),
+          ...(opts.jwksCooldownMs !== undefined && { jwksCooldownMs: opts.jwksCooldownMs }),
+          ...(opts.log && { log: opts.log }),
+        })
+      : embeddedKeys(opts.embeddedJwks!),
+    clientId: identity.clientId,
+    audiences: identity.audiences.length > 0 ? identity.audiences : [identity.clientId],
+    // The embedded provider is oidc-provider: its access tokens say at+jwt, its ID tokens nothing.
+    requireAccessTokenType: !external,
+  });
+  const trustedHeader = identity.trustedHeader
+    ? createTrustedHeaderCheck({ ...identity.trustedHeader, log: opts.log })
+    : undefined;
+  // Users of an external IdP are managed there; its tokens carry no Shenma user id to look up.
+  const userState = external ? undefined : createUserStateCache(opts.users);
+
+  return async (req): Promise<Identity> => {
+    const fromGateway = trustedHeader?.(req);
+    if (fromGateway) return fromGateway;
+
+    const credential = readCredential(req);
+    if (!credential) throw new AuthenticationError(MISSING_CREDENTIALS, 'missing');
+
+    if (credential.startsWith(API_TOKEN_PREFIX)) {
+      const found = await opts.tokens.verify(credential);
+      if (!found) {
+        throw new AuthenticationError('API token revoked, expired or unknown (or its user is disabled)');
+      }
+      return { userId: found.user.id, name: found.user.name, via: 'api_token' };
+    }
+    if (!looksLikeJwt(credential)) {
+      throw new AuthenticationError(
+        `credentials are neither an API token (${API_TOKEN_PREFIX}...) nor a JWT access token`,
+      );
+    }
+
+    const token = await verifyJwt(credential);
+    if (userState) {
+      const state = await userState.fetch(token.sub);
+      if (state === 'missing') throw new AuthenticationError(`user ${token.sub} no longer exists`);
+      if (state === 'disabled')
+        throw new AuthenticationError(`user "${token.preferredUsername}" is disabled`);
+    }
+    return { userId: token.sub, name: token.preferredUsername, via: 'jwt' };
+  };
+}
+
+/** `Authorization: Bearer <x>` (scheme in any case), else the `api-key` header. */
+function readCredential(req: FastifyRequest): string | undefined {
+  const authorization = req.headers.authorization;
+  const bearer = authorization && /^Bearer[ \t]+(\S+)\s*$/i.exec(authorization)?.[1];
+  if (bearer) return bearer;
+  const apiKey = req.headers['api-key'];
+  const value = (Array.isArray(apiKey) ? apiKey[0] : apiKey)?.trim();
+  return value || undefined;
+}
+
+function looksLikeJwt(value: string): boolean {
+  return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/.test(value);
+}
+
+type UserState = 'enabled' | 'disabled' | 'missing';
+
+/** Bounded, short-lived: a completion per keystroke must not mean a query per keystroke. */
+function createUserStateCache(users: UserStore): LRUCache<string, UserState> {
+  return new LRUCache<string, UserState>({
+    max: USER_STATE_MAX,
+    ttl: USER_STATE_TTL_MS,
+    fetchMethod: async (id) => {
+      const user = await users.findById(id);
+      return !user ? 'missing' : user.disabled ? 'disabled' : 'enabled';
+    },
+  });
+}

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { messagesFor, pickLang } from './i18n.js';
+import { escapeHtml, loginPageHtml, pageSecurityHeaders } from './page.js';
+
+describe('login page language', () => {
+  it.each([
+    ['zh-CN,zh;q=0.9,en;q=0.8', 'zh'],
+    ['en-US,en;q=0.9,zh-CN;q=0.8', 'en'],
+    ['en;q=0.5,zh-TW;q=0.6', 'zh'],
+    ['en,zh', 'zh'],
+    ['fr-FR,de', 'en'],
+    [undefined, 'en'],
+    ['zh;q=0', 'en'],
+  ] as const)('%s → %s', (header, lang) => {
+    expect(pickLang(header)).toBe(lang);
+  });
+});
+
+describe('login page HTML', () => {
+  const m = messagesFor('en');
+
+  it('names its inputs as Keycloak does and escapes what it echoes', () => {
+    const html = loginPageHtml(m, 'n0nce', {
+      username: '"><script>alert(1)</script>',
+      csrf: 'tok&en',
+      error: '<b>bad</b>',
+    });
+    expect(html).toContain('name="username"');
+    expect(html).toContain('name="password"');
+    expect(html).toContain('name="csrf" value="tok&amp;en"');
+    expect(html).not.toContain('<script>');
+    expect(html).toContain('&lt;b&gt;bad&lt;/b&gt;');
+    expect(html).toContain('<style nonce="n0nce">');
+    expect(html).not.toContain('name="captcha"');
+  });
+
+  it('shows a captcha image only for a data: URL of an image', () => {
+    const good = loginPageHtml(m, 'n', {
+      username: '',
+      csrf: 't',
+      captcha: { id: 'c1', image: 'data:image/svg+xml;base64,PHN2Zz48L3N2Zz4=' },
+    });
+    expect(good).toContain('<img src="data:image/svg+xml;base64,PHN2Zz48L3N2Zz4="');
+    expect(good).toContain('name="captcha_id" value="c1"');
+    expect(good).toContain('name="captcha"');
+    const bad = loginPageHtml(m, 'n', {
+      username: '',
+      csrf: 't',
+      captcha: { id: 'c1', image: 'javascript:alert(1)' },
+    });
+    expect(bad).not.toContain('<img');
+  });
+
+  it('forbids framing, caching and everything but its own style and data: images', () => {
+    const h = pageSecurityHeaders('abc');
+    expect(h['content-security-policy']).toBe(
+      "default-src 'none'; style-src 'nonce-abc'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    expect(h['x-frame-options']).toBe('DENY');
+    expect(h['cache-control']).toBe('no-store');
+    expect(escapeHtml(`<&"'>`)).toBe('&lt;&amp;&quot;&#39;&gt;');
+  });
+});

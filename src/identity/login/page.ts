@@ -1,0 +1,132 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyReply } from 'fastify';
+import type { Messages } from './i18n.js';
+
+/**
+ * The login page and its error pages, rendered on the server without any script or external
+ * asset. The only inline CSS carries a per-response nonce so the CSP can forbid everything else.
+ */
+
+export interface LoginForm {
+  username: string;
+  csrf: string;
+  error?: string | undefined;
+  captcha?: { id: string; image: string } | undefined;
+}
+
+const CSS = `
+body{margin:0;font-family:system-ui,-apple-system,"Segoe UI","PingFang SC","Microsoft YaHei",sans-serif;background:#f4f6fa;color:#1f2937}
+main{max-width:22rem;margin:12vh auto;padding:2rem;background:#fff;border-radius:.75rem;box-shadow:0 4px 24px rgba(0,0,0,.08)}
+h1{font-size:1.35rem;margin:0 0 1.25rem}
+label{display:block;font-size:.9rem;margin:.9rem 0 .3rem}
+input[type=text],input[type=password]{box-sizing:border-box;width:100%;padding:.6rem .7rem;border:1px solid #cbd2dc;border-radius:.4rem;font-size:1rem}
+.captcha img{display:block;margin:.2rem 0 .4rem;border:1px solid #e5e7eb;border-radius:.3rem;max-width:100%}
+button{margin-top:1.4rem;width:100%;padding:.7rem;border:0;border-radius:.4rem;background:#2563eb;color:#fff;font-size:1rem;cursor:pointer}
+.error{background:#fef2f2;color:#b91c1c;border:1px solid #fecaca;border-radius:.4rem;padding:.6rem .7rem;font-size:.9rem}
+`;
+
+export function escapeHtml(text: string): string {
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
+  );
+}
+
+/** Only our captcha service's data: URLs are put in an img src; anything else is dropped. */
+function safeImage(src: string): string | undefined {
+  return /^data:image\/(png|jpeg|gif|svg\+xml);base64,[A-Za-z0-9+/=]+$/.test(src) ? src : undefined;
+}
+
+function layout(m: Messages, nonce: string, title: string, body: string): string {
+  return `<!doctype html>
+<html lang="${m.htmlLang}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${escapeHtml(title)}</title>
+<style nonce="${nonce}">${CSS}</style>
+</head>
+<body><main>
+${body}
+</main></body>
+</html>
+`;
+}
+
+export function loginPageHtml(m: Messages, nonce: string, form: LoginForm): string {
+  const error = form.error ? `<p class="error" role="alert">${escapeHtml(form.error)}</p>` : '';
+  const image = form.captcha && safeImage(form.captcha.image);
+  const captcha = form.captcha
+    ? `<div class="captcha">
+<label for="captcha">${escapeHtml(m.captcha)}</label>
+${image ? `<img src="${image}" alt="${escapeHtml(m.captchaAlt)}">` : ''}
+<input type="hidden" name="captcha_id" value="${escapeHtml(form.captcha.id)}">
+<input id="captcha" name="captcha" type="text" autocomplete="off" autocapitalize="off" spellcheck="false" required>
+</div>`
+    : '';
+  return layout(
+    m,
+    nonce,
+    m.title,
+    `<h1>${escapeHtml(m.heading)}</h1>
+${error}
+<form method="post" autocomplete="on">
+<input type="hidden" name="csrf" value="${escapeHtml(form.csrf)}">
+<label for="username">${escapeHtml(m.username)}</label>
+<input id="username" name="username" type="text" value="${escapeHtml(form.username)}" autocomplete="username" autocapitalize="off" spellcheck="false" required${form.username ? '' : ' autofocus'}>
+<label for="password">${escapeHtml(m.password)}</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required${form.username ? ' autofocus' : ''}>
+${captcha}
+<button type="submit">${escapeHtml(m.submit)}</button>
+</form>`,
+  );
+}
+
+export function messagePageHtml(m: Messages, nonce: string, message: string, detail?: string): string {
+  const extra = detail ? `\n<p><small>${escapeHtml(detail)}</small></p>` : '';
+  return layout(
+    m,
+    nonce,
+    m.errorTitle,
+    `<h1>${escapeHtml(m.errorTitle)}</h1>\n<p class="error">${escapeHtml(message)}</p>${extra}`,
+  );
+}
+
+export function newNonce(): string {
+  return randomBytes(16).toString('base64');
+}
+
+/** Headers every login and error page carries: nothing may frame, cache or script it. */
+export function pageSecurityHeaders(nonce: string): Record<string, string> {
+  return {
+    'content-type': 'text/html; charset=utf-8',
+    'content-security-policy': [
+      "default-src 'none'",
+      `style-src 'nonce-${nonce}'`,
+      'img-src data:',
+      "form-action 'self'",
+      "frame-ancestors 'none'",
+      "base-uri 'none'",
+    ].join('; '),
+    'x-frame-options': 'DENY',
+    'cache-control': 'no-store',
+    pragma: 'no-cache',
+    'referrer-policy': 'no-referrer',
+    'x-content-type-options': 'nosniff',
+  };
+}
+
+/** Sends a rendered page with the security headers. */
+export function sendPage(
+  reply: FastifyReply,
+  status: number,
+  render: (nonce: string) => string,
+  extraHeaders: Record<string, string> = {},
+): FastifyReply {
+  const nonce = newNonce();
+  return reply
+    .code(status)
+    .headers({ ...pageSecurityHeaders(nonce), ...extraHeaders })
+    .send(render(nonce));
+}
