@@ -166,6 +166,82 @@ export const completionSchema = z
   .prefault({});
 export type CompletionConfig = z.infer<typeof completionSchema>;
 
+const quotaLimits = z.object({
+  requestsPerDay: z
+    .number()
+    .int()
+    .nonnegative()
+    .optional()
+    .describe('Chat requests per UTC day; unset = unlimited'),
+  tokensPerDay: z
+    .number()
+    .int()
+    .nonnegative()
+    .optional()
+    .describe('Prompt + completion tokens per UTC day; unset = unlimited'),
+});
+export type QuotaLimits = z.infer<typeof quotaLimits>;
+
+export const chatSchema = z
+  .object({
+    model: z.string().optional().describe('Default chat model; defaults to the first model with role chat'),
+    fallbackModel: z.string().optional().describe('Tried when the default fails before the first token'),
+    agentName: z.string().default('诸葛神码').describe('Speaker name the extension shows'),
+    systemPrompt: z
+      .string()
+      .optional()
+      .describe('System prompt for free-form chat (a built-in one otherwise)'),
+    historyTokens: z
+      .number()
+      .int()
+      .positive()
+      .default(6000)
+      .describe('Budget for server-side conversation history sent upstream'),
+    charsPerToken: z.number().positive().default(3).describe('Characters per token for estimates'),
+    maxRetries: z
+      .number()
+      .int()
+      .min(0)
+      .max(5)
+      .default(1)
+      .describe('Retries on another replica before the first byte'),
+    timeouts: z
+      .object({
+        firstTokenMs: durationMs('Longest wait for the first token').default(60_000),
+        idleMs: durationMs('Longest silence between tokens once streaming').default(60_000),
+        totalMs: durationMs('Whole answer budget').default(600_000),
+      })
+      .prefault({}),
+    keepAliveMs: durationMs('SSE comment / socket keep-alive while waiting for the first token').default(
+      10_000,
+    ),
+    advise: z.boolean().default(false).describe('Send agent_advise follow-up suggestions to the extension'),
+    resumeTtlMs: durationMs('How long a socket answer can be resumed with rechat').default(3_600_000),
+    contentFilter: z
+      .object({
+        words: z
+          .array(z.string().min(1))
+          .default([])
+          .describe('Words refused in questions and masked in answers'),
+        mask: z.string().default('***'),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+export type ChatConfig = z.infer<typeof chatSchema>;
+
+export const quotasSchema = z
+  .object({
+    default: quotaLimits.prefault({}).describe('Limits for every user'),
+    users: z.record(z.string(), quotaLimits).default({}).describe('Per-user limits, by user name'),
+    groups: z
+      .record(z.string(), quotaLimits.extend({ members: z.array(z.string()).default([]) }))
+      .default({})
+      .describe('Limits shared by named groups of users'),
+  })
+  .prefault({});
+export type QuotasConfig = z.infer<typeof quotasSchema>;
+
 /**
  * The Zhuge Shenma extension has this client secret built in and cannot send another
  * (client-contract §1), so the embedded provider accepts it by default. It is public: the
@@ -254,8 +330,37 @@ export const configSchema = z
       })
       .prefault({}),
     identity: identitySchema,
+    redis: z
+      .object({
+        url: z
+          .string()
+          .regex(/^rediss?:\/\//, 'must be a redis:// URL')
+          .optional()
+          .describe('Redis for quotas and resumable chats across replicas; unset = in-process'),
+      })
+      .prefault({}),
+    elasticsearch: z
+      .object({
+        url: z
+          .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+          .optional()
+          .describe('Usage events also go here'),
+        index: z.string().default('shenma-usage'),
+        apiKey: z.string().optional().describe('Elasticsearch API key; use ${ENV_VAR}'),
+        batchSize: z.number().int().positive().default(500),
+        flushMs: durationMs('Longest time an event waits in the buffer').default(2000),
+        maxBuffer: z
+          .number()
+          .int()
+          .positive()
+          .default(10_000)
+          .describe('Events kept while Elasticsearch is slow; more are dropped and counted'),
+      })
+      .prefault({}),
     models: z.array(modelSchema).default([]),
     completion: completionSchema,
+    chat: chatSchema,
+    quotas: quotasSchema,
   })
   .superRefine((cfg, ctx) => {
     const names = new Set(cfg.models.map((m) => m.name));

@@ -1,3 +1,5 @@
+import type { ChatChunk } from '../chat/types.js';
+
 /**
  * The model-backend interface. The completion (and later chat) services talk only to this;
  * each backend kind (OpenAI-compatible, Ollama, llama.cpp) implements it in its own file.
@@ -41,6 +43,13 @@ export interface ModelBackend {
    * Throws UpstreamError for backend failures; an aborted call throws the signal's reason.
    */
   streamFim(req: FimRequest, signal: AbortSignal): AsyncIterable<string>;
+  /**
+   * Streams an OpenAI chat completion: posts `body` (its `model` already the upstream id) with
+   * `stream: true` and `stream_options.include_usage: true` forced, and yields every `data:` event
+   * until `[DONE]`. A stream that ends without `[DONE]` and without any `finish_reason` throws
+   * UpstreamError `reset`. Errors, abort and closing on break as for streamFim.
+   */
+  streamChat(body: Record<string, unknown>, signal: AbortSignal): AsyncIterable<ChatChunk>;
   /** Resolves when the backend answers a cheap request; throws UpstreamError otherwise. */
   probe(signal: AbortSignal): Promise<void>;
   /** Releases connection pools. */

@@ -9,7 +9,7 @@ export { UpstreamError };
  * UpstreamError, and streaming decoders (SSE, NDJSON) that never cut a character in two.
  */
 
-type ResponseBody = Awaited<ReturnType<Pool['request']>>['body'];
+export type ResponseBody = Awaited<ReturnType<Pool['request']>>['body'];
 
 /** How long an upstream error message may be once it reaches logs and clients. */
 const MAX_ERROR_MESSAGE = 200;
@@ -203,30 +203,33 @@ export class UpstreamClient {
 /** What a protocol parser says about one event or line. */
 export type Parsed = { text?: string; done?: boolean };
 
-type Emit = (payload: string) => void;
-
-/** Cuts decoded text into protocol payloads (SSE `data`, NDJSON lines). */
-interface Splitter {
-  feed(text: string, emit: Emit): void;
-  end(emit: Emit): void;
+/**
+ * Turns body bytes into protocol payloads (SSE `data`, NDJSON lines), UTF-8 decoded across
+ * chunk boundaries so no payload ends inside a character. Pure, so it can be property-tested.
+ */
+export interface PayloadDecoder {
+  push(bytes: Uint8Array): string[];
+  /** The body ended: whatever is left, e.g. a last event without its blank line. */
+  end(): string[];
 }
 
+/** What one payload means: a value to yield, and/or the backend saying it is done. */
+export type Step<T> = { value?: T; done?: boolean } | undefined;
+
 /**
- * Reads an upstream body as text events, yields the text pieces, and guarantees the socket is
- * released: fully read (kept alive) when the backend said it was done, destroyed otherwise, which
- * covers abort, a consumer that stops iterating, and every error.
+ * Reads an upstream body as payloads, yields the values `handle` makes of them, and guarantees
+ * the socket is released: fully read (kept alive) when the backend said it was done, destroyed
+ * otherwise, which covers abort, a consumer that stops iterating, and every error. A body that
+ * ends before `done` is a reset unless `endedCleanly()` says the answer was complete anyway.
  */
-async function* pieces(
+export async function* payloadValues<T>(
   body: ResponseBody,
   signal: AbortSignal,
-  splitter: Splitter,
-  parse: (payload: string) => Parsed | undefined,
-): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
+  decoder: PayloadDecoder,
+  handle: (payload: string) => Step<T>,
+  endedCleanly: () => boolean = () => false,
+): AsyncGenerator<T> {
   let done = false;
-  let heldSurrogate = '';
-  const payloads: string[] = [];
-  const emit: Emit = (payload) => payloads.push(payload);
   const chunks = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   try {
     let reading = true;
@@ -238,36 +241,27 @@ async function* pieces(
         signal.throwIfAborted();
         throw new UpstreamError('reset', `backend stream broke: ${describe(err)}`);
       }
+      let payloads: string[];
       if (next.done) {
         reading = false;
-        splitter.feed(decoder.decode(), emit);
-        splitter.end(emit);
+        payloads = decoder.end();
       } else {
-        splitter.feed(decoder.decode(next.value, { stream: true }), emit);
+        payloads = decoder.push(next.value);
       }
       for (const payload of payloads) {
-        const parsed = parse(payload);
-        if (!parsed) continue;
-        if (parsed.text) {
-          let text = heldSurrogate + parsed.text;
-          heldSurrogate = '';
-          const last = text.charCodeAt(text.length - 1);
-          // A lone high surrogate at the end would be half a character; its pair comes next.
-          if (last >= 0xd800 && last <= 0xdbff) {
-            heldSurrogate = text.slice(-1);
-            text = text.slice(0, -1);
-          }
-          if (text) yield text;
-        }
-        if (parsed.done) {
+        const step = handle(payload);
+        if (!step) continue;
+        if (step.value !== undefined) yield step.value;
+        if (step.done) {
           done = true;
           break;
         }
       }
-      payloads.length = 0;
     }
     signal.throwIfAborted();
-    if (!done) throw new UpstreamError('reset', 'backend stream ended before it said it was done');
+    if (!done && !endedCleanly()) {
+      throw new UpstreamError('reset', 'backend stream ended before it said it was done');
+    }
   } finally {
     if (done && !body.readableEnded) {
       // Usually only the chunked-encoding trailer is left; reading it keeps the connection reusable.
@@ -278,53 +272,94 @@ async function* pieces(
   }
 }
 
-function sseSplitter(): Splitter {
-  let emitTo: Emit = () => undefined;
+/** Text pieces of a completion stream; a lone high surrogate waits for its pair. */
+async function* pieces(
+  body: ResponseBody,
+  signal: AbortSignal,
+  decoder: PayloadDecoder,
+  parse: (payload: string) => Parsed | undefined,
+): AsyncGenerator<string> {
+  let heldSurrogate = '';
+  const values = payloadValues<string>(body, signal, decoder, (payload) => {
+    const parsed = parse(payload);
+    if (!parsed) return undefined;
+    return { ...(parsed.text ? { value: parsed.text } : {}), ...(parsed.done ? { done: true } : {}) };
+  });
+  for await (const piece of values) {
+    let text = heldSurrogate + piece;
+    heldSurrogate = '';
+    const last = text.charCodeAt(text.length - 1);
+    // A lone high surrogate at the end would be half a character; its pair comes next.
+    if (last >= 0xd800 && last <= 0xdbff) {
+      heldSurrogate = text.slice(-1);
+      text = text.slice(0, -1);
+    }
+    if (text) yield text;
+  }
+}
+
+/** SSE `data` payloads: CRLF, comments, multi-line data and unknown fields per the SSE spec. */
+export function sseDecoder(maxEventChars = MAX_LINE_CHARS): PayloadDecoder {
+  const text = new TextDecoder();
+  let out: string[] = [];
   let oversized = false;
   const parser = createParser({
-    maxBufferSize: MAX_LINE_CHARS,
-    onEvent: (event) => emitTo(event.data),
+    maxBufferSize: maxEventChars,
+    onEvent: (event) => out.push(event.data),
     onError: (error) => {
       if (error.type === 'max-buffer-size-exceeded') oversized = true;
     },
   });
-  const check = () => {
+  const take = () => {
     if (oversized) throw new UpstreamError('protocol', 'backend sent an oversized event');
+    const events = out;
+    out = [];
+    return events;
   };
   return {
-    feed(text, emit) {
-      emitTo = emit;
-      if (text) parser.feed(text);
-      check();
+    push(bytes) {
+      const decoded = text.decode(bytes, { stream: true });
+      if (decoded) parser.feed(decoded);
+      return take();
     },
-    end(emit) {
-      emitTo = emit;
-      // A last event without its blank line still counts.
-      parser.reset({ consume: true });
-      check();
+    end() {
+      const rest = text.decode();
+      if (rest) parser.feed(rest);
+      // A last event without its blank line still counts (the SSE spec would drop it; a backend
+      // that closes right after its final event should not lose it). Blank lines after a
+      // complete event dispatch nothing, so this is harmless when the stream ended cleanly.
+      parser.feed('\n\n');
+      parser.reset();
+      return take();
     },
   };
 }
 
-function ndjsonSplitter(): Splitter {
+export function ndjsonDecoder(): PayloadDecoder {
+  const text = new TextDecoder();
   let partial = '';
+  const lines = (decoded: string) => {
+    partial += decoded;
+    const out: string[] = [];
+    let newline = partial.indexOf('\n');
+    while (newline >= 0) {
+      const line = partial.slice(0, newline).trim();
+      if (line) out.push(line);
+      partial = partial.slice(newline + 1);
+      newline = partial.indexOf('\n');
+    }
+    if (partial.length > MAX_LINE_CHARS)
+      throw new UpstreamError('protocol', 'backend sent an oversized line');
+    return out;
+  };
   return {
-    feed(text, emit) {
-      partial += text;
-      let newline = partial.indexOf('\n');
-      while (newline >= 0) {
-        const line = partial.slice(0, newline).trim();
-        if (line) emit(line);
-        partial = partial.slice(newline + 1);
-        newline = partial.indexOf('\n');
-      }
-      if (partial.length > MAX_LINE_CHARS)
-        throw new UpstreamError('protocol', 'backend sent an oversized line');
-    },
-    end(emit) {
+    push: (bytes) => lines(text.decode(bytes, { stream: true })),
+    end() {
+      const out = lines(text.decode());
       const line = partial.trim();
       partial = '';
-      if (line) emit(line);
+      if (line) out.push(line);
+      return out;
     },
   };
 }
@@ -357,7 +392,7 @@ export function ssePieces(
   signal: AbortSignal,
   parse: (payload: string) => Parsed | undefined,
 ): AsyncGenerator<string> {
-  return pieces(body, signal, sseSplitter(), parse);
+  return pieces(body, signal, sseDecoder(), parse);
 }
 
 export function ndjsonPieces(
@@ -365,5 +400,5 @@ export function ndjsonPieces(
   signal: AbortSignal,
   parse: (payload: string) => Parsed | undefined,
 ): AsyncGenerator<string> {
-  return pieces(body, signal, ndjsonSplitter(), parse);
+  return pieces(body, signal, ndjsonDecoder(), parse);
 }

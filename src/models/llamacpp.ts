@@ -1,4 +1,6 @@
+import type { ChatChunk } from '../chat/types.js';
 import type { BackendOptions, FimRequest, ModelBackend } from './backend.js';
+import { streamChatCompletion } from './chat.js';
 import { type Parsed, parseJson, ssePieces, streamedError, UpstreamClient, UpstreamError } from './http.js';
 
 /**
@@ -33,6 +35,11 @@ export class LlamaCppBackend implements ModelBackend {
           };
     const body = await this.client.open('POST', call, signal);
     yield* ssePieces(body, signal, (payload) => parseEvent(payload, secrets));
+  }
+
+  streamChat(body: Record<string, unknown>, signal: AbortSignal): AsyncGenerator<ChatChunk> {
+    // Served by the OpenAI-compatible API under /v1, next to the native one.
+    return streamChatCompletion(this.client, '/v1/chat/completions', body, signal);
   }
 
   probe(signal: AbortSignal): Promise<void> {

@@ -1,4 +1,6 @@
+import type { ChatChunk } from '../chat/types.js';
 import type { BackendOptions, FimRequest, ModelBackend } from './backend.js';
+import { streamChatCompletion } from './chat.js';
 import {
   ndjsonPieces,
   type Parsed,
@@ -36,6 +38,11 @@ export class OllamaBackend implements ModelBackend {
       signal,
     );
     yield* ndjsonPieces(body, signal, (line) => parseLine(line, secrets));
+  }
+
+  streamChat(body: Record<string, unknown>, signal: AbortSignal): AsyncGenerator<ChatChunk> {
+    // Served by the OpenAI-compatible API under /v1, next to the native one.
+    return streamChatCompletion(this.client, '/v1/chat/completions', body, signal);
   }
 
   probe(signal: AbortSignal): Promise<void> {

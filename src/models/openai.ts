@@ -1,4 +1,6 @@
+import type { ChatChunk } from '../chat/types.js';
 import type { BackendOptions, FimRequest, ModelBackend } from './backend.js';
+import { streamChatCompletion } from './chat.js';
 import { type Parsed, parseJson, ssePieces, streamedError, UpstreamClient, UpstreamError } from './http.js';
 
 /**
@@ -32,6 +34,10 @@ export class OpenAiBackend implements ModelBackend {
       signal,
     );
     yield* ssePieces(body, signal, (payload) => parseEvent(payload, secrets));
+  }
+
+  streamChat(body: Record<string, unknown>, signal: AbortSignal): AsyncGenerator<ChatChunk> {
+    return streamChatCompletion(this.client, '/chat/completions', body, signal);
   }
 
   probe(signal: AbortSignal): Promise<void> {

@@ -17,6 +17,10 @@ function stubBackend(probe: (signal: AbortSignal) => Promise<void> = async () =>
     async *streamFim() {
       throw new Error('not used');
     },
+    // biome-ignore lint/correctness/useYield: never called by the scheduler
+    async *streamChat() {
+      throw new Error('not used');
+    },
     probe,
     close: async () => {},
   };

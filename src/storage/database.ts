@@ -86,6 +86,56 @@ export interface OidcStoreTable {
   consumed_at: Date | null;
 }
 
+/** The `conversations` table: server-side chat history, keyed by (user, the client's conversation id). */
+export interface ConversationsTable {
+  id: string;
+  user_id: string;
+  client_conversation_id: string;
+  title: string | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+/** The `chat_messages` table: the turns of one conversation, in insertion (id) order. */
+export interface ChatMessagesTable {
+  /** bigserial, read as a string. */
+  id: Generated<string>;
+  conversation_id: string;
+  role: string;
+  content: string;
+  /** Estimated when stored; history trimming re-estimates with the current chars-per-token. */
+  tokens: number;
+  created_at: Generated<Date>;
+}
+
+/** The `usage_ledger` table: one row per chat or completion request, idempotent on request_id. */
+export interface UsageLedgerTable {
+  id: Generated<string>;
+  request_id: string;
+  user_id: string;
+  user_name: string;
+  model: string;
+  route: 'completion' | 'openai' | 'socket';
+  prompt_tokens: number;
+  completion_tokens: number;
+  estimated: boolean;
+  first_token_ms: number | null;
+  total_ms: number;
+  status: string;
+  error: string | null;
+  created_at: Generated<Date>;
+}
+
+/** The `chat_feedback` table: the chat webview's thumbs, code-use reports and issue reports, as sent. */
+export interface ChatFeedbackTable {
+  id: Generated<string>;
+  kind: 'evaluate' | 'use_code' | 'issue';
+  user_name: string | null;
+  conversation_id: string | null;
+  body: JSONColumnType<Record<string, unknown>>;
+  received_at: Generated<Date>;
+}
+
 /** Every table the application reads or writes, keyed by its SQL name. */
 export interface Tables {
   completion_feedback: CompletionFeedbackTable;
@@ -93,6 +143,10 @@ export interface Tables {
   users: UsersTable;
   api_tokens: ApiTokensTable;
   oidc_store: OidcStoreTable;
+  conversations: ConversationsTable;
+  chat_messages: ChatMessagesTable;
+  usage_ledger: UsageLedgerTable;
+  chat_feedback: ChatFeedbackTable;
 }
 
 export interface Database {

@@ -299,3 +299,55 @@ describe('recording and abort accounting', () => {
     expect(fake.streams).toHaveLength(0);
   });
 });
+
+describe('chat completions', () => {
+  it('streams a role chunk, content deltas, a finish chunk, usage only when asked, then [DONE]', async () => {
+    fake.enqueue(
+      { chunks: ['a', 'b'] },
+      { chunks: ['a', 'b'], usage: { prompt_tokens: 9, completion_tokens: 2 } },
+    );
+    const plain = await send(fake.url, 'POST', '/v1/chat/completions', {
+      model: 'm1',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: true,
+    });
+    expect(plain.headers['content-type']).toBe('text/event-stream');
+    const data = sseData(plain.text);
+    expect(data.at(-1)).toBe('[DONE]');
+    const events = data.slice(0, -1).map((d) => JSON.parse(d));
+    expect(events.map((e) => e.choices[0].delta)).toEqual([
+      { role: 'assistant', content: '' },
+      { content: 'a' },
+      { content: 'b' },
+      {},
+    ]);
+    expect(events.at(-1).choices[0].finish_reason).toBe('stop');
+    expect(events.every((e) => e.model === 'm1' && e.object === 'chat.completion.chunk')).toBe(true);
+    const withUsage = await send(fake.url, 'POST', '/v1/chat/completions', {
+      messages: [],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const usage = JSON.parse(sseData(withUsage.text).at(-2)!);
+    expect(usage).toMatchObject({
+      choices: [],
+      usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 },
+    });
+    expect(fake.streams[0]).toMatchObject({
+      protocol: 'chat',
+      chunksPlanned: 2,
+      chunksWritten: 2,
+      finished: true,
+    });
+  });
+
+  it('answers JSON when not streaming', async () => {
+    fake.enqueue({ chunks: ['x', 'y'], finishReason: 'length' });
+    const res = await send(fake.url, 'POST', '/v1/chat/completions', { model: 'm', messages: [] });
+    expect(JSON.parse(res.text)).toMatchObject({
+      object: 'chat.completion',
+      model: 'm',
+      choices: [{ message: { role: 'assistant', content: 'xy' }, finish_reason: 'length' }],
+    });
+  });
+});

@@ -22,13 +22,16 @@ interface ScriptTiming {
   fault?: Fault;
   /** Writes the bytes of the first multi-byte character across two network writes. */
   splitUtf8?: boolean;
+  /** Chat only: the usage chunk's counts (default: prompt characters / 4, one token per chunk). */
+  usage?: { prompt_tokens: number; completion_tokens: number };
 }
 
 export type Script =
   | (ScriptTiming & { chunks: string[]; text?: undefined; chunkChars?: undefined })
   | (ScriptTiming & { text: string; chunkChars?: number; chunks?: undefined });
 
-export type Protocol = 'openai' | 'ollama' | 'llamacpp';
+/** `chat` is the OpenAI chat-completions API, which vLLM, Ollama and llama.cpp all serve. */
+export type Protocol = 'openai' | 'ollama' | 'llamacpp' | 'chat';
 
 export interface RecordedRequest {
   path: string;
@@ -106,6 +109,8 @@ export function scriptChunks(script: Script): string[] {
 
 interface Frames {
   contentType: string;
+  /** Written once generation starts, before the first content chunk (the chat role chunk). */
+  opening?: Buffer;
   chunks: Buffer[];
   terminator: Buffer;
   malformed: Buffer;
@@ -115,7 +120,7 @@ interface Frames {
 
 const sse = (payload: string) => Buffer.from(`data: ${payload}\n\n`);
 
-function buildFrames(protocol: Protocol, chunks: string[], finishReason: string): Frames {
+function buildFrames(protocol: Exclude<Protocol, 'chat'>, chunks: string[], finishReason: string): Frames {
   const whole = chunks.join('');
   switch (protocol) {
     case 'openai':
@@ -172,10 +177,71 @@ function buildFrames(protocol: Protocol, chunks: string[], finishReason: string)
   }
 }
 
+function promptChars(body: Record<string, unknown>): number {
+  const messages = body['messages'];
+  if (!Array.isArray(messages)) return 0;
+  return messages.reduce<number>((n, m) => {
+    const content: unknown = (m as { content?: unknown } | null)?.content;
+    return n + (typeof content === 'string' ? content.length : 0);
+  }, 0);
+}
+
+/**
+ * Chat frames depend on the request (model echoed, usage only when asked), so they are built per
+ * request: a role chunk, one content delta per script chunk, a finish chunk, the usage chunk when
+ * `stream_options.include_usage`, then `[DONE]`.
+ */
+function chatFrames(script: Script, body: Record<string, unknown>): Frames {
+  const chunks = scriptChunks(script);
+  const finishReason = script.finishReason ?? 'stop';
+  const model = typeof body['model'] === 'string' ? body['model'] : 'fake-model';
+  const base = { id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1700000000, model };
+  const usage = script.usage ?? {
+    prompt_tokens: Math.ceil(promptChars(body) / 4),
+    completion_tokens: chunks.length,
+  };
+  const fullUsage = { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens };
+  const options = body['stream_options'] as { include_usage?: unknown } | undefined;
+  const delta = (d: Record<string, unknown>, finish: string | null) =>
+    sse(
+      JSON.stringify({ ...base, choices: [{ index: 0, delta: d, logprobs: null, finish_reason: finish }] }),
+    );
+  return {
+    contentType: 'text/event-stream',
+    opening: delta({ role: 'assistant', content: '' }, null),
+    chunks: chunks.map((content) => delta({ content }, null)),
+    terminator: Buffer.concat([
+      delta({}, finishReason),
+      ...(options?.include_usage === true
+        ? [sse(JSON.stringify({ ...base, choices: [], usage: fullUsage }))]
+        : []),
+      sse('[DONE]'),
+    ]),
+    malformed: sse('{"choices":[{"delta":'),
+    whole: Buffer.from(
+      JSON.stringify({
+        id: 'chatcmpl-fake',
+        object: 'chat.completion',
+        created: 1700000000,
+        model,
+        choices: [
+          { index: 0, message: { role: 'assistant', content: chunks.join('') }, finish_reason: finishReason },
+        ],
+        usage: fullUsage,
+      }),
+    ),
+    errorBody: (status) =>
+      JSON.stringify({
+        error: { message: `fake error ${status}`, type: 'fake_error', param: null, code: status },
+      }),
+  };
+}
+
 // Scripts are reused (the default one on every request in benchmarks), so serialise once per protocol.
 const frameCache = new WeakMap<Script, Map<Protocol, Frames>>();
 
-function framesFor(script: Script, protocol: Protocol): Frames {
+function framesFor(script: Script, protocol: Protocol, body: Record<string, unknown>): Frames {
+  if (protocol === 'chat') return chatFrames(script, body);
   let byProtocol = frameCache.get(script);
   if (!byProtocol) {
     byProtocol = new Map();
@@ -202,6 +268,7 @@ const GENERATION_ROUTES: Record<string, Protocol> = {
   '/api/generate': 'ollama',
   '/infill': 'llamacpp',
   '/completion': 'llamacpp',
+  '/v1/chat/completions': 'chat',
 };
 
 const METADATA_ROUTES: Record<string, string> = {
@@ -262,7 +329,7 @@ export async function startFakeModel(opts: FakeModelOptions = {}): Promise<FakeM
     body: Record<string, unknown>,
   ) {
     const script = queue.shift() ?? defaultScript;
-    const frames = framesFor(script, protocol);
+    const frames = framesFor(script, protocol, body);
     const stream = protocol === 'ollama' ? body['stream'] !== false : body['stream'] === true;
     const record: StreamRecord = {
       path: req.url ?? '',
@@ -330,6 +397,7 @@ export async function startFakeModel(opts: FakeModelOptions = {}): Promise<FakeM
         res.flushHeaders();
         return;
       }
+      if (frames.opening) res.write(frames.opening);
       writeChunk(0);
     };
 

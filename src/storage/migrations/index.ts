@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { completionFeedback } from './0001_completion_feedback.js';
 import { clientErrorReport } from './0002_client_error_report.js';
 import { identity } from './0003_identity.js';
+import { chat } from './0004_chat.js';
 
 /**
  * One schema change. `up` gets an untyped handle on purpose: a migration describes the schema as
@@ -14,4 +15,4 @@ export interface Migration {
 }
 
 /** Every migration in apply order. Listed here, not globbed, so the list survives bundling into dist/. */
-export const MIGRATIONS: readonly Migration[] = [completionFeedback, clientErrorReport, identity];
+export const MIGRATIONS: readonly Migration[] = [completionFeedback, clientErrorReport, identity, chat];

@@ -1,0 +1,751 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { FakeControl, type Script, type StreamRecord } from './lib/fake.js';
+import { makePool, type PhaseResult, runPhase, sendOnce, type Target } from './lib/load.js';
+import { findNginx, startNginx } from './lib/nginx.js';
+import { type Hotspot, monotonicUs, summariseProfile, type Window } from './lib/profile.js';
+import {
+  type Child,
+  epochMs,
+  freePort,
+  installExitHandlers,
+  isStopping,
+  memMiB,
+  onExit,
+  processTree,
+  sleep,
+  spawnChild,
+  stopAll,
+  waitExit,
+} from './lib/proc.js';
+import { fmt, median, percentile, signed, table } from './lib/stats.js';
+import {
+  COMPLETION_TEXT,
+  extensionBody,
+  newStreamId,
+  openAiBody,
+  PREFIX_TEMPLATE,
+  SUFFIX,
+} from './lib/workload.js';
+
+/**
+ * `npm run bench:completion`: what Shenma's completion path costs on top of the model, measured
+ * against a plain nginx reverse proxy and a bare Node proxy in the same run (see bench/README.md).
+ */
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+const USAGE = `usage: npm run bench:completion -- [--rounds N] [--measure-ms N] [--pin] [--skip-build] [--quick]
+  --rounds N       interleaved rounds; every number is the median over rounds (default 3, at least 1)
+  --measure-ms N   measured time per phase at c=16/64 and for throughput (default 2000; c=1 gets 1.5x)
+  --pin            taskset: proxies (Shenma, nginx, Node proxy) on CPU 0, fake model + load generator on CPU 1
+  --skip-nginx     leave nginx out even when it is installed
+  --skip-build     use the existing dist/ instead of running \`npm run build\` first
+  --quick          smoke run: 1 round, 600 ms phases
+  --profile        run Shenma under \`node --cpu-prof\` and print its hottest functions (skews its numbers)`;
+
+const CONCURRENCIES = [1, 16, 64] as const;
+const THROUGHPUT_CLIENTS = 32;
+const HEADLINE_C = 16;
+const MAX_REQUESTS_PER_PHASE = 100_000;
+const FAKE_TTFT_MS = 20;
+const FAKE_CHUNKS = 16;
+const FAKE_INTER_CHUNK_MS = 1;
+const INSTANT: Script = { chunks: [COMPLETION_TEXT], ttftMs: 0, interChunkMs: 0 };
+/** The slow stream aborted mid-way: 60 chunks 50 ms apart (3 s, inside Shenma's 5 s deadline). */
+const SLOW_INTERVAL_MS = 50;
+const SLOW: Script = {
+  chunks: Array.from({ length: 60 }, (_, i) => ` + part_${i}`),
+  ttftMs: 20,
+  interChunkMs: SLOW_INTERVAL_MS,
+};
+/** Half-way between two chunk writes (chunks leave at 20 + 50·k ms), well into the stream. */
+const ABORT_AFTER_MS = 20 + 5 * SLOW_INTERVAL_MS + SLOW_INTERVAL_MS / 2;
+const ABORTS_PER_TARGET = 8;
+
+const log = (s = '') => process.stdout.write(`${s}\n`);
+const progress = (s: string) => process.stderr.write(`  · ${s}\n`);
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: 'string' },
+      'measure-ms': { type: 'string' },
+      pin: { type: 'boolean' },
+      'skip-build': { type: 'boolean' },
+      'skip-nginx': { type: 'boolean' },
+      quick: { type: 'boolean' },
+      profile: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    log(USAGE);
+    process.exit(0);
+  }
+  const int = (v: string | undefined, fallback: number, min: number, max: number) => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new Error(`expected an integer in ${min}..${max}, got "${v}"`);
+    return n;
+  };
+  const quick = values.quick ?? false;
+  return {
+    rounds: int(values.rounds, quick ? 1 : 3, 1, 20),
+    measureMs: int(values['measure-ms'], quick ? 600 : 2000, 200, 30_000),
+    pin: values.pin ?? false,
+    build: !(values['skip-build'] ?? false),
+    nginx: !(values['skip-nginx'] ?? false),
+    quick,
+    profile: values.profile ?? false,
+  };
+}
+
+function hasTaskset(): boolean {
+  return spawnSync('sh', ['-c', 'command -v taskset'], { encoding: 'utf8' }).status === 0;
+}
+
+function cpuModel(): string {
+  try {
+    return (
+      /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown CPU'
+    );
+  } catch {
+    return 'unknown CPU';
+  }
+}
+
+function nginxVersion(bin: string): string {
+  const r = spawnSync(bin, ['-v'], { encoding: 'utf8' });
+  return (r.stderr || r.stdout).trim().replace(/^nginx version:\s*/, '');
+}
+
+function build() {
+  progress('npm run build');
+  const r = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8', timeout: 180_000 });
+  if (r.status !== 0) {
+    process.stderr.write(`${r.stdout}\n${r.stderr}\n`);
+    throw new Error('`npm run build` failed: the tree does not compile right now (see above)');
+  }
+}
+
+function shenmaConfig(fakeUrl: string): string {
+  return `# written by bench/completion.ts
+log:
+  level: warn
+models:
+  - name: coder
+    kind: openai
+    url: ${fakeUrl}/v1
+    family: deepseek-coder
+    maxConcurrency: 128
+    maxQueue: 256
+completion:
+  cache:
+    maxEntries: 0
+`;
+}
+
+interface ExtensionAnswer {
+  choices?: { text?: string }[];
+  reason?: string;
+}
+
+/** The first Shenma answer must carry the whole suggestion, or every number after it is meaningless. */
+async function checkShenma(t: Target): Promise<void> {
+  let lastError = '';
+  for (let attempt = 0; attempt < 20; attempt++) {
+    try {
+      const answer = JSON.parse(await sendOnce(t, newStreamId())) as ExtensionAnswer;
+      const text = answer.choices?.[0]?.text ?? '';
+      if (text === '') {
+        throw new Error(
+          `ABORTING: Shenma answered without a suggestion (reason ${answer.reason ?? '?'}): ${JSON.stringify(answer).slice(0, 400)}`,
+        );
+      }
+      if (text !== COMPLETION_TEXT) {
+        log(
+          `WARNING: Shenma's suggestion differs from what the fake streamed, so it may not read the whole stream:`,
+        );
+        log(`  got      ${JSON.stringify(text)}\n  streamed ${JSON.stringify(COMPLETION_TEXT)}`);
+      }
+      return;
+    } catch (err) {
+      lastError = err instanceof Error ? err.message : String(err);
+      if (lastError.startsWith('ABORTING')) throw err;
+      // 503 until the model's first health check passed: wait a little.
+      await sleep(500);
+    }
+  }
+  throw new Error(`ABORTING: Shenma never answered a completion: ${lastError}`);
+}
+
+interface AbortSample {
+  closed: boolean;
+  /** Content chunks the fake wrote after the benchmark called abort(). */
+  afterAbort: number;
+  /** Content chunks written after the fake saw its client (the proxy) close. */
+  afterClose: number;
+  /** From the benchmark's abort() to the fake seeing its connection close. */
+  closeDelayMs: number;
+  settled: 'aborted' | 'completed';
+}
+
+/** Starts a long slow stream, aborts it client-side mid-way, reads what the model kept writing. */
+async function abortCost(t: Target, fake: FakeControl): Promise<AbortSample[]> {
+  const samples: AbortSample[] = [];
+  for (let i = 0; i < ABORTS_PER_TARGET; i++) {
+    await fake.reset();
+    await fake.enqueue(SLOW);
+    const ac = new AbortController();
+    const settled = sendOnce(t, newStreamId(), ac.signal).then(
+      () => 'completed' as const,
+      () => 'aborted' as const,
+    );
+    await sleep(ABORT_AFTER_MS);
+    const abortAt = epochMs();
+    ac.abort();
+    const outcome = await settled;
+    let rec: StreamRecord | undefined;
+    // Bounded: the slow stream lasts 3 s; give up on it after 4.
+    for (let k = 0; k < 80; k++) {
+      rec = (await fake.streams())[0];
+      if (rec && (rec.clientClosed || rec.finished)) break;
+      await sleep(50);
+    }
+    // One more chunk interval, so a write that was already scheduled would show up.
+    await sleep(SLOW_INTERVAL_MS + 10);
+    rec = (await fake.streams())[0];
+    if (!rec) throw new Error(`abort test via ${t.name}: the request never reached the fake model`);
+    const closedAt = rec.clientClosedAt;
+    samples.push({
+      closed: rec.clientClosed,
+      afterAbort: rec.chunkWrittenAt.filter((w) => w > abortAt).length,
+      afterClose: closedAt === undefined ? Number.NaN : rec.chunkWrittenAt.filter((w) => w > closedAt).length,
+      closeDelayMs: closedAt === undefined ? Number.NaN : closedAt - abortAt,
+      settled: outcome,
+    });
+  }
+  await fake.reset();
+  return samples;
+}
+
+interface Breakdown {
+  client: number;
+  engineTotal: number;
+  firstToken: number;
+  prompt: number;
+  queue: number;
+  outside: number;
+}
+
+const DIAGNOSTIC_REQUESTS = 40;
+
+/**
+ * One client, one request at a time, with \`verbose\` so Shenma reports its engine's timings:
+ * the client's latency minus the engine's total is what happens outside the engine (HTTP, body
+ * parsing and validation, authentication, reply serialisation).
+ */
+async function shenmaBreakdown(t: Target): Promise<Breakdown> {
+  const verbose: Target = { ...t, body: extensionBody({ verbose: true }) };
+  const rows: Breakdown[] = [];
+  const stream = newStreamId();
+  for (let i = 0; i < DIAGNOSTIC_REQUESTS; i++) {
+    const t0 = performance.now();
+    const answer = JSON.parse(await sendOnce(verbose, stream)) as {
+      debug?: { timings_ms?: Record<string, number> };
+    };
+    const client = performance.now() - t0;
+    const tm = answer.debug?.timings_ms ?? {};
+    const engineTotal = tm['totalMs'] ?? Number.NaN;
+    rows.push({
+      client,
+      engineTotal,
+      firstToken: tm['firstTokenMs'] ?? Number.NaN,
+      prompt: tm['promptMs'] ?? Number.NaN,
+      queue: tm['queueMs'] ?? Number.NaN,
+      outside: client - engineTotal,
+    });
+  }
+  const m = (k: keyof Breakdown) => median(rows.map((r) => r[k]));
+  return {
+    client: m('client'),
+    engineTotal: m('engineTotal'),
+    firstToken: m('firstToken'),
+    prompt: m('prompt'),
+    queue: m('queue'),
+    outside: m('outside'),
+  };
+}
+
+type PhaseKey = `c${number}` | 'instant';
+
+async function main() {
+  installExitHandlers();
+  const opts = options();
+  const started = Date.now();
+  const tmp = mkdtempSync(join(os.tmpdir(), 'shenma-bench-'));
+  onExit(() => rmSync(tmp, { recursive: true, force: true }));
+
+  const pin = opts.pin && hasTaskset();
+  const proxyCpus = pin ? '0' : undefined;
+  const restCpus = pin ? '1' : undefined;
+  if (pin) execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+  const nginxBin = opts.nginx ? findNginx() : undefined;
+
+  log(`Shenma completion benchmark — ${new Date().toISOString()}`);
+  log(
+    `machine: ${os.cpus().length} CPUs (${cpuModel()}), Node ${process.version}, nginx ${nginxBin ? nginxVersion(nginxBin) : 'absent'}, load average ${os.loadavg()[0]!.toFixed(2)}`,
+  );
+  log(
+    pin
+      ? 'pinning: Shenma, nginx and the Node proxy on CPU 0 (one at a time under load); fake model and load generator on CPU 1'
+      : `pinning: none${opts.pin ? ' (taskset not found)' : ''} — all processes share all CPUs`,
+  );
+  log(
+    `workload: /v2/completions extension body, ${(PREFIX_TEMPLATE.length / 1024).toFixed(1)} KB Python prefix + ${SUFFIX.split('\n').length - 1}-line suffix, unique per request; ` +
+      `fake model: ttft ${FAKE_TTFT_MS} ms, ${FAKE_CHUNKS} chunks ${FAKE_INTER_CHUNK_MS} ms apart; ` +
+      `${opts.rounds} interleaved round(s), ${opts.measureMs} ms measured per phase`,
+  );
+  if (!nginxBin) {
+    log(
+      opts.nginx
+        ? 'NOTE: nginx not found (command -v nginx, /usr/sbin/nginx): its column is SKIPPED (Debian: apt-get install -y nginx)'
+        : 'NOTE: --skip-nginx: the nginx column is SKIPPED',
+    );
+  }
+  log();
+
+  if (opts.build) build();
+
+  // Processes: fake model, bare Node proxy, nginx, Shenma (embedded shape, as a user starts it).
+  const { child: fakeChild, match: fakeMatch } = await spawnChild({
+    name: 'fake model',
+    command: process.execPath,
+    args: [
+      '--import',
+      'tsx',
+      'test/fake-model/main.ts',
+      '--port',
+      '0',
+      '--ttft-ms',
+      String(FAKE_TTFT_MS),
+      '--inter-chunk-ms',
+      String(FAKE_INTER_CHUNK_MS),
+      '--chunks',
+      String(FAKE_CHUNKS),
+      '--text',
+      COMPLETION_TEXT,
+    ],
+    cwd: ROOT,
+    ready: /^READY (\S+)/,
+    ...(restCpus ? { cpus: restCpus } : {}),
+  });
+  const fakeUrl = fakeMatch![1]!;
+  const fake = new FakeControl(fakeUrl);
+  progress(`fake model ${fakeUrl} (pid ${fakeChild.pid})`);
+
+  const { child: nodeProxy, match: nodeMatch } = await spawnChild({
+    name: 'node proxy',
+    command: process.execPath,
+    args: ['--import', 'tsx', 'bench/lib/node-proxy.ts', '--upstream', fakeUrl],
+    cwd: ROOT,
+    ready: /^READY (\S+)/,
+    ...(proxyCpus ? { cpus: proxyCpus } : {}),
+  });
+  progress(`node proxy ${nodeMatch![1]} (pid ${nodeProxy.pid})`);
+
+  let nginx: { child: Child; url: string } | undefined;
+  if (nginxBin) {
+    nginx = await startNginx(nginxBin, join(tmp, 'nginx'), new URL(fakeUrl), proxyCpus);
+    progress(
+      `nginx ${nginx.url} (master pid ${nginx.child.pid}, workers ${processTree(nginx.child.pid).slice(1).join(' ')})`,
+    );
+  }
+
+  // A credential for the user routes, created in the data directory before Shenma opens it.
+  const dataDir = join(tmp, 'data');
+  const { child: provision, match: provisioned } = await spawnChild({
+    name: 'provision',
+    command: process.execPath,
+    args: ['--import', 'tsx', 'bench/lib/provision.ts', '--data-dir', dataDir],
+    cwd: ROOT,
+    ready: /^(?:TOKEN (\S+)|NOAUTH)$/,
+    readyTimeoutMs: 120_000,
+  });
+  const code = await waitExit(provision, 30_000);
+  if (code !== 0) throw new Error(`provision exited with ${code}:\n${provision.tail()}`);
+  const token = provisioned?.[1];
+  progress(
+    token ? 'created user "bench" with an API token' : 'this build has no identity store: no credential sent',
+  );
+
+  const configFile = join(tmp, 'shenma.yaml');
+  writeFileSync(configFile, shenmaConfig(fakeUrl));
+  const shenmaPort = await freePort();
+  const profileDir = join(tmp, 'profile');
+  const shenmaStart = Date.now();
+  const { child: shenma, match: shenmaMatch } = await spawnChild({
+    name: 'shenma',
+    command: process.execPath,
+    args: [
+      ...(opts.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
+      'bin/shenma.js',
+      'start',
+      '--config',
+      configFile,
+      '--data-dir',
+      dataDir,
+      '--port',
+      String(shenmaPort),
+    ],
+    cwd: ROOT,
+    ready: /shenma listening on (\S+)/,
+    readyTimeoutMs: 120_000,
+    ...(proxyCpus ? { cpus: proxyCpus } : {}),
+  });
+  const shenmaReadyMs = Date.now() - shenmaStart;
+  const shenmaUrl = shenmaMatch![1]!;
+  progress(`shenma ${shenmaUrl} (node pid ${shenma.pid}, ready in ${(shenmaReadyMs / 1000).toFixed(1)} s)`);
+
+  const connections = Math.max(...CONCURRENCIES, THROUGHPUT_CLIENTS) + 8;
+  const openAi = openAiBody();
+  const targets: Target[] = [
+    {
+      name: 'direct',
+      url: fakeUrl,
+      path: '/v1/completions',
+      body: openAi,
+      kind: 'sse',
+      pool: makePool(fakeUrl, connections),
+    },
+    ...(nginx
+      ? [
+          {
+            name: 'nginx',
+            url: nginx.url,
+            path: '/v1/completions',
+            body: openAi,
+            kind: 'sse' as const,
+            pid: nginx.child.pid,
+            pool: makePool(nginx.url, connections),
+          },
+        ]
+      : []),
+    {
+      name: 'node-proxy',
+      url: nodeMatch![1]!,
+      path: '/v1/completions',
+      body: openAi,
+      kind: 'sse',
+      pid: nodeProxy.pid,
+      pool: makePool(nodeMatch![1]!, connections),
+    },
+    {
+      name: 'shenma',
+      url: shenmaUrl,
+      path: '/v2/completions',
+      body: extensionBody(),
+      kind: 'json',
+      pid: shenma.pid,
+      // The extension sends its access token this way (openai-node: Authorization: Bearer).
+      ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
+      pool: makePool(shenmaUrl, connections),
+    },
+  ];
+  const byName = (n: string) => targets.find((t) => t.name === n);
+
+  await checkShenma(byName('shenma')!);
+  for (const t of targets) if (t.kind === 'sse') await sendOnce(t, newStreamId());
+  const shenmaIdleHwm = memMiB(shenma.pid, 'VmHWM');
+  const shenmaIdleRss = memMiB(shenma.pid, 'VmRSS');
+
+  // JIT warm-up of every path before anything is measured.
+  for (const t of targets) {
+    await fake.reset();
+    await runPhase(t, {
+      concurrency: HEADLINE_C,
+      warmupMs: 0,
+      measureMs: Math.min(1500, opts.measureMs),
+      maxRequests: 20_000,
+    });
+  }
+  progress('warmed up');
+
+  const results = new Map<PhaseKey, Map<string, PhaseResult[]>>();
+  const add = (key: PhaseKey, target: string, r: PhaseResult) => {
+    const m = results.get(key) ?? new Map<string, PhaseResult[]>();
+    results.set(key, m);
+    m.set(target, [...(m.get(target) ?? []), r]);
+  };
+  const warmupMs = Math.min(400, opts.measureMs);
+  /** When Shenma was under measured load, to cut its CPU profile to those moments. */
+  const shenmaWindows: Window[] = [];
+  const measure = async (t: Target, phase: Parameters<typeof runPhase>[1]) => {
+    const from = monotonicUs();
+    const r = await runPhase(t, phase);
+    if (t.name === 'shenma') shenmaWindows.push([from, monotonicUs()]);
+    return r;
+  };
+
+  for (let round = 0; round < opts.rounds; round++) {
+    // Rotate the order every round so drift (thermal, neighbours) hits every target alike.
+    const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+    for (const c of CONCURRENCIES) {
+      for (const t of order) {
+        await fake.reset();
+        const measureMs = c === 1 ? Math.round(opts.measureMs * 1.5) : opts.measureMs;
+        add(
+          `c${c}`,
+          t.name,
+          await measure(t, { concurrency: c, warmupMs, measureMs, maxRequests: MAX_REQUESTS_PER_PHASE }),
+        );
+      }
+    }
+    for (const t of order) {
+      await fake.reset();
+      await fake.setDefault(INSTANT);
+      add(
+        'instant',
+        t.name,
+        await measure(t, {
+          concurrency: THROUGHPUT_CLIENTS,
+          warmupMs,
+          measureMs: opts.measureMs,
+          maxRequests: MAX_REQUESTS_PER_PHASE,
+        }),
+      );
+    }
+    await fake.reset();
+    const s = results.get(`c${HEADLINE_C}`);
+    const p50 = (n: string) => fmt(percentile(s?.get(n)?.at(-1)?.latencies ?? [], 50));
+    progress(
+      `round ${round + 1}/${opts.rounds} done (${((Date.now() - started) / 1000).toFixed(0)} s); c=${HEADLINE_C} p50: ${targets.map((t) => `${t.name} ${p50(t.name)}`).join(', ')}`,
+    );
+  }
+
+  await fake.reset();
+  const breakdown = await shenmaBreakdown(byName('shenma')!);
+  const directC1 = percentile(
+    (results.get('c1')?.get('direct') ?? []).flatMap((r) => r.latencies),
+    50,
+  );
+
+  const aborts = new Map<string, AbortSample[]>();
+  for (const t of targets) aborts.set(t.name, await abortCost(t, fake));
+  progress('abort test done');
+
+  const shenmaHwm = memMiB(shenma.pid, 'VmHWM');
+  const shenmaRss = memMiB(shenma.pid, 'VmRSS');
+  const nodeHwm = memMiB(nodeProxy.pid, 'VmHWM');
+  const nginxHwm = nginx
+    ? Math.max(...processTree(nginx.child.pid).map((p) => memMiB(p, 'VmHWM') ?? 0))
+    : undefined;
+
+  await Promise.all(targets.map((t) => t.pool.close()));
+  await stopAll();
+
+  // ---- Report ----
+  const roundsOf = (key: PhaseKey, name: string) => results.get(key)?.get(name) ?? [];
+  const medianOf = (key: PhaseKey, name: string, f: (r: PhaseResult) => number) =>
+    median(roundsOf(key, name).map(f));
+  const p = (q: number) => (r: PhaseResult) => percentile(r.latencies, q);
+  /**
+   * CPU ms per request over all rounds together: /proc counts in clock ticks (10 ms), so a ratio
+   * of sums is steadier than a median of per-round ratios when a phase has few requests (c=1).
+   */
+  const cpuPerReqOf = (key: PhaseKey, name: string) => {
+    const list = roundsOf(key, name);
+    const cpu = list.reduce((s, r) => s + (r.cpuMs ?? Number.NaN), 0);
+    const n = list.reduce((s, r) => s + r.requests, 0);
+    return n > 0 ? cpu / n : Number.NaN;
+  };
+  const rps = (r: PhaseResult) => (r.requests * 1000) / r.durationMs;
+  /** Per round, target minus direct at the same quantile; then the median over rounds. */
+  const addedPerRound = (key: PhaseKey, name: string, q: number) => {
+    const mine = roundsOf(key, name);
+    const base = roundsOf(key, 'direct');
+    return mine.map((r, i) => percentile(r.latencies, q) - percentile(base[i]?.latencies ?? [], q));
+  };
+  const warnings: string[] = [];
+  for (const [key, m] of results) {
+    for (const [name, list] of m) {
+      const errors = list.reduce((s, r) => s + r.errors, 0);
+      if (errors > 0)
+        warnings.push(
+          `${key} ${name}: ${errors} failed requests, e.g. ${list.find((r) => r.firstError)?.firstError}`,
+        );
+    }
+  }
+
+  log();
+  log(
+    `Latency (ms, client-side, whole answer read) — median over ${opts.rounds} round(s); "added" = target − direct, per round`,
+  );
+  for (const c of CONCURRENCIES) {
+    const key: PhaseKey = `c${c}`;
+    log();
+    log(`c=${c}`);
+    log(
+      table(
+        ['target', 'p50', 'p99', 'added p50', 'added p99', 'CPU ms/req', 'req/s', 'requests'],
+        targets.map((t) => [
+          t.name,
+          fmt(medianOf(key, t.name, p(50)), 2),
+          fmt(medianOf(key, t.name, p(99)), 2),
+          t.name === 'direct' ? '—' : signed(median(addedPerRound(key, t.name, 50)), 2),
+          t.name === 'direct' ? '—' : signed(median(addedPerRound(key, t.name, 99)), 2),
+          fmt(cpuPerReqOf(key, t.name), 3),
+          fmt(medianOf(key, t.name, rps), 0),
+          String(roundsOf(key, t.name).reduce((s, r) => s + r.requests, 0)),
+        ]),
+      ),
+    );
+  }
+
+  log();
+  log(
+    `Throughput, instant model (ttft 0, one chunk), ${THROUGHPUT_CLIENTS} closed-loop clients — median over rounds`,
+  );
+  const nodeInstantCpu = cpuPerReqOf('instant', 'node-proxy');
+  log(
+    table(
+      ['target', 'req/s', 'p50', 'p99', 'CPU ms/req', 'CPU vs node-proxy'],
+      targets.map((t) => {
+        const cpu = cpuPerReqOf('instant', t.name);
+        return [
+          t.name,
+          fmt(medianOf('instant', t.name, rps), 0),
+          fmt(medianOf('instant', t.name, p(50)), 2),
+          fmt(medianOf('instant', t.name, p(99)), 2),
+          fmt(cpu, 3),
+          Number.isFinite(cpu) ? `${fmt(cpu / nodeInstantCpu, 2)}×` : '—',
+        ];
+      }),
+    ),
+  );
+
+  log();
+  log(
+    `Where Shenma's time goes (c=1, ${DIAGNOSTIC_REQUESTS} sequential requests with \`verbose\`, Shenma's own timings; medians in ms):\n` +
+      `  client latency ${fmt(breakdown.client, 2)} (direct p50 at c=1: ${fmt(directC1, 2)}); engine total ${fmt(breakdown.engineTotal, 2)} ` +
+      `(queue ${fmt(breakdown.queue, 2)}, prompt build ${fmt(breakdown.prompt, 2)}, first token at ${fmt(breakdown.firstToken, 2)} vs scripted ${FAKE_TTFT_MS}); ` +
+      `client − engine ${fmt(breakdown.outside, 2)} (HTTP, body parsing and validation, auth, reply)`,
+  );
+
+  log();
+  log(
+    `Abort mid-stream (fake: ${SLOW.chunks!.length} chunks ${SLOW_INTERVAL_MS} ms apart; client aborts ${ABORT_AFTER_MS} ms after sending), ${ABORTS_PER_TARGET} requests per target`,
+  );
+  log(
+    table(
+      [
+        'target',
+        'upstream closed',
+        'close delay p50 / max ms',
+        'chunks after abort max',
+        'after upstream close (sum)',
+      ],
+      targets.map((t) => {
+        const s = aborts.get(t.name) ?? [];
+        const delays = s.map((x) => x.closeDelayMs);
+        return [
+          t.name,
+          `${s.filter((x) => x.closed).length}/${s.length}`,
+          `${fmt(median(delays), 1)} / ${fmt(Math.max(...delays.filter(Number.isFinite)), 1)}`,
+          String(Math.max(0, ...s.map((x) => x.afterAbort))),
+          String(s.reduce((sum, x) => sum + (Number.isFinite(x.afterClose) ? x.afterClose : 0), 0)),
+        ];
+      }),
+    ),
+  );
+
+  log();
+  log(
+    `Memory: Shenma peak RSS (VmHWM) ${fmt(shenmaHwm, 0)} MiB (already ${fmt(shenmaIdleHwm, 0)} MiB after start-up, before load; ` +
+      `RSS idle ${fmt(shenmaIdleRss, 0)} → end ${fmt(shenmaRss, 0)} MiB); node-proxy peak ${fmt(nodeHwm, 0)} MiB` +
+      (nginxHwm !== undefined ? `; nginx process peak ${fmt(nginxHwm, 0)} MiB` : ''),
+  );
+  log(`Shenma start-up (spawn → listening, fresh data dir): ${(shenmaReadyMs / 1000).toFixed(1)} s`);
+
+  if (opts.profile) {
+    const prof = summariseProfile(profileDir, shenmaWindows);
+    log();
+    if (!prof) {
+      log('CPU profile: none written (Shenma did not exit cleanly on SIGTERM?)');
+    } else {
+      log(
+        `Shenma CPU profile (its measured phases only; busy ${fmt(prof.totalMs - prof.idleMs, 0)} ms of ${fmt(prof.totalMs, 0)} ms) — NOTE: profiling slows Shenma, its numbers above are skewed`,
+      );
+      const rows = (list: Hotspot[]) => list.map((h) => [h.name, fmt(h.ms, 0), `${fmt(h.share * 100, 1)}%`]);
+      log(table(['self time by module', 'ms', 'of busy'], rows(prof.modules.slice(0, 15))));
+      log();
+      log(table(['self time by function', 'ms', 'of busy'], rows(prof.functions)));
+    }
+  }
+
+  // ---- Targets ----
+  log();
+  log('Targets');
+  const verdict = (ok: boolean | undefined) =>
+    ok === undefined ? '[skipped]' : ok ? '[met]    ' : '[NOT MET]';
+  const hk: PhaseKey = `c${HEADLINE_C}`;
+  if (byName('nginx')) {
+    const perRound = roundsOf(hk, 'shenma').map((r, i) => {
+      const n = roundsOf(hk, 'nginx')[i];
+      return n ? percentile(r.latencies, 50) - percentile(n.latencies, 50) : Number.NaN;
+    });
+    const d = median(perRound);
+    log(
+      `${verdict(d <= 1)} Shenma added p50 − nginx added p50 at c=${HEADLINE_C} ≤ 1 ms: ${signed(d, 2)} ms (per round: ${perRound.map((v) => signed(v, 2)).join(', ')})`,
+    );
+  } else {
+    log(`${verdict(undefined)} Shenma added p50 − nginx added p50 ≤ 1 ms: nginx absent`);
+  }
+  const sc = cpuPerReqOf(hk, 'shenma');
+  const nc = cpuPerReqOf(hk, 'node-proxy');
+  const si = cpuPerReqOf('instant', 'shenma');
+  log(
+    `${verdict(sc / nc <= 1.5)} Shenma CPU per request ≤ 1.5× bare Node proxy at c=${HEADLINE_C}: ${fmt(sc, 3)} vs ${fmt(nc, 3)} ms = ${fmt(sc / nc, 2)}× ` +
+      `(instant model: ${fmt(si, 3)} vs ${fmt(nodeInstantCpu, 3)} ms = ${fmt(si / nodeInstantCpu, 2)}×)`,
+  );
+  const sa = aborts.get('shenma') ?? [];
+  const worst = Math.max(0, ...sa.map((x) => x.afterAbort));
+  const afterClose = sa.reduce((sum, x) => sum + (Number.isFinite(x.afterClose) ? x.afterClose : 0), 0);
+  const allClosed = sa.every((x) => x.closed);
+  log(
+    `${verdict(allClosed && worst <= 1)} Shenma abort: chunks the model wrote after the client aborted ≤ 1: max ${worst} per request ` +
+      `(upstream closed ${sa.filter((x) => x.closed).length}/${sa.length}, median ${fmt(median(sa.map((x) => x.closeDelayMs)), 1)} ms after the abort; ${afterClose} written after the fake saw the close)`,
+  );
+  const shenmaErrors = [...results.values()].reduce(
+    (sum, m) => sum + (m.get('shenma') ?? []).reduce((s, r) => s + r.errors, 0),
+    0,
+  );
+  log(`${verdict(shenmaErrors === 0)} Shenma answered every measured request: ${shenmaErrors} failed`);
+
+  if (warnings.length > 0) {
+    log();
+    log('Warnings');
+    for (const w of warnings) log(`  ${w}`);
+  }
+  log();
+  log(
+    `done in ${((Date.now() - started) / 1000).toFixed(0)} s; load average now ${os.loadavg()[0]!.toFixed(2)} (a busy machine inflates every column; compare ratios, rerun if it is high)`,
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  async (err: unknown) => {
+    if (isStopping()) return; // the signal handler is already cleaning up and will exit
+    process.stderr.write(`\nbench failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    await stopAll();
+    process.exit(1);
+  },
+);

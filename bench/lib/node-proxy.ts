@@ -1,0 +1,80 @@
+import { Agent, createServer, type IncomingHttpHeaders, type OutgoingHttpHeaders, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+
+/**
+ * The baseline "what does any Node reverse proxy cost": node:http in, node:http out through a
+ * keep-alive agent, bodies piped both ways, nothing parsed. Run as its own process:
+ *   node --import tsx bench/lib/node-proxy.ts --upstream http://127.0.0.1:PORT [--port N]
+ * Prints `READY <url>`. Exits when stdin closes, so it never outlives the benchmark.
+ */
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+]);
+
+function endToEnd(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+  return out;
+}
+
+function main() {
+  const { values } = parseArgs({ options: { upstream: { type: 'string' }, port: { type: 'string' } } });
+  if (!values.upstream) throw new Error('--upstream is required');
+  const upstream = new URL(values.upstream);
+  const agent = new Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 512 });
+
+  const server = createServer((req, res) => {
+    const up = request(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: endToEnd(req.headers),
+        agent,
+      },
+      (ur) => {
+        res.writeHead(ur.statusCode ?? 502, endToEnd(ur.headers));
+        ur.pipe(res);
+      },
+    );
+    up.on('error', () => {
+      if (!res.headersSent) {
+        res.writeHead(502, { 'content-type': 'text/plain' });
+        res.end('bad gateway');
+      } else res.destroy();
+    });
+    // A client that goes away takes the upstream request with it.
+    res.on('close', () => {
+      if (!res.writableFinished) up.destroy();
+    });
+    req.pipe(up);
+  });
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.listen(Number(values.port ?? 0), '127.0.0.1', () => {
+    const { port } = server.address() as AddressInfo;
+    process.stdout.write(`READY http://127.0.0.1:${port}\n`);
+  });
+
+  const stop = () => {
+    server.closeAllConnections();
+    server.close(() => process.exit(0));
+    setTimeout(() => process.exit(0), 1000).unref();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.stdin.on('end', stop);
+  process.stdin.on('error', stop);
+  process.stdin.resume();
+}
+
+main();

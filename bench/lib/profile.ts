@@ -1,0 +1,114 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * Summarises a V8 .cpuprofile (from `node --cpu-prof`): self time per function and per module
+ * (npm package, Shenma source directory, or Node internals), so hot spots show without a viewer.
+ */
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface Hotspot {
+  name: string;
+  ms: number;
+  share: number;
+}
+
+export interface ProfileSummary {
+  file: string;
+  totalMs: number;
+  idleMs: number;
+  functions: Hotspot[];
+  modules: Hotspot[];
+}
+
+const SPECIAL = new Set(['(idle)', '(program)', '(garbage collector)', '(root)']);
+
+/** node_modules/<pkg>, dist/<dir>/<file> (Shenma), node:<module>, or the special V8 buckets. */
+function moduleOf(frame: CallFrame): string {
+  if (SPECIAL.has(frame.functionName)) return frame.functionName;
+  const url = frame.url;
+  if (url === '') return '(native/V8)';
+  const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (nm) return nm[1]!;
+  if (url.startsWith('node:')) return url.replace(/^node:internal\/.*/, 'node:internal');
+  const dist = /\/dist\/(.+)$/.exec(url);
+  if (dist) return `shenma dist/${dist[1]}`;
+  return url.replace(/^file:\/\//, '');
+}
+
+function shortUrl(url: string): string {
+  const nm = /node_modules\/(.+)$/.exec(url);
+  if (nm) return nm[1]!;
+  const dist = /\/(dist\/.+)$/.exec(url);
+  if (dist) return dist[1]!;
+  return url.replace(/^file:\/\//, '');
+}
+
+/** Microseconds on CLOCK_MONOTONIC: the clock V8 stamps profile samples with, in any process. */
+export const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
+/** A time window in {@link monotonicUs}; only samples inside one of them count. */
+export type Window = [startUs: number, endUs: number];
+
+export function summariseProfile(dir: string, windows: Window[], top = 20): ProfileSummary | undefined {
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+  } catch {
+    return undefined;
+  }
+  const file = files.sort().at(-1);
+  if (!file) return undefined;
+  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfUs = new Map<number, number>();
+  const inWindow = (t: number) => windows.length === 0 || windows.some(([a, b]) => t >= a && t <= b);
+  let t = profile.startTime;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const id = profile.samples[i]!;
+    const delta = profile.timeDeltas[i] ?? 0;
+    t += delta;
+    if (inWindow(t)) selfUs.set(id, (selfUs.get(id) ?? 0) + delta);
+  }
+  const fn = new Map<string, number>();
+  const mod = new Map<string, number>();
+  let total = 0;
+  let idle = 0;
+  for (const [id, us] of selfUs) {
+    const frame = byId.get(id)?.callFrame;
+    if (!frame) continue;
+    total += us;
+    if (frame.functionName === '(idle)') {
+      idle += us;
+      continue;
+    }
+    const key = SPECIAL.has(frame.functionName)
+      ? frame.functionName
+      : `${frame.functionName || '(anonymous)'} ${shortUrl(frame.url)}:${frame.lineNumber + 1}`;
+    fn.set(key, (fn.get(key) ?? 0) + us);
+    const m = moduleOf(frame);
+    mod.set(m, (mod.get(m) ?? 0) + us);
+  }
+  const busy = total - idle;
+  const rank = (m: Map<string, number>) =>
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([name, us]) => ({ name, ms: us / 1000, share: busy > 0 ? us / busy : 0 }));
+  return { file, totalMs: total / 1000, idleMs: idle / 1000, functions: rank(fn), modules: rank(mod) };
+}

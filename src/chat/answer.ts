@@ -1,0 +1,146 @@
+import type { ChatChunk, ChatChunkJson, ChatMessage, ChatUsage, OutputFilter } from './types.js';
+
+/**
+ * Follows one answer as its chunks pass: masks content through the output filter (one per
+ * choice, so `n > 1` answers are masked too), keeps the text the client saw and the upstream's
+ * usage, and estimates usage when the upstream reported none.
+ */
+
+type Choice = NonNullable<ChatChunkJson['choices']>[number];
+
+export interface TrackedChunk {
+  chunk: ChatChunk;
+  /** Filtered content delta of choice 0 ('' for role, tool-call and usage chunks). */
+  text: string;
+}
+
+/** Characters of message text, for usage estimates. */
+export function messageChars(messages: readonly ChatMessage[]): number {
+  let n = 0;
+  for (const m of messages) {
+    if (typeof m.content === 'string') n += m.content.length;
+    else if (Array.isArray(m.content)) {
+      for (const part of m.content) {
+        const text: unknown = (part as { text?: unknown } | null)?.text;
+        if (typeof text === 'string') n += text.length;
+      }
+    }
+  }
+  return n;
+}
+
+/**
+ * True for a chunk that carries part of the answer: content, a tool call, any other non-empty
+ * delta field, or a finish_reason. A role-only (or empty-content) opening chunk is not one, so it
+ * commits nothing: the answer can still be retried elsewhere.
+ */
+export function carriesAnswer(json: ChatChunkJson): boolean {
+  for (const choice of json.choices ?? []) {
+    if (choice.finish_reason !== null && choice.finish_reason !== undefined) return true;
+    for (const [field, value] of Object.entries(choice.delta ?? {})) {
+      if (field === 'role') continue;
+      if (value === undefined || value === null || value === '') continue;
+      if (Array.isArray(value) && value.length === 0) continue;
+      return true;
+    }
+  }
+  return false;
+}
+
+export class AnswerTracker {
+  private readonly filters = new Map<number, OutputFilter>();
+  private readonly flushed = new Set<number>();
+  private text = '';
+  private rawChars = 0;
+  private upstreamUsage: ChatChunkJson['usage'];
+  private last: ChatChunkJson | undefined;
+
+  constructor(private readonly createFilter: () => OutputFilter) {}
+
+  /** What the client has been sent of choice 0. */
+  get answer(): string {
+    return this.text;
+  }
+
+  private filterFor(index: number): OutputFilter {
+    let f = this.filters.get(index);
+    if (!f) {
+      f = this.createFilter();
+      this.filters.set(index, f);
+    }
+    return f;
+  }
+
+  /** Filters a chunk's content; re-serialises only when the filter changed something. */
+  pass(chunk: ChatChunk): TrackedChunk {
+    const json = chunk.json;
+    this.last = json;
+    if (json.usage && typeof json.usage === 'object') this.upstreamUsage = json.usage;
+    let changed = false;
+    let text = '';
+    const choices = (json.choices ?? []).map((choice): Choice => {
+      const index = choice.index ?? 0;
+      const content = typeof choice.delta?.content === 'string' ? choice.delta.content : '';
+      const finished = choice.finish_reason !== null && choice.finish_reason !== undefined;
+      if (content === '' && !finished) return choice;
+      this.rawChars += content.length;
+      const filter = this.filterFor(index);
+      let out = content ? filter.push(content) : '';
+      if (finished && !this.flushed.has(index)) {
+        // Held-back text belongs before the end of the answer, so it rides on the finish chunk.
+        out += filter.flush();
+        this.flushed.add(index);
+      }
+      if (index === 0) text = out;
+      if (out === content) return choice;
+      changed = true;
+      return { ...choice, delta: { ...choice.delta, content: out } };
+    });
+    this.text += text;
+    if (!changed) return { chunk, text };
+    const rewritten = { ...json, choices };
+    return { chunk: { raw: JSON.stringify(rewritten), json: rewritten }, text };
+  }
+
+  /**
+   * For a stream that ended without a finish_reason on some choice: what the filters still hold,
+   * as one synthetic chunk shaped like the last one, or undefined when nothing is held.
+   */
+  drain(): TrackedChunk | undefined {
+    const choices: Choice[] = [];
+    let text = '';
+    for (const [index, filter] of this.filters) {
+      if (this.flushed.has(index)) continue;
+      this.flushed.add(index);
+      const rest = filter.flush();
+      if (!rest) continue;
+      if (index === 0) text = rest;
+      choices.push({ index, delta: { content: rest }, finish_reason: null });
+    }
+    if (choices.length === 0) return undefined;
+    this.text += text;
+    const { id, object, created, model } = this.last ?? {};
+    const json: ChatChunkJson = {
+      ...(id !== undefined ? { id } : {}),
+      object: object ?? 'chat.completion.chunk',
+      ...(created !== undefined ? { created } : {}),
+      ...(model !== undefined ? { model } : {}),
+      choices,
+    };
+    return { chunk: { raw: JSON.stringify(json), json }, text };
+  }
+
+  /** The upstream's counts when it sent them, else estimates from characters (flagged). */
+  usage(prompt: readonly ChatMessage[], charsPerToken: number): ChatUsage {
+    const estimate = (chars: number) => Math.ceil(chars / charsPerToken);
+    const u = this.upstreamUsage;
+    if (u && typeof u.prompt_tokens === 'number' && typeof u.completion_tokens === 'number') {
+      return { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens, estimated: false };
+    }
+    return {
+      promptTokens: estimate(messageChars(prompt)),
+      completionTokens: estimate(this.rawChars),
+      estimated: true,
+    };
+  }
+}

@@ -1,0 +1,101 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { ShenmaConfig } from '../config/schema.js';
+import type { ElasticsearchSink } from '../observability/elasticsearch.js';
+import type { Database } from '../storage/database.js';
+import { checkInput, createMaskingFilter, WordMatcher } from './content-filter.js';
+import { ConversationStore, estimateTokens, textOf } from './history.js';
+import { UsageLedger, usageRecordOf } from './ledger.js';
+import type { QuotaGuard } from './quota/index.js';
+import type { Reservation } from './quota/store.js';
+import type { ChatContext, ChatHooks, ChatMessage, ChatOutcome } from './types.js';
+
+/**
+ * The chat pipeline's hooks, composed from the stores: content filter and quota before the
+ * upstream call, server-side history for the extension's chat, and afterwards the usage ledger
+ * (awaited, so an answer the user saw is always recorded), quota settlement, the stored turn and
+ * the Elasticsearch copy.
+ */
+
+/** Tokens reserved for the answer before its size is known; settled to the real count after. */
+const ANSWER_RESERVE_TOKENS = 1024;
+
+export interface ChatHookDeps {
+  config: ShenmaConfig;
+  db: Database;
+  quota: QuotaGuard;
+  elasticsearch?: ElasticsearchSink;
+  log: FastifyBaseLogger;
+}
+
+export function createChatHooks(deps: ChatHookDeps): ChatHooks {
+  const { config } = deps;
+  const chat = config.chat;
+  const words = new WordMatcher(chat.contentFilter.words);
+  const conversations = new ConversationStore(deps.db.db);
+  const ledger = new UsageLedger(deps.db.db);
+  // Reservations live from prepare to record; the service calls record for every request,
+  // including refused ones, so entries never linger.
+  const held = new Map<string, Reservation[]>();
+
+  const promptTokens = (messages: readonly ChatMessage[]) =>
+    messages.reduce((n, m) => n + estimateTokens(textOf(m.content), chat.charsPerToken), 0);
+
+  return {
+    async prepare(ctx: ChatContext): Promise<ChatMessage[]> {
+      // A refused question costs no quota, so the filter runs first.
+      checkInput(ctx.messages, words);
+      const history = ctx.conversationId
+        ? await conversations.load(ctx.user.id, ctx.conversationId, chat.historyTokens, chat.charsPerToken)
+        : [];
+      const system = ctx.messages.filter((m) => m.role === 'system');
+      const turn = ctx.messages.filter((m) => m.role !== 'system');
+      const messages = [...system, ...history, ...turn];
+      held.set(ctx.requestId, await deps.quota.admit(ctx, promptTokens(messages) + ANSWER_RESERVE_TOKENS));
+      return messages;
+    },
+
+    createOutputFilter: () => createMaskingFilter(words, chat.contentFilter.mask),
+
+    async record(ctx: ChatContext, outcome: ChatOutcome): Promise<void> {
+      await ledger.record(usageRecordOf(ctx, outcome));
+      const reservations = held.get(ctx.requestId);
+      held.delete(ctx.requestId);
+      try {
+        if (reservations) {
+          const used = outcome.usage.promptTokens + outcome.usage.completionTokens;
+          if (outcome.status !== 'ok' && outcome.usage.completionTokens === 0)
+            await deps.quota.release(reservations);
+          else await deps.quota.settle(reservations, used);
+        }
+        if (ctx.conversationId && outcome.status === 'ok') {
+          const turn = ctx.messages.filter((m) => m.role !== 'system');
+          await conversations.append(
+            ctx.user.id,
+            ctx.conversationId,
+            [...turn, { role: 'assistant', content: outcome.answer }],
+            chat.charsPerToken,
+          );
+        }
+      } catch (err) {
+        // The ledger row is already safe; a quota or history hiccup must not fail the answer.
+        deps.log.warn({ err, requestId: ctx.requestId }, 'chat bookkeeping after the answer failed');
+      }
+      deps.elasticsearch?.enqueue(
+        {
+          '@timestamp': new Date().toISOString(),
+          request_id: ctx.requestId,
+          user: ctx.user.name,
+          model: outcome.model,
+          route: ctx.route,
+          status: outcome.status,
+          prompt_tokens: outcome.usage.promptTokens,
+          completion_tokens: outcome.usage.completionTokens,
+          estimated: outcome.usage.estimated,
+          first_token_ms: outcome.firstTokenMs ?? null,
+          total_ms: Math.round(outcome.totalMs),
+        },
+        { id: ctx.requestId },
+      );
+    },
+  };
+}

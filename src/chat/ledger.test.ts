@@ -1,0 +1,173 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createScratchDatabase, postgresReachable } from '../../test/support/postgres.js';
+import { type Database, openDatabase } from '../storage/database.js';
+import { migrate } from '../storage/migrate.js';
+import { UsageLedger, type UsageRecord, usageRecordOf } from './ledger.js';
+
+/** Real PostgreSQL when the local server answers (always under CI), else embedded PGlite. */
+async function openTestDatabase(label: string): Promise<{ database: Database; close(): Promise<void> }> {
+  if (await postgresReachable()) {
+    const scratch = await createScratchDatabase(label);
+    const database = await openDatabase({ url: scratch.url, dataDir: '/nonexistent' });
+    await migrate(database.db);
+    return {
+      database,
+      close: async () => {
+        await database.close();
+        await scratch.drop();
+      },
+    };
+  }
+  console.warn(`[${label}] PostgreSQL is not reachable; running against embedded PGlite`);
+  const dataDir = await mkdtemp(join(tmpdir(), `shenma-${label}-`));
+  const database = await openDatabase({ dataDir });
+  await migrate(database.db);
+  return {
+    database,
+    close: async () => {
+      await database.close();
+      await rm(dataDir, { recursive: true });
+    },
+  };
+}
+
+const row = (over: Partial<UsageRecord>): UsageRecord => ({
+  requestId: 'req-1',
+  userId: 'u-1',
+  userName: 'alice',
+  model: 'chat-model',
+  route: 'openai',
+  promptTokens: 100,
+  completionTokens: 20,
+  estimated: false,
+  firstTokenMs: 150,
+  totalMs: 900,
+  status: 'ok',
+  ...over,
+});
+
+describe('UsageLedger', () => {
+  let test: Awaited<ReturnType<typeof openTestDatabase>>;
+  let ledger: UsageLedger;
+  beforeAll(async () => {
+    test = await openTestDatabase('ledger');
+    ledger = new UsageLedger(test.database.db);
+  });
+  afterAll(() => test.close());
+
+  it('writes one row per request and ignores a repeated request id', async () => {
+    await ledger.record(row({ requestId: 'once' }));
+    await ledger.record(row({ requestId: 'once', promptTokens: 999 }));
+    await Promise.all([1, 2, 3].map(() => ledger.record(row({ requestId: 'racing' }))));
+    const rows = await test.database.db
+      .selectFrom('usage_ledger')
+      .where('request_id', 'in', ['once', 'racing'])
+      .selectAll()
+      .orderBy('request_id')
+      .execute();
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatchObject({
+      request_id: 'once',
+      user_id: 'u-1',
+      user_name: 'alice',
+      model: 'chat-model',
+      route: 'openai',
+      prompt_tokens: 100,
+      completion_tokens: 20,
+      estimated: false,
+      first_token_ms: 150,
+      total_ms: 900,
+      status: 'ok',
+      error: null,
+    });
+    expect(rows[0]!.created_at).toBeInstanceOf(Date);
+  });
+
+  it("sums today's served requests and tokens per user, from 00:00 UTC", async () => {
+    const now = new Date('2030-05-17T10:00:00Z');
+    const at = (iso: string) => new Date(iso);
+    await ledger.record(row({ requestId: 'd1', userId: 'u-day', createdAt: at('2030-05-17T00:00:00Z') }));
+    await ledger.record(
+      row({
+        requestId: 'd2',
+        userId: 'u-day',
+        promptTokens: 5,
+        completionTokens: 5,
+        createdAt: at('2030-05-17T09:59:00Z'),
+      }),
+    );
+    // Yesterday, another user, and requests that never reached a model do not count.
+    await ledger.record(row({ requestId: 'd3', userId: 'u-day', createdAt: at('2030-05-16T23:59:59Z') }));
+    await ledger.record(row({ requestId: 'd4', userId: 'u-other', createdAt: at('2030-05-17T05:00:00Z') }));
+    await ledger.record(
+      row({
+        requestId: 'd5',
+        userId: 'u-day',
+        status: 'quota_exceeded',
+        promptTokens: 0,
+        completionTokens: 0,
+        createdAt: at('2030-05-17T06:00:00Z'),
+      }),
+    );
+    // A cancelled answer still used tokens.
+    await ledger.record(
+      row({
+        requestId: 'd6',
+        userId: 'u-day',
+        status: 'client_cancelled',
+        estimated: true,
+        completionTokens: 3,
+        createdAt: at('2030-05-17T07:00:00Z'),
+      }),
+    );
+    expect(await ledger.usageToday('u-day', now)).toEqual({ requests: 3, tokens: 120 + 10 + 103 });
+    expect(await ledger.usageToday('u-nobody', now)).toEqual({ requests: 0, tokens: 0 });
+  });
+
+  it('maps a chat outcome to its row, keeping the error and a missing first token', async () => {
+    const record = usageRecordOf(
+      {
+        requestId: 'chat-1',
+        user: { id: 'u-9', name: 'bob' },
+        route: 'socket',
+        model: 'configured',
+        messages: [],
+      },
+      {
+        status: 'upstream_error',
+        model: 'fallback',
+        answer: '',
+        usage: { promptTokens: 12, completionTokens: 0, estimated: true },
+        totalMs: 42,
+        error: 'upstream 500',
+      },
+    );
+    await ledger.record(record);
+    const stored = await test.database.db
+      .selectFrom('usage_ledger')
+      .where('request_id', '=', 'chat-1')
+      .selectAll()
+      .executeTakeFirstOrThrow();
+    expect(stored).toMatchObject({
+      user_id: 'u-9',
+      user_name: 'bob',
+      model: 'fallback',
+      route: 'socket',
+      prompt_tokens: 12,
+      estimated: true,
+      first_token_ms: null,
+      total_ms: 42,
+      status: 'upstream_error',
+      error: 'upstream 500',
+    });
+  });
+
+  it('refuses a route the schema does not know', async () => {
+    await expect(
+      ledger.record(row({ requestId: 'bad-route', route: 'fax' as UsageRecord['route'] })),
+    ).rejects.toThrow();
+  });
+});

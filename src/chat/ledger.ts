@@ -1,0 +1,100 @@
+import { type Kysely, sql } from 'kysely';
+import type { Tables, UsageLedgerTable } from '../storage/database.js';
+import type { ChatContext, ChatOutcome } from './types.js';
+
+/** One request as the ledger records it. */
+export interface UsageRecord {
+  requestId: string;
+  userId: string;
+  userName: string;
+  model: string;
+  route: UsageLedgerTable['route'];
+  promptTokens: number;
+  completionTokens: number;
+  /** The counts are local estimates (the upstream reported no usage). */
+  estimated: boolean;
+  firstTokenMs?: number | undefined;
+  totalMs: number;
+  status: string;
+  error?: string | undefined;
+  /** Defaults to the database's now(). */
+  createdAt?: Date;
+}
+
+export interface DailyUsage {
+  requests: number;
+  tokens: number;
+}
+
+/** Statuses of requests that never reached a model; they are recorded but not counted as usage. */
+const NOT_SERVED = ['quota_exceeded', 'rejected'];
+
+/**
+ * The usage ledger: one row per request. Written with an awaited insert from the chat pipeline's
+ * `record` hook, before the client is told the answer finished, so an answer the user saw is
+ * never missing from the ledger (an in-memory batch would lose rows on a crash).
+ */
+export class UsageLedger {
+  constructor(private readonly db: Kysely<Tables>) {}
+
+  /** Inserts the row; a second record with the same request id is ignored (retries are safe). */
+  async record(row: UsageRecord): Promise<void> {
+    await this.db
+      .insertInto('usage_ledger')
+      .values({
+        request_id: row.requestId,
+        user_id: row.userId,
+        user_name: row.userName,
+        model: row.model,
+        route: row.route,
+        prompt_tokens: nonNegativeInt(row.promptTokens),
+        completion_tokens: nonNegativeInt(row.completionTokens),
+        estimated: row.estimated,
+        first_token_ms: row.firstTokenMs === undefined ? null : nonNegativeInt(row.firstTokenMs),
+        total_ms: nonNegativeInt(row.totalMs),
+        status: row.status,
+        error: row.error === undefined ? null : row.error.replaceAll('\u0000', '').slice(0, 2000),
+        ...(row.createdAt ? { created_at: row.createdAt } : {}),
+      })
+      .onConflict((oc) => oc.column('request_id').doNothing())
+      .execute();
+  }
+
+  /** Requests served and tokens used by the user since 00:00 UTC of `now`'s day. */
+  async usageToday(userId: string, now: Date = new Date()): Promise<DailyUsage> {
+    const dayStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+    const row = await this.db
+      .selectFrom('usage_ledger')
+      .where('user_id', '=', userId)
+      .where('created_at', '>=', dayStart)
+      .where('status', 'not in', NOT_SERVED)
+      .select([
+        sql<string>`count(*)`.as('requests'),
+        sql<string>`coalesce(sum(prompt_tokens::bigint + completion_tokens), 0)`.as('tokens'),
+      ])
+      .executeTakeFirstOrThrow();
+    return { requests: Number(row.requests), tokens: Number(row.tokens) };
+  }
+}
+
+/** The ledger row for a finished chat request. */
+export function usageRecordOf(ctx: ChatContext, outcome: ChatOutcome): UsageRecord {
+  return {
+    requestId: ctx.requestId,
+    userId: ctx.user.id,
+    userName: ctx.user.name,
+    model: outcome.model,
+    route: ctx.route,
+    promptTokens: outcome.usage.promptTokens,
+    completionTokens: outcome.usage.completionTokens,
+    estimated: outcome.usage.estimated,
+    firstTokenMs: outcome.firstTokenMs,
+    totalMs: outcome.totalMs,
+    status: outcome.status,
+    error: outcome.error,
+  };
+}
+
+function nonNegativeInt(n: number): number {
+  return Number.isFinite(n) && n > 0 ? Math.round(n) : 0;
+}

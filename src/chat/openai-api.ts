@@ -1,0 +1,180 @@
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { RouteHandler } from '../gateway/embedded.js';
+import { badRequestFromZod, errorBody, HttpError, sendError } from '../http/errors.js';
+import '../identity/identity.js';
+import { CompletionAggregator } from './aggregate.js';
+import { ChatStreamError } from './errors.js';
+import type { ChatEvent, ChatService } from './service.js';
+import { SseWriter } from './sse.js';
+import type { ChatChunk, ChatContext, ChatMessage } from './types.js';
+
+/**
+ * The OpenAI-compatible chat API (`/v1/chat/completions`, `/v1/models`): what Roo-based
+ * clients, Continue, Cline and the `openai` SDK speak. Only the fields Shenma acts on are
+ * validated; everything else (tools, tool_choice, response_format, temperature, ...) goes
+ * upstream untouched.
+ */
+
+const ROLES = ['system', 'user', 'assistant', 'tool', 'developer'] as const;
+
+const messageSchema = z.looseObject({
+  role: z.enum(ROLES),
+  content: z.union([z.string(), z.array(z.unknown()), z.null()]).optional(),
+});
+
+export const chatCompletionBody = z.looseObject({
+  model: z.string().min(1).optional(),
+  messages: z.array(messageSchema).min(1, 'must contain at least one message'),
+  stream: z.boolean().optional(),
+  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
+});
+export type ChatCompletionBody = z.infer<typeof chatCompletionBody>;
+
+function parseBody(body: unknown): ChatCompletionBody {
+  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new HttpError(400, 'invalid_request_error', 'body must be a JSON object');
+  }
+  const r = chatCompletionBody.safeParse(body);
+  if (!r.success) throw badRequestFromZod(r.error);
+  return r.data;
+}
+
+/** Aborts when the client drops the connection before the answer was complete. */
+function clientGoneSignal(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}
+
+/** The chunk as the client gets it: the configured model name instead of the upstream id. */
+function clientPayload(chunk: ChatChunk, model: string): string {
+  if (chunk.json.model === undefined || chunk.json.model === model) return chunk.raw;
+  return JSON.stringify({ ...chunk.json, model });
+}
+
+/** The chunk Shenma asked for on the client's behalf (usage, no choices). */
+function isUsageOnly(chunk: ChatChunk): boolean {
+  return !!chunk.json.usage && (chunk.json.choices ?? []).length === 0;
+}
+
+function toHttpError(err: ChatStreamError): HttpError {
+  return new HttpError(err.status, err.type, err.message, undefined, err.retryAfter);
+}
+
+async function streamAnswer(
+  reply: FastifyReply,
+  events: AsyncIterable<ChatEvent>,
+  includeUsage: boolean,
+): Promise<void> {
+  let writer: SseWriter | undefined;
+  // Headers wait for the first event, so failures before it still get a real HTTP status.
+  const sse = () => {
+    if (!writer) {
+      reply.hijack();
+      writer = new SseWriter(reply.raw, reply.getHeaders() as OutgoingHttpHeaders);
+    }
+    return writer;
+  };
+  try {
+    for await (const event of events) {
+      if (event.type === 'keepalive') await sse().comment('keep-alive');
+      else if (event.type === 'chunk') {
+        if (isUsageOnly(event.chunk) && !includeUsage) continue;
+        await sse().data(clientPayload(event.chunk, event.model));
+      } else {
+        await sse().data('[DONE]');
+        sse().end();
+      }
+      if (writer?.closed) break;
+    }
+  } catch (err) {
+    if (!(err instanceof ChatStreamError)) throw err;
+    if (reply.raw.destroyed) return;
+    if (!writer) {
+      sendError(reply, toHttpError(err));
+      return;
+    }
+    // Headers are out: the error becomes an event the OpenAI SDKs raise, then the stream ends.
+    await writer.data(JSON.stringify(errorBody(err.type, err.message)));
+    await writer.data('[DONE]');
+    writer.end();
+  }
+}
+
+async function answerWhole(reply: FastifyReply, events: AsyncIterable<ChatEvent>, requestId: string) {
+  const aggregator = new CompletionAggregator();
+  let model = '';
+  try {
+    for await (const event of events) {
+      if (event.type === 'chunk') {
+        aggregator.add(event.chunk.json);
+        model = event.model;
+      } else if (event.type === 'end') {
+        return reply.send(
+          aggregator.result(model || event.outcome.model, event.outcome, `chatcmpl-${requestId}`),
+        );
+      }
+    }
+  } catch (err) {
+    if (!(err instanceof ChatStreamError)) throw err;
+    return sendError(reply, toHttpError(err));
+  }
+  throw new Error('chat stream ended without an end event');
+}
+
+export function openAiChatHandlers(service: ChatService): {
+  'chat.completions': RouteHandler;
+  'chat.models': RouteHandler;
+} {
+  const created = Math.floor(Date.now() / 1000);
+  return {
+    'chat.completions': async (req: FastifyRequest, reply: FastifyReply) => {
+      try {
+        const body = parseBody(req.body);
+        const model = body.model ?? service.defaultModel();
+        if (!model) {
+          throw new HttpError(
+            503,
+            'model_unavailable',
+            'no chat model is configured (see models: in shenma.yaml)',
+          );
+        }
+        const identity = req.identity;
+        const ctx: ChatContext = {
+          requestId: String(req.id),
+          user: identity
+            ? { id: identity.userId, name: identity.name }
+            : { id: 'anonymous', name: 'anonymous' },
+          route: 'openai',
+          model,
+          messages: body.messages as ChatMessage[],
+        };
+        const signal = clientGoneSignal(reply);
+        // The body as the client sent it: unknown fields must reach the model untouched.
+        const events = await service.open(ctx, req.body as Record<string, unknown>, signal);
+        if (body.stream === true) {
+          await streamAnswer(reply, events, body.stream_options?.include_usage === true);
+          return reply;
+        }
+        return await answerWhole(reply, events, ctx.requestId);
+      } catch (err) {
+        if (err instanceof HttpError) return sendError(reply, err);
+        throw err;
+      }
+    },
+    'chat.models': async (_req, reply) => {
+      const first = service.defaultModel();
+      const names = service.listModels();
+      const ordered = first && names.includes(first) ? [first, ...names.filter((n) => n !== first)] : names;
+      return reply.send({
+        object: 'list',
+        // Roo-based clients take the first entry as the default model.
+        data: ordered.map((id) => ({ id, object: 'model', created, owned_by: 'shenma' })),
+      });
+    },
+  };
+}

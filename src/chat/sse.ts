@@ -1,0 +1,72 @@
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+
+/**
+ * Writes an SSE response on Node's raw response, with backpressure: a write that fills the
+ * socket buffer waits for 'drain' (or the client leaving), so a slow client slows the upstream
+ * read instead of growing memory. Parsing upstream SSE is models/http.ts (eventsource-parser).
+ */
+
+export const SSE_HEADERS: OutgoingHttpHeaders = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+  // nginx and similar proxies buffer responses unless told not to, which would hold tokens back.
+  'x-accel-buffering': 'no',
+};
+
+export class SseWriter {
+  private committed = false;
+
+  constructor(
+    private readonly res: ServerResponse,
+    /** Headers set before the stream began (CORS, request id), kept on the committed response. */
+    private readonly extraHeaders: OutgoingHttpHeaders = {},
+  ) {}
+
+  /** Headers are sent: errors can only be told in the stream from now on. */
+  get started(): boolean {
+    return this.committed;
+  }
+
+  /** The client is gone (or the response ended): writing more is pointless. */
+  get closed(): boolean {
+    return this.res.destroyed || this.res.writableEnded;
+  }
+
+  private commit(): void {
+    if (this.committed) return;
+    this.committed = true;
+    this.res.writeHead(200, { ...this.extraHeaders, ...SSE_HEADERS });
+    // Proxies and clients see the stream open before the first token.
+    this.res.flushHeaders();
+  }
+
+  private write(text: string): Promise<void> {
+    this.commit();
+    if (this.closed) return Promise.resolve();
+    if (this.res.write(text)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.res.off('drain', done);
+        this.res.off('close', done);
+        resolve();
+      };
+      this.res.on('drain', done);
+      this.res.on('close', done);
+    });
+  }
+
+  /** `data: <payload>\n\n`; payloads here are single-line JSON or `[DONE]`. */
+  data(payload: string): Promise<void> {
+    return this.write(`data: ${payload}\n\n`);
+  }
+
+  /** A comment line: ignored by SSE clients, keeps idle proxies from closing the connection. */
+  comment(text: string): Promise<void> {
+    return this.write(`: ${text}\n\n`);
+  }
+
+  end(): void {
+    this.commit();
+    if (!this.closed) this.res.end();
+  }
+}
