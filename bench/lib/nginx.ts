@@ -19,14 +19,19 @@ export function findNginx(): string | undefined {
   return existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : undefined;
 }
 
-export function nginxConfig(dir: string, listenPort: number, upstream: URL): string {
+export interface NginxOptions {
+  /** `events { worker_connections }`: client plus upstream connections of the one worker (default 4096). */
+  workerConnections?: number;
+}
+
+export function nginxConfig(dir: string, listenPort: number, upstream: URL, opts: NginxOptions = {}): string {
   const tmp = (name: string) => join(dir, name);
-  return `# written by bench/completion.ts
+  return `# written by the benchmark (bench/lib/nginx.ts)
 worker_processes 1;
 user root;
 pid ${tmp('nginx.pid')};
 error_log ${tmp('error.log')} warn;
-events { worker_connections 4096; }
+events { worker_connections ${opts.workerConnections ?? 4096}; }
 http {
   access_log off;
   client_body_temp_path ${tmp('client_body')};
@@ -63,11 +68,12 @@ export async function startNginx(
   dir: string,
   upstream: URL,
   cpus?: string,
+  opts: NginxOptions = {},
 ): Promise<{ child: Child; url: string }> {
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
   const conf = join(dir, 'nginx.conf');
-  writeFileSync(conf, nginxConfig(dir, port, upstream));
+  writeFileSync(conf, nginxConfig(dir, port, upstream, opts));
   // -e keeps nginx from touching /var/log/nginx before it has read the config.
   const args = ['-p', dir, '-c', conf, '-e', join(dir, 'error.log'), '-g', 'daemon off;'];
   const { child } = await spawnChild({ name: 'nginx', command: bin, args, ...(cpus ? { cpus } : {}) });

@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 /**
  * The baseline "what does any Node reverse proxy cost": node:http in, node:http out through a
  * keep-alive agent, bodies piped both ways, nothing parsed. Run as its own process:
- *   node --import tsx bench/lib/node-proxy.ts --upstream http://127.0.0.1:PORT [--port N]
+ *   node --import tsx bench/lib/node-proxy.ts --upstream http://127.0.0.1:PORT [--port N] [--max-sockets N]
+ * (--max-sockets: the keep-alive agent's upstream connection cap, default 512.)
  * Prints `READY <url>`. Exits when stdin closes, so it never outlives the benchmark.
  */
 
@@ -26,10 +27,15 @@ function endToEnd(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
 }
 
 function main() {
-  const { values } = parseArgs({ options: { upstream: { type: 'string' }, port: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { upstream: { type: 'string' }, port: { type: 'string' }, 'max-sockets': { type: 'string' } },
+  });
   if (!values.upstream) throw new Error('--upstream is required');
   const upstream = new URL(values.upstream);
-  const agent = new Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 512 });
+  const maxSockets = Number(values['max-sockets'] ?? 512);
+  if (!Number.isInteger(maxSockets) || maxSockets < 1)
+    throw new Error('--max-sockets must be a positive integer');
+  const agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
 
   const server = createServer((req, res) => {
     const up = request(

@@ -1,14 +1,89 @@
+import type { RouteHandler } from '../gateway/embedded.js';
+import { callerOf } from '../http/caller.js';
 import { HttpError } from '../http/errors.js';
+import { bearerCredential } from '../identity/identity.js';
+import { createRateLimiter } from '../kaptcha/rate-limit.js';
+import { ElasticsearchSink } from '../observability/elasticsearch.js';
+import { modelReadiness } from '../ops/health.js';
 import type { RoleFactory } from '../server/role.js';
+import { chatFeedbackHandlers } from './feedback.js';
+import { createChatHooks } from './hooks.js';
+import { openAiChatHandlers } from './openai-api.js';
+import { createQuotaGuard, createQuotaStore } from './quota/index.js';
+import { ChatService } from './service.js';
+import { attachSocketChat, MemoryResumeStore, type SocketChat } from './socket/index.js';
 
-// PLACEHOLDER-chat: the chat service replaces this in this change.
-export const chatRole: RoleFactory = async () => {
-  const pending = async () => {
-    throw new HttpError(501, 'server_error', 'not implemented yet');
+/** Issue reports come from an unauthenticated page (client-contract §6.3), so they are rate-limited. */
+const ISSUE_RATE = { capacity: 5, refillPerMinute: 5, maxClients: 10_000 };
+
+/**
+ * The chat role: the OpenAI-compatible chat API, the extension's Socket.IO chat, and the chat
+ * webview's feedback calls, over one chat service whose hooks do quotas, content filtering,
+ * server-side history and the usage ledger.
+ */
+export const chatRole: RoleFactory = async (ctx) => {
+  const { config } = ctx;
+  const quotaStore = createQuotaStore(config.redis.url);
+  const elasticsearch = config.elasticsearch.url
+    ? new ElasticsearchSink({
+        ...config.elasticsearch,
+        url: config.elasticsearch.url,
+        registry: ctx.registry,
+      })
+    : undefined;
+  const hooks = createChatHooks({
+    config,
+    db: ctx.db,
+    quota: createQuotaGuard(config.quotas, quotaStore),
+    ...(elasticsearch ? { elasticsearch } : {}),
+    log: ctx.log,
+  });
+  const service = new ChatService({
+    config: config.chat,
+    models: ctx.models,
+    hooks,
+    registry: ctx.registry,
+    log: ctx.log,
+  });
+  const feedback = chatFeedbackHandlers(ctx.db);
+  const issueLimit = createRateLimiter(ISSUE_RATE);
+  const issue: RouteHandler = async (req, reply) => {
+    const decision = issueLimit.take(callerOf(req).key);
+    if (!decision.allowed) {
+      throw new HttpError(
+        429,
+        'rate_limit_error',
+        'too many issue reports; try again later',
+        undefined,
+        decision.retryAfterSeconds,
+      );
+    }
+    return feedback['chat.issue'](req, reply);
   };
+  const hasChatModel = config.models.some((m) => m.roles.includes('chat'));
+  let socketChat: SocketChat | undefined;
   return {
-    handlers: Object.fromEntries(
-      ['chat.completions', 'chat.models', 'chat.feedback', 'chat.issue'].map((id) => [id, pending]),
-    ),
+    handlers: {
+      ...openAiChatHandlers(service),
+      'chat.feedback': feedback['chat.feedback'],
+      'chat.issue': issue,
+    },
+    readiness: hasChatModel ? [modelReadiness(ctx.models, 'chat')] : [],
+    attach: (server, authenticate) => {
+      if (!authenticate) throw new Error('the chat socket needs the identity role');
+      socketChat = attachSocketChat(server, {
+        service,
+        authenticateToken: (token, address) => authenticate(bearerCredential(token, address)),
+        config: config.chat,
+        resume: new MemoryResumeStore({ ttlMs: config.chat.resumeTtlMs }),
+        log: ctx.log,
+      });
+    },
+    // The socket chat closes first, so answers it aborts are recorded before the stores go.
+    close: async () => {
+      await socketChat?.close();
+      await elasticsearch?.close();
+      await quotaStore.close();
+    },
   };
 };

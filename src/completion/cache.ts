@@ -54,6 +54,8 @@ export class CompletionCache {
   }
 
   key(p: CacheKeyParts): string {
+    // Hashing a whole document costs CPU on every request; with the cache off nothing reads it.
+    if (!this.exact) return '';
     return digest([
       p.model,
       p.prompt,

@@ -124,7 +124,8 @@ export const ROUTES: readonly RouteSpec[] = [
     role: 'chat',
     methods: ['POST'],
     paths: ['/api/feedbacks/issue'],
-    auth: 'user',
+    // The feedback page posts without credentials (client-contract §6.3); the role rate-limits it.
+    auth: 'none',
     cors: true,
     summary: 'Issue reports from the feedback page',
   },

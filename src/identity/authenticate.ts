@@ -1,9 +1,8 @@
-import type { FastifyRequest } from 'fastify';
 import type { JWK } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { IdentityConfig } from '../config/schema.js';
 import { AuthenticationError } from './authentication-error.js';
-import type { Authenticate, Identity } from './identity.js';
+import type { Authenticate, CredentialSource, Identity } from './identity.js';
 import { discoveredKeys, embeddedKeys } from './issuer-keys.js';
 import { createJwtVerifier } from './jwt-verifier.js';
 import { createTrustedHeaderCheck } from './trusted-header.js';
@@ -95,7 +94,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticate {
 }
 
 /** `Authorization: Bearer <x>` (scheme in any case), else the `api-key` header. */
-function readCredential(req: FastifyRequest): string | undefined {
+function readCredential(req: CredentialSource): string | undefined {
   const authorization = req.headers.authorization;
   const bearer = authorization && /^Bearer[ \t]+(\S+)\s*$/i.exec(authorization)?.[1];
   if (bearer) return bearer;

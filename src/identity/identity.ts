@@ -9,10 +9,25 @@ export interface Identity {
 }
 
 /**
+ * What a credential check reads from a request. A FastifyRequest is one; the Socket.IO chat
+ * builds one from its CONNECT `auth` so both go through the same check.
+ */
+export interface CredentialSource {
+  headers: FastifyRequest['headers'];
+  ip: string;
+  socket: { remoteAddress?: string | undefined };
+}
+
+/**
  * Checks a request's credentials (Bearer JWT, personal API token, or the `api-key` header with
  * either). Resolves to the identity, or rejects with an HttpError 401 naming what is wrong.
  */
-export type Authenticate = (req: FastifyRequest) => Promise<Identity>;
+export type Authenticate = (req: CredentialSource) => Promise<Identity>;
+
+/** A bearer credential presented outside HTTP headers (Socket.IO auth), as a CredentialSource. */
+export function bearerCredential(token: string, address: string): CredentialSource {
+  return { headers: { authorization: `Bearer ${token}` }, ip: address, socket: { remoteAddress: address } };
+}
 
 declare module 'fastify' {
   interface FastifyRequest {

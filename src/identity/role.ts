@@ -13,7 +13,8 @@ import { TokenStore, UserStore } from './users.js';
  */
 export const identityRole: RoleFactory = async (ctx) => {
   const users = new UserStore(ctx.db.db);
-  const tokens = new TokenStore(ctx.db.db);
+  // The embedded database has one writer, this process, so verified tokens may be cached.
+  const tokens = new TokenStore(ctx.db.db, { cacheVerified: ctx.db.kind === 'pglite' });
   const keys = await loadSigningKeys(ctx.dataDir);
   const oidc = await createEmbeddedOidc(ctx, { users, captcha: captchaServiceFor(ctx), keys });
   const realmPath = `/realms/${ctx.config.identity.realm}`;

@@ -1,8 +1,8 @@
 import { isIP } from 'node:net';
-import type { FastifyRequest } from 'fastify';
+
 import { LRUCache } from 'lru-cache';
 import { AuthenticationError } from './authentication-error.js';
-import type { Identity } from './identity.js';
+import type { CredentialSource, Identity } from './identity.js';
 import { IdentityError, validateUserName } from './users.js';
 
 /**
@@ -28,7 +28,7 @@ export function normaliseAddress(address: string): string {
 /** Returns the identity when the header is present and came from a proxy, else undefined. */
 export function createTrustedHeaderCheck(
   opts: TrustedHeaderOptions,
-): (req: FastifyRequest) => Identity | undefined {
+): (req: CredentialSource) => Identity | undefined {
   const header = opts.name.toLowerCase();
   const proxies = new Set(
     opts.proxies.map((p) => {

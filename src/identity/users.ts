@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
+import { LRUCache } from 'lru-cache';
 import type { ApiTokensTable, Tables, UsersTable } from '../storage/database.js';
 import { dummyHash, hashPassword, verifyPassword } from './password.js';
 
@@ -70,6 +71,27 @@ export function hashApiToken(secret: string): string {
   return createHash('sha256').update(secret).digest('base64url');
 }
 
+/**
+ * Verified API tokens can be remembered briefly so a completion does not cost a database query
+ * (the embedded database answers one query at a time). The cache is shared by every store on the
+ * same database handle, and revoking a token or disabling a user through any of them clears it.
+ * Only a process that is the database's sole writer may use it (the embedded shape: admin
+ * commands go through the running server); with PostgreSQL another replica could change a token
+ * behind its back, so the stores there always ask the database.
+ */
+const VERIFIED_TTL_MS = 30_000;
+type Verified = { user: User; token: ApiToken } | null;
+const verifiedCaches = new WeakMap<object, LRUCache<string, { value: Verified }>>();
+
+function verifiedCache(db: object): LRUCache<string, { value: Verified }> {
+  let cache = verifiedCaches.get(db);
+  if (!cache) {
+    cache = new LRUCache({ max: 10_000, ttl: VERIFIED_TTL_MS });
+    verifiedCaches.set(db, cache);
+  }
+  return cache;
+}
+
 export class UserStore {
   constructor(private readonly db: Kysely<Tables>) {}
 
@@ -117,6 +139,7 @@ export class UserStore {
       .set({ disabled, updated_at: new Date() })
       .where('id', '=', user.id)
       .execute();
+    verifiedCache(this.db).clear();
     return { ...user, disabled };
   }
 
@@ -140,7 +163,10 @@ export class UserStore {
 }
 
 export class TokenStore {
-  constructor(private readonly db: Kysely<Tables>) {}
+  constructor(
+    private readonly db: Kysely<Tables>,
+    private readonly opts: { cacheVerified?: boolean } = {},
+  ) {}
 
   /** Creates a token and returns its secret; the secret is never retrievable again. */
   async create(
@@ -191,12 +217,28 @@ export class TokenStore {
       .where('id', '=', id)
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
+    verifiedCache(this.db).clear();
     return Number(r.numUpdatedRows) > 0;
   }
 
   /** The user a token secret belongs to, if the token is live and the user enabled. */
   async verify(secret: string): Promise<{ user: User; token: ApiToken } | undefined> {
     if (!secret.startsWith(API_TOKEN_PREFIX)) return undefined;
+    const hash = hashApiToken(secret);
+    if (!this.opts.cacheVerified) return this.lookup(hash);
+    const cache = verifiedCache(this.db);
+    const hit = cache.get(hash);
+    if (hit) {
+      const expires = hit.value?.token.expiresAt;
+      if (hit.value && expires && expires.getTime() <= Date.now()) return undefined;
+      return hit.value ?? undefined;
+    }
+    const value = await this.lookup(hash);
+    cache.set(hash, { value: value ?? null });
+    return value;
+  }
+
+  private async lookup(hash: string): Promise<{ user: User; token: ApiToken } | undefined> {
     const row = await this.db
       .selectFrom('api_tokens')
       .innerJoin('users', 'users.id', 'api_tokens.user_id')
@@ -206,8 +248,9 @@ export class TokenStore {
         'users.disabled as user_disabled',
         'users.email as user_email',
         'users.created_at as user_created_at',
+        'users.password_hash as user_password_hash',
       ])
-      .where('api_tokens.token_hash', '=', hashApiToken(secret))
+      .where('api_tokens.token_hash', '=', hash)
       .executeTakeFirst();
     if (!row || row.revoked_at || row.user_disabled) return undefined;
     if (row.expires_at && row.expires_at.getTime() <= Date.now()) return undefined;
@@ -218,7 +261,7 @@ export class TokenStore {
         email: row.user_email,
         disabled: false,
         createdAt: row.user_created_at,
-        hasPassword: true,
+        hasPassword: row.user_password_hash !== null,
       },
       token: toToken(row, row.user_name),
     };

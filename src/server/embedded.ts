@@ -143,7 +143,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
       authenticate ? { authenticate } : {},
     );
 
-    for (const p of parts) p.attach?.(app.server);
+    for (const p of parts) p.attach?.(app.server, authenticate);
     await models.startHealthChecks();
     // Only the embedded database needs it: `shenma users|tokens` open PostgreSQL themselves.
     if (db.kind === 'pglite') {

@@ -30,8 +30,11 @@ export interface RoleParts {
   readiness?: ReadinessCheck[];
   /** The identity role provides the credential check every `auth: 'user'` route runs. */
   authenticate?: Authenticate;
-  /** Called once the HTTP server exists, before it listens (Socket.IO attaches here). */
-  attach?(server: Server): void;
+  /**
+   * Called once the HTTP server exists, before it listens (Socket.IO attaches here), with the
+   * identity role's credential check for protocols that carry credentials outside HTTP routes.
+   */
+  attach?(server: Server, authenticate: Authenticate | undefined): void;
   close?(): Promise<void>;
 }
 

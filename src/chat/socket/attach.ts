@@ -66,6 +66,8 @@ export function attachSocketChat(server: HttpServer, deps: SocketChatDeps): Sock
       // Leave other upgrade requests on this server alone instead of destroying them after 1 s.
       destroyUpgrade: false,
       cleanupEmptyChildNamespaces: true,
+      // Room for the largest selection the payload check accepts (1 M characters, in UTF-8).
+      maxHttpBufferSize: 4 * 1024 * 1024,
     },
   );
   /** Answers in progress by chat id: a `rechat` for one of them follows it live. */

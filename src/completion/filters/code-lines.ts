@@ -30,6 +30,38 @@ export function splitLines(text: string): string[] {
   return text.split(/\r?\n/);
 }
 
+/**
+ * Up to `count` non-blank lines of the prefix above the cursor line, nearest last, found by
+ * walking back from the cursor: documents are long and only their end matters here.
+ */
+export function lastNonBlankLinesAbove(prefix: string, count: number): string[] {
+  const found: string[] = [];
+  let end = prefix.lastIndexOf('\n');
+  while (end >= 0 && found.length < count) {
+    const start = prefix.lastIndexOf('\n', end - 1) + 1;
+    const line = prefix.slice(start, prefix[end - 1] === '\r' ? end - 1 : end);
+    if (!isBlank(line)) found.push(line);
+    if (start === 0) break;
+    end = start - 1;
+  }
+  return found.reverse();
+}
+
+/** Up to `count` non-blank lines from the start of `text`, in order. */
+export function firstNonBlankLines(text: string, count: number): string[] {
+  const found: string[] = [];
+  let start = 0;
+  while (found.length < count && start <= text.length) {
+    const nl = text.indexOf('\n', start);
+    const stop = nl === -1 ? text.length : nl;
+    const line = text.slice(start, text[stop - 1] === '\r' ? stop - 1 : stop);
+    if (!isBlank(line)) found.push(line);
+    if (nl === -1) break;
+    start = nl + 1;
+  }
+  return found;
+}
+
 export function isBlank(line: string): boolean {
   return line.trim() === '';
 }
@@ -52,17 +84,28 @@ export function lastLineOf(prefix: string): string {
 
 /** The last non-blank line before the cursor line, if any. */
 export function previousNonBlankLine(prefix: string): string | undefined {
-  const lines = splitLines(prefix);
-  for (let i = lines.length - 2; i >= 0; i--) {
-    const line = lines[i]!;
+  // Walk back line by line from the cursor: documents are long, the answer is near the end.
+  let end = prefix.lastIndexOf('\n');
+  while (end > 0) {
+    const start = prefix.lastIndexOf('\n', end - 1) + 1;
+    const line = prefix.slice(start, prefix[end - 1] === '\r' ? end - 1 : end);
     if (!isBlank(line)) return line;
+    end = start - 1;
   }
   return undefined;
 }
 
 /** The first non-blank line of `suffix` (the cursor line's rest counts as line 0). */
 export function firstNonBlankLine(suffix: string): string | undefined {
-  for (const line of splitLines(suffix)) if (!isBlank(line)) return line;
+  let start = 0;
+  while (start <= suffix.length) {
+    const nl = suffix.indexOf('\n', start);
+    const stop = nl === -1 ? suffix.length : nl;
+    const line = suffix.slice(start, suffix[stop - 1] === '\r' ? stop - 1 : stop);
+    if (!isBlank(line)) return line;
+    if (nl === -1) break;
+    start = nl + 1;
+  }
   return undefined;
 }
 

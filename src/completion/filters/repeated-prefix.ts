@@ -1,4 +1,4 @@
-import { isBlank, lastLineOf, splitLines } from './code-lines.js';
+import { isBlank, lastLineOf, lastNonBlankLinesAbove, splitLines } from './code-lines.js';
 import type { CompletionFilter } from './filter.js';
 
 /**
@@ -13,12 +13,9 @@ export const repeatedPrefix: CompletionFilter = {
     const written = splitLines(lastLineOf(ctx.prefix) + text)
       .filter((line) => !isBlank(line))
       .map((line) => line.trimEnd());
-    const above = splitLines(ctx.prefix)
-      .slice(0, -1)
-      .filter((line) => !isBlank(line))
-      .map((line) => line.trimEnd());
-    if (written.length === 0 || written.length > above.length) return text;
-    const tail = above.slice(above.length - written.length);
+    if (written.length === 0) return text;
+    const tail = lastNonBlankLinesAbove(ctx.prefix, written.length).map((line) => line.trimEnd());
+    if (written.length > tail.length) return text;
     return written.every((line, i) => line === tail[i]) ? '' : text;
   },
 };

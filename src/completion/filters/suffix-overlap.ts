@@ -1,4 +1,11 @@
-import { bracketBalance, isBlank, lastLineOf, lineSpans, splitLines } from './code-lines.js';
+import {
+  bracketBalance,
+  firstNonBlankLines,
+  isBlank,
+  lastLineOf,
+  lineSpans,
+  splitLines,
+} from './code-lines.js';
 import type { CompletionFilter } from './filter.js';
 
 /** Below this many non-space characters an overlap is too common (`}`, `x`, `i++`) to trust. */
@@ -71,9 +78,8 @@ function cutLineOverlap(text: string, prefix: string, suffix: string): string | 
   const linePrefix = lastLineOf(prefix);
   const spans = lineSpans(text);
   const docLine = (i: number): string => (i === 0 ? linePrefix + spans[0]!.text : spans[i]!.text).trimEnd();
-  const suffixLines = splitLines(suffix)
-    .filter((line) => !isBlank(line))
-    .map((line) => line.trimEnd());
+  // The answer can re-type at most as many lines as it has.
+  const suffixLines = firstNonBlankLines(suffix, spans.length).map((line) => line.trimEnd());
   const firstCandidate = isBlank(linePrefix) ? 0 : 1;
   for (let start = firstCandidate; start < spans.length; start++) {
     if (isBlank(docLine(start))) continue;

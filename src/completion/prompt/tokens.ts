@@ -17,6 +17,18 @@ function escapeRegExp(text: string): string {
  * position. Undefined when there is nothing to match.
  */
 export function specialTokenPattern(tokens: readonly string[]): RegExp | undefined {
+  // Built once per token list: every request of a model uses the same one.
+  const key = tokens.join('\u0000');
+  if (patternCache.has(key)) return patternCache.get(key);
+  const pattern = buildPattern(tokens);
+  if (patternCache.size >= 256) patternCache.clear();
+  patternCache.set(key, pattern);
+  return pattern;
+}
+
+const patternCache = new Map<string, RegExp | undefined>();
+
+function buildPattern(tokens: readonly string[]): RegExp | undefined {
   const distinct = [...new Set(tokens.filter((t) => t !== ''))].sort((a, b) => b.length - a.length);
   if (distinct.length === 0) return undefined;
   return new RegExp(distinct.map(escapeRegExp).join('|'), 'g');

@@ -1,0 +1,745 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  type ChatPhaseResult,
+  type ChatTarget,
+  chatRequestBody,
+  type HoldResult,
+  holdStreams,
+  makeChatPool,
+  runChatPhase,
+  sendChat,
+} from './lib/chat-load.js';
+import { FakeControl, type Script, type StreamRecord } from './lib/fake.js';
+import { findNginx, startNginx } from './lib/nginx.js';
+import { type Hotspot, monotonicUs, summariseProfile, type Window } from './lib/profile.js';
+import {
+  type Child,
+  cpuMsOfTree,
+  freePort,
+  installExitHandlers,
+  isStopping,
+  memMiB,
+  onExit,
+  processTree,
+  sleep,
+  spawnChild,
+  stopAll,
+  waitExit,
+} from './lib/proc.js';
+import { fmt, median, percentile, signed, table } from './lib/stats.js';
+
+/**
+ * `npm run bench:chat`: what Shenma's streaming chat path (`POST /v1/chat/completions`, SSE) costs
+ * on top of the model, against nginx and a bare Node proxy measured in the same run: time to first
+ * token at 100 concurrent streams, CPU per streamed chunk, and memory per open stream with 2,000
+ * streams held at once (see bench/README.md).
+ */
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+const USAGE = `usage: npm run bench:chat -- [--rounds N] [--measure-ms N] [--concurrency N] [--streams N] [--pin] [--skip-build] [--quick] [--profile]
+  --rounds N        interleaved rounds of the concurrency phase; numbers are medians over rounds (default 3)
+  --measure-ms N    measured time per target per round (default 3000)
+  --concurrency N   concurrent streams in the latency/CPU phase (default 100)
+  --streams N       streams held open at once in the memory phase (default 2000)
+  --pin             taskset: proxies (Shenma, nginx, Node proxy) on CPU 0, fake model + load generator on CPU 1
+  --skip-nginx      leave nginx out even when it is installed
+  --skip-build      use the existing dist/ instead of running \`npm run build\` first
+  --quick           smoke run (~1 min): 1 round, 1 s phases, shorter slow streams, memory of Shenma only
+  --profile         run Shenma under \`node --cpu-prof\` and print its hottest functions (skews its numbers)`;
+
+const MAX_REQUESTS_PER_PHASE = 100_000;
+/** The chat answer the fake streams: ~20 ms to first token, then 50 chunks a few ms apart. */
+const FAKE_TTFT_MS = 20;
+const FAKE_CHUNKS = 50;
+const FAKE_INTER_CHUNK_MS = 5;
+/** 50 pieces of exactly 5 characters, so `--chunks 50` splits it into exactly these 50 chunks. */
+const ANSWER_TEXT = Array.from({ length: FAKE_CHUNKS }, (_, i) => ` w${String(i).padStart(3, '0')}`).join('');
+/** Sequential streams per target in the unloaded (c=1) phase. */
+const UNLOADED_STREAMS = 25;
+/** The memory phase's streams: one chunk a second, long enough to hold all of them open at once. */
+const SLOW_INTERVAL_MS = 1000;
+
+const log = (s = '') => process.stdout.write(`${s}\n`);
+const progress = (s: string) => process.stderr.write(`  · ${s}\n`);
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: 'string' },
+      'measure-ms': { type: 'string' },
+      concurrency: { type: 'string' },
+      streams: { type: 'string' },
+      pin: { type: 'boolean' },
+      'skip-build': { type: 'boolean' },
+      'skip-nginx': { type: 'boolean' },
+      quick: { type: 'boolean' },
+      profile: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    log(USAGE);
+    process.exit(0);
+  }
+  const int = (v: string | undefined, fallback: number, min: number, max: number) => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new Error(`expected an integer in ${min}..${max}, got "${v}"`);
+    return n;
+  };
+  const quick = values.quick ?? false;
+  return {
+    rounds: int(values.rounds, quick ? 1 : 3, 1, 20),
+    measureMs: int(values['measure-ms'], quick ? 1000 : 3000, 300, 30_000),
+    concurrency: int(values.concurrency, 100, 1, 1000),
+    streams: int(values.streams, 2000, 10, 8000),
+    /** Slow-stream length in chunks (1 s apart): all streams must stay open while they are sampled. */
+    slowChunks: quick ? 10 : 20,
+    rampMs: quick ? 3000 : 4000,
+    sampleMs: quick ? 2000 : 4000,
+    memoryBaselines: !quick,
+    pin: values.pin ?? false,
+    build: !(values['skip-build'] ?? false),
+    nginx: !(values['skip-nginx'] ?? false),
+    quick,
+    profile: values.profile ?? false,
+  };
+}
+
+function hasTaskset(): boolean {
+  return spawnSync('sh', ['-c', 'command -v taskset'], { encoding: 'utf8' }).status === 0;
+}
+
+function cpuModel(): string {
+  try {
+    return (
+      /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown CPU'
+    );
+  } catch {
+    return 'unknown CPU';
+  }
+}
+
+function nginxVersion(bin: string): string {
+  const r = spawnSync(bin, ['-v'], { encoding: 'utf8' });
+  return (r.stderr || r.stdout).trim().replace(/^nginx version:\s*/, '');
+}
+
+function build() {
+  progress('npm run build');
+  const r = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8', timeout: 180_000 });
+  if (r.status !== 0) {
+    process.stderr.write(`${r.stdout}\n${r.stderr}\n`);
+    throw new Error('`npm run build` failed: the tree does not compile right now (see above)');
+  }
+}
+
+function shenmaConfig(fakeUrl: string, slots: number): string {
+  return `# written by bench/chat.ts
+log:
+  level: warn
+models:
+  - name: assistant
+    kind: openai
+    url: ${fakeUrl}/v1
+    roles: [chat]
+    maxConcurrency: ${slots}
+    maxQueue: ${slots}
+`;
+}
+
+/** RSS of a process and its direct children (nginx: master + worker), MiB. */
+function rssTreeMiB(pid: number): number | undefined {
+  const values = processTree(pid)
+    .map((p) => memMiB(p, 'VmRSS'))
+    .filter((v): v is number => v !== undefined);
+  return values.length === 0 ? undefined : values.reduce((a, b) => a + b, 0);
+}
+
+/** Median of a few RSS reads over ~1 s, once the process has been quiet for `quietMs`. */
+async function idleRss(pid: number, quietMs: number): Promise<number> {
+  await sleep(quietMs);
+  const reads: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const v = rssTreeMiB(pid);
+    if (v !== undefined) reads.push(v);
+    await sleep(200);
+  }
+  return median(reads);
+}
+
+/** Shenma's first answer must carry the whole scripted text, or every number after it is meaningless. */
+async function checkTarget(t: ChatTarget, body: string, attempts: number): Promise<void> {
+  let lastError = '';
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    try {
+      const s = await sendChat(t, body, { collectText: true });
+      if (s.text !== ANSWER_TEXT || s.chunks !== FAKE_CHUNKS) {
+        throw new Error(
+          `ABORTING: ${t.name} streamed ${s.chunks} content chunks (${JSON.stringify(s.text?.slice(0, 80))}…), ` +
+            `expected the fake's ${FAKE_CHUNKS} chunks (${JSON.stringify(ANSWER_TEXT.slice(0, 80))}…)`,
+        );
+      }
+      return;
+    } catch (err) {
+      lastError = err instanceof Error ? err.message : String(err);
+      if (lastError.startsWith('ABORTING')) throw err;
+      // Shenma answers 503 until the model's first health check passed: wait a little.
+      await sleep(500);
+    }
+  }
+  throw new Error(`ABORTING: ${t.name} never streamed a chat answer: ${lastError}`);
+}
+
+interface MemoryResult {
+  target: string;
+  idleMiB: number;
+  hold: HoldResult;
+  /** CPU ms the target used from the first request to the last stream's end. */
+  cpuMs: number;
+  /** What the fake saw: streams started, and streams whose client (the proxy) closed early. */
+  fakeStreams: number;
+  fakeClosedEarly: number;
+  fakeUnfinished: number;
+}
+
+async function memoryPhase(
+  t: ChatTarget,
+  pid: number,
+  fake: FakeControl,
+  body: string,
+  opts: ReturnType<typeof options>,
+): Promise<MemoryResult> {
+  const slow: Script = {
+    chunks: Array.from({ length: opts.slowChunks }, (_, i) => ` slow${i}`),
+    ttftMs: FAKE_TTFT_MS,
+    interChunkMs: SLOW_INTERVAL_MS,
+  };
+  await fake.reset();
+  await fake.setDefault(slow);
+  const idleMiB = await idleRss(pid, 1500);
+  // Its own pool, one connection per stream; the latency phase's pool stays as it was.
+  const pool = makeChatPool(t.url, opts.streams + 16);
+  const target: ChatTarget = { ...t, pool };
+  const cpu0 = cpuMsOfTree(pid);
+  const streamMs = FAKE_TTFT_MS + opts.slowChunks * SLOW_INTERVAL_MS;
+  const hold = await holdStreams(target, body, {
+    streams: opts.streams,
+    rampMs: opts.rampMs,
+    expectedChunks: opts.slowChunks,
+    openTimeoutMs: streamMs,
+    settleMs: 1000,
+    sampleMs: opts.sampleMs,
+    finishTimeoutMs: streamMs + 15_000,
+    sample: () => rssTreeMiB(pid),
+  });
+  const cpuMs = cpuMsOfTree(pid) - cpu0;
+  await pool.destroy();
+  let records: StreamRecord[] = [];
+  try {
+    records = await fake.streams();
+  } catch {
+    // Reported as 0 streams seen.
+  }
+  await fake.reset();
+  return {
+    target: t.name,
+    idleMiB,
+    hold,
+    cpuMs,
+    fakeStreams: records.length,
+    fakeClosedEarly: records.filter((r) => r.clientClosed).length,
+    fakeUnfinished: records.filter((r) => !r.finished && !r.clientClosed).length,
+  };
+}
+
+async function main() {
+  installExitHandlers();
+  const opts = options();
+  const started = Date.now();
+  const tmp = mkdtempSync(join(os.tmpdir(), 'shenma-bench-chat-'));
+  onExit(() => rmSync(tmp, { recursive: true, force: true }));
+
+  const pin = opts.pin && hasTaskset();
+  const proxyCpus = pin ? '0' : undefined;
+  const restCpus = pin ? '1' : undefined;
+  if (pin) execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+  const nginxBin = opts.nginx ? findNginx() : undefined;
+  const C = opts.concurrency;
+
+  log(`Shenma chat benchmark — ${new Date().toISOString()}`);
+  log(
+    `machine: ${os.cpus().length} CPUs (${cpuModel()}), Node ${process.version}, nginx ${nginxBin ? nginxVersion(nginxBin) : 'absent'}, load average ${os.loadavg()[0]!.toFixed(2)}`,
+  );
+  log(
+    pin
+      ? 'pinning: Shenma, nginx and the Node proxy on CPU 0 (one at a time under load); fake model and load generator on CPU 1'
+      : `pinning: none${opts.pin ? ' (taskset not found)' : ''} — all processes share all CPUs`,
+  );
+  log(
+    `workload: POST /v1/chat/completions {model: assistant, stream: true, 2 messages}; fake model: ttft ${FAKE_TTFT_MS} ms, ` +
+      `${FAKE_CHUNKS} content chunks ${FAKE_INTER_CHUNK_MS} ms apart; c=${C} closed loop, ${opts.rounds} interleaved round(s), ` +
+      `${opts.measureMs} ms measured per target per round; memory: ${opts.streams} streams of ${opts.slowChunks} chunks ${SLOW_INTERVAL_MS} ms apart`,
+  );
+  if (!nginxBin) {
+    log(
+      opts.nginx
+        ? 'NOTE: nginx not found (command -v nginx, /usr/sbin/nginx): its column is SKIPPED (Debian: apt-get install -y nginx)'
+        : 'NOTE: --skip-nginx: the nginx column is SKIPPED',
+    );
+  }
+  log();
+
+  if (opts.build) build();
+
+  // Processes: fake model, bare Node proxy, nginx, Shenma (embedded shape, as a user starts it).
+  const { child: fakeChild, match: fakeMatch } = await spawnChild({
+    name: 'fake model',
+    command: process.execPath,
+    args: [
+      '--import',
+      'tsx',
+      'test/fake-model/main.ts',
+      '--port',
+      '0',
+      '--ttft-ms',
+      String(FAKE_TTFT_MS),
+      '--inter-chunk-ms',
+      String(FAKE_INTER_CHUNK_MS),
+      '--chunks',
+      String(FAKE_CHUNKS),
+      '--text',
+      ANSWER_TEXT,
+    ],
+    cwd: ROOT,
+    ready: /^READY (\S+)/,
+    ...(restCpus ? { cpus: restCpus } : {}),
+  });
+  const fakeUrl = fakeMatch![1]!;
+  const fake = new FakeControl(fakeUrl);
+  progress(`fake model ${fakeUrl} (pid ${fakeChild.pid})`);
+
+  // Upstream sockets for every held stream: the proxies must not queue the memory phase's requests.
+  const upstreamSockets = opts.streams + 2 * C + 64;
+  const { child: nodeProxy, match: nodeMatch } = await spawnChild({
+    name: 'node proxy',
+    command: process.execPath,
+    args: [
+      '--import',
+      'tsx',
+      'bench/lib/node-proxy.ts',
+      '--upstream',
+      fakeUrl,
+      '--max-sockets',
+      String(upstreamSockets),
+    ],
+    cwd: ROOT,
+    ready: /^READY (\S+)/,
+    ...(proxyCpus ? { cpus: proxyCpus } : {}),
+  });
+  progress(`node proxy ${nodeMatch![1]} (pid ${nodeProxy.pid})`);
+
+  let nginx: { child: Child; url: string } | undefined;
+  if (nginxBin) {
+    nginx = await startNginx(nginxBin, join(tmp, 'nginx'), new URL(fakeUrl), proxyCpus, {
+      // Client and upstream connection per held stream, plus the latency phase's idle keep-alives.
+      workerConnections: 2 * upstreamSockets + 1024,
+    });
+    progress(
+      `nginx ${nginx.url} (master pid ${nginx.child.pid}, workers ${processTree(nginx.child.pid).slice(1).join(' ')})`,
+    );
+  }
+
+  // A credential for the user routes, created in the data directory before Shenma opens it.
+  const dataDir = join(tmp, 'data');
+  const { child: provision, match: provisioned } = await spawnChild({
+    name: 'provision',
+    command: process.execPath,
+    args: ['--import', 'tsx', 'bench/lib/provision.ts', '--data-dir', dataDir],
+    cwd: ROOT,
+    ready: /^(?:TOKEN (\S+)|NOAUTH)$/,
+    readyTimeoutMs: 120_000,
+  });
+  const code = await waitExit(provision, 30_000);
+  if (code !== 0) throw new Error(`provision exited with ${code}:\n${provision.tail()}`);
+  const token = provisioned?.[1];
+  progress(
+    token ? 'created user "bench" with an API token' : 'this build has no identity store: no credential sent',
+  );
+
+  const configFile = join(tmp, 'shenma.yaml');
+  writeFileSync(configFile, shenmaConfig(fakeUrl, opts.streams + 2 * C + 64));
+  const shenmaPort = await freePort();
+  const profileDir = join(tmp, 'profile');
+  const shenmaStart = Date.now();
+  const { child: shenma, match: shenmaMatch } = await spawnChild({
+    name: 'shenma',
+    command: process.execPath,
+    args: [
+      ...(opts.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
+      'bin/shenma.js',
+      'start',
+      '--config',
+      configFile,
+      '--data-dir',
+      dataDir,
+      '--port',
+      String(shenmaPort),
+    ],
+    cwd: ROOT,
+    ready: /shenma listening on (\S+)/,
+    readyTimeoutMs: 120_000,
+    ...(proxyCpus ? { cpus: proxyCpus } : {}),
+  });
+  const shenmaReadyMs = Date.now() - shenmaStart;
+  const shenmaUrl = shenmaMatch![1]!;
+  progress(`shenma ${shenmaUrl} (node pid ${shenma.pid}, ready in ${(shenmaReadyMs / 1000).toFixed(1)} s)`);
+
+  const connections = C + 8;
+  const nodeUrl = nodeMatch![1]!;
+  const targets: ChatTarget[] = [
+    { name: 'direct', url: fakeUrl, pool: makeChatPool(fakeUrl, connections) },
+    ...(nginx
+      ? [{ name: 'nginx', url: nginx.url, pid: nginx.child.pid, pool: makeChatPool(nginx.url, connections) }]
+      : []),
+    { name: 'node-proxy', url: nodeUrl, pid: nodeProxy.pid, pool: makeChatPool(nodeUrl, connections) },
+    {
+      name: 'shenma',
+      url: shenmaUrl,
+      pid: shenma.pid,
+      // What the openai SDK (Continue, Cline, Roo) sends: the personal API token as a Bearer token.
+      ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
+      pool: makeChatPool(shenmaUrl, connections),
+    },
+  ];
+  const byName = (n: string) => targets.find((t) => t.name === n);
+  const body = chatRequestBody('assistant');
+
+  for (const t of targets) await checkTarget(t, body, t.name === 'shenma' ? 20 : 3);
+  const shenmaStartRss = memMiB(shenma.pid, 'VmRSS');
+  progress('every target streams the whole scripted answer');
+
+  // JIT warm-up of every path before anything is measured.
+  const phase = (measureMs: number, warmupMs: number) => ({
+    concurrency: C,
+    warmupMs,
+    measureMs,
+    maxRequests: MAX_REQUESTS_PER_PHASE,
+    expectedChunks: FAKE_CHUNKS,
+  });
+  for (const t of targets) {
+    await fake.reset();
+    await runChatPhase(t, body, phase(opts.quick ? 800 : 1500, 0));
+  }
+  progress('warmed up');
+
+  const results = new Map<string, ChatPhaseResult[]>();
+  const warmupMs = Math.min(500, opts.measureMs);
+  /** When Shenma was under measured load, to cut its CPU profile to those moments. */
+  const shenmaWindows: Window[] = [];
+  for (let round = 0; round < opts.rounds; round++) {
+    // Rotate the order every round so drift (thermal, neighbours) hits every target alike.
+    const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+    for (const t of order) {
+      await fake.reset();
+      const from = monotonicUs();
+      const r = await runChatPhase(t, body, phase(opts.measureMs, warmupMs));
+      if (t.name === 'shenma') shenmaWindows.push([from, monotonicUs()]);
+      results.set(t.name, [...(results.get(t.name) ?? []), r]);
+    }
+    const p50 = (n: string) => fmt(percentile(results.get(n)?.at(-1)?.ttfts ?? [], 50), 2);
+    progress(
+      `round ${round + 1}/${opts.rounds} done (${((Date.now() - started) / 1000).toFixed(0)} s); TTFT p50: ${targets.map((t) => `${t.name} ${p50(t.name)}`).join(', ')}`,
+    );
+  }
+  await fake.reset();
+
+  // Unloaded: one stream at a time, so the fixed cost per stream shows apart from queueing for CPU.
+  const unloaded = new Map<string, ChatPhaseResult>();
+  for (const t of targets) {
+    await fake.reset();
+    unloaded.set(
+      t.name,
+      await runChatPhase(t, body, {
+        concurrency: 1,
+        warmupMs: 0,
+        measureMs: 30_000,
+        maxRequests: UNLOADED_STREAMS,
+        expectedChunks: FAKE_CHUNKS,
+      }),
+    );
+  }
+  await fake.reset();
+  progress('c=1 done');
+
+  // Memory per open stream: Shenma first (the headline), then the proxies for reference.
+  const memory: MemoryResult[] = [];
+  const memoryTargets = ['shenma', ...(opts.memoryBaselines ? ['node-proxy', 'nginx'] : [])];
+  for (const name of memoryTargets) {
+    const t = byName(name);
+    if (!t?.pid) continue;
+    const m = await memoryPhase(t, t.pid, fake, body, opts);
+    memory.push(m);
+    progress(
+      `memory: ${m.hold.streams} streams through ${name}: ${m.hold.completed} complete, ${m.hold.errors} failed, ` +
+        `RSS ${fmt(m.idleMiB, 0)} → ${fmt(median(m.hold.samples), 0)} MiB (${((Date.now() - started) / 1000).toFixed(0)} s)`,
+    );
+  }
+
+  const shenmaHwm = memMiB(shenma.pid, 'VmHWM');
+  await Promise.all(targets.map((t) => t.pool.close()));
+  await stopAll();
+
+  // ---- Report ----
+  const roundsOf = (name: string) => results.get(name) ?? [];
+  const medianOf = (name: string, f: (r: ChatPhaseResult) => number) => median(roundsOf(name).map(f));
+  const q = (pick: (r: ChatPhaseResult) => number[], p: number) => (r: ChatPhaseResult) =>
+    percentile(pick(r), p);
+  const ttft = (r: ChatPhaseResult) => r.ttfts;
+  const total = (r: ChatPhaseResult) => r.totals;
+  /** Per round, target minus `base` at the same quantile; the list over rounds. */
+  const diffPerRound = (name: string, base: string, p: number) => {
+    const mine = roundsOf(name);
+    const other = roundsOf(base);
+    return mine.map((r, i) => percentile(r.ttfts, p) - percentile(other[i]?.ttfts ?? [], p));
+  };
+  /** CPU µs per content chunk delivered, over all rounds together (/proc counts in 10 ms ticks). */
+  const cpuPerChunkUs = (name: string) => {
+    const list = roundsOf(name);
+    const cpu = list.reduce((s, r) => s + (r.cpuMs ?? Number.NaN), 0);
+    const n = list.reduce((s, r) => s + r.chunks, 0);
+    return n > 0 ? (cpu * 1000) / n : Number.NaN;
+  };
+  const cpuPerStreamMs = (name: string) => {
+    const list = roundsOf(name);
+    const cpu = list.reduce((s, r) => s + (r.cpuMs ?? Number.NaN), 0);
+    const n = list.reduce((s, r) => s + r.ttfts.length, 0);
+    return n > 0 ? cpu / n : Number.NaN;
+  };
+  const syscallsPerChunk = (name: string) => {
+    const list = roundsOf(name);
+    if (list.some((r) => !r.syscalls)) return undefined;
+    const n = list.reduce((s, r) => s + r.chunks, 0);
+    return {
+      reads: list.reduce((s, r) => s + r.syscalls!.reads, 0) / n,
+      writes: list.reduce((s, r) => s + r.syscalls!.writes, 0) / n,
+    };
+  };
+  const streamsPerSec = (r: ChatPhaseResult) => (r.ttfts.length * 1000) / r.durationMs;
+  const nodeCpu = cpuPerChunkUs('node-proxy');
+
+  log();
+  log(
+    `Streaming at c=${C} (closed loop; fake: ttft ${FAKE_TTFT_MS} ms, ${FAKE_CHUNKS} chunks ${FAKE_INTER_CHUNK_MS} ms apart) — ` +
+      `median over ${opts.rounds} round(s); TTFT = first data: event with content; "added" = target − direct, per round`,
+  );
+  log(
+    table(
+      [
+        'target',
+        'TTFT p50',
+        'TTFT p99',
+        'added p50',
+        'added p99',
+        'stream p50',
+        'stream p99',
+        'streams/s',
+        'CPU µs/chunk',
+        'vs node-proxy',
+        'CPU ms/stream',
+        'syscalls/chunk r+w',
+        'streams',
+        'errors',
+      ],
+      targets.map((t) => {
+        const cpu = cpuPerChunkUs(t.name);
+        const io = syscallsPerChunk(t.name);
+        return [
+          t.name,
+          fmt(medianOf(t.name, q(ttft, 50)), 2),
+          fmt(medianOf(t.name, q(ttft, 99)), 2),
+          t.name === 'direct' ? '—' : signed(median(diffPerRound(t.name, 'direct', 50)), 2),
+          t.name === 'direct' ? '—' : signed(median(diffPerRound(t.name, 'direct', 99)), 2),
+          fmt(medianOf(t.name, q(total, 50)), 1),
+          fmt(medianOf(t.name, q(total, 99)), 1),
+          fmt(medianOf(t.name, streamsPerSec), 0),
+          fmt(cpu, 1),
+          Number.isFinite(cpu) ? `${fmt(cpu / nodeCpu, 2)}×` : '—',
+          fmt(cpuPerStreamMs(t.name), 2),
+          io ? `${fmt(io.reads, 2)} + ${fmt(io.writes, 2)}` : '—',
+          String(roundsOf(t.name).reduce((s, r) => s + r.ttfts.length, 0)),
+          String(roundsOf(t.name).reduce((s, r) => s + r.errors, 0)),
+        ];
+      }),
+    ),
+  );
+  log(
+    `  CPU = utime+stime of the proxy's process tree over the measured phases ÷ content chunks delivered (per-stream work — ` +
+      `HTTP, auth, validation, the ledger row — is included, spread over ${FAKE_CHUNKS} chunks)`,
+  );
+
+  log(
+    `  syscalls = read + write system calls (/proc/<pid>/io syscr, syscw) per content chunk delivered; the client gets ${FAKE_CHUNKS + 3} events per stream (role, ${FAKE_CHUNKS} contents, finish, [DONE])`,
+  );
+
+  log();
+  const directC1 = percentile(unloaded.get('direct')?.ttfts ?? [], 50);
+  log(
+    `Unloaded: c=1, ${UNLOADED_STREAMS} sequential streams per target (fixed cost per stream, no queueing for CPU)`,
+  );
+  log(
+    table(
+      ['target', 'TTFT p50', 'added p50', 'TTFT max', 'stream p50', 'CPU ms/stream', 'errors'],
+      targets.map((t) => {
+        const r = unloaded.get(t.name);
+        const ttfts = r?.ttfts ?? [];
+        return [
+          t.name,
+          fmt(percentile(ttfts, 50), 2),
+          t.name === 'direct' ? '—' : signed(percentile(ttfts, 50) - directC1, 2),
+          fmt(Math.max(...ttfts), 2),
+          fmt(percentile(r?.totals ?? [], 50), 1),
+          r?.cpuMs === undefined ? '—' : fmt(r.cpuMs / Math.max(1, ttfts.length), 2),
+          String(r?.errors ?? 0),
+        ];
+      }),
+    ),
+  );
+
+  log();
+  const slowMs = FAKE_TTFT_MS + opts.slowChunks * SLOW_INTERVAL_MS;
+  log(
+    `Memory: ${opts.streams} concurrent streams held open (each ${opts.slowChunks} chunks ${SLOW_INTERVAL_MS} ms apart, ~${(slowMs / 1000).toFixed(0)} s), ` +
+      `started over ${(opts.rampMs / 1000).toFixed(0)} s; RSS sampled every 200 ms for ${(opts.sampleMs / 1000).toFixed(0)} s once all had their first token`,
+  );
+  const perStreamKiB = (m: MemoryResult, v: number) => ((v - m.idleMiB) * 1024) / m.hold.streams;
+  log(
+    table(
+      [
+        'target',
+        'all open after',
+        'idle RSS MiB',
+        'RSS open p50 / max',
+        'KiB/stream (p50)',
+        'KiB/stream (max)',
+        'TTFT p50 / p99 ms',
+        'CPU ms/stream',
+        'complete',
+        'failed',
+        'fake: seen / closed early',
+      ],
+      memory.map((m) => {
+        const rssMed = median(m.hold.samples);
+        const rssMax = Math.max(...m.hold.samples);
+        return [
+          m.target,
+          `${fmt(m.hold.allOpenMs / 1000, 1)} s`,
+          fmt(m.idleMiB, 1),
+          `${fmt(rssMed, 1)} / ${fmt(rssMax, 1)}`,
+          fmt(perStreamKiB(m, rssMed), 1),
+          fmt(perStreamKiB(m, rssMax), 1),
+          `${fmt(percentile(m.hold.ttfts, 50), 1)} / ${fmt(percentile(m.hold.ttfts, 99), 1)}`,
+          fmt(m.cpuMs / m.hold.streams, 2),
+          `${m.hold.completed}/${m.hold.streams}`,
+          String(m.hold.errors),
+          `${m.fakeStreams} / ${m.fakeClosedEarly}`,
+        ];
+      }),
+    ),
+  );
+  const sm = memory.find((m) => m.target === 'shenma');
+  log(
+    `  Shenma RSS: ${fmt(shenmaStartRss, 0)} MiB after start-up and one request; peak (VmHWM) ${fmt(shenmaHwm, 0)} MiB. ` +
+      `Streams open during sampling: ${sm ? `${sm.hold.openAtSampling} at start, ${sm.hold.openAfterSampling} at end` : '—'}. ` +
+      `Start-up (spawn → listening, fresh data dir) ${(shenmaReadyMs / 1000).toFixed(1)} s`,
+  );
+
+  if (opts.profile) {
+    const prof = summariseProfile(profileDir, shenmaWindows);
+    log();
+    if (!prof) {
+      log('CPU profile: none written (Shenma did not exit cleanly on SIGTERM?)');
+    } else {
+      log(
+        `Shenma CPU profile (its measured c=${C} phases only; busy ${fmt(prof.totalMs - prof.idleMs, 0)} ms of ${fmt(prof.totalMs, 0)} ms) — NOTE: profiling slows Shenma, its numbers above are skewed`,
+      );
+      const rows = (list: Hotspot[]) => list.map((h) => [h.name, fmt(h.ms, 0), `${fmt(h.share * 100, 1)}%`]);
+      log(table(['self time by module', 'ms', 'of busy'], rows(prof.modules.slice(0, 15))));
+      log();
+      log(table(['self time by function', 'ms', 'of busy'], rows(prof.functions)));
+    }
+  }
+
+  // ---- Targets ----
+  log();
+  log('Targets');
+  const verdict = (ok: boolean | undefined) =>
+    ok === undefined ? '[skipped]' : ok ? '[met]    ' : '[NOT MET]';
+  if (byName('nginx')) {
+    const perRound = diffPerRound('shenma', 'nginx', 50);
+    const d = median(perRound);
+    log(
+      `${verdict(d <= 1)} TTFT Shenma adds at c=${C} within 1 ms of nginx's (p50): Shenma added ${signed(median(diffPerRound('shenma', 'direct', 50)), 2)} ms, ` +
+        `nginx added ${signed(median(diffPerRound('nginx', 'direct', 50)), 2)} ms, difference ${signed(d, 2)} ms (per round: ${perRound.map((v) => signed(v, 2)).join(', ')})`,
+    );
+  } else {
+    log(`${verdict(undefined)} TTFT Shenma adds within 1 ms of nginx's: nginx absent`);
+  }
+  const sc = cpuPerChunkUs('shenma');
+  log(
+    `${verdict(sc / nodeCpu <= 1.5)} Shenma CPU per streamed chunk ≤ 1.5× bare Node proxy: ${fmt(sc, 1)} vs ${fmt(nodeCpu, 1)} µs = ${fmt(sc / nodeCpu, 2)}×`,
+  );
+  if (sm) {
+    const kib = perStreamKiB(sm, median(sm.hold.samples));
+    const held = sm.hold.openAtSampling === sm.hold.streams && sm.hold.openAfterSampling === sm.hold.streams;
+    log(
+      `${verdict(kib <= 64 && held)} ${sm.hold.streams} concurrent streams held with ≤ 64 KiB each: ${fmt(kib, 1)} KiB/stream ` +
+        `(RSS ${fmt(sm.idleMiB, 1)} → ${fmt(median(sm.hold.samples), 1)} MiB; ${sm.hold.openAtSampling}/${sm.hold.streams} streams open when sampling began, ${sm.hold.openAfterSampling} when it ended)`,
+    );
+  }
+  const latencyErrors =
+    roundsOf('shenma').reduce((s, r) => s + r.errors, 0) + (unloaded.get('shenma')?.errors ?? 0);
+  const memErrors = sm ? sm.hold.errors + sm.fakeClosedEarly : 0;
+  log(
+    `${verdict(latencyErrors === 0 && memErrors === 0 && (!sm || sm.fakeStreams === sm.hold.streams))} Shenma: no errors or refusals: ` +
+      `${latencyErrors} failed at c=${C} and c=1; ${sm ? `${sm.hold.errors} failed of ${sm.hold.streams} held streams, the fake saw ${sm.fakeStreams} streams, ${sm.fakeClosedEarly} closed early` : 'memory phase not run'}`,
+  );
+
+  const warnings: string[] = [];
+  for (const [name, list] of results) {
+    const errors = list.reduce((s, r) => s + r.errors, 0);
+    if (errors > 0)
+      warnings.push(`c=${C} ${name}: ${errors} failed, e.g. ${list.find((r) => r.firstError)?.firstError}`);
+  }
+  for (const [name, r] of unloaded)
+    if (r.errors > 0) warnings.push(`c=1 ${name}: ${r.errors} failed, e.g. ${r.firstError}`);
+  for (const m of memory)
+    if (m.hold.errors > 0)
+      warnings.push(`memory ${m.target}: ${m.hold.errors} failed, e.g. ${m.hold.firstError}`);
+  if (warnings.length > 0) {
+    log();
+    log('Warnings');
+    for (const w of warnings) log(`  ${w}`);
+  }
+  log();
+  log(
+    `done in ${((Date.now() - started) / 1000).toFixed(0)} s; load average now ${os.loadavg()[0]!.toFixed(2)} (a busy machine inflates every column; compare ratios, rerun if it is high)`,
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  async (err: unknown) => {
+    if (isStopping()) return; // the signal handler is already cleaning up and will exit
+    process.stderr.write(`\nbench failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    await stopAll();
+    process.exit(1);
+  },
+);
