@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -433,6 +433,7 @@ async function main() {
     measureMs,
     maxRequests: MAX_REQUESTS_PER_PHASE,
     expectedChunks: FAKE_CHUNKS,
+    fakePid: fakeChild.pid,
   });
   for (const t of targets) {
     await fake.reset();
@@ -532,6 +533,9 @@ async function main() {
       writes: list.reduce((s, r) => s + r.syscalls!.writes, 0) / n,
     };
   };
+  /** Cores used by proxy + fake model + load generator together: near the core count means CPU-bound. */
+  const coresBusy = (r: ChatPhaseResult) =>
+    ((r.cpuMs ?? 0) + (r.fakeCpuMs ?? Number.NaN) + (r.loadgenCpuMs ?? Number.NaN)) / r.durationMs;
   const streamsPerSec = (r: ChatPhaseResult) => (r.ttfts.length * 1000) / r.durationMs;
   const nodeCpu = cpuPerChunkUs('node-proxy');
 
@@ -555,6 +559,7 @@ async function main() {
         'vs node-proxy',
         'CPU ms/stream',
         'syscalls/chunk r+w',
+        'cores busy',
         'streams',
         'errors',
       ],
@@ -574,6 +579,7 @@ async function main() {
           Number.isFinite(cpu) ? `${fmt(cpu / nodeCpu, 2)}×` : '—',
           fmt(cpuPerStreamMs(t.name), 2),
           io ? `${fmt(io.reads, 2)} + ${fmt(io.writes, 2)}` : '—',
+          fmt(medianOf(t.name, coresBusy), 2),
           String(roundsOf(t.name).reduce((s, r) => s + r.ttfts.length, 0)),
           String(roundsOf(t.name).reduce((s, r) => s + r.errors, 0)),
         ];
@@ -585,6 +591,9 @@ async function main() {
       `HTTP, auth, validation, the ledger row — is included, spread over ${FAKE_CHUNKS} chunks)`,
   );
 
+  log(
+    `  cores busy = CPU of the target + fake model + load generator ÷ phase time (${os.cpus().length} cores here; near that, added latency is mostly queueing for CPU)`,
+  );
   log(
     `  syscalls = read + write system calls (/proc/<pid>/io syscr, syscw) per content chunk delivered; the client gets ${FAKE_CHUNKS + 3} events per stream (role, ${FAKE_CHUNKS} contents, finish, [DONE])`,
   );
@@ -674,6 +683,10 @@ async function main() {
       log(table(['self time by module', 'ms', 'of busy'], rows(prof.modules.slice(0, 15))));
       log();
       log(table(['self time by function', 'ms', 'of busy'], rows(prof.functions)));
+      // Kept outside the repository, for a viewer (Chrome DevTools, speedscope) and for call trees.
+      const kept = join(os.tmpdir(), `shenma-chat-${Date.now()}.cpuprofile`);
+      copyFileSync(join(profileDir, prof.file), kept);
+      log(`  whole profile (start-up and every phase) kept at ${kept}`);
     }
   }
 

@@ -170,6 +170,9 @@ export interface ChatPhaseResult {
   cpuMs?: number;
   /** Read / write system calls the target's process tree made during the measured phase. */
   syscalls?: { reads: number; writes: number };
+  /** CPU ms of the load generator (this process) and of the fake model during the measured phase. */
+  loadgenCpuMs?: number;
+  fakeCpuMs?: number;
 }
 
 async function loop(
@@ -226,6 +229,8 @@ export interface ChatPhaseOptions {
   measureMs: number;
   maxRequests: number;
   expectedChunks: number;
+  /** The fake model's pid, to report how busy it was (the machine's cores are shared). */
+  fakePid?: number;
 }
 
 /**
@@ -238,11 +243,16 @@ export async function runChatPhase(
   body: string,
   opts: ChatPhaseOptions,
 ): Promise<ChatPhaseResult> {
-  const { concurrency, warmupMs, measureMs, maxRequests, expectedChunks } = opts;
+  const { concurrency, warmupMs, measureMs, maxRequests, expectedChunks, fakePid } = opts;
   if (warmupMs > 0) await loop(target, body, concurrency, warmupMs, maxRequests, expectedChunks, false);
   const cpu0 = target.pid ? cpuMsOfTree(target.pid) : 0;
   const io0 = target.pid ? syscallsOfTree(target.pid) : undefined;
+  const fake0 = fakePid ? cpuMsOfTree(fakePid) : 0;
+  const self0 = process.cpuUsage();
   const result = await loop(target, body, concurrency, measureMs, maxRequests, expectedChunks, true);
+  const self = process.cpuUsage(self0);
+  result.loadgenCpuMs = (self.user + self.system) / 1000;
+  if (fakePid) result.fakeCpuMs = cpuMsOfTree(fakePid) - fake0;
   if (target.pid && io0) {
     result.cpuMs = cpuMsOfTree(target.pid) - cpu0;
     const io1 = syscallsOfTree(target.pid);

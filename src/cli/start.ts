@@ -1,4 +1,3 @@
-import { EXTENSION_CLIENT_SECRET } from '../config/schema.js';
 import { startEmbedded } from '../server/embedded.js';
 import { DataDirLockedError } from '../storage/database.js';
 import { loadCliConfig, parsePort, resolveDataDir } from './context.js';
@@ -49,12 +48,6 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   io.out(
     `shenma listening on ${server.url} (public URL ${server.publicUrl}), data in ${dataDir}, database ${server.db.kind}`,
   );
-  if (loaded.config.identity.clientSecret === EXTENSION_CLIENT_SECRET && !loaded.config.identity.issuer) {
-    io.out(
-      'warning: identity.clientSecret is the secret built into the Zhuge Shenma extension, so it is public; ' +
-        'logins still need a password, but any client can pose as the IDE',
-    );
-  }
   for (const g of server.models.groups.values()) {
     for (const r of g.replicas) {
       if (r.healthy === false) {
