@@ -16,7 +16,6 @@ import {
 } from './lib/chat-load.js';
 import { FakeControl, type Script, type StreamRecord } from './lib/fake.js';
 import { findNginx, startNginx } from './lib/nginx.js';
-import { type Hotspot, monotonicUs, summariseProfile, type Window } from './lib/profile.js';
 import {
   type Child,
   cpuMsOfTree,
@@ -31,6 +30,7 @@ import {
   stopAll,
   waitExit,
 } from './lib/proc.js';
+import { type Hotspot, monotonicUs, summariseProfile, type Window } from './lib/profile.js';
 import { fmt, median, percentile, signed, table } from './lib/stats.js';
 
 /**
@@ -60,8 +60,6 @@ const FAKE_CHUNKS = 50;
 const FAKE_INTER_CHUNK_MS = 5;
 /** 50 pieces of exactly 5 characters, so `--chunks 50` splits it into exactly these 50 chunks. */
 const ANSWER_TEXT = Array.from({ length: FAKE_CHUNKS }, (_, i) => ` w${String(i).padStart(3, '0')}`).join('');
-/** Sequential streams per target in the unloaded (c=1) phase. */
-const UNLOADED_STREAMS = 25;
 /** The memory phase's streams: one chunk a second, long enough to hold all of them open at once. */
 const SLOW_INTERVAL_MS = 1000;
 
@@ -105,6 +103,8 @@ function options() {
     rampMs: quick ? 3000 : 4000,
     sampleMs: quick ? 2000 : 4000,
     memoryBaselines: !quick,
+    /** Sequential streams per target in the unloaded (c=1) phase. */
+    unloadedStreams: quick ? 8 : 25,
     pin: values.pin ?? false,
     build: !(values['skip-build'] ?? false),
     nginx: !(values['skip-nginx'] ?? false),
@@ -472,7 +472,7 @@ async function main() {
         concurrency: 1,
         warmupMs: 0,
         measureMs: 30_000,
-        maxRequests: UNLOADED_STREAMS,
+        maxRequests: opts.unloadedStreams,
         expectedChunks: FAKE_CHUNKS,
       }),
     );
@@ -557,6 +557,7 @@ async function main() {
         'streams/s',
         'CPU µs/chunk',
         'vs node-proxy',
+        'kernel',
         'CPU ms/stream',
         'syscalls/chunk r+w',
         'cores busy',
@@ -577,6 +578,12 @@ async function main() {
           fmt(medianOf(t.name, streamsPerSec), 0),
           fmt(cpu, 1),
           Number.isFinite(cpu) ? `${fmt(cpu / nodeCpu, 2)}×` : '—',
+          t.name === 'direct'
+            ? '—'
+            : `${fmt(
+                medianOf(t.name, (r) => (r.sysShare ?? Number.NaN) * 100),
+                0,
+              )}%`,
           fmt(cpuPerStreamMs(t.name), 2),
           io ? `${fmt(io.reads, 2)} + ${fmt(io.writes, 2)}` : '—',
           fmt(medianOf(t.name, coresBusy), 2),
@@ -588,7 +595,7 @@ async function main() {
   );
   log(
     `  CPU = utime+stime of the proxy's process tree over the measured phases ÷ content chunks delivered (per-stream work — ` +
-      `HTTP, auth, validation, the ledger row — is included, spread over ${FAKE_CHUNKS} chunks)`,
+      `HTTP, auth, validation, the ledger row — is included, spread over ${FAKE_CHUNKS} chunks); kernel = stime share of it`,
   );
 
   log(
@@ -601,7 +608,7 @@ async function main() {
   log();
   const directC1 = percentile(unloaded.get('direct')?.ttfts ?? [], 50);
   log(
-    `Unloaded: c=1, ${UNLOADED_STREAMS} sequential streams per target (fixed cost per stream, no queueing for CPU)`,
+    `Unloaded: c=1, ${opts.unloadedStreams} sequential streams per target (fixed cost per stream, no queueing for CPU)`,
   );
   log(
     table(
@@ -666,6 +673,8 @@ async function main() {
   const sm = memory.find((m) => m.target === 'shenma');
   log(
     `  Shenma RSS: ${fmt(shenmaStartRss, 0)} MiB after start-up and one request; peak (VmHWM) ${fmt(shenmaHwm, 0)} MiB. ` +
+      `Against that start-up RSS instead of the idle RSS after the c=${C} phases (whose heap growth the streams may reuse): ` +
+      `${sm ? fmt(((median(sm.hold.samples) - (shenmaStartRss ?? Number.NaN)) * 1024) / sm.hold.streams, 1) : '—'} KiB/stream. ` +
       `Streams open during sampling: ${sm ? `${sm.hold.openAtSampling} at start, ${sm.hold.openAfterSampling} at end` : '—'}. ` +
       `Start-up (spawn → listening, fresh data dir) ${(shenmaReadyMs / 1000).toFixed(1)} s`,
   );
@@ -683,6 +692,8 @@ async function main() {
       log(table(['self time by module', 'ms', 'of busy'], rows(prof.modules.slice(0, 15))));
       log();
       log(table(['self time by function', 'ms', 'of busy'], rows(prof.functions)));
+      log();
+      log(table(["Shenma's functions, total time (self + callees)", 'ms', 'of busy'], rows(prof.inclusive)));
       // Kept outside the repository, for a viewer (Chrome DevTools, speedscope) and for call trees.
       const kept = join(os.tmpdir(), `shenma-chat-${Date.now()}.cpuprofile`);
       copyFileSync(join(profileDir, prof.file), kept);

@@ -8,7 +8,6 @@ import { parseArgs } from 'node:util';
 import { FakeControl, type Script, type StreamRecord } from './lib/fake.js';
 import { makePool, type PhaseResult, runPhase, sendOnce, type Target } from './lib/load.js';
 import { findNginx, startNginx } from './lib/nginx.js';
-import { type Hotspot, monotonicUs, summariseProfile, type Window } from './lib/profile.js';
 import {
   type Child,
   epochMs,
@@ -23,6 +22,7 @@ import {
   stopAll,
   waitExit,
 } from './lib/proc.js';
+import { type Hotspot, monotonicUs, summariseProfile, type Window } from './lib/profile.js';
 import { fmt, median, percentile, signed, table } from './lib/stats.js';
 import {
   COMPLETION_TEXT,

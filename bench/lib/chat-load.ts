@@ -140,6 +140,24 @@ export async function sendChat(
   return { ttftMs, totalMs, chunks, ...(opts.collectText ? { text } : {}) };
 }
 
+/** utime and stime of a process tree in clock ticks: compare before/after a phase. */
+export function cpuTicksOfTree(pid: number): { user: number; sys: number } {
+  let user = 0;
+  let sys = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      // Fields after the command name: state is the 1st, utime the 12th, stime the 13th.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      user += Number(fields[11]);
+      sys += Number(fields[12]);
+    } catch {
+      // Gone.
+    }
+  }
+  return { user, sys };
+}
+
 /** Read and write system calls (`syscr`, `syscw` of /proc/<pid>/io) of a process and its direct children. */
 export function syscallsOfTree(pid: number): { reads: number; writes: number } {
   let reads = 0;
@@ -170,6 +188,8 @@ export interface ChatPhaseResult {
   cpuMs?: number;
   /** Read / write system calls the target's process tree made during the measured phase. */
   syscalls?: { reads: number; writes: number };
+  /** Share of `cpuMs` spent in the kernel (stime): socket reads and writes, loopback delivery, epoll. */
+  sysShare?: number;
   /** CPU ms of the load generator (this process) and of the fake model during the measured phase. */
   loadgenCpuMs?: number;
   fakeCpuMs?: number;
@@ -247,6 +267,7 @@ export async function runChatPhase(
   if (warmupMs > 0) await loop(target, body, concurrency, warmupMs, maxRequests, expectedChunks, false);
   const cpu0 = target.pid ? cpuMsOfTree(target.pid) : 0;
   const io0 = target.pid ? syscallsOfTree(target.pid) : undefined;
+  const ticks0 = target.pid ? cpuTicksOfTree(target.pid) : undefined;
   const fake0 = fakePid ? cpuMsOfTree(fakePid) : 0;
   const self0 = process.cpuUsage();
   const result = await loop(target, body, concurrency, measureMs, maxRequests, expectedChunks, true);
@@ -257,6 +278,10 @@ export async function runChatPhase(
     result.cpuMs = cpuMsOfTree(target.pid) - cpu0;
     const io1 = syscallsOfTree(target.pid);
     result.syscalls = { reads: io1.reads - io0.reads, writes: io1.writes - io0.writes };
+    const ticks1 = cpuTicksOfTree(target.pid);
+    const user = ticks1.user - (ticks0?.user ?? 0);
+    const sys = ticks1.sys - (ticks0?.sys ?? 0);
+    result.sysShare = user + sys > 0 ? sys / (user + sys) : Number.NaN;
   }
   return result;
 }

@@ -14,6 +14,7 @@ interface CallFrame {
 interface ProfileNode {
   id: number;
   callFrame: CallFrame;
+  children?: number[];
 }
 interface CpuProfile {
   nodes: ProfileNode[];
@@ -34,7 +35,16 @@ export interface ProfileSummary {
   idleMs: number;
   functions: Hotspot[];
   modules: Hotspot[];
+  /**
+   * Total (self + callees) time of each function, counted once per sample however deep it recurses:
+   * which stage of a request the time goes to. Frames outside the app's code (Node internals, V8,
+   * dependencies) are left out unless `inclusiveFilter` keeps them.
+   */
+  inclusive: Hotspot[];
 }
+
+/** Default filter for {@link ProfileSummary.inclusive}: Shenma's own built code. */
+const SHENMA_FRAME = /\/dist\//;
 
 const SPECIAL = new Set(['(idle)', '(program)', '(garbage collector)', '(root)']);
 
@@ -65,7 +75,12 @@ export const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n)
 /** A time window in {@link monotonicUs}; only samples inside one of them count. */
 export type Window = [startUs: number, endUs: number];
 
-export function summariseProfile(dir: string, windows: Window[], top = 20): ProfileSummary | undefined {
+export function summariseProfile(
+  dir: string,
+  windows: Window[],
+  top = 20,
+  inclusiveFilter: RegExp = SHENMA_FRAME,
+): ProfileSummary | undefined {
   let files: string[];
   try {
     files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
@@ -104,11 +119,34 @@ export function summariseProfile(dir: string, windows: Window[], top = 20): Prof
     const m = moduleOf(frame);
     mod.set(m, (mod.get(m) ?? 0) + us);
   }
+  const parentOf = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
+  const incl = new Map<string, number>();
+  for (const [id, us] of selfUs) {
+    if (byId.get(id)?.callFrame.functionName === '(idle)') continue;
+    const seen = new Set<string>();
+    // Bounded by the tree's depth: every step goes to a parent, and the root has none.
+    for (let cur: number | undefined = id; cur !== undefined; cur = parentOf.get(cur)) {
+      const frame = byId.get(cur)?.callFrame;
+      if (!frame || !inclusiveFilter.test(frame.url) || /node_modules/.test(frame.url)) continue;
+      const key = `${frame.functionName || '(anonymous)'} ${shortUrl(frame.url)}:${frame.lineNumber + 1}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      incl.set(key, (incl.get(key) ?? 0) + us);
+    }
+  }
   const busy = total - idle;
   const rank = (m: Map<string, number>) =>
     [...m.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
       .map(([name, us]) => ({ name, ms: us / 1000, share: busy > 0 ? us / busy : 0 }));
-  return { file, totalMs: total / 1000, idleMs: idle / 1000, functions: rank(fn), modules: rank(mod) };
+  return {
+    file,
+    totalMs: total / 1000,
+    idleMs: idle / 1000,
+    functions: rank(fn),
+    modules: rank(mod),
+    inclusive: rank(incl),
+  };
 }
