@@ -460,6 +460,19 @@ describe('retries before the first token', () => {
     expect(fakeB.requests).toHaveLength(0);
   });
 
+  it.each([401, 403, 404])(
+    'answers 502, not %i, when the model refuses Shenma itself (its apiKey, model name or URL)',
+    async (status) => {
+      const app = await startChat([chatModel({ url: `${fakeA.url}/v1` })]);
+      fakeA.enqueue({ chunks: ['x'], fault: { kind: 'status', status } });
+      const res = await post(app, { messages: hello, stream: true });
+      expect(res.status).toBe(502);
+      const body = await json(res);
+      expect(body.error.type).toBe('upstream_error');
+      expect(body.error.message).toContain(`fake error ${status}`);
+    },
+  );
+
   it('never retries once the answer started: a cut stream is an SSE error, the other replica gets nothing', async () => {
     const app = await startChat([
       chatModel({ url: `${fakeA.url}/v1` }),

@@ -112,3 +112,30 @@ describe('socket chat through the embedded server', () => {
     expect(rows.every((r) => r.status === 'ok' && r.user_name === 'tester')).toBe(true);
   });
 });
+
+describe('shutting down the embedded server', () => {
+  it('does not wait for a connected extension to hang up', async () => {
+    const own = await startTestShenma({
+      models: [{ name: 'assistant', kind: 'openai', url: `${fake.url}/v1`, roles: ['chat'] }],
+    });
+    const socket = io(`${own.url}/chat`, {
+      auth: { token: own.token },
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', () => resolve());
+        socket.once('connect_error', reject);
+      });
+      const disconnected = new Promise<string>((resolve) => socket.once('disconnect', resolve));
+      const started = performance.now();
+      await own.close();
+      expect(performance.now() - started).toBeLessThan(5_000);
+      expect(await disconnected).toMatch(/transport close|server/);
+    } finally {
+      socket.disconnect();
+    }
+  });
+});

@@ -29,6 +29,11 @@ export function messageChars(messages: readonly ChatMessage[]): number {
   return n;
 }
 
+/** The prompt's size in tokens when the upstream does not say: one estimate for quotas and the ledger. */
+export function estimatePromptTokens(messages: readonly ChatMessage[], charsPerToken: number): number {
+  return Math.ceil(messageChars(messages) / charsPerToken);
+}
+
 /**
  * True for a chunk that carries part of the answer: content, a tool call, any other non-empty
  * delta field, or a finish_reason. A role-only (or empty-content) opening chunk is not one, so it
@@ -138,7 +143,7 @@ export class AnswerTracker {
       return { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens, estimated: false };
     }
     return {
-      promptTokens: estimate(messageChars(prompt)),
+      promptTokens: estimatePromptTokens(prompt, charsPerToken),
       completionTokens: estimate(this.rawChars),
       estimated: true,
     };

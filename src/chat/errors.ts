@@ -78,6 +78,15 @@ export interface Failure {
   error: ChatStreamError;
 }
 
+/**
+ * An upstream 4xx the client can act on. 401, 403, 404 and 407 mean Shenma's own apiKey, model
+ * name or URL for that backend is wrong: passed on, a 401 would tell the IDE its login is bad.
+ * 408 (after the retries) is a timeout, not a bad request.
+ */
+function clientsToFix(status: number): boolean {
+  return status >= 400 && status < 500 && ![401, 403, 404, 407, 408].includes(status);
+}
+
 /** Maps the cause of a failed answer to what the ledger and the client are told. */
 export function describeFailure(err: unknown, model: string, started: boolean): Failure {
   const fail = (status: ChatStatus, http: number, type: ErrorType, message: string, retryAfter?: number) => ({
@@ -130,7 +139,7 @@ export function describeFailure(err: unknown, model: string, started: boolean): 
         err.retryAfter ?? 5,
       );
     }
-    if (err.kind === 'status' && err.status !== undefined && err.status >= 400 && err.status < 500) {
+    if (err.kind === 'status' && err.status !== undefined && clientsToFix(err.status)) {
       // The request itself was refused (context too long, bad tool schema): the client must change it.
       return fail('upstream_error', err.status, 'invalid_request_error', `model "${model}": ${err.message}`);
     }

@@ -3,7 +3,8 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import type { RouteHandler } from '../gateway/embedded.js';
 import { callerOf } from '../http/caller.js';
-import { badRequestFromZod, HttpError } from '../http/errors.js';
+import { HttpError } from '../http/errors.js';
+import { parseJsonBody } from '../http/request.js';
 import type { ChatFeedbackTable, Database } from '../storage/database.js';
 
 /**
@@ -40,12 +41,6 @@ const issue = z.looseObject({
   screenshot_data: z.string().nullish(),
   screenshot_name: z.string().max(255).nullish(),
 });
-
-function parse<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
-  const r = schema.safeParse(body);
-  if (!r.success) throw badRequestFromZod(r.error);
-  return r.data;
-}
 
 /** Refuses a screenshot that is not an image data URL (400) or is over the size cap (413). */
 function checkScreenshot(data: string): void {
@@ -125,12 +120,12 @@ export function chatFeedbackHandlers(db: Database): {
   return {
     'chat.feedback': async (req, reply) => {
       const kind = feedbackKind(req);
-      const body = kind === 'evaluate' ? parse(evaluate, req.body) : parse(useCode, req.body);
+      const body = kind === 'evaluate' ? parseJsonBody(evaluate, req.body) : parseJsonBody(useCode, req.body);
       await store(kind, req, body.conversation_id, body);
       return reply.send({ status: 'ok' });
     },
     'chat.issue': async (req, reply) => {
-      const body = parse(issue, req.body);
+      const body = parseJsonBody(issue, req.body);
       if (body.screenshot_data) checkScreenshot(body.screenshot_data);
       await store('issue', req, null, body);
       return reply.send({ message: '操作成功', data: null, success: true });

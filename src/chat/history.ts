@@ -109,7 +109,7 @@ export class ConversationStore {
   }
 }
 
-export function estimateTokens(text: string, charsPerToken: number): number {
+function estimateTokens(text: string, charsPerToken: number): number {
   return Math.ceil(text.length / charsPerToken);
 }
 

@@ -2,8 +2,9 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { ShenmaConfig } from '../config/schema.js';
 import type { ElasticsearchSink } from '../observability/elasticsearch.js';
 import type { Database } from '../storage/database.js';
+import { estimatePromptTokens } from './answer.js';
 import { checkInput, createMaskingFilter, WordMatcher } from './content-filter.js';
-import { ConversationStore, estimateTokens, textOf } from './history.js';
+import { ConversationStore } from './history.js';
 import { UsageLedger, usageRecordOf } from './ledger.js';
 import type { QuotaGuard } from './quota/index.js';
 import type { Reservation } from './quota/store.js';
@@ -38,7 +39,7 @@ export function createChatHooks(deps: ChatHookDeps): ChatHooks {
   const held = new Map<string, Reservation[]>();
 
   const promptTokens = (messages: readonly ChatMessage[]) =>
-    messages.reduce((n, m) => n + estimateTokens(textOf(m.content), chat.charsPerToken), 0);
+    estimatePromptTokens(messages, chat.charsPerToken);
 
   return {
     async prepare(ctx: ChatContext): Promise<ChatMessage[]> {

@@ -2,7 +2,8 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { RouteHandler } from '../gateway/embedded.js';
-import { badRequestFromZod, errorBody, HttpError, sendError } from '../http/errors.js';
+import { errorBody, HttpError, sendError } from '../http/errors.js';
+import { clientGoneSignal, parseJsonBody } from '../http/request.js';
 import '../identity/identity.js';
 import { CompletionAggregator } from './aggregate.js';
 import { ChatStreamError } from './errors.js';
@@ -30,25 +31,6 @@ export const chatCompletionBody = z.looseObject({
   stream: z.boolean().optional(),
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
 });
-export type ChatCompletionBody = z.infer<typeof chatCompletionBody>;
-
-function parseBody(body: unknown): ChatCompletionBody {
-  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new HttpError(400, 'invalid_request_error', 'body must be a JSON object');
-  }
-  const r = chatCompletionBody.safeParse(body);
-  if (!r.success) throw badRequestFromZod(r.error);
-  return r.data;
-}
-
-/** Aborts when the client drops the connection before the answer was complete. */
-function clientGoneSignal(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort();
-  });
-  return controller.signal;
-}
 
 /** The chunk as the client gets it: the configured model name instead of the upstream id. */
 function clientPayload(chunk: ChatChunk, model: string): string {
@@ -134,7 +116,7 @@ export function openAiChatHandlers(service: ChatService): {
   return {
     'chat.completions': async (req: FastifyRequest, reply: FastifyReply) => {
       try {
-        const body = parseBody(req.body);
+        const body = parseJsonBody(chatCompletionBody, req.body);
         const model = body.model ?? service.defaultModel();
         if (!model) {
           throw new HttpError(

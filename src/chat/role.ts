@@ -79,9 +79,12 @@ export const chatRole: RoleFactory = async (ctx) => {
         log: ctx.log,
       });
     },
-    // The socket chat closes first, so answers it aborts are recorded before the stores go.
-    close: async () => {
+    // The socket chat closes before the HTTP server (its sockets would hold it open), so answers
+    // it aborts are recorded before the stores go.
+    detach: async () => {
       await socketChat?.close();
+    },
+    close: async () => {
       await elasticsearch?.close();
       await quotaStore.close();
     },

@@ -22,11 +22,6 @@ export class SseWriter {
     private readonly extraHeaders: OutgoingHttpHeaders = {},
   ) {}
 
-  /** Headers are sent: errors can only be told in the stream from now on. */
-  get started(): boolean {
-    return this.committed;
-  }
-
   /** The client is gone (or the response ended): writing more is pointless. */
   get closed(): boolean {
     return this.res.destroyed || this.res.writableEnded;

@@ -55,3 +55,49 @@ export function parseCommandArgs<O extends NonNullable<ParseArgsConfig['options'
     throw new CliError((err as Error).message, 2);
   }
 }
+
+export type CommandValues<O extends NonNullable<ParseArgsConfig['options']>> = ReturnType<
+  typeof parseCommandArgs<O>
+>['values'];
+
+/** One subcommand: the command-specific flags it takes, its positionals, and what it runs. */
+export interface Subcommand<O extends NonNullable<ParseArgsConfig['options']>, IO extends CliIO> {
+  flags: (keyof O)[];
+  args: string[];
+  /** The positionals may be left out. */
+  optional?: boolean;
+  run: (args: string[], values: CommandValues<O>, io: IO) => Promise<number>;
+}
+
+/**
+ * `shenma <command> <subcommand> ...`: prints usage for --help, refuses an unknown subcommand, a
+ * flag the subcommand does not take, and missing or extra positionals (exit 2), then runs it.
+ */
+export async function runSubcommand<O extends NonNullable<ParseArgsConfig['options']>, IO extends CliIO>(
+  command: string,
+  usage: string,
+  options: O,
+  subcommands: Record<string, Subcommand<O, IO>>,
+  argv: string[],
+  io: IO,
+): Promise<number> {
+  const { values, positionals } = parseCommandArgs(argv, options, true);
+  if ((values as { help?: boolean }).help) {
+    io.out(usage);
+    return 0;
+  }
+  const [name, ...args] = positionals;
+  if (!name) throw new CliError(`missing subcommand\n\n${usage}`, 2);
+  const sub = Object.hasOwn(subcommands, name) ? subcommands[name] : undefined;
+  if (!sub) throw new CliError(`unknown subcommand "${name}"\n\n${usage}`, 2);
+  for (const flag of Object.keys(options) as (keyof O & string)[]) {
+    if ((values as Record<string, unknown>)[flag] !== undefined && !sub.flags.includes(flag)) {
+      throw new CliError(`${command} ${name} does not take --${flag}`, 2);
+    }
+  }
+  if (args.length < sub.args.length && !sub.optional) {
+    throw new CliError(`${command} ${name}: missing ${sub.args.join(' ')}`, 2);
+  }
+  if (args.length > sub.args.length) throw new CliError(`unexpected argument "${args[sub.args.length]}"`, 2);
+  return sub.run(args, values, io);
+}

@@ -1,6 +1,6 @@
 import type { ApiToken } from '../identity/users.js';
 import { type Column, formatDate, formatTable, withAdmin } from './admin-client.js';
-import { CliError, type CliIO, parseCommandArgs } from './io.js';
+import { CliError, type CliIO, type CommandValues, runSubcommand, type Subcommand } from './io.js';
 
 const USAGE = [
   'Usage: shenma tokens <create|list|revoke> [options]',
@@ -25,43 +25,17 @@ const OPTIONS = {
   expires: { type: 'string' },
 } as const;
 
-type Values = ReturnType<typeof parseCommandArgs<typeof OPTIONS>>['values'];
+type Values = CommandValues<typeof OPTIONS>;
 
 /** Command-specific flags and positionals per subcommand (`optional` may be left out). */
-const SUBCOMMANDS: Record<
-  string,
-  {
-    flags: (keyof typeof OPTIONS)[];
-    args: string[];
-    optional?: boolean;
-    run: (args: string[], values: Values, io: CliIO) => Promise<number>;
-  }
-> = {
+const SUBCOMMANDS: Record<string, Subcommand<typeof OPTIONS, CliIO>> = {
   create: { flags: ['name', 'expires'], args: ['USER'], run: runCreate },
   list: { flags: [], args: ['USER'], optional: true, run: runList },
   revoke: { flags: [], args: ['ID'], run: runRevoke },
 };
 
-export async function run(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, OPTIONS, true);
-  if (values.help) {
-    io.out(USAGE);
-    return 0;
-  }
-  const [name, ...args] = positionals;
-  if (!name) throw new CliError(`missing subcommand\n\n${USAGE}`, 2);
-  const sub = Object.hasOwn(SUBCOMMANDS, name) ? SUBCOMMANDS[name] : undefined;
-  if (!sub) throw new CliError(`unknown subcommand "${name}"\n\n${USAGE}`, 2);
-  for (const flag of Object.keys(OPTIONS) as (keyof typeof OPTIONS)[]) {
-    if (values[flag] !== undefined && !sub.flags.includes(flag)) {
-      throw new CliError(`tokens ${name} does not take --${flag}`, 2);
-    }
-  }
-  if (args.length < sub.args.length && !sub.optional) {
-    throw new CliError(`tokens ${name}: missing ${sub.args.join(' ')}`, 2);
-  }
-  if (args.length > sub.args.length) throw new CliError(`unexpected argument "${args[sub.args.length]}"`, 2);
-  return sub.run(args, values, io);
+export function run(argv: string[], io: CliIO): Promise<number> {
+  return runSubcommand('tokens', USAGE, OPTIONS, SUBCOMMANDS, argv, io);
 }
 
 async function runCreate([user]: string[], values: Values, io: CliIO): Promise<number> {

@@ -1,6 +1,6 @@
 import { type User, validatePassword, validateUserName } from '../identity/users.js';
 import { type Column, formatDate, formatTable, toCliError, withAdmin } from './admin-client.js';
-import { CliError, type CliIO, parseCommandArgs } from './io.js';
+import { CliError, type CliIO, type CommandValues, runSubcommand, type Subcommand } from './io.js';
 
 const USAGE = [
   'Usage: shenma users <add|list|disable|enable|passwd> [options]',
@@ -28,11 +28,10 @@ const OPTIONS = {
   email: { type: 'string' },
 } as const;
 
-type Values = ReturnType<typeof parseCommandArgs<typeof OPTIONS>>['values'];
-type Subcommand = (args: string[], values: Values, io: UsersIO) => Promise<number>;
+type Values = CommandValues<typeof OPTIONS>;
 
 /** Which command-specific flags each subcommand takes, and how many positionals. */
-const SUBCOMMANDS: Record<string, { flags: (keyof typeof OPTIONS)[]; args: string[]; run: Subcommand }> = {
+const SUBCOMMANDS: Record<string, Subcommand<typeof OPTIONS, UsersIO>> = {
   add: { flags: ['password-stdin', 'no-password', 'email'], args: ['NAME'], run: runAdd },
   list: { flags: [], args: [], run: runList },
   disable: { flags: [], args: ['NAME'], run: (a, v, io) => runSetDisabled(a, v, io, true) },
@@ -51,24 +50,8 @@ export interface SecretPrompter {
  */
 export type UsersIO = CliIO & { terminal?: SecretPrompter | null };
 
-export async function run(argv: string[], io: UsersIO): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, OPTIONS, true);
-  if (values.help) {
-    io.out(USAGE);
-    return 0;
-  }
-  const [name, ...args] = positionals;
-  if (!name) throw new CliError(`missing subcommand\n\n${USAGE}`, 2);
-  const sub = Object.hasOwn(SUBCOMMANDS, name) ? SUBCOMMANDS[name] : undefined;
-  if (!sub) throw new CliError(`unknown subcommand "${name}"\n\n${USAGE}`, 2);
-  for (const flag of Object.keys(OPTIONS) as (keyof typeof OPTIONS)[]) {
-    if (values[flag] !== undefined && !sub.flags.includes(flag)) {
-      throw new CliError(`users ${name} does not take --${flag}`, 2);
-    }
-  }
-  if (args.length < sub.args.length) throw new CliError(`users ${name}: missing ${sub.args.join(' ')}`, 2);
-  if (args.length > sub.args.length) throw new CliError(`unexpected argument "${args[sub.args.length]}"`, 2);
-  return sub.run(args, values, io);
+export function run(argv: string[], io: UsersIO): Promise<number> {
+  return runSubcommand('users', USAGE, OPTIONS, SUBCOMMANDS, argv, io);
 }
 
 async function runAdd([name]: string[], values: Values, io: UsersIO): Promise<number> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type CacheKeyParts, CompletionCache } from './cache.js';
+import { type CachedAnswer, type CacheKeyParts, CompletionCache } from './cache.js';
 
 const base: CacheKeyParts = {
   model: 'coder',
@@ -11,7 +11,7 @@ const base: CacheKeyParts = {
   lineMode: 'multi',
 };
 
-const answer = { text: 'return a + b', filters: ['trailingWhitespace'] };
+const answer: CachedAnswer = { text: 'return a + b', filters: ['trailingWhitespace'] };
 
 describe('CompletionCache exact reuse', () => {
   it('returns what was stored under the same key parts', () => {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import type { FilterName } from '../config/schema.js';
 
 /**
  * Two in-process reuse paths, both bounded:
@@ -11,7 +12,8 @@ import { LRUCache } from 'lru-cache';
 
 export interface CachedAnswer {
   text: string;
-  filters: string[];
+  /** Filters that shaped the answer, reported again on a hit. */
+  filters: FilterName[];
 }
 
 export interface TypedThroughHit {

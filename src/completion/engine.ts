@@ -252,7 +252,7 @@ export class CompletionEngine {
         rawText: hit.text,
         source: 'cache',
         finishReason: 'stop',
-        filters: [],
+        filters: hit.filters,
         completionTokens: 0,
       };
     }

@@ -1,8 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { z } from 'zod';
 import type { RouteHandler } from '../gateway/embedded.js';
 import { callerOf } from '../http/caller.js';
-import { badRequestFromZod, HttpError, sendError } from '../http/errors.js';
+import { HttpError, sendError } from '../http/errors.js';
+import { clientGoneSignal, parseJsonBody as parseBody } from '../http/request.js';
 import type { CompletionMetrics } from '../observability/metrics.js';
 import {
   codeCompletionBody,
@@ -18,24 +18,6 @@ import type { CompletionInput } from './types.js';
 /** Handlers for the completion role's routes (ids from the route table). */
 
 type Api = 'v2' | 'openai' | 'code_completion';
-
-function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
-  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new HttpError(400, 'invalid_request_error', 'body must be a JSON object');
-  }
-  const r = schema.safeParse(body);
-  if (!r.success) throw badRequestFromZod(r.error);
-  return r.data;
-}
-
-/** An AbortSignal that fires when the client drops the connection before we answered. */
-function clientGoneSignal(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort();
-  });
-  return controller.signal;
-}
 
 export function completionHandlers(
   engine: CompletionEngine,

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import type { CompletionConfig } from '../config/schema.js';
 import type { RouteHandler } from '../gateway/embedded.js';
 import { callerOf } from '../http/caller.js';
-import { badRequestFromZod, HttpError } from '../http/errors.js';
+import { HttpError } from '../http/errors.js';
+import { parseJsonBody } from '../http/request.js';
 import type { Database } from '../storage/database.js';
 import { recordClientErrorReport, recordCompletionFeedback } from '../storage/feedback.js';
 
@@ -41,16 +42,10 @@ const errorReport = z.looseObject({
 
 const ok = (data: unknown = null) => ({ message: '操作成功', data, success: true });
 
-function parse<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
-  const r = schema.safeParse(body);
-  if (!r.success) throw badRequestFromZod(r.error);
-  return r.data;
-}
-
 export function telemetryHandlers(db: Database, config: CompletionConfig): Record<string, RouteHandler> {
   return {
     'completion.feedback': async (req, reply) => {
-      const batch = parse(feedbackBatch, req.body);
+      const batch = parseJsonBody(feedbackBatch, req.body);
       const { inserted } = await recordCompletionFeedback(
         db.db,
         callerOf(req).user,
@@ -64,7 +59,7 @@ export function telemetryHandlers(db: Database, config: CompletionConfig): Recor
       return reply.send(ok({ received: batch.data.length, inserted }));
     },
     'completion.errorReport': async (req, reply) => {
-      const body = parse(errorReport, req.body);
+      const body = parseJsonBody(errorReport, req.body);
       await recordClientErrorReport(db.db, callerOf(req).user, body);
       return reply.send(ok());
     },

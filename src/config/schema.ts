@@ -180,7 +180,6 @@ const quotaLimits = z.object({
     .optional()
     .describe('Prompt + completion tokens per UTC day; unset = unlimited'),
 });
-export type QuotaLimits = z.infer<typeof quotaLimits>;
 
 export const chatSchema = z
   .object({

@@ -216,7 +216,3 @@ export const ROUTES: readonly RouteSpec[] = [
     summary: 'Prometheus text format',
   },
 ];
-
-export function routesForRole(role: Role): RouteSpec[] {
-  return ROUTES.filter((r) => r.role === role);
-}

@@ -93,10 +93,14 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticate {
   };
 }
 
-/** `Authorization: Bearer <x>` (scheme in any case), else the `api-key` header. */
+/** The token of an `Authorization: Bearer <x>` header (scheme in any case). */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  return (authorization && /^Bearer[ \t]+(\S+)\s*$/i.exec(authorization)?.[1]) || undefined;
+}
+
+/** `Authorization: Bearer <x>`, else the `api-key` header. */
 function readCredential(req: CredentialSource): string | undefined {
-  const authorization = req.headers.authorization;
-  const bearer = authorization && /^Bearer[ \t]+(\S+)\s*$/i.exec(authorization)?.[1];
+  const bearer = bearerToken(req.headers.authorization);
   if (bearer) return bearer;
   const apiKey = req.headers['api-key'];
   const value = (Array.isArray(apiKey) ? apiKey[0] : apiKey)?.trim();

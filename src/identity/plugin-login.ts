@@ -3,6 +3,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import type { RouteHandler } from '../gateway/embedded.js';
 import { HttpError } from '../http/errors.js';
+import { escapeHtml as esc } from '../http/html.js';
+import { bearerToken } from './authenticate.js';
 import type { Authenticate } from './identity.js';
 import type { PluginLoginClient } from './oidc/clients.js';
 
@@ -49,7 +51,6 @@ function query(req: FastifyRequest): Record<string, string | undefined> {
 }
 
 function page(reply: FastifyReply, status: number, title: string, text: string) {
-  const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   return reply
     .code(status)
     .header('content-type', 'text/html; charset=utf-8')
@@ -60,11 +61,6 @@ function page(reply: FastifyReply, status: number, title: string, text: string) 
       `<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title></head>` +
         `<body style="font-family:sans-serif;max-width:36em;margin:4em auto"><h1>${esc(title)}</h1><p>${esc(text)}</p></body></html>`,
     );
-}
-
-function bearer(req: FastifyRequest): string | undefined {
-  const h = req.headers.authorization;
-  return h && /^bearer /i.test(h) ? h.slice(7).trim() : undefined;
 }
 
 export function pluginLoginHandler(deps: PluginLoginDeps): RouteHandler {
@@ -163,7 +159,7 @@ export function pluginLoginHandler(deps: PluginLoginDeps): RouteHandler {
 
   const token: RouteHandler = async (req, reply) => {
     const { state, machine_code: machineCode } = query(req);
-    const refreshToken = bearer(req);
+    const refreshToken = bearerToken(req.headers.authorization);
     if (!machineCode && refreshToken) {
       // Refresh: the client presents its refresh token as a Bearer credential.
       const tokens = await tokenRequest({ grant_type: 'refresh_token', refresh_token: refreshToken });

@@ -120,13 +120,6 @@ function joinPath(base: URL, path: string): string {
   return base.pathname.replace(/\/+$/, '') + path + base.search;
 }
 
-export interface StreamCall {
-  path: string;
-  body: unknown;
-  /** Request text that upstream error messages must not repeat. */
-  secrets: readonly string[];
-}
-
 export class UpstreamClient {
   private readonly base: URL;
   private readonly pool: Pool;
@@ -147,6 +140,7 @@ export class UpstreamClient {
   /** Sends the request and returns the body of a 2xx answer; maps everything else to UpstreamError. */
   async open(
     method: 'GET' | 'POST',
+    /** `secrets`: request text (the prompt) that upstream error messages must not repeat. */
     call: { path: string; body?: unknown; secrets?: readonly string[] },
     signal: AbortSignal,
   ): Promise<ResponseBody> {

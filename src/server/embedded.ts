@@ -94,8 +94,10 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
   let adminSocket: AdminSocket | undefined;
   const closeAll = async () => {
     await adminSocket?.close().catch(() => {});
+    // Open sockets would keep app.close() waiting forever: the IDE's chat socket stays connected.
+    for (const p of parts) await p.detach?.().catch(() => {});
     await app.close().catch(() => {});
-    for (const p of parts.reverse()) await p.close?.().catch(() => {});
+    for (const p of [...parts].reverse()) await p.close?.().catch(() => {});
     await models.close().catch(() => {});
     await db.close().catch(() => {});
   };

@@ -35,6 +35,12 @@ export interface RoleParts {
    * identity role's credential check for protocols that carry credentials outside HTTP routes.
    */
   attach?(server: Server, authenticate: Authenticate | undefined): void;
+  /**
+   * Closes what `attach` opened (long-lived connections such as WebSockets), before the HTTP
+   * server stops: the server's close waits for every connection, upgraded ones included.
+   */
+  detach?(): Promise<void>;
+  /** Releases the role's own resources once the HTTP server has stopped. */
   close?(): Promise<void>;
 }
 

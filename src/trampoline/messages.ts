@@ -1,4 +1,4 @@
-import type { PageLanguage } from './language.js';
+import type { PageLanguage } from '../http/language.js';
 
 /** Every user-visible string of the trampoline page, per language. */
 export interface TrampolineMessages {

@@ -1,4 +1,5 @@
-import type { PageLanguage } from './language.js';
+import { escapeHtml } from '../http/html.js';
+import type { PageLanguage } from '../http/language.js';
 import { MESSAGES } from './messages.js';
 
 /**
@@ -6,19 +7,6 @@ import { MESSAGES } from './messages.js';
  * or text; the script is constant and reads them back from the DOM, so nothing from the URL is
  * ever JavaScript source.
  */
-
-const ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-  '`': '&#96;',
-};
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"'`]/g, (c) => ESCAPES[c]!);
-}
 
 /** The page's own style and script run under this nonce; nothing else may (see contentSecurityPolicy). */
 export function contentSecurityPolicy(nonce: string): string {

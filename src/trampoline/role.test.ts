@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestShenma, type TestShenma } from '../../test/support/shenma.js';
-import { escapeHtml } from './page.js';
+import { escapeHtml } from '../http/html.js';
 import { callbackUrl } from './role.js';
 
 /** The trampoline through the embedded server: the page, its headers, and its images. */

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody } from '../http/errors.js';
+import { type PageLanguage, pickLanguage } from '../http/language.js';
 import type { RoleFactory } from '../server/role.js';
-import { type PageLanguage, pickLanguage } from './language.js';
 import { MESSAGES } from './messages.js';
 import { contentSecurityPolicy, renderFailurePage, renderSuccessPage } from './page.js';
 import { loadResources } from './resources.js';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { CompletionOutcome } from '../engine.js';
 import type { CompletionInput } from '../types.js';
 import { normaliseLanguage } from './extension-v2.js';
-import { debugInfo, outcomeReason, stopSchema } from './shared.js';
+import { debugInfo, outcomeReason, stopSchema, usageOf } from './shared.js';
 
 /**
  * POST /v1/completions, OpenAI-compatible (prompt + suffix). The caller chose to ask, so the
@@ -46,8 +46,6 @@ export function openAiInput(b: OpenAiCompletionBody): CompletionInput {
 
 export function openAiReply(id: string, o: CompletionOutcome, verbose: boolean) {
   const text = o.kind === 'completed' ? o.text : '';
-  const promptTokens = o.kind === 'completed' ? o.promptTokens : 0;
-  const completionTokens = o.kind === 'completed' ? o.completionTokens : 0;
   return {
     id,
     object: 'text_completion',
@@ -56,11 +54,7 @@ export function openAiReply(id: string, o: CompletionOutcome, verbose: boolean) 
     choices: [
       { index: 0, text, logprobs: null, finish_reason: o.kind === 'completed' ? o.finishReason : 'stop' },
     ],
-    usage: {
-      prompt_tokens: promptTokens,
-      completion_tokens: completionTokens,
-      total_tokens: promptTokens + completionTokens,
-    },
+    usage: usageOf(o),
     shenma: { reason: outcomeReason(o), ...(verbose ? { debug: debugInfo(o) } : {}) },
   };
 }

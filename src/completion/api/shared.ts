@@ -78,6 +78,17 @@ export function debugInfo(o: CompletionOutcome): DebugInfo | undefined {
   };
 }
 
+/** OpenAI's `usage` block; outcomes without a model answer count nothing. */
+export function usageOf(o: CompletionOutcome) {
+  const promptTokens = o.kind === 'completed' ? o.promptTokens : 0;
+  const completionTokens = o.kind === 'completed' ? o.completionTokens : 0;
+  return {
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    total_tokens: promptTokens + completionTokens,
+  };
+}
+
 /**
  * The reply shape of the original completion server (client-contract §4.3): the extension reads
  * only choices[].text; the rest is for people and later clients. "No suggestion" is 200 with
@@ -85,19 +96,13 @@ export function debugInfo(o: CompletionOutcome): DebugInfo | undefined {
  */
 export function extensionReply(id: string, o: CompletionOutcome, verbose: boolean) {
   const completed = o.kind === 'completed' && o.text !== '';
-  const promptTokens = o.kind === 'completed' ? o.promptTokens : 0;
-  const completionTokens = o.kind === 'completed' ? o.completionTokens : 0;
   return {
     id,
     object: 'text_completion',
     created: Math.floor(Date.now() / 1000),
     model: o.model,
     choices: completed ? [{ index: 0, text: o.text, finish_reason: o.finishReason }] : [],
-    usage: {
-      prompt_tokens: promptTokens,
-      completion_tokens: completionTokens,
-      total_tokens: promptTokens + completionTokens,
-    },
+    usage: usageOf(o),
     reason: outcomeReason(o),
     cost_time: Math.round(o.timings.totalMs),
     server_extra_kwargs: {

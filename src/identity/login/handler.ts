@@ -3,12 +3,13 @@ import type { InteractionResults, Provider } from 'oidc-provider';
 import type { IdentityConfig } from '../../config/schema.js';
 import type { RouteHandler } from '../../gateway/embedded.js';
 import { errorBody } from '../../http/errors.js';
+import { pickLanguage } from '../../http/language.js';
 import type { CaptchaService } from '../../kaptcha/service.js';
 import type { UserStore } from '../users.js';
 import { LoginBackoff } from './backoff.js';
 import { autoConsent } from './consent.js';
 import { CSRF_COOKIE, CSRF_FIELD, csrfCookieHeader, LoginCsrf, readCookie } from './csrf.js';
-import { type Messages, messagesFor, pickLang } from './i18n.js';
+import { type Messages, messagesFor } from './i18n.js';
 import { loginPageHtml, messagePageHtml, sendPage } from './page.js';
 
 /**
@@ -182,7 +183,7 @@ export function createLoginHandler(deps: LoginHandlerDeps): RouteHandler {
     if (realm !== identity.realm) {
       return reply.code(404).send(errorBody('not_found_error', `no realm "${realm}"`));
     }
-    const m = messagesFor(pickLang(req.headers['accept-language']));
+    const m = messagesFor(pickLanguage(req.headers['accept-language']));
     return req.method === 'POST' ? submit(req, reply, m, uid) : showForm(req, reply, m, uid);
   };
 }

@@ -1,9 +1,6 @@
-/**
- * The login pages' two languages. Chinese is chosen when the browser prefers it over English
- * (the extension's users are mostly Chinese-speaking); anything else reads English.
- */
+import type { PageLanguage } from '../../http/language.js';
 
-export type Lang = 'zh' | 'en';
+/** The login pages' texts in their two languages (chosen by src/http/language.ts). */
 
 export interface Messages {
   htmlLang: string;
@@ -23,7 +20,7 @@ export interface Messages {
   errorTitle: string;
 }
 
-const MESSAGES: Record<Lang, Messages> = {
+const MESSAGES: Record<PageLanguage, Messages> = {
   zh: {
     htmlLang: 'zh-CN',
     title: '登录 - 神码',
@@ -60,21 +57,6 @@ const MESSAGES: Record<Lang, Messages> = {
   },
 };
 
-export function messagesFor(lang: Lang): Messages {
+export function messagesFor(lang: PageLanguage): Messages {
   return MESSAGES[lang];
-}
-
-/** Picks zh or en from an Accept-Language header by quality; ties go to zh, no match to en. */
-export function pickLang(acceptLanguage: string | undefined): Lang {
-  let best: { lang: Lang; q: number } | undefined;
-  for (const part of (acceptLanguage ?? '').split(',')) {
-    const [tag = '', ...params] = part.trim().toLowerCase().split(';');
-    const primary = tag.split('-')[0];
-    if (primary !== 'zh' && primary !== 'en') continue;
-    const qParam = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
-    const q = qParam ? Number(qParam.slice(2)) : 1;
-    if (!Number.isFinite(q) || q <= 0) continue;
-    if (!best || q > best.q || (q === best.q && primary === 'zh')) best = { lang: primary, q };
-  }
-  return best?.lang ?? 'en';
 }

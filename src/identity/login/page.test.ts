@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { messagesFor, pickLang } from './i18n.js';
-import { escapeHtml, loginPageHtml, pageSecurityHeaders } from './page.js';
+import { escapeHtml } from '../../http/html.js';
+import { pickLanguage } from '../../http/language.js';
+import { messagesFor } from './i18n.js';
+import { loginPageHtml, pageSecurityHeaders } from './page.js';
 
 describe('login page language', () => {
   it.each([
@@ -12,7 +14,7 @@ describe('login page language', () => {
     [undefined, 'en'],
     ['zh;q=0', 'en'],
   ] as const)('%s → %s', (header, lang) => {
-    expect(pickLang(header)).toBe(lang);
+    expect(pickLanguage(header)).toBe(lang);
   });
 });
 

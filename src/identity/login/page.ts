@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
+import { escapeHtml } from '../../http/html.js';
 import type { Messages } from './i18n.js';
 
 /**
@@ -24,13 +25,6 @@ input[type=text],input[type=password]{box-sizing:border-box;width:100%;padding:.
 button{margin-top:1.4rem;width:100%;padding:.7rem;border:0;border-radius:.4rem;background:#2563eb;color:#fff;font-size:1rem;cursor:pointer}
 .error{background:#fef2f2;color:#b91c1c;border:1px solid #fecaca;border-radius:.4rem;padding:.6rem .7rem;font-size:.9rem}
 `;
-
-export function escapeHtml(text: string): string {
-  return text.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
-  );
-}
 
 /** Only our captcha service's data: URLs are put in an img src; anything else is dropped. */
 function safeImage(src: string): string | undefined {

@@ -1,5 +1,6 @@
 import type { ErrorOut, KoaContextWithOIDC } from 'oidc-provider';
-import { messagesFor, pickLang } from '../login/i18n.js';
+import { pickLanguage } from '../../http/language.js';
+import { messagesFor } from '../login/i18n.js';
 import { messagePageHtml, newNonce, pageSecurityHeaders } from '../login/page.js';
 
 /**
@@ -7,7 +8,7 @@ import { messagePageHtml, newNonce, pageSecurityHeaders } from '../login/page.js
  * (an unknown client, a redirect_uri that is not registered): our page, never a redirect.
  */
 export function renderProviderError(ctx: KoaContextWithOIDC, out: ErrorOut): void {
-  const m = messagesFor(pickLang(ctx.get('accept-language') || undefined));
+  const m = messagesFor(pickLanguage(ctx.get('accept-language') || undefined));
   const nonce = newNonce();
   ctx.set(pageSecurityHeaders(nonce));
   ctx.type = 'html';

@@ -34,12 +34,6 @@ export interface EmbeddedOidcDeps {
   keys: SigningKeys;
 }
 
-/** The `shenma-plugin-login` client's id, secret and redirect, for code outside this module. */
-export async function pluginLoginClientFor(ctx: RoleContext): Promise<PluginLoginClient> {
-  const secrets = await loadOidcSecrets(ctx.dataDir);
-  return pluginLoginClient(ctx.publicUrl, secrets.pluginLoginClientSecret);
-}
-
 export async function createEmbeddedOidc(ctx: RoleContext, deps: EmbeddedOidcDeps): Promise<EmbeddedOidc> {
   const { identity } = ctx.config;
   const publicUrl = ctx.publicUrl.replace(/\/+$/, '');

@@ -1,7 +1,8 @@
 /**
  * Picks the page language from Accept-Language: the listed language with the highest q that we
- * have (zh or en); equal q prefers zh. Anything else reads English. This is the same rule as the
- * login page (src/identity/login/i18n.ts), so one login never switches language half way.
+ * have (zh or en); equal q prefers zh (the extension's users are mostly Chinese-speaking).
+ * Anything else reads English. The login pages and the trampoline both use it, so one login never
+ * switches language half way.
  */
 
 export type PageLanguage = 'zh' | 'en';
