@@ -139,4 +139,15 @@ describe('chat through the embedded server', () => {
       { kind: 'issue', user_name: null },
     ]);
   });
+
+  it("answers the extension's update check with its own version unless one is configured", async () => {
+    const res = await shenma.get('/vscode/ex-server-api/zgsm-ai/zgsm/latest', {
+      'api-key': shenma.token,
+      'ide-version': '1.2.0',
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ version: '1.2.0' });
+    const anon = await fetch(`${shenma.url}/vscode/ex-server-api/zgsm-ai/zgsm/latest`);
+    expect(anon.status).toBe(401);
+  });
 });

@@ -60,6 +60,13 @@ export const chatRole: RoleFactory = async (ctx) => {
     }
     return feedback['chat.issue'](req, reply);
   };
+  // Without a configured version the IDE is told its own: no update prompt it cannot act on.
+  const extensionVersion: RouteHandler = async (req, reply) => {
+    const running = req.headers['ide-version'];
+    const version = config.chat.extensionLatestVersion ?? (typeof running === 'string' ? running : undefined);
+    if (!version) throw new HttpError(404, 'not_found_error', 'no extension version is configured');
+    return reply.send({ version });
+  };
   const hasChatModel = config.models.some((m) => m.roles.includes('chat'));
   let socketChat: SocketChat | undefined;
   return {
@@ -67,6 +74,7 @@ export const chatRole: RoleFactory = async (ctx) => {
       ...openAiChatHandlers(service),
       'chat.feedback': feedback['chat.feedback'],
       'chat.issue': issue,
+      'chat.extensionVersion': extensionVersion,
     },
     readiness: hasChatModel ? [modelReadiness(ctx.models, 'chat')] : [],
     attach: (server, authenticate) => {

@@ -215,6 +215,13 @@ export const chatSchema = z
       10_000,
     ),
     advise: z.boolean().default(false).describe('Send agent_advise follow-up suggestions to the extension'),
+    extensionLatestVersion: z
+      .string()
+      .regex(/^\d+\.\d+\.\d+$/, 'a version like 1.2.1')
+      .optional()
+      .describe(
+        'Extension version the IDE is told is latest; unset = the version it runs (no update prompt)',
+      ),
     resumeTtlMs: durationMs('How long a socket answer can be resumed with rechat').default(3_600_000),
     contentFilter: z
       .object({

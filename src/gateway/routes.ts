@@ -129,6 +129,14 @@ export const ROUTES: readonly RouteSpec[] = [
     cors: true,
     summary: 'Issue reports from the feedback page',
   },
+  {
+    id: 'chat.extensionVersion',
+    role: 'chat',
+    methods: ['GET'],
+    paths: ['/vscode/ex-server-api/zgsm-ai/zgsm/latest'],
+    auth: 'user',
+    summary: "The extension's hourly update check (client-contract §6.2)",
+  },
   // Identity role: the embedded OpenID provider under Keycloak's paths, its login page, and the
   // polling login handoff of the later client (client-contract §3, §9.2).
   {
