@@ -86,6 +86,20 @@ describe('UsageLedger', () => {
     expect(rows[0]!.created_at).toBeInstanceOf(Date);
   });
 
+  it('commits rows that arrive together in one go, and one bad row fails only its own request', async () => {
+    const many = Array.from({ length: 40 }, (_, i) => row({ requestId: `burst-${i}` }));
+    const bad = row({ requestId: 'burst-bad', route: 'nonsense' as UsageRecord['route'] });
+    const results = await Promise.allSettled([...many, bad].map((r) => ledger.record(r)));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(40);
+    expect(results[40]!.status).toBe('rejected');
+    const stored = await test.database.db
+      .selectFrom('usage_ledger')
+      .where('request_id', 'like', 'burst-%')
+      .select('request_id')
+      .execute();
+    expect(stored).toHaveLength(40);
+  });
+
   it("sums today's served requests and tokens per user, from 00:00 UTC", async () => {
     const now = new Date('2030-05-17T10:00:00Z');
     const at = (iso: string) => new Date(iso);
