@@ -1,39 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createScratchDatabase, postgresReachable } from '../../test/support/postgres.js';
-import { type Database, openDatabase } from '../storage/database.js';
-import { migrate } from '../storage/migrate.js';
+import { openTestDatabase } from '../../test/support/database.js';
 import { ConversationStore } from './history.js';
 import type { ChatMessage } from './types.js';
-
-/** Real PostgreSQL when the local server answers (always under CI), else embedded PGlite. */
-async function openTestDatabase(label: string): Promise<{ database: Database; close(): Promise<void> }> {
-  if (await postgresReachable()) {
-    const scratch = await createScratchDatabase(label);
-    const database = await openDatabase({ url: scratch.url, dataDir: '/nonexistent' });
-    await migrate(database.db);
-    return {
-      database,
-      close: async () => {
-        await database.close();
-        await scratch.drop();
-      },
-    };
-  }
-  console.warn(`[${label}] PostgreSQL is not reachable; running against embedded PGlite`);
-  const dataDir = await mkdtemp(join(tmpdir(), `shenma-${label}-`));
-  const database = await openDatabase({ dataDir });
-  await migrate(database.db);
-  return {
-    database,
-    close: async () => {
-      await database.close();
-      await rm(dataDir, { recursive: true });
-    },
-  };
-}
 
 const user = (content: string): ChatMessage => ({ role: 'user', content });
 const assistant = (content: string): ChatMessage => ({ role: 'assistant', content });

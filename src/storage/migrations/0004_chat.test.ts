@@ -1,41 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createScratchDatabase, postgresReachable } from '../../../test/support/postgres.js';
-import { type Database, openDatabase } from '../database.js';
+import { openTestDatabase } from '../../../test/support/database.js';
 import { migrate } from '../migrate.js';
-
-/** Real PostgreSQL when the local server answers (always under CI), else embedded PGlite. */
-async function openTestDatabase(label: string): Promise<{ database: Database; close(): Promise<void> }> {
-  if (await postgresReachable()) {
-    const scratch = await createScratchDatabase(label);
-    const database = await openDatabase({ url: scratch.url, dataDir: '/nonexistent' });
-    return {
-      database,
-      close: async () => {
-        await database.close();
-        await scratch.drop();
-      },
-    };
-  }
-  console.warn(`[${label}] PostgreSQL is not reachable; running against embedded PGlite`);
-  const dataDir = await mkdtemp(join(tmpdir(), `shenma-${label}-`));
-  const database = await openDatabase({ dataDir });
-  return {
-    database,
-    close: async () => {
-      await database.close();
-      await rm(dataDir, { recursive: true });
-    },
-  };
-}
 
 describe('migration 0004_chat', () => {
   let test: Awaited<ReturnType<typeof openTestDatabase>>;
   beforeAll(async () => {
-    test = await openTestDatabase('m0004');
+    test = await openTestDatabase('m0004', { migrated: false });
     expect((await migrate(test.database.db)).applied).toContain('0004_chat');
   });
   afterAll(() => test.close());
