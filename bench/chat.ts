@@ -10,11 +10,11 @@ import {
   chatRequestBody,
   type HoldResult,
   holdStreams,
-  makeChatPool,
   runChatPhase,
   sendChat,
 } from './lib/chat-load.js';
-import { FakeControl, type Script, type StreamRecord } from './lib/fake.js';
+import { type FakeControl, type Script, type StreamRecord, spawnFakeModel } from './lib/fake.js';
+import { makePool } from './lib/load.js';
 import { findNginx, startNginx } from './lib/nginx.js';
 import {
   type Child,
@@ -226,7 +226,7 @@ async function memoryPhase(
   await fake.setDefault(slow);
   const idleMiB = await idleRss(pid, 1500);
   // Its own pool, one connection per stream; the latency phase's pool stays as it was.
-  const pool = makeChatPool(t.url, opts.streams + 16);
+  const pool = makePool(t.url, opts.streams + 16);
   const target: ChatTarget = { ...t, pool };
   const cpu0 = cpuMsOfTree(pid);
   const streamMs = FAKE_TTFT_MS + opts.slowChunks * SLOW_INTERVAL_MS;
@@ -300,30 +300,18 @@ async function main() {
   if (opts.build) build();
 
   // Processes: fake model, bare Node proxy, nginx, Shenma (embedded shape, as a user starts it).
-  const { child: fakeChild, match: fakeMatch } = await spawnChild({
-    name: 'fake model',
-    command: process.execPath,
-    args: [
-      '--import',
-      'tsx',
-      'test/fake-model/main.ts',
-      '--port',
-      '0',
-      '--ttft-ms',
-      String(FAKE_TTFT_MS),
-      '--inter-chunk-ms',
-      String(FAKE_INTER_CHUNK_MS),
-      '--chunks',
-      String(FAKE_CHUNKS),
-      '--text',
-      ANSWER_TEXT,
-    ],
-    cwd: ROOT,
-    ready: /^READY (\S+)/,
+  const {
+    child: fakeChild,
+    url: fakeUrl,
+    control: fake,
+  } = await spawnFakeModel({
+    ttftMs: FAKE_TTFT_MS,
+    interChunkMs: FAKE_INTER_CHUNK_MS,
+    chunks: FAKE_CHUNKS,
+    text: ANSWER_TEXT,
+    root: ROOT,
     ...(restCpus ? { cpus: restCpus } : {}),
   });
-  const fakeUrl = fakeMatch![1]!;
-  const fake = new FakeControl(fakeUrl);
   progress(`fake model ${fakeUrl} (pid ${fakeChild.pid})`);
 
   // Upstream sockets for every held stream: the proxies must not queue the memory phase's requests.
@@ -405,18 +393,18 @@ async function main() {
   const connections = C + 8;
   const nodeUrl = nodeMatch![1]!;
   const targets: ChatTarget[] = [
-    { name: 'direct', url: fakeUrl, pool: makeChatPool(fakeUrl, connections) },
+    { name: 'direct', url: fakeUrl, pool: makePool(fakeUrl, connections) },
     ...(nginx
-      ? [{ name: 'nginx', url: nginx.url, pid: nginx.child.pid, pool: makeChatPool(nginx.url, connections) }]
+      ? [{ name: 'nginx', url: nginx.url, pid: nginx.child.pid, pool: makePool(nginx.url, connections) }]
       : []),
-    { name: 'node-proxy', url: nodeUrl, pid: nodeProxy.pid, pool: makeChatPool(nodeUrl, connections) },
+    { name: 'node-proxy', url: nodeUrl, pid: nodeProxy.pid, pool: makePool(nodeUrl, connections) },
     {
       name: 'shenma',
       url: shenmaUrl,
       pid: shenma.pid,
       // What the openai SDK (Continue, Cline, Roo) sends: the personal API token as a Bearer token.
       ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
-      pool: makeChatPool(shenmaUrl, connections),
+      pool: makePool(shenmaUrl, connections),
     },
   ];
   const byName = (n: string) => targets.find((t) => t.name === n);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { FakeControl, type Script, type StreamRecord } from './lib/fake.js';
+import { type FakeControl, type Script, type StreamRecord, spawnFakeModel } from './lib/fake.js';
 import { makePool, type PhaseResult, runPhase, sendOnce, type Target } from './lib/load.js';
 import { findNginx, startNginx } from './lib/nginx.js';
 import {
@@ -325,30 +325,18 @@ async function main() {
   if (opts.build) build();
 
   // Processes: fake model, bare Node proxy, nginx, Shenma (embedded shape, as a user starts it).
-  const { child: fakeChild, match: fakeMatch } = await spawnChild({
-    name: 'fake model',
-    command: process.execPath,
-    args: [
-      '--import',
-      'tsx',
-      'test/fake-model/main.ts',
-      '--port',
-      '0',
-      '--ttft-ms',
-      String(FAKE_TTFT_MS),
-      '--inter-chunk-ms',
-      String(FAKE_INTER_CHUNK_MS),
-      '--chunks',
-      String(FAKE_CHUNKS),
-      '--text',
-      COMPLETION_TEXT,
-    ],
-    cwd: ROOT,
-    ready: /^READY (\S+)/,
+  const {
+    child: fakeChild,
+    url: fakeUrl,
+    control: fake,
+  } = await spawnFakeModel({
+    ttftMs: FAKE_TTFT_MS,
+    interChunkMs: FAKE_INTER_CHUNK_MS,
+    chunks: FAKE_CHUNKS,
+    text: COMPLETION_TEXT,
+    root: ROOT,
     ...(restCpus ? { cpus: restCpus } : {}),
   });
-  const fakeUrl = fakeMatch![1]!;
-  const fake = new FakeControl(fakeUrl);
   progress(`fake model ${fakeUrl} (pid ${fakeChild.pid})`);
 
   const { child: nodeProxy, match: nodeMatch } = await spawnChild({

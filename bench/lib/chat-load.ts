@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import { cpuMsOfTree, processTree, sleep } from './proc.js';
 
 /**
@@ -20,17 +20,6 @@ export interface ChatTarget {
   /** Extra request headers (Shenma's credential). */
   headers?: Record<string, string>;
   pool: Pool;
-}
-
-export function makeChatPool(url: string, connections: number): Pool {
-  return new Pool(url, {
-    connections,
-    pipelining: 1,
-    keepAliveTimeout: 60_000,
-    keepAliveMaxTimeout: 60_000,
-    headersTimeout: 15_000,
-    bodyTimeout: 15_000,
-  });
 }
 
 const SYSTEM = 'You are a helpful coding assistant. Answer concisely, with code where it helps.';

@@ -1,3 +1,4 @@
+import { type Child, spawnChild } from './proc.js';
 /** The fake model's control routes (test/fake-model/server.ts), used from the benchmark process. */
 
 export interface Script {
@@ -54,4 +55,43 @@ export class FakeControl {
     if (!res.ok) throw new Error(`fake model /__fake/streams: HTTP ${res.status}`);
     return (await res.json()) as StreamRecord[];
   }
+}
+
+export interface FakeProcessOptions {
+  ttftMs: number;
+  interChunkMs: number;
+  chunks: number;
+  text: string;
+  root: string;
+  cpus?: string;
+}
+
+/** The fake model in its own process, as every benchmark starts it. */
+export async function spawnFakeModel(
+  o: FakeProcessOptions,
+): Promise<{ child: Child; url: string; control: FakeControl }> {
+  const { child, match } = await spawnChild({
+    name: 'fake model',
+    command: process.execPath,
+    args: [
+      '--import',
+      'tsx',
+      'test/fake-model/main.ts',
+      '--port',
+      '0',
+      '--ttft-ms',
+      String(o.ttftMs),
+      '--inter-chunk-ms',
+      String(o.interChunkMs),
+      '--chunks',
+      String(o.chunks),
+      '--text',
+      o.text,
+    ],
+    cwd: o.root,
+    ready: /^READY (\S+)/,
+    ...(o.cpus ? { cpus: o.cpus } : {}),
+  });
+  const url = match![1]!;
+  return { child, url, control: new FakeControl(url) };
 }

@@ -304,3 +304,13 @@ export function formatTable<T>(columns: Column<T>[], rows: T[]): string[] {
 export function formatDate(date: Date | null): string {
   return date ? date.toISOString().replace(/\.\d{3}Z$/, 'Z') : '-';
 }
+
+/** The end of `shenma users --help` and `shenma tokens --help`: how the commands reach the data. */
+export const ADMIN_HELP_FOOTER = [
+  'While `shenma start` runs on the same data directory, the commands go through its admin socket',
+  '(<data-dir>/admin.sock); otherwise they open the database themselves.',
+  '',
+  'Options:',
+  '  --data-dir DIR   Data directory (default: $SHENMA_DATA_DIR or .shenma)',
+  '  --config FILE    Configuration file; its database.url selects PostgreSQL',
+].join('\n');

@@ -1,5 +1,5 @@
 import type { ApiToken } from '../identity/users.js';
-import { type Column, formatDate, formatTable, withAdmin } from './admin-client.js';
+import { ADMIN_HELP_FOOTER, type Column, formatDate, formatTable, withAdmin } from './admin-client.js';
 import { CliError, type CliIO, type CommandValues, runSubcommand, type Subcommand } from './io.js';
 
 const USAGE = [
@@ -12,12 +12,7 @@ const USAGE = [
   '--expires takes a duration from now (30d, 12h, 90m) or an ISO date (2030-01-31 or',
   '2030-01-31T18:00:00Z); without it the token does not expire.',
   '',
-  'While `shenma start` runs on the same data directory, the commands go through its admin socket',
-  '(<data-dir>/admin.sock); otherwise they open the database themselves.',
-  '',
-  'Options:',
-  '  --data-dir DIR   Data directory (default: $SHENMA_DATA_DIR or .shenma)',
-  '  --config FILE    Configuration file; its database.url selects PostgreSQL',
+  ADMIN_HELP_FOOTER,
 ].join('\n');
 
 const OPTIONS = {

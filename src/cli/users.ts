@@ -1,5 +1,12 @@
 import { type User, validatePassword, validateUserName } from '../identity/users.js';
-import { type Column, formatDate, formatTable, toCliError, withAdmin } from './admin-client.js';
+import {
+  ADMIN_HELP_FOOTER,
+  type Column,
+  formatDate,
+  formatTable,
+  toCliError,
+  withAdmin,
+} from './admin-client.js';
 import { CliError, type CliIO, type CommandValues, runSubcommand, type Subcommand } from './io.js';
 
 const USAGE = [
@@ -14,12 +21,7 @@ const USAGE = [
   'first line of standard input. --no-password adds a user who can only use API tokens',
   '(shenma tokens create NAME).',
   '',
-  'While `shenma start` runs on the same data directory, the commands go through its admin socket',
-  '(<data-dir>/admin.sock); otherwise they open the database themselves.',
-  '',
-  'Options:',
-  '  --data-dir DIR   Data directory (default: $SHENMA_DATA_DIR or .shenma)',
-  '  --config FILE    Configuration file; its database.url selects PostgreSQL',
+  ADMIN_HELP_FOOTER,
 ].join('\n');
 
 const OPTIONS = {

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import type { RouteHandler } from '../gateway/embedded.js';
 import { HttpError } from '../http/errors.js';
-import { escapeHtml as esc } from '../http/html.js';
+import { escapeHtml, htmlDocument } from '../http/html.js';
 import { bearerToken } from './authenticate.js';
 import type { Authenticate } from './identity.js';
 import type { PluginLoginClient } from './oidc/clients.js';
@@ -50,16 +50,24 @@ function query(req: FastifyRequest): Record<string, string | undefined> {
   return req.query as Record<string, string | undefined>;
 }
 
+const PAGE_CSS = 'body{font-family:system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em}';
+
 function page(reply: FastifyReply, status: number, title: string, text: string) {
+  const nonce = randomBytes(16).toString('base64');
   return reply
     .code(status)
     .header('content-type', 'text/html; charset=utf-8')
     .header('cache-control', 'no-store')
-    .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
+    .header('content-security-policy', `default-src 'none'; style-src 'nonce-${nonce}'`)
     .header('referrer-policy', 'no-referrer')
     .send(
-      `<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title></head>` +
-        `<body style="font-family:sans-serif;max-width:36em;margin:4em auto"><h1>${esc(title)}</h1><p>${esc(text)}</p></body></html>`,
+      htmlDocument({
+        lang: 'en',
+        title,
+        css: PAGE_CSS,
+        nonce,
+        body: `<h1>${escapeHtml(title)}</h1>\n<p>${escapeHtml(text)}</p>`,
+      }),
     );
 }
 

@@ -1,4 +1,4 @@
-import { escapeHtml } from '../http/html.js';
+import { escapeHtml, htmlDocument } from '../http/html.js';
 import type { PageLanguage } from '../http/language.js';
 import { MESSAGES } from './messages.js';
 
@@ -62,23 +62,14 @@ p { margin: 8px 0; }
 `;
 
 function document(lang: PageLanguage, nonce: string, title: string, body: string, extraClass = ''): string {
-  return `<!doctype html>
-<html lang="${lang === 'zh' ? 'zh-CN' : 'en'}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>${escapeHtml(title)}</title>
-<style nonce="${nonce}">${STYLE}</style>
-</head>
-<body>
-<main${extraClass ? ` class="${extraClass}"` : ''}>
-<img class="logo" src="/login/resources/logo.svg" alt="" width="64" height="64">
-${body}
-</main>
-</body>
-</html>
-`;
+  return htmlDocument({
+    lang: lang === 'zh' ? 'zh-CN' : 'en',
+    title,
+    css: STYLE,
+    nonce,
+    body: `<img class="logo" src="/login/resources/logo.svg" alt="" width="64" height="64">\n${body}`,
+    ...(extraClass ? { mainClass: extraClass } : {}),
+  });
 }
 
 export interface SuccessPage {

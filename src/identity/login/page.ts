@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
-import { escapeHtml } from '../../http/html.js';
+import { escapeHtml, htmlDocument } from '../../http/html.js';
 import type { Messages } from './i18n.js';
 
 /**
@@ -32,20 +32,7 @@ function safeImage(src: string): string | undefined {
 }
 
 function layout(m: Messages, nonce: string, title: string, body: string): string {
-  return `<!doctype html>
-<html lang="${m.htmlLang}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>${escapeHtml(title)}</title>
-<style nonce="${nonce}">${CSS}</style>
-</head>
-<body><main>
-${body}
-</main></body>
-</html>
-`;
+  return htmlDocument({ lang: m.htmlLang, title, css: CSS, nonce, body });
 }
 
 export function loginPageHtml(m: Messages, nonce: string, form: LoginForm): string {
