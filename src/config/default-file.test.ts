@@ -22,9 +22,9 @@ describe('defaultConfigText', () => {
     expect(() => parseConfig(parsed(), 'shenma.yaml')).not.toThrow();
   });
 
-  it('has one live Ollama completion model at 127.0.0.1:11434, used as the completion default', () => {
+  it('has a live Ollama base model for completion and an instruct model for chat, both the defaults', () => {
     const cfg = parseConfig(parsed(), 'shenma.yaml');
-    expect(cfg.models).toHaveLength(1);
+    expect(cfg.models).toHaveLength(2);
     expect(cfg.models[0]).toMatchObject({
       name: 'coder',
       kind: 'ollama',
@@ -34,12 +34,24 @@ describe('defaultConfigText', () => {
       fim: 'template',
       roles: ['completion'],
     });
+    expect(cfg.models[1]).toMatchObject({
+      name: 'chat',
+      kind: 'ollama',
+      url: 'http://127.0.0.1:11434',
+      model: 'qwen2.5-coder:1.5b-instruct',
+      roles: ['chat'],
+    });
     expect(cfg.completion.model).toBe('coder');
+    expect(cfg.chat.model).toBe('chat');
   });
 
   it('leaves every other key at its default (everything else is commented out)', () => {
     const cfg = parseConfig(parsed(), 'shenma.yaml');
-    const defaults = parseConfig({ models: [cfg.models[0]], completion: { model: 'coder' } });
+    const defaults = parseConfig({
+      models: cfg.models,
+      completion: { model: 'coder' },
+      chat: { model: 'chat' },
+    });
     expect(cfg).toEqual(defaults);
   });
 

@@ -4,8 +4,8 @@ import { objectShape, unwrap } from './introspect.js';
 import { configSchema, FIM_FAMILIES, MODEL_KINDS } from './schema.js';
 
 /**
- * The commented shenma.yaml that `shenma start` writes when there is none. Only `models` and
- * `completion.model` are live; every other key is generated from the schema, commented out,
+ * The commented shenma.yaml that `shenma start` writes when there is none. Only `models`,
+ * `completion.model` and `chat.model` are live; every other key is generated from the schema, commented out,
  * showing its default and description, so the file cannot drift from what the code accepts.
  */
 
@@ -36,6 +36,7 @@ function commentedSection(schema: z.ZodType, indent: string, skip: Set<string>):
 export function defaultConfigText(port: number): string {
   const shape = objectShape(configSchema)!;
   const completion = shape.completion!;
+  const chat = shape.chat!;
   return [
     '# Shenma configuration, written by `shenma start` because no config file was found.',
     '# Keys that are commented out show their defaults. Any scalar key can also be set from the',
@@ -44,12 +45,13 @@ export function defaultConfigText(port: number): string {
     '',
     `# publicUrl: http://127.0.0.1:${port}   # what browsers and IDEs use`,
     '',
-    ...commentedSection(configSchema, '', new Set(['publicUrl', 'models', 'completion'])),
+    ...commentedSection(configSchema, '', new Set(['publicUrl', 'models', 'completion', 'chat'])),
     '',
     '# The models Shenma talks to. Entries that share a name are replicas of one model and are',
-    '# balanced by least load. This default expects Ollama on this machine; pull the model with',
-    '#   ollama pull qwen2.5-coder:1.5b-base',
-    '# or replace the entry with your own server (see the commented examples below).',
+    '# balanced by least load. This default expects Ollama on this machine; pull the models with',
+    '#   ollama pull qwen2.5-coder:1.5b-base && ollama pull qwen2.5-coder:1.5b-instruct',
+    '# or replace the entries with your own servers (see the commented examples below).',
+    '# Completion needs a base model (fill-in-the-middle); chat needs an instruct model.',
     'models:',
     '  - name: coder',
     '    kind: ollama',
@@ -58,6 +60,12 @@ export function defaultConfigText(port: number): string {
     '    family: qwen2.5-coder   # FIM prompt format; never guessed from the name',
     '    fim: template           # template: Shenma builds the FIM prompt | suffix: the server does',
     '    roles: [completion]',
+    '',
+    '  - name: chat',
+    '    kind: ollama',
+    '    url: http://127.0.0.1:11434',
+    '    model: qwen2.5-coder:1.5b-instruct',
+    '    roles: [chat]',
     '',
     '  # vLLM, TGI, llama.cpp server or any OpenAI-compatible /v1/completions:',
     '  # - name: coder',
@@ -84,6 +92,10 @@ export function defaultConfigText(port: number): string {
     'completion:',
     '  model: coder   # default completion model',
     ...commentedSection(completion, '  ', new Set(['model'])),
+    '',
+    'chat:',
+    '  model: chat   # default chat model',
+    ...commentedSection(chat, '  ', new Set(['model'])),
     '',
   ].join('\n');
 }

@@ -119,12 +119,12 @@ describe('SHENMA_* environment overrides', () => {
 
   it('refuses a non-numeric value for a number key, naming the key path', () => {
     const message = configErrorOf(() => parseConfig({}, 'test', { SHENMA_SERVER_PORT: 'eighty' }));
-    expect(message).toMatch(/server\.port: /);
+    expect(message).toMatch(/server\.port\): /);
   });
 
   it('refuses a boolean key set to something other than true/false', () => {
     const message = configErrorOf(() => parseConfig({}, 'test', { SHENMA_LOG_LOG_CODE: 'yes' }));
-    expect(message).toMatch(/log\.logCode: /);
+    expect(message).toMatch(/log\.logCode\): /);
   });
 
   it('reads an array key as JSON and refuses anything else', () => {
@@ -133,11 +133,106 @@ describe('SHENMA_* environment overrides', () => {
     });
     expect(cfg.completion.languageMap).toEqual([{ language: 'zig', file_extensions: ['.zig'] }]);
     const message = configErrorOf(() => parseConfig({}, 'test', { SHENMA_COMPLETION_LANGUAGE_MAP: 'zig' }));
-    expect(message).toBe('SHENMA_COMPLETION_LANGUAGE_MAP: expected a JSON array');
+    expect(message).toBe(
+      'invalid configuration from environment variables:\n' +
+        '  SHENMA_COMPLETION_LANGUAGE_MAP (environment variable, completion.languageMap): expected a JSON array',
+    );
   });
 
-  it('ignores unrelated variables', () => {
-    expect(parseConfig({}, 'test', { SHENMA_NOT_A_KEY: '1', PORT: '1' }).server.port).toBe(9080);
+  it('ignores variables without the SHENMA_ prefix and the CLI and test suite variables', () => {
+    const env = { PORT: '1', SHENMA_DATA_DIR: '/tmp/x', SHENMA_CONFIG: 'a.yaml', SHENMA_TEST_LOG: 'info' };
+    expect(parseConfig({}, 'test', env).server.port).toBe(9080);
+  });
+
+  it('blames a bad value on the variable, not on the file', () => {
+    const message = configErrorOf(() => parseConfig({}, 'shenma.yaml', { SHENMA_SERVER_PORT: 'eighty' }));
+    expect(message).toMatch(/^invalid configuration from environment variables:/);
+    expect(message).not.toContain('shenma.yaml');
+    expect(message).toContain('SHENMA_SERVER_PORT (environment variable, server.port): ');
+  });
+});
+
+describe('unknown keys', () => {
+  it('names a mistyped top-level section, its path and the nearest known key', () => {
+    const message = configErrorOf(() => parseConfig({ complection: { maxTokens: 10 } }, 'shenma.yaml'));
+    expect(message).toBe(
+      'invalid configuration in shenma.yaml:\n  complection: unknown key "complection"; did you mean `completion`?',
+    );
+  });
+
+  it('names a mistyped key inside a model entry with its index', () => {
+    const message = configErrorOf(() =>
+      parseConfig({ models: [coder, { ...coder, maxConcurency: 4 }] }, 'shenma.yaml'),
+    );
+    expect(message).toContain(
+      'models.1.maxConcurency: unknown key "maxConcurency"; did you mean `maxConcurrency`?',
+    );
+  });
+
+  it('finds unknown keys at any depth, in maps and lists too', () => {
+    const message = configErrorOf(() =>
+      parseConfig({
+        completion: {
+          timeouts: { firstTokenMS: 100 },
+          languageMap: [{ language: 'zig', file_extensions: [], extra: 1 }],
+        },
+        quotas: { users: { alice: { requestsPerDya: 3 } } },
+      }),
+    );
+    expect(message).toContain(
+      'completion.timeouts.firstTokenMS: unknown key "firstTokenMS"; did you mean `firstTokenMs`?',
+    );
+    expect(message).toContain('completion.languageMap.0.extra: unknown key "extra"');
+    expect(message).toContain(
+      'quotas.users.alice.requestsPerDya: unknown key "requestsPerDya"; did you mean `requestsPerDay`?',
+    );
+  });
+
+  it('suggests nothing when no known key is near', () => {
+    const message = configErrorOf(() => parseConfig({ server: { zzzzzzzzzz: 1 } }));
+    expect(message).toContain('server.zzzzzzzzzz: unknown key "zzzzzzzzzz"');
+    expect(message).not.toContain('did you mean');
+  });
+
+  it('refuses a SHENMA_* variable that names no key, saying it came from the environment', () => {
+    const message = configErrorOf(() =>
+      parseConfig({}, 'shenma.yaml', { SHENMA_COMPLETION_MAXTOKENS: '10', SHENMA_NOT_A_KEY: '1' }),
+    );
+    expect(message).toMatch(/^invalid configuration from environment variables:/);
+    expect(message).toContain(
+      'SHENMA_COMPLETION_MAXTOKENS (environment variable): names no configuration key; did you mean SHENMA_COMPLETION_MAX_TOKENS?',
+    );
+    expect(message).toContain('SHENMA_NOT_A_KEY (environment variable): names no configuration key');
+  });
+});
+
+describe('all problems at once', () => {
+  it('reports file and environment problems together, one per line', () => {
+    const message = configErrorOf(() =>
+      parseConfig(
+        {
+          server: { port: 70000 },
+          models: [{ ...coder, apiKey: '${CODER_API_KEY}', url: 'nope' }],
+          completion: { fallbackModel: 'small' },
+          chat: { modle: 'x' },
+        },
+        'shenma.yaml',
+        { SHENMA_LOG_LEVEL: 'loud' },
+      ),
+    );
+    const lines = message.split('\n');
+    expect(lines[0]).toBe('invalid configuration in shenma.yaml and environment variables:');
+    expect(lines.slice(1)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^ {2}server\.port: /),
+        '  models.0.apiKey: environment variable CODER_API_KEY is not set (write ${CODER_API_KEY:-} to make it optional)',
+        '  models.0.url: must be an http(s) URL',
+        '  completion.fallbackModel: no model named "small" in models',
+        '  chat.modle: unknown key "modle"; did you mean `model`?',
+        expect.stringMatching(/^ {2}SHENMA_LOG_LEVEL \(environment variable, log\.level\): /),
+      ]),
+    );
+    expect(lines).toHaveLength(7);
   });
 });
 
@@ -165,6 +260,23 @@ describe('validation errors name the key path', () => {
     expect(
       configErrorOf(() => parseConfig({ models: [coder], completion: { fallbackModel: 'other' } })),
     ).toContain('completion.fallbackModel: no model named "other" in models');
+  });
+
+  it('chat.model and chat.fallbackModel naming no configured model', () => {
+    const chatModel = { name: 'chat', url: 'http://127.0.0.1:8001/v1', roles: ['chat'] };
+    expect(configErrorOf(() => parseConfig({ models: [chatModel], chat: { model: 'gpt' } }))).toContain(
+      'chat.model: no model named "gpt" in models',
+    );
+    expect(
+      configErrorOf(() => parseConfig({ models: [chatModel], chat: { fallbackModel: 'small' } })),
+    ).toContain('chat.fallbackModel: no model named "small" in models');
+    expect(parseConfig({ models: [chatModel], chat: { model: 'chat' } }).chat.model).toBe('chat');
+  });
+
+  it('a default model that does not serve its role', () => {
+    expect(configErrorOf(() => parseConfig({ models: [coder], chat: { model: 'coder' } }))).toContain(
+      'chat.model: model "coder" does not serve chat (add chat to its roles)',
+    );
   });
 
   it('replicas of one name that disagree on family', () => {

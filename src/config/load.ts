@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { configLeaves, envNameFor } from './introspect.js';
 import { configSchema, type ShenmaConfig } from './schema.js';
+import { unknownEnvVariables, unknownKeys } from './unknown-keys.js';
 
 /** A config problem, already phrased for the operator: file, key path, what is wrong. */
 export class ConfigError extends Error {
@@ -11,13 +12,18 @@ export class ConfigError extends Error {
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 /** Replaces ${VAR} and ${VAR:-default} in every string of the parsed YAML. */
-function resolveEnvRefs(value: unknown, env: NodeJS.ProcessEnv, path: string[], missing: string[]): unknown {
+function resolveEnvRefs(
+  value: unknown,
+  env: NodeJS.ProcessEnv,
+  path: string[],
+  missing: { path: string[]; name: string }[],
+): unknown {
   if (typeof value === 'string') {
     return value.replace(ENV_REF, (_m, name: string, fallback: string | undefined) => {
       const v = env[name];
       if (v !== undefined && v !== '') return v;
       if (fallback !== undefined) return fallback;
-      missing.push(`${path.join('.')}: environment variable ${name} is not set`);
+      missing.push({ path, name });
       return '';
     });
   }
@@ -40,10 +46,28 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
   node[path[path.length - 1]!] = value;
 }
 
-/** SHENMA_* variables override scalar keys; values are read as YAML scalars (numbers, booleans). */
-function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+/** One problem, with where it came from: a key of the file or an environment variable. */
+interface Problem {
+  /** Key path in the config, e.g. models.0.url ('' for the top level). */
+  path: string;
+  message: string;
+  /** Set when the value came from this SHENMA_* variable rather than the file. */
+  env?: string;
+}
+
+/**
+ * SHENMA_* variables override scalar keys; values are read as YAML scalars (numbers, booleans).
+ * Returns which config paths each variable set, so a bad value is blamed on the variable.
+ */
+function applyEnvOverrides(
+  raw: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+  problems: Problem[],
+): Map<string, string> {
+  const applied = new Map<string, string>();
   for (const leaf of configLeaves(configSchema)) {
-    const v = env[envNameFor(leaf.path)];
+    const name = envNameFor(leaf.path);
+    const v = env[name];
     if (v === undefined) continue;
     let value: unknown = v;
     if (leaf.type === 'number' && v.trim() !== '' && !Number.isNaN(Number(v))) value = Number(v);
@@ -52,30 +76,82 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv)
       try {
         value = JSON.parse(v);
       } catch {
-        throw new ConfigError(`${envNameFor(leaf.path)}: expected a JSON array`);
+        problems.push({ path: leaf.path.join('.'), message: 'expected a JSON array', env: name });
+        continue;
       }
     }
     setPath(raw, leaf.path, value);
+    applied.set(leaf.path.join('.'), name);
   }
+  return applied;
 }
 
-function formatIssues(source: string, issues: { path: PropertyKey[]; message: string }[]): string {
-  const lines = issues.map((i) => `  ${i.path.map(String).join('.') || '(top level)'}: ${i.message}`);
-  return `invalid configuration in ${source}:\n${lines.join('\n')}`;
+function describeProblem(p: Problem): string {
+  if (p.env) return `  ${p.env} (environment variable${p.path ? `, ${p.path}` : ''}): ${p.message}`;
+  return `  ${p.path || '(top level)'}: ${p.message}`;
+}
+
+/** Every problem at once, file problems first: fixing one per restart is slow. */
+function configError(source: string, problems: Problem[]): ConfigError {
+  const fromFile = problems.filter((p) => !p.env);
+  const fromEnv = problems.filter((p) => p.env);
+  const where =
+    fromFile.length === 0
+      ? 'from environment variables'
+      : fromEnv.length === 0
+        ? `in ${source}`
+        : `in ${source} and environment variables`;
+  return new ConfigError(
+    `invalid configuration ${where}:\n${[...fromFile, ...fromEnv].map(describeProblem).join('\n')}`,
+  );
+}
+
+/** The SHENMA_* variable that set `path` or one of its parents, if any. */
+function envFor(path: string, applied: Map<string, string>): string | undefined {
+  for (const [p, name] of applied) if (path === p || path.startsWith(`${p}.`)) return name;
+  return undefined;
 }
 
 /** Validates an already-parsed config object (e.g. from tests) and applies defaults. */
 export function parseConfig(raw: unknown, source = 'config', env: NodeJS.ProcessEnv = {}): ShenmaConfig {
-  const missing: string[] = [];
+  const problems: Problem[] = [];
+  const missing: { path: string[]; name: string }[] = [];
   const resolved = resolveEnvRefs(raw ?? {}, env, [], missing);
-  if (missing.length > 0)
-    throw new ConfigError(`invalid configuration in ${source}:\n  ${missing.join('\n  ')}`);
+  for (const m of missing) {
+    problems.push({
+      path: m.path.join('.'),
+      message: `environment variable ${m.name} is not set (write \${${m.name}:-} to make it optional)`,
+    });
+  }
   if (!resolved || typeof resolved !== 'object' || Array.isArray(resolved)) {
     throw new ConfigError(`invalid configuration in ${source}: the top level must be a mapping`);
   }
-  applyEnvOverrides(resolved as Record<string, unknown>, env);
+  for (const u of unknownKeys(configSchema, resolved)) {
+    const key = u.path[u.path.length - 1]!;
+    problems.push({
+      path: u.path.join('.'),
+      message: `unknown key "${key}"${u.suggestion ? `; did you mean \`${u.suggestion}\`?` : ''}`,
+    });
+  }
+  for (const u of unknownEnvVariables(configSchema, env)) {
+    problems.push({
+      path: '',
+      env: u.name,
+      message: `names no configuration key${u.suggestion ? `; did you mean ${u.suggestion}?` : ''}`,
+    });
+  }
+  const applied = applyEnvOverrides(resolved as Record<string, unknown>, env, problems);
   const result = configSchema.safeParse(resolved);
-  if (!result.success) throw new ConfigError(formatIssues(source, result.error.issues));
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const path = issue.path.map(String).join('.');
+      // A missing variable already explains the empty value it left behind.
+      if (missing.some((m) => m.path.join('.') === path)) continue;
+      const fromEnv = envFor(path, applied);
+      problems.push({ path, message: issue.message, ...(fromEnv ? { env: fromEnv } : {}) });
+    }
+  }
+  if (problems.length > 0 || !result.success) throw configError(source, problems);
   return result.data;
 }
 

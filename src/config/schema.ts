@@ -368,37 +368,51 @@ export const configSchema = z
     chat: chatSchema,
     quotas: quotasSchema,
   })
-  .superRefine((cfg, ctx) => {
-    const names = new Set(cfg.models.map((m) => m.name));
-    for (const key of ['model', 'fallbackModel'] as const) {
-      const v = cfg.completion[key];
-      if (v !== undefined && !names.has(v)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['completion', key],
-          message: `no model named "${v}" in models`,
-        });
-      }
-    }
-    // Replicas of one name must agree on what they are, or balancing between them changes answers.
-    const byName = new Map<string, ModelConfig>();
-    cfg.models.forEach((m, i) => {
-      const first = byName.get(m.name);
-      if (!first) {
-        byName.set(m.name, m);
-        return;
-      }
-      for (const k of ['kind', 'family', 'template', 'fim'] as const) {
-        if (first[k] !== m[k]) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['models', i, k],
-            message: `replicas of "${m.name}" must share ${k}`,
-          });
+  .superRefine(
+    (cfg, ctx) => {
+      // Runs even when other keys are invalid (see `when` below), so it reads defensively.
+      const models: (ModelConfig | undefined)[] = Array.isArray(cfg.models) ? cfg.models : [];
+      // A default or fallback naming a model that is missing, or that does not serve the role,
+      // would only fail at the first request.
+      for (const role of ['completion', 'chat'] as const) {
+        for (const key of ['model', 'fallbackModel'] as const) {
+          const v = cfg[role]?.[key];
+          if (typeof v !== 'string') continue;
+          const named = models.filter((m) => m?.name === v) as ModelConfig[];
+          if (named.length === 0) {
+            ctx.addIssue({ code: 'custom', path: [role, key], message: `no model named "${v}" in models` });
+          } else if (!named.some((m) => Array.isArray(m.roles) && m.roles.includes(role))) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [role, key],
+              message: `model "${v}" does not serve ${role} (add ${role} to its roles)`,
+            });
+          }
         }
       }
-    });
-  });
+      // Replicas of one name must agree on what they are, or balancing between them changes answers.
+      const byName = new Map<string, ModelConfig>();
+      models.forEach((m, i) => {
+        if (!m || typeof m !== 'object') return;
+        const first = byName.get(m.name);
+        if (!first) {
+          byName.set(m.name, m);
+          return;
+        }
+        for (const k of ['kind', 'family', 'template', 'fim'] as const) {
+          if (first[k] !== m[k]) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['models', i, k],
+              message: `replicas of "${m.name}" must share ${k}`,
+            });
+          }
+        }
+      });
+      // Every problem in one report: cross-key checks run even when some key is invalid.
+    },
+    { when: () => true },
+  );
 
 export type ShenmaConfig = z.infer<typeof configSchema>;
 export type ShenmaConfigInput = z.input<typeof configSchema>;
