@@ -301,7 +301,7 @@ describe('wire format', () => {
     });
   });
 
-  it('uses the default model when none is named, and lists chat models', async () => {
+  it('uses the default model when none is named, and lists every model with its roles', async () => {
     const app = await startChat([
       chatModel({ url: `${fakeA.url}/v1` }),
       modelSchema.parse({ name: 'coder', url: `${fakeA.url}/v1`, family: 'starcoder2' }),
@@ -311,7 +311,12 @@ describe('wire format', () => {
     expect((await json(res)).model).toBe('chat');
     const models = await json(await fetch(`${app.url}/v1/models`));
     expect(models.object).toBe('list');
-    expect(models.data.map((m: { id: string }) => m.id)).toEqual(['chat', 'small']);
+    // Every model, with the roles it serves: chat models first (the default first), then completion.
+    expect(models.data.map((m: { id: string; roles: string[] }) => [m.id, m.roles])).toEqual([
+      ['chat', ['chat']],
+      ['small', ['chat']],
+      ['coder', ['completion']],
+    ]);
     expect(models.data[0]).toMatchObject({ object: 'model', owned_by: 'shenma' });
     expect(typeof models.data[0].created).toBe('number');
   });

@@ -334,8 +334,11 @@ describe('telemetry the extension sends', () => {
 describe('operations', () => {
   it('reports readiness and metrics', async () => {
     const ready = await shenma.get('/readyz');
-    expect(ready.status).toBe(200);
-    expect((await ready.json()).checks.completion_models.ok).toBe(true);
+    // Completion is ready; chat has no model here, and readiness says so instead of hiding it.
+    expect(ready.status).toBe(503);
+    const checks = (await ready.json()).checks;
+    expect(checks.completion_models.ok).toBe(true);
+    expect(checks.chat_models).toEqual({ ok: false, detail: 'no chat model configured' });
     expect((await shenma.get('/healthz')).status).toBe(200);
     const metrics = await (await shenma.get('/metrics')).text();
     expect(metrics).toContain('shenma_completion_phase_seconds_bucket');

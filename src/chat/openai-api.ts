@@ -149,13 +149,11 @@ export function openAiChatHandlers(service: ChatService): {
       }
     },
     'chat.models': async (_req, reply) => {
-      const first = service.defaultModel();
-      const names = service.listModels();
-      const ordered = first && names.includes(first) ? [first, ...names.filter((n) => n !== first)] : names;
       return reply.send({
         object: 'list',
-        // Roo-based clients take the first entry as the default model.
-        data: ordered.map((id) => ({ id, object: 'model', created, owned_by: 'shenma' })),
+        data: service
+          .catalog()
+          .map(({ id, roles }) => ({ id, object: 'model', created, owned_by: 'shenma', roles })),
       });
     },
   };

@@ -67,7 +67,6 @@ export const chatRole: RoleFactory = async (ctx) => {
     if (!version) throw new HttpError(404, 'not_found_error', 'no extension version is configured');
     return reply.send({ version });
   };
-  const hasChatModel = config.models.some((m) => m.roles.includes('chat'));
   let socketChat: SocketChat | undefined;
   return {
     handlers: {
@@ -76,7 +75,8 @@ export const chatRole: RoleFactory = async (ctx) => {
       'chat.issue': issue,
       'chat.extensionVersion': extensionVersion,
     },
-    readiness: hasChatModel ? [modelReadiness(ctx.models, 'chat')] : [],
+    // Always checked: a server without a chat model is not ready for the IDE's chat, and says so.
+    readiness: [modelReadiness(ctx.models, 'chat')],
     attach: (server, authenticate) => {
       if (!authenticate) throw new Error('the chat socket needs the identity role');
       socketChat = attachSocketChat(server, {

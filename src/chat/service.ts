@@ -94,6 +94,21 @@ export class ChatService {
     return [...this.deps.models.groups.values()].filter(isChatModel).map((g) => g.name);
   }
 
+  /**
+   * Every configured model with the roles it serves, for model pickers: the default chat model
+   * first (Roo-based clients take the first entry as the default), then the other chat models,
+   * then the rest.
+   */
+  catalog(): { id: string; roles: string[] }[] {
+    const first = this.defaultModel();
+    const groups = [...this.deps.models.groups.values()];
+    const rank = (g: ModelGroup) => (g.name === first ? 0 : isChatModel(g) ? 1 : 2);
+    return groups
+      .map((g, i) => ({ g, i }))
+      .sort((a, b) => rank(a.g) - rank(b.g) || a.i - b.i)
+      .map(({ g }) => ({ id: g.name, roles: [...g.settings.roles] }));
+  }
+
   private chatGroup(name: string): ModelGroup | undefined {
     const g = this.deps.models.get(name);
     return g && isChatModel(g) ? g : undefined;

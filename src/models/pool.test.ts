@@ -129,7 +129,20 @@ describe('ModelGroup.acquire: choosing a replica', () => {
     const a = replica('http://a');
     const g = group(a);
     await expect(g.acquire(live(), 100, new Set([a]))).rejects.toThrow(
-      new ModelUnavailableError('m', 'no other replica to try'),
+      new ModelUnavailableError('m', 'http://a: failed for this request'),
+    );
+  });
+
+  it('names the cause when the only replica just died under this request', async () => {
+    const a = replica('http://a');
+    const g = group(a);
+    const lease = await g.acquire(live(), 100);
+    g.markDown(a, 'connect ECONNREFUSED 127.0.0.1:1');
+    lease.release();
+    const err = await g.acquire(live(), 100, new Set([a])).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ModelUnavailableError);
+    expect((err as Error).message).toBe(
+      'model "m" is unavailable: http://a: connect ECONNREFUSED 127.0.0.1:1',
     );
   });
 });

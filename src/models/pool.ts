@@ -138,9 +138,14 @@ export class ModelGroup {
     signal.throwIfAborted();
     const usable = this.candidates(exclude);
     if (usable.length === 0) {
-      const down = this.replicas.filter((r) => !exclude?.has(r));
-      const detail = down.map((r) => `${r.config.url}: ${r.lastError ?? 'down'}`).join('; ');
-      return Promise.reject(new ModelUnavailableError(this.name, detail || 'no other replica to try'));
+      // Name each replica's own failure: a replica this request already tried usually failed
+      // just now, and that failure is the cause the caller needs to see.
+      const detail = this.replicas
+        .map(
+          (r) => `${r.config.url}: ${r.lastError ?? (exclude?.has(r) ? 'failed for this request' : 'down')}`,
+        )
+        .join('; ');
+      return Promise.reject(new ModelUnavailableError(this.name, detail));
     }
     const free = this.pickFree(exclude);
     if (free) return Promise.resolve(this.lease(free));
