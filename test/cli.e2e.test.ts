@@ -112,7 +112,7 @@ describe('shenma start', () => {
         'completion:',
         '  model: coder',
         'log:',
-        '  level: warn',
+        '  level: info',
         ...(db ? ['database:', `  url: ${db}`] : []),
       ].join('\n'),
     );
@@ -200,7 +200,7 @@ describe('shenma start', () => {
         `    url: ${fake.url}/v1`,
         '    family: qwen2.5-coder',
         'log:',
-        '  level: warn',
+        '  level: info',
       ].join('\n'),
     );
     const run = shenma(['start', '--port', '0', '--data-dir', 'state'], dir);

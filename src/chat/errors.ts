@@ -27,6 +27,14 @@ export class ClientCancelled extends Error {
   }
 }
 
+/** The server is stopping and the answer did not finish within the drain time. */
+export class ServerShutdown extends Error {
+  override readonly name = 'ServerShutdown';
+  constructor() {
+    super('Shenma is shutting down; ask again in a moment');
+  }
+}
+
 /**
  * A chat answer that failed. `started` says whether answer chunks were already yielded: before,
  * the client can still get a plain HTTP error; after, only an in-stream error event.
@@ -95,6 +103,7 @@ export function describeFailure(err: unknown, model: string, started: boolean): 
   });
   if (err instanceof ClientCancelled)
     return fail('client_cancelled', 499, 'invalid_request_error', err.message);
+  if (err instanceof ServerShutdown) return fail('shutdown', 503, 'model_unavailable', err.message, 5);
   if (err instanceof FirstTokenTimeout || err instanceof IdleTimeout || err instanceof TotalTimeout) {
     return fail('timeout', 504, 'timeout_error', `model "${model}": ${err.message}`);
   }

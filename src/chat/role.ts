@@ -87,6 +87,7 @@ export const chatRole: RoleFactory = async (ctx) => {
         log: ctx.log,
       });
     },
+    drain: (ms) => service.drain(ms),
     // The socket chat closes before the HTTP server (its sockets would hold it open), so answers
     // it aborts are recorded before the stores go.
     detach: async () => {

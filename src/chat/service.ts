@@ -18,6 +18,7 @@ import {
   FirstTokenTimeout,
   IdleTimeout,
   retryable,
+  ServerShutdown,
   TotalTimeout,
   upstreamErrorKind,
 } from './errors.js';
@@ -74,6 +75,9 @@ const isChatModel = (g: ModelGroup) => g.settings.roles.includes('chat');
 
 export class ChatService {
   private readonly metrics: ChatMetrics;
+  /** Answers in flight, for the shutdown drain. */
+  private readonly running = new Set<{ controller: AbortController; done: Promise<void> }>();
+  private draining = false;
 
   constructor(private readonly deps: ChatServiceDeps) {
     this.metrics = chatMetrics(deps.registry);
@@ -81,6 +85,20 @@ export class ChatService {
     if (fallback !== undefined && !this.chatGroup(fallback)) {
       deps.log.warn({ fallbackModel: fallback }, 'chat.fallbackModel is not a chat model; no fallback');
     }
+  }
+
+  /**
+   * For shutdown: refuses new answers, lets those in flight finish for up to `ms`, then ends the
+   * rest with a shutdown error (each client gets an error event) and waits until they are recorded.
+   */
+  async drain(ms: number): Promise<void> {
+    this.draining = true;
+    const all = () => Promise.all([...this.running].map((r) => r.done));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all(), new Promise((r) => (timer = setTimeout(r, ms)))]);
+    clearTimeout(timer);
+    for (const r of this.running) r.controller.abort(new ServerShutdown());
+    await all();
   }
 
   /** chat.model, else the first model with role chat. */
@@ -120,6 +138,8 @@ export class ChatService {
     body: Record<string, unknown>,
     signal: AbortSignal,
   ): Promise<AsyncIterable<ChatEvent>> {
+    if (this.draining)
+      throw new HttpError(503, 'model_unavailable', new ServerShutdown().message, undefined, 5);
     const group = this.chatGroup(ctx.model);
     if (!group) {
       throw new HttpError(
@@ -180,6 +200,9 @@ export class ChatService {
   ): AsyncGenerator<ChatEvent> {
     const { config, hooks } = this.deps;
     const controller = new AbortController();
+    let markDone!: () => void;
+    const entry = { controller, done: new Promise<void>((r) => (markDone = r)) };
+    this.running.add(entry);
     const onClientGone = () => controller.abort(new ClientCancelled());
     if (clientSignal.aborted) onClientGone();
     else clientSignal.addEventListener('abort', onClientGone, { once: true });
@@ -252,6 +275,8 @@ export class ChatService {
         upstream.return(undefined).catch(() => undefined);
         await finish(outcome('client_cancelled', 'the client stopped reading'));
       }
+      this.running.delete(entry);
+      markDone();
     }
   }
 

@@ -44,6 +44,8 @@ export interface ChatChunkJson {
 export type ChatStatus =
   | 'ok'
   | 'client_cancelled'
+  /** Cut by a server shutdown after the drain time (the client got an error event). */
+  | 'shutdown'
   | 'upstream_error'
   | 'upstream_cut'
   | 'timeout'

@@ -1,3 +1,5 @@
+import { pino } from 'pino';
+import { loggerOptions } from '../observability/logger.js';
 import { startEmbedded } from '../server/embedded.js';
 import { DataDirLockedError } from '../storage/database.js';
 import { loadCliConfig, parsePort, resolveDataDir } from './context.js';
@@ -6,7 +8,15 @@ import { CliError, type CliIO, parseCommandArgs } from './io.js';
 const HELP = `Usage: shenma start [--config FILE] [--port N] [--host ADDR] [--data-dir DIR]
 
 Runs every Shenma role in one process on one port (default 9080): the embedded shape.
-Without --config, ./shenma.yaml is used and written with commented defaults if missing.`;
+Without --config, ./shenma.yaml is used and written with commented defaults if missing.
+
+  --host ADDR   Address to listen on (default 127.0.0.1, server.host). 0.0.0.0 lets teammates
+                on other machines in; publicUrl then defaults to this machine's first
+                non-loopback address, printed at start as the IDE base URL.
+  --port N      Port (default 9080, server.port); 0 picks a free one.
+
+Logs are JSON lines on stdout. Ctrl-C lets chat answers in flight finish (server.drainMs),
+a second Ctrl-C stops at once.`;
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseCommandArgs(argv, {
@@ -19,9 +29,12 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   }
   const port = parsePort(values.port);
   const loaded = loadCliConfig(values, io, { writeDefault: true, ...(port !== undefined ? { port } : {}) });
+  // stdout carries JSON log lines only, start-up notes included, so log collectors can parse all of it.
+  const log = pino(loggerOptions(loaded.config.log.level));
   if (loaded.created) {
-    io.out(
-      `wrote ${loaded.file} with commented defaults (a local Ollama at http://127.0.0.1:11434); edit it to point at your model`,
+    log.info(
+      { file: loaded.file },
+      `wrote ${loaded.file} with commented defaults (a local Ollama at http://127.0.0.1:11434 for completion and chat); edit it to point at your models`,
     );
   }
   const dataDir = resolveDataDir(values, io);
@@ -30,6 +43,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     server = await startEmbedded({
       config: loaded.config,
       dataDir,
+      logger: log,
       ...(port !== undefined ? { port } : {}),
       ...(values.host ? { host: values.host } : {}),
     });
@@ -43,26 +57,28 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       );
     if (code === 'EACCES')
       throw new CliError(`not allowed to listen on port ${port ?? loaded.config.server.port}`);
+    if (code === 'EADDRNOTAVAIL')
+      throw new CliError(
+        `cannot listen on ${values.host ?? loaded.config.server.host}: not an address of this machine`,
+      );
     throw err;
   }
-  io.out(
-    `shenma listening on ${server.url} (public URL ${server.publicUrl}), data in ${dataDir}, database ${server.db.kind}`,
-  );
-  for (const g of server.models.groups.values()) {
-    for (const r of g.replicas) {
-      if (r.healthy === false) {
-        io.out(
-          `warning: model "${g.name}" at ${r.config.url} is not reachable (${r.lastError}); completions answer 503 until it is`,
-        );
-      }
-    }
-  }
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
   });
-  io.out('shenma: shutting down');
+  // A second Ctrl-C does not wait for the drain.
+  const force = () => {
+    log.warn('second signal: stopping without waiting for answers in flight');
+    process.exit(130);
+  };
+  process.once('SIGINT', force);
+  process.once('SIGTERM', force);
+  log.info(
+    { signal, drainMs: loaded.config.server.drainMs },
+    'shutting down: answers in flight may finish, new requests are refused',
+  );
   await server.close();
+  log.info('shut down');
   return 0;
 }

@@ -113,7 +113,7 @@ describe('SHENMA_* environment overrides', () => {
     });
     expect(cfg.log.logCode).toBe(true);
     expect(cfg.log.level).toBe('debug');
-    expect(cfg.server).toEqual({ host: '0.0.0.0', port: 8080 });
+    expect(cfg.server).toEqual({ host: '0.0.0.0', port: 8080, drainMs: 10_000 });
     expect(cfg.completion.rules).toEqual({ afterStatementEnd: true, insideWord: false, emptyDocument: true });
   });
 
@@ -363,7 +363,7 @@ describe('defaults', () => {
   it('fills every section of an empty config', () => {
     const cfg = parseConfig({});
     expect(cfg.publicUrl).toBeUndefined();
-    expect(cfg.server).toEqual({ host: '127.0.0.1', port: 9080 });
+    expect(cfg.server).toEqual({ host: '127.0.0.1', port: 9080, drainMs: 10_000 });
     expect(cfg.log).toEqual({ level: 'info', logCode: false });
     expect(cfg.database).toEqual({});
     expect(cfg.models).toEqual([]);

@@ -313,11 +313,19 @@ export const configSchema = z
     publicUrl: z
       .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
       .optional()
-      .describe('What browsers and IDEs use; defaults to http://127.0.0.1:<port>'),
+      .describe(
+        'What browsers and IDEs use; defaults to the listen address (the first non-loopback one for 0.0.0.0)',
+      ),
     server: z
       .object({
-        host: z.string().default('127.0.0.1').describe('Address to listen on (0.0.0.0 for all)'),
+        host: z
+          .string()
+          .default('127.0.0.1')
+          .describe('Address to listen on; 0.0.0.0 for all (teammates on other machines)'),
         port: z.number().int().min(0).max(65535).default(9080),
+        drainMs: durationMs(
+          'On shutdown, how long chat answers in flight may finish before they are ended with an error',
+        ).default(10_000),
       })
       .prefault({}),
     log: z

@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import formbody from '@fastify/formbody';
-import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { type DestinationStream, type Logger, pino } from 'pino';
 import { chatRole } from '../chat/role.js';
 import { completionRole } from '../completion/role.js';
 import type { ShenmaConfig } from '../config/schema.js';
@@ -19,7 +20,10 @@ import { type Database, openDatabase } from '../storage/database.js';
 import { migrate } from '../storage/migrate.js';
 import { trampolineRole } from '../trampoline/role.js';
 import { type AdminSocket, startAdminSocket } from './admin-socket.js';
+import { choosePublicUrl } from './public-url.js';
 import type { RoleContext, RoleFactory, RoleParts } from './role.js';
+import { logStartNotes } from './start-notes.js';
+import { startStartingServer } from './starting-server.js';
 
 /**
  * The embedded shape: every role of ours in one process, one port, the route table mounted by
@@ -34,6 +38,10 @@ export interface EmbeddedOptions {
   host?: string;
   /** Defaults to the configured log level; tests pass 'silent'. */
   logLevel?: string;
+  /** Where the JSON log lines go; stdout by default (tests read them from a stream). */
+  logStream?: DestinationStream;
+  /** A logger made by the caller (`shenma start` logs before the server exists); wins over the above. */
+  logger?: Logger;
 }
 
 export interface EmbeddedServer {
@@ -70,19 +78,35 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
   const { config } = opts;
   const host = opts.host ?? config.server.host;
   const port = await resolvePort(host, opts.port ?? config.server.port);
-  const publicUrl = (config.publicUrl ?? `http://127.0.0.1:${port}`).replace(/\/+$/, '');
+  const log =
+    opts.logger ??
+    (opts.logStream
+      ? pino(loggerOptions(opts.logLevel ?? config.log.level), opts.logStream)
+      : pino(loggerOptions(opts.logLevel ?? config.log.level)));
+  const publicUrlChoice = choosePublicUrl(config.publicUrl, host, port);
+  const publicUrl = publicUrlChoice.url;
   const registry = createRegistry();
-  const db = await openDatabase({
-    dataDir: opts.dataDir,
-    ...(config.database.url ? { url: config.database.url } : {}),
-  });
+  // Answers /healthz (and 503 elsewhere) while the database opens: creating the embedded one takes a while.
+  const starting = await startStartingServer(host, port);
+  let db: Database;
+  try {
+    db = await openDatabase({
+      dataDir: opts.dataDir,
+      ...(config.database.url ? { url: config.database.url } : {}),
+      onCreate: (pgdata) =>
+        log.info({ pgdata }, 'creating the embedded database (first start only; this takes a while)…'),
+    });
+  } catch (err) {
+    await starting.close();
+    throw err;
+  }
   const models = new ModelRegistry(
     config.models,
     (m) => createBackend(m.kind, { url: m.url, ...(m.apiKey ? { apiKey: m.apiKey } : {}) }),
     modelMetrics(registry),
   );
   const app = Fastify({
-    logger: loggerOptions(opts.logLevel ?? config.log.level),
+    loggerInstance: log as FastifyBaseLogger,
     // One summary line per completion is logged by the handlers; per-request lines would double it.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
@@ -93,6 +117,9 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
   const parts: RoleParts[] = [];
   let adminSocket: AdminSocket | undefined;
   const closeAll = async () => {
+    await starting.close().catch(() => {});
+    // Work in flight first, while clients are still connected to hear how it ended.
+    await Promise.all(parts.map((p) => p.drain?.(config.server.drainMs).catch(() => {})));
     await adminSocket?.close().catch(() => {});
     // Open sockets would keep app.close() waiting forever: the IDE's chat socket stays connected.
     for (const p of parts) await p.detach?.().catch(() => {});
@@ -152,9 +179,12 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
       const stores = { users: new UserStore(db.db), tokens: new TokenStore(db.db) };
       adminSocket = await startAdminSocket({ dataDir: opts.dataDir, ...stores, log: app.log });
     }
+    await app.ready();
+    await starting.close();
     const address = await app.listen({ port, host });
     const actualPort = new URL(address).port;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+    logStartNotes(log, { url, publicUrlChoice, dataDir: opts.dataDir, db, models });
     return { url, publicUrl, app, db, models, close: closeAll };
   } catch (err) {
     await closeAll();

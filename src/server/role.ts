@@ -36,6 +36,11 @@ export interface RoleParts {
    */
   attach?(server: Server, authenticate: Authenticate | undefined): void;
   /**
+   * First step of a shutdown: finish work in flight (chat answers) within `ms`, then end the rest
+   * with an error the client sees. Runs while the server still accepts connections.
+   */
+  drain?(ms: number): Promise<void>;
+  /**
    * Closes what `attach` opened (long-lived connections such as WebSockets), before the HTTP
    * server stops: the server's close waits for every connection, upgraded ones included.
    */

@@ -20,6 +20,7 @@ import {
   type TransactionSettings,
 } from 'kysely';
 import pg from 'pg';
+import { createPGliteDataDir, needsCreate } from './pglite-create.js';
 
 /** The `completion_feedback` table: one row per completion point the IDE reported on. */
 export interface CompletionFeedbackTable {
@@ -165,13 +166,15 @@ export interface OpenDatabaseOptions {
   dataDir: string;
   /** How long to wait for a PostgreSQL connection before failing (default 10 s). */
   connectTimeoutMs?: number;
+  /** Told when the embedded database does not exist yet and is being created (takes a while). */
+  onCreate?: (pgdata: string) => void;
 }
 
 const INT8_OID = 20;
 
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
   if (opts.url) return openPostgres(opts.url, opts.connectTimeoutMs ?? 10_000);
-  return openPGlite(opts.dataDir);
+  return openPGlite(opts.dataDir, opts.onCreate);
 }
 
 function openPostgres(url: string, connectTimeoutMs: number): Database {
@@ -188,13 +191,17 @@ function openPostgres(url: string, connectTimeoutMs: number): Database {
   };
 }
 
-async function openPGlite(dataDir: string): Promise<Database> {
+async function openPGlite(dataDir: string, onCreate?: (pgdata: string) => void): Promise<Database> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const lock = await acquireDataDirLock(dataDir);
   let pglite: PGlite;
   try {
     const pgdata = join(dataDir, 'pgdata');
     await mkdir(pgdata, { recursive: true, mode: 0o700 });
+    if (needsCreate(pgdata)) {
+      onCreate?.(pgdata);
+      await createPGliteDataDir(pgdata);
+    }
     // int8 comes back as a string, as node-postgres returns it, so row types are the same in
     // both shapes (PGlite would otherwise return number or bigint depending on magnitude).
     pglite = await PGlite.create({ dataDir: pgdata, parsers: { [INT8_OID]: (value: string) => value } });
