@@ -1,10 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type FakeModel, startFakeModel } from './fake-model/server.js';
+import { killAllCliProcesses, runCli } from './support/cli-process.js';
 import { createScratchDatabase, postgresReachable, type ScratchDatabase } from './support/postgres.js';
 import { extensionBody } from './support/shenma.js';
 
@@ -13,55 +12,18 @@ import { extensionBody } from './support/shenma.js';
  * directory; then the real extension's request through it.
  */
 
-const ROOT = path.resolve(import.meta.dirname, '..');
-// Absolute, because the CLI runs in a scratch directory where `tsx` would not resolve.
-const TSX_LOADER = pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
-const children: ChildProcess[] = [];
 const dirs: string[] = [];
 let scratch: ScratchDatabase | undefined;
 let fake: FakeModel | undefined;
 
 afterAll(async () => {
-  for (const c of children) c.kill('SIGTERM');
+  killAllCliProcesses();
   await fake?.close();
   await scratch?.drop();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-function shenma(args: string[], cwd: string, env: Record<string, string> = {}, input?: string) {
-  const child = spawn(
-    process.execPath,
-    ['--import', TSX_LOADER, path.join(ROOT, 'src/cli/run.ts'), ...args],
-    {
-      cwd,
-      env: { ...process.env, ...env },
-      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    },
-  );
-  children.push(child);
-  if (input !== undefined) child.stdin!.end(input);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => {
-    out += d;
-  });
-  child.stderr!.on('data', (d) => {
-    err += d;
-  });
-  const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
-  const waitFor = async (re: RegExp, ms = 20_000): Promise<RegExpMatchArray> => {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const m = out.match(re);
-      if (m) return m;
-      if (child.exitCode !== null || Date.now() > deadline) {
-        throw new Error(`did not see ${re} (exit ${child.exitCode}); stdout:\n${out}\nstderr:\n${err}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
-  return { child, exited, waitFor, output: () => ({ out, err }) };
-}
+const shenma = runCli;
 
 /**
  * What an administrator does next to a running server: `shenma users add NAME --password-stdin`
