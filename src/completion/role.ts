@@ -2,8 +2,8 @@ import type { RoleFactory } from '../gateway/role.js';
 import { modelReadiness } from '../models/index.js';
 import { CompletionCache } from './cache.js';
 import { CompletionEngine } from './engine.js';
+import { completionHandlers } from './handlers.js';
 import { completionMetrics } from './metrics.js';
-import { completionHandlers } from './routes.js';
 import { SupersedeRegistry } from './supersede.js';
 import { telemetryHandlers } from './telemetry.js';
 
