@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { modelSchema } from '../config/schema.js';
-import type { ModelBackend } from '../models/backend.js';
-import { ModelRegistry } from '../models/pool.js';
-import { modelReadiness } from './health.js';
+import type { ModelBackend } from './backend.js';
+import { ModelRegistry } from './pool.js';
+import { modelReadiness } from './readiness.js';
 
 function backend(probe: () => Promise<void>): ModelBackend {
   return {
