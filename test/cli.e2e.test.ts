@@ -183,6 +183,15 @@ describe('shenma start', () => {
     expect(await disable.exited).toBe(0);
     expect((await complete()).status).toBe(401);
 
+    // `shenma db status` too goes through the server that holds the embedded database.
+    const status = shenma(['db', 'status', '--data-dir', 'state'], dir);
+    expect(await status.exited, status.output().err).toBe(0);
+    expect(status.output().err).toMatch(/\(via the running server, pid \d+\)/);
+    expect(status.output().out).toMatch(/\d+ applied, 0 pending\./);
+    const migrate = shenma(['db', 'migrate', '--data-dir', 'state'], dir);
+    expect(await migrate.exited, migrate.output().err).toBe(0);
+    expect(migrate.output().out).toContain('Already up to date');
+
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
     expect(existsSync(path.join(dir, 'state', 'admin.sock'))).toBe(false);

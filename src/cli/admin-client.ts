@@ -7,10 +7,11 @@ import {
   adminSocketPath,
   directAdmin,
   MAX_SOCKET_PATH_BYTES,
+  type MigrationOps,
   type RevokeResult,
 } from '../server/admin-socket.js';
 import { type Database, DataDirLockedError, openDatabase } from '../storage/database.js';
-import { MigrationError, migrate } from '../storage/migrate.js';
+import { MigrationError, type MigrationState, migrate } from '../storage/migrate.js';
 import { type CommonValues, loadCliConfig, resolveDataDir } from './context.js';
 import { redactUrl } from './db.js';
 import { CliError, type CliIO } from './io.js';
@@ -201,6 +202,27 @@ export function socketAdmin(socketPath: string): AdminOps {
   };
 }
 
+/** The running server's admin socket in `dataDir`, when one answers (`shenma db` uses it). */
+export async function runningServer(
+  dataDir: string,
+): Promise<{ pid: number; migrations: MigrationOps } | undefined> {
+  const socketPath = adminSocketPath(dataDir);
+  const probe = await probeSocket(socketPath);
+  if (probe.kind !== 'answered') return undefined;
+  const send = <T>(method: string, path: string) =>
+    call<T>(socketPath, method, path, undefined, REQUEST_TIMEOUT_MS);
+  return {
+    pid: probe.status.pid,
+    migrations: {
+      status: async () =>
+        (await send<{ migrations: Jsonified<MigrationState>[] }>('GET', '/migrations')).migrations.map((m) =>
+          m.appliedAt ? { name: m.name, appliedAt: new Date(m.appliedAt) } : { name: m.name },
+        ),
+      migrate: () => send<{ applied: string[] }>('POST', '/migrations/apply'),
+    },
+  };
+}
+
 /** A remote failure, rebuilt as the IdentityError a direct run would have thrown when it was one. */
 export class AdminSocketError extends Error {
   override readonly name = 'AdminSocketError';
@@ -304,13 +326,3 @@ export function formatTable<T>(columns: Column<T>[], rows: T[]): string[] {
 export function formatDate(date: Date | null): string {
   return date ? date.toISOString().replace(/\.\d{3}Z$/, 'Z') : '-';
 }
-
-/** The end of `shenma users --help` and `shenma tokens --help`: how the commands reach the data. */
-export const ADMIN_HELP_FOOTER = [
-  'While `shenma start` runs on the same data directory, the commands go through its admin socket',
-  '(<data-dir>/admin.sock); otherwise they open the database themselves.',
-  '',
-  'Options:',
-  '  --data-dir DIR   Data directory (default: $SHENMA_DATA_DIR or .shenma)',
-  '  --config FILE    Configuration file; its database.url selects PostgreSQL',
-].join('\n');

@@ -1,37 +1,31 @@
 import { join } from 'node:path';
+import type { MigrationOps } from '../server/admin-socket.js';
 import { type Database, DataDirLockedError, openDatabase } from '../storage/database.js';
 import { MigrationError, migrate, migrationStatus } from '../storage/migrate.js';
+import { runningServer, toCliError as toAdminCliError } from './admin-client.js';
 import { loadCliConfig, resolveDataDir } from './context.js';
 import { CliError, type CliIO, parseCommandArgs } from './io.js';
-
-const USAGE = [
-  'Usage: shenma db <migrate|status> [options]',
-  '',
-  '  migrate   Apply pending database migrations',
-  '  status    List migrations and whether each is applied',
-  '',
-  'Options:',
-  '  --database-url URL   PostgreSQL to use (default: database.url from the config or',
-  '                       $SHENMA_DATABASE_URL, else the embedded database in the data directory)',
-  '  --data-dir DIR       Data directory of the embedded database (default: $SHENMA_DATA_DIR or .shenma)',
-  '  --config FILE        Configuration file (default: ./shenma.yaml if it exists)',
-].join('\n');
+import { USAGE } from './usage.js';
 
 const SUBCOMMANDS = {
   migrate: runMigrate,
   status: runStatus,
-} as const satisfies Record<string, (database: Database, io: CliIO) => Promise<number>>;
+} as const satisfies Record<string, (migrations: MigrationOps, io: CliIO) => Promise<number>>;
+
+function direct(database: Database): MigrationOps {
+  return { status: () => migrationStatus(database.db), migrate: () => migrate(database.db) };
+}
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, { 'database-url': { type: 'string' } }, true);
   if (values.help) {
-    io.out(USAGE);
+    io.out(USAGE.db);
     return 0;
   }
   const [subcommand, ...extra] = positionals;
-  if (!subcommand) throw new CliError(`missing subcommand\n\n${USAGE}`, 2);
+  if (!subcommand) throw new CliError(`missing subcommand\n\n${USAGE.db}`, 2);
   if (!Object.hasOwn(SUBCOMMANDS, subcommand)) {
-    throw new CliError(`unknown subcommand "${subcommand}"\n\n${USAGE}`, 2);
+    throw new CliError(`unknown subcommand "${subcommand}"\n\n${USAGE.db}`, 2);
   }
   if (extra.length > 0) throw new CliError(`unexpected argument "${extra[0]}"`, 2);
   const action = SUBCOMMANDS[subcommand as keyof typeof SUBCOMMANDS];
@@ -56,6 +50,17 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     } else {
       const dataDir = resolveDataDir(values, io);
       target = `embedded PostgreSQL (PGlite) at ${join(dataDir, 'pgdata')}`;
+      // The running server holds the embedded database: ask it, as `shenma users` does.
+      const server = await runningServer(dataDir);
+      if (server) {
+        io.err(`(via the running server, pid ${server.pid})`);
+        io.out(`Database: ${target}`);
+        try {
+          return await action(server.migrations, io);
+        } catch (err) {
+          throw toCliError(toAdminCliError(err), target);
+        }
+      }
       database = await openDatabase({ dataDir });
     }
   } catch (err) {
@@ -63,7 +68,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   }
   try {
     io.out(`Database: ${target}`);
-    return await action(database, io);
+    return await action(direct(database), io);
   } catch (err) {
     throw toCliError(err, target);
   } finally {
@@ -71,10 +76,10 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   }
 }
 
-async function runMigrate(database: Database, io: CliIO): Promise<number> {
-  const { applied } = await migrate(database.db);
+async function runMigrate(migrations: MigrationOps, io: CliIO): Promise<number> {
+  const { applied } = await migrations.migrate();
   for (const name of applied) io.out(`Applied ${name}`);
-  const total = (await migrationStatus(database.db)).length;
+  const total = (await migrations.status()).length;
   io.out(
     applied.length === 0
       ? `Already up to date (${total} migration${total === 1 ? '' : 's'}).`
@@ -83,8 +88,8 @@ async function runMigrate(database: Database, io: CliIO): Promise<number> {
   return 0;
 }
 
-async function runStatus(database: Database, io: CliIO): Promise<number> {
-  const states = await migrationStatus(database.db);
+async function runStatus(migrations: MigrationOps, io: CliIO): Promise<number> {
+  const states = await migrations.status();
   const width = Math.max(0, ...states.map((s) => s.name.length));
   for (const state of states) {
     const when = state.appliedAt ? `applied ${state.appliedAt.toISOString()}` : 'pending';

@@ -2,27 +2,18 @@ import { join } from 'node:path';
 import { KEYS_FILE, rotateSigningKeys } from '../identity/keys.js';
 import { resolveDataDir } from './context.js';
 import { CliError, type CliIO, parseCommandArgs } from './io.js';
-
-const USAGE = [
-  'Usage: shenma keys rotate [options]',
-  '',
-  '  rotate   Add a new signing key for the embedded OpenID provider; it signs from the next',
-  '           start on. The previous keys stay published so tokens they signed still verify.',
-  '',
-  'Options:',
-  '  --data-dir DIR   Data directory holding the keys (default: $SHENMA_DATA_DIR or .shenma)',
-].join('\n');
+import { USAGE } from './usage.js';
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, {}, true);
   if (values.help) {
-    io.out(USAGE);
+    io.out(USAGE.keys);
     return 0;
   }
   const [subcommand, ...extra] = positionals;
   if (subcommand !== 'rotate') {
     throw new CliError(
-      `${subcommand ? `unknown subcommand "${subcommand}"` : 'missing subcommand'}\n\n${USAGE}`,
+      `${subcommand ? `unknown subcommand "${subcommand}"` : 'missing subcommand'}\n\n${USAGE.keys}`,
       2,
     );
   }

@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { CliError, type CliIO, processIO } from './io.js';
+import { type CommandName, USAGE } from './usage.js';
 
 /** One file per command; each exports `run(argv, io)` and owns its own flags. */
-const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: CommandRun }> }> = {
+const COMMANDS: Record<CommandName, { summary: string; load: () => Promise<{ run: CommandRun }> }> = {
   start: { summary: 'Run every role in one process (the embedded shape)', load: () => import('./start.js') },
   db: { summary: 'Database migrations: db migrate | db status', load: () => import('./db.js') },
   keys: { summary: 'OpenID signing keys: keys rotate', load: () => import('./keys.js') },
@@ -23,20 +25,38 @@ function usage(): string {
     'Commands:',
     ...lines,
     '',
-    'Every command accepts --config FILE and --data-dir DIR.',
+    'Every command accepts --config FILE and --data-dir DIR; shenma <command> --help tells more.',
+    'shenma --version prints the version.',
   ].join('\n');
+}
+
+/** The version in package.json (the same file from src/cli and from dist/cli). */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
 }
 
 export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V' || name === 'version') {
+    io.out(`shenma ${version()}`);
+    return 0;
+  }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     io.out(usage());
     return name ? 0 : 2;
   }
-  const command = COMMANDS[name];
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name as CommandName] : undefined;
   if (!command) {
     io.err(`shenma: unknown command "${name}"\n\n${usage()}`);
     return 2;
+  }
+  // Help comes from a module that loads nothing else: fast, and no library prints a warning.
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.out(USAGE[name as CommandName]);
+    return 0;
   }
   try {
     const { run } = await command.load();

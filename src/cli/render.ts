@@ -3,27 +3,17 @@ import path from 'node:path';
 import { keycloakIssuer, renderKeycloakRealm } from '../deploy/keycloak-realm.js';
 import { loadCliConfig } from './context.js';
 import { CliError, type CliIO, parseCommandArgs } from './io.js';
-
-const USAGE = [
-  'Usage: shenma render <what> [options]',
-  '',
-  '  keycloak-realm   Keycloak realm import (JSON) for the deployed shape: realm, lifespans,',
-  '                   brute-force protection and the IDE client with its secret; no users',
-  '',
-  'Options:',
-  '  --out FILE       Write to FILE (mode 0600: it holds the client secret) instead of stdout',
-  '  --config FILE    Configuration file (default: ./shenma.yaml if it exists)',
-].join('\n');
+import { USAGE } from './usage.js';
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, { out: { type: 'string' } }, true);
   if (values.help) {
-    io.out(USAGE);
+    io.out(USAGE.render);
     return 0;
   }
   const [what, ...extra] = positionals;
-  if (!what) throw new CliError(`missing what to render\n\n${USAGE}`, 2);
-  if (what !== 'keycloak-realm') throw new CliError(`unknown target "${what}"\n\n${USAGE}`, 2);
+  if (!what) throw new CliError(`missing what to render\n\n${USAGE.render}`, 2);
+  if (what !== 'keycloak-realm') throw new CliError(`unknown target "${what}"\n\n${USAGE.render}`, 2);
   if (extra.length > 0) throw new CliError(`unexpected argument "${extra[0]}"`, 2);
 
   const { config } = loadCliConfig(values, io, { writeDefault: false });

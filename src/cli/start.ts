@@ -4,19 +4,7 @@ import { startEmbedded } from '../server/embedded.js';
 import { DataDirLockedError } from '../storage/database.js';
 import { loadCliConfig, parsePort, resolveDataDir } from './context.js';
 import { CliError, type CliIO, parseCommandArgs } from './io.js';
-
-const HELP = `Usage: shenma start [--config FILE] [--port N] [--host ADDR] [--data-dir DIR]
-
-Runs every Shenma role in one process on one port (default 9080): the embedded shape.
-Without --config, ./shenma.yaml is used and written with commented defaults if missing.
-
-  --host ADDR   Address to listen on (default 127.0.0.1, server.host). 0.0.0.0 lets teammates
-                on other machines in; publicUrl then defaults to this machine's first
-                non-loopback address, printed at start as the IDE base URL.
-  --port N      Port (default 9080, server.port); 0 picks a free one.
-
-Logs are JSON lines on stdout. Ctrl-C lets chat answers in flight finish (server.drainMs),
-a second Ctrl-C stops at once.`;
+import { USAGE } from './usage.js';
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseCommandArgs(argv, {
@@ -24,7 +12,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     host: { type: 'string' },
   });
   if (values.help) {
-    io.out(HELP);
+    io.out(USAGE.start);
     return 0;
   }
   const port = parsePort(values.port);

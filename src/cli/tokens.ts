@@ -1,19 +1,7 @@
 import type { ApiToken } from '../identity/users.js';
-import { ADMIN_HELP_FOOTER, type Column, formatDate, formatTable, withAdmin } from './admin-client.js';
+import { type Column, formatDate, formatTable, withAdmin } from './admin-client.js';
 import { CliError, type CliIO, type CommandValues, runSubcommand, type Subcommand } from './io.js';
-
-const USAGE = [
-  'Usage: shenma tokens <create|list|revoke> [options]',
-  '',
-  '  create USER [--name N] [--expires D]   Create a personal API token; prints its secret once',
-  '  list [USER]                            List tokens (never their secrets)',
-  '  revoke ID                              Revoke a token at once',
-  '',
-  '--expires takes a duration from now (30d, 12h, 90m) or an ISO date (2030-01-31 or',
-  '2030-01-31T18:00:00Z); without it the token does not expire.',
-  '',
-  ADMIN_HELP_FOOTER,
-].join('\n');
+import { USAGE } from './usage.js';
 
 const OPTIONS = {
   name: { type: 'string' },
@@ -30,7 +18,7 @@ const SUBCOMMANDS: Record<string, Subcommand<typeof OPTIONS, CliIO>> = {
 };
 
 export function run(argv: string[], io: CliIO): Promise<number> {
-  return runSubcommand('tokens', USAGE, OPTIONS, SUBCOMMANDS, argv, io);
+  return runSubcommand('tokens', USAGE.tokens, OPTIONS, SUBCOMMANDS, argv, io);
 }
 
 async function runCreate([user]: string[], values: Values, io: CliIO): Promise<number> {

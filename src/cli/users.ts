@@ -1,28 +1,7 @@
 import { type User, validatePassword, validateUserName } from '../identity/users.js';
-import {
-  ADMIN_HELP_FOOTER,
-  type Column,
-  formatDate,
-  formatTable,
-  toCliError,
-  withAdmin,
-} from './admin-client.js';
+import { type Column, formatDate, formatTable, toCliError, withAdmin } from './admin-client.js';
 import { CliError, type CliIO, type CommandValues, runSubcommand, type Subcommand } from './io.js';
-
-const USAGE = [
-  'Usage: shenma users <add|list|disable|enable|passwd> [options]',
-  '',
-  '  add NAME [--password-stdin | --no-password] [--email E]   Add a user',
-  '  list                                                       List users',
-  '  disable NAME / enable NAME                                 Refuse / allow its logins and tokens',
-  '  passwd NAME [--password-stdin]                             Set its password',
-  '',
-  'Passwords are read from the terminal (asked twice, not echoed), or with --password-stdin from the',
-  'first line of standard input. --no-password adds a user who can only use API tokens',
-  '(shenma tokens create NAME).',
-  '',
-  ADMIN_HELP_FOOTER,
-].join('\n');
+import { USAGE } from './usage.js';
 
 const OPTIONS = {
   'password-stdin': { type: 'boolean' },
@@ -53,7 +32,7 @@ export interface SecretPrompter {
 export type UsersIO = CliIO & { terminal?: SecretPrompter | null };
 
 export function run(argv: string[], io: UsersIO): Promise<number> {
-  return runSubcommand('users', USAGE, OPTIONS, SUBCOMMANDS, argv, io);
+  return runSubcommand('users', USAGE.users, OPTIONS, SUBCOMMANDS, argv, io);
 }
 
 async function runAdd([name]: string[], values: Values, io: UsersIO): Promise<number> {

@@ -10,6 +10,7 @@ import {
   type User,
   type UserStore,
 } from '../identity/users.js';
+import type { MigrationState } from '../storage/migrate.js';
 
 /**
  * The admin channel of a running `shenma start` on the embedded database.
@@ -112,10 +113,17 @@ const nameParams = z.object({ name: z.string() });
 const idParams = z.object({ id: z.string() });
 const tokensQuery = z.object({ user: z.string().optional() });
 
+/** What `shenma db status|migrate` ask a running server for. */
+export interface MigrationOps {
+  status(): Promise<MigrationState[]>;
+  migrate(): Promise<{ applied: string[] }>;
+}
+
 export interface AdminSocketOptions {
   dataDir: string;
   users: UserStore;
   tokens: TokenStore;
+  migrations?: MigrationOps;
   log: Pick<FastifyBaseLogger, 'info' | 'warn' | 'error'>;
 }
 
@@ -181,6 +189,16 @@ function registerRoutes(app: FastifyInstance, ops: AdminOps, opts: AdminSocketOp
     '/status',
     async (): Promise<AdminStatus> => ({ pid: process.pid, dataDir: opts.dataDir, startedAt }),
   );
+
+  const { migrations } = opts;
+  if (migrations) {
+    app.get('/migrations', async () => ({ migrations: await migrations.status() }));
+    app.post('/migrations/apply', async () => {
+      const result = await migrations.migrate();
+      if (result.applied.length > 0) log.info({ applied: result.applied }, 'admin: migrations applied');
+      return result;
+    });
+  }
 
   app.get('/users', async () => ({ users: await ops.listUsers() }));
   app.post('/users', async (req, reply) => {

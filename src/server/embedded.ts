@@ -18,7 +18,7 @@ import { loggerOptions } from '../observability/logger.js';
 import { createRegistry } from '../observability/metrics.js';
 import { opsHandlers } from '../ops/health.js';
 import { type Database, openDatabase } from '../storage/database.js';
-import { migrate } from '../storage/migrate.js';
+import { migrate, migrationStatus } from '../storage/migrate.js';
 import { trampolineRole } from '../trampoline/role.js';
 import { type AdminSocket, startAdminSocket } from './admin-socket.js';
 import { choosePublicUrl } from './public-url.js';
@@ -180,7 +180,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     // Only the embedded database needs it: `shenma users|tokens` open PostgreSQL themselves.
     if (db.kind === 'pglite') {
       const stores = { users: new UserStore(db.db), tokens: new TokenStore(db.db) };
-      adminSocket = await startAdminSocket({ dataDir: opts.dataDir, ...stores, log: app.log });
+      const migrations = { status: () => migrationStatus(db.db), migrate: () => migrate(db.db) };
+      adminSocket = await startAdminSocket({ dataDir: opts.dataDir, ...stores, migrations, log: app.log });
     }
     await app.ready();
     await starting.close();
