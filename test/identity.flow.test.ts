@@ -406,6 +406,13 @@ describe('login refusals: wrong password, backoff, captcha', () => {
       },
     );
     expect(noCaptcha.status).toBe(401);
+
+    // What an operator sees of it: login results counted by kind.
+    const metrics = await (await shenma.get('/metrics')).text();
+    expect(metrics).toMatch(/^shenma_logins_total\{result="failure"\} 2$/m);
+    expect(metrics).toMatch(/^shenma_logins_total\{result="backoff"\} 1$/m);
+    expect(metrics).toMatch(/^shenma_logins_total\{result="captcha"\} 2$/m);
+    expect(metrics).toMatch(/^shenma_logins_total\{result="success"\} 0$/m);
   });
 });
 

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { errorBody, HttpError, sendError } from '../http/errors.js';
 import { clientGoneSignal, parseJsonBody } from '../http/request.js';
 import type { RouteHandler } from '../http/route-handler.js';
+import { noteOutcome } from '../observability/access-log.js';
 import '../http/identity.js';
 import type { ChatChunk } from '../models/index.js';
 import { CompletionAggregator } from './aggregate.js';
@@ -76,6 +77,7 @@ async function streamAnswer(
     }
   } catch (err) {
     if (!(err instanceof ChatStreamError)) throw err;
+    noteOutcome(reply.request, { reason: err.type });
     if (reply.raw.destroyed) return;
     if (!writer) {
       sendError(reply, toHttpError(err));
@@ -136,6 +138,7 @@ export function openAiChatHandlers(service: ChatService): {
           model,
           messages: body.messages as ChatMessage[],
         };
+        noteOutcome(req, { model });
         const signal = clientGoneSignal(reply);
         // The body as the client sent it: unknown fields must reach the model untouched.
         const events = await service.open(ctx, req.body as Record<string, unknown>, signal);

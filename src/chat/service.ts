@@ -175,7 +175,9 @@ export class ChatService {
     const { metrics, deps } = this;
     metrics.requests.inc({ model: outcome.model, status: outcome.status });
     metrics.totalSeconds.observe({ model: outcome.model, status: outcome.status }, outcome.totalMs / 1000);
-    deps.log.info(
+    // An answer the model failed is an upstream problem the operator must see.
+    const failed = ['upstream_error', 'upstream_cut', 'timeout'].includes(outcome.status);
+    deps.log[failed ? 'warn' : 'info'](
       {
         requestId: ctx.requestId,
         route: ctx.route,

@@ -3,6 +3,7 @@ import type { RouteHandlers } from '../gateway/routes.js';
 import { callerOf } from '../http/caller.js';
 import { HttpError, sendError } from '../http/errors.js';
 import { clientGoneSignal, parseJsonBody as parseBody } from '../http/request.js';
+import { noteOutcome } from '../observability/access-log.js';
 import {
   codeCompletionBody,
   codeCompletionInput,
@@ -53,7 +54,8 @@ export function completionHandlers(
           outcome.timings.queueMs / 1000,
         );
       }
-      req.log.info(
+      noteOutcome(req, { model: outcome.model, reason });
+      req.log.debug(
         {
           api,
           model: outcome.model,
@@ -67,7 +69,11 @@ export function completionHandlers(
     } catch (err) {
       if (err instanceof HttpError) {
         metrics.requests.inc({ api, status: String(err.status), reason: err.type });
-        req.log.info({ api, status: err.status, error: err.message }, 'completion failed');
+        noteOutcome(req, { reason: err.type });
+        // Upstream trouble (5xx) is what an operator must see; a client's 4xx is routine.
+        if (err.status >= 500)
+          req.log.warn({ api, status: err.status, error: err.message }, 'completion failed');
+        else req.log.info({ api, status: err.status, error: err.message }, 'completion failed');
         sendError(reply, err);
         return undefined;
       }

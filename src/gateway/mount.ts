@@ -46,9 +46,12 @@ export async function mountRoutes(
     };
     const register = (target: FastifyInstance) => {
       for (const url of route.paths) {
-        target.route({ method: [...route.methods], url, handler: run });
+        const config = { routeId: route.id };
+        target.route({ method: [...route.methods], url, handler: run, config });
         if (route.cors && !route.methods.includes('OPTIONS')) {
-          target.options(url, async (_req, reply) => reply.code(204).headers(CORS_HEADERS).send());
+          target.options(url, { config }, async (_req, reply) =>
+            reply.code(204).headers(CORS_HEADERS).send(),
+          );
         }
       }
     };

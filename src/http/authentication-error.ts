@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { noteOutcome } from '../observability/access-log.js';
 import { HttpError } from './errors.js';
 import type { Authenticate, Identity } from './identity.js';
 
@@ -10,9 +11,12 @@ import type { Authenticate, Identity } from './identity.js';
 export class AuthenticationError extends HttpError {
   /** The WWW-Authenticate value: `Bearer` alone when nothing was sent, else with error="invalid_token". */
   readonly wwwAuthenticate: string;
+  /** Why, as a metric label: a small fixed set (missing, expired_token, bad_api_token, ...). */
+  readonly reason: string;
 
-  constructor(message: string, kind: 'missing' | 'invalid' = 'invalid') {
+  constructor(message: string, kind: 'missing' | 'invalid' = 'invalid', reason?: string) {
     super(401, 'authentication_error', message);
+    this.reason = reason ?? (kind === 'missing' ? 'missing' : 'invalid_token');
     // RFC 6750 §3: no error code when the request carried no credentials at all.
     this.wwwAuthenticate =
       kind === 'missing'
@@ -38,7 +42,10 @@ export async function authenticateWithChallenge(
   try {
     return await authenticate(req);
   } catch (err) {
-    if (err instanceof AuthenticationError) reply.header('www-authenticate', err.wwwAuthenticate);
+    if (err instanceof AuthenticationError) {
+      reply.header('www-authenticate', err.wwwAuthenticate);
+      noteOutcome(req, { reason: `auth:${err.reason}` });
+    }
     throw err;
   }
 }

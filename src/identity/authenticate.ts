@@ -72,7 +72,11 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticate {
     if (credential.startsWith(API_TOKEN_PREFIX)) {
       const found = await opts.tokens.verify(credential);
       if (!found) {
-        throw new AuthenticationError('API token revoked, expired or unknown (or its user is disabled)');
+        throw new AuthenticationError(
+          'API token revoked, expired or unknown (or its user is disabled)',
+          'invalid',
+          'bad_api_token',
+        );
       }
       return { userId: found.user.id, name: found.user.name, via: 'api_token' };
     }
@@ -85,9 +89,14 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticate {
     const token = await verifyJwt(credential);
     if (userState) {
       const state = await userState.fetch(token.sub);
-      if (state === 'missing') throw new AuthenticationError(`user ${token.sub} no longer exists`);
+      if (state === 'missing')
+        throw new AuthenticationError(`user ${token.sub} no longer exists`, 'invalid', 'unknown_user');
       if (state === 'disabled')
-        throw new AuthenticationError(`user "${token.preferredUsername}" is disabled`);
+        throw new AuthenticationError(
+          `user "${token.preferredUsername}" is disabled`,
+          'invalid',
+          'disabled_user',
+        );
     }
     return { userId: token.sub, name: token.preferredUsername, via: 'jwt' };
   };

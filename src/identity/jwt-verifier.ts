@@ -96,6 +96,8 @@ function explain(err: unknown, token: string, issuer: string): unknown {
     const exp = err.payload.exp;
     return new AuthenticationError(
       `token expired${typeof exp === 'number' ? ` at ${new Date(exp * 1000).toISOString()}` : ''}`,
+      'invalid',
+      'expired_token',
     );
   }
   if (err instanceof errors.JWTClaimValidationFailed) {

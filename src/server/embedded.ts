@@ -14,6 +14,7 @@ import { identityRole } from '../identity/role.js';
 import { TokenStore, UserStore } from '../identity/users.js';
 import { kaptchaRole } from '../kaptcha/role.js';
 import { createBackend, ModelRegistry, modelMetrics } from '../models/index.js';
+import { registerAccessLog } from '../observability/access-log.js';
 import { loggerOptions } from '../observability/logger.js';
 import { createRegistry } from '../observability/metrics.js';
 import { opsHandlers } from '../ops/health.js';
@@ -110,8 +111,9 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
   );
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
-    // One summary line per completion is logged by the handlers; per-request lines would double it.
-    logController: new LogController({ disableRequestLogging: true }),
+    // Fastify's own request lines are off: the access log (observability/access-log.ts) writes one per request.
+    // One spelling everywhere: the ledger, the chat log and the access log say requestId.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     bodyLimit: BODY_LIMIT,
     routerOptions: { ignoreDuplicateSlashes: true, ignoreTrailingSlash: true },
     requestIdHeader: 'x-request-id',
@@ -147,6 +149,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     };
     for (const role of EMBEDDED_ROLES) parts.push(await role(ctx));
 
+    registerAccessLog(app, registry);
     await app.register(formbody, { bodyLimit: 1024 * 1024 });
     app.setErrorHandler(fastifyErrorHandler);
     app.setNotFoundHandler((req, reply) =>

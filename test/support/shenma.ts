@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { DestinationStream } from 'pino';
 import { parseConfig } from '../../src/config/load.js';
 import type { ShenmaConfigInput } from '../../src/config/schema.js';
 import { TokenStore, UserStore } from '../../src/identity/users.js';
@@ -25,7 +26,11 @@ export interface TestShenma {
   close(): Promise<void>;
 }
 
-export async function startTestShenma(config: ShenmaConfigInput): Promise<TestShenma> {
+export async function startTestShenma(
+  config: ShenmaConfigInput,
+  /** Where the JSON log lines go (at the configured level), for tests that read them. */
+  opts: { logStream?: DestinationStream } = {},
+): Promise<TestShenma> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'shenma-test-'));
   let scratch: ScratchDatabase | undefined;
   if (!config.database?.url && (await postgresReachable())) scratch = await createScratchDatabase('e2e');
@@ -37,7 +42,9 @@ export async function startTestShenma(config: ShenmaConfigInput): Promise<TestSh
     config: parsed,
     dataDir,
     port: 0,
-    logLevel: process.env.SHENMA_TEST_LOG ?? 'silent',
+    ...(opts.logStream
+      ? { logStream: opts.logStream, logLevel: parsed.log.level }
+      : { logLevel: process.env.SHENMA_TEST_LOG ?? 'silent' }),
   });
   const url = server.url;
   await new UserStore(server.db.db).add('tester', 'tester-password-1');

@@ -6,6 +6,7 @@ import { pickLanguage } from '../../http/language.js';
 import type { RouteHandler } from '../../http/route-handler.js';
 // layer exception: the login form checks a captcha answer the kaptcha role issued (one service).
 import type { CaptchaService } from '../../kaptcha/service.js';
+import { noteLogin } from '../../observability/access-log.js';
 import type { UserStore } from '../users.js';
 import { LoginBackoff } from './backoff.js';
 import { autoConsent } from './consent.js';
@@ -148,15 +149,20 @@ export function createLoginHandler(deps: LoginHandlerDeps): RouteHandler {
     const waitMs = backoff.retryAfterMs(keys);
     if (waitMs > 0) {
       const seconds = Math.ceil(waitMs / 1000);
+      noteLogin(req, 'backoff');
       return again(429, m.tooMany(seconds), { 'retry-after': String(seconds) });
     }
     if (captchaNeeded(keys)) {
       const id = field(body.captcha_id);
       const answer = field(body.captcha);
-      if (!id || !answer) return again(401, m.captchaRequired);
+      if (!id || !answer) {
+        noteLogin(req, 'captcha');
+        return again(401, m.captchaRequired);
+      }
       if (!captcha.verify(id, answer)) {
         // Counted against the address only: it says nothing about the user's password.
         backoff.recordFailure({ address: req.ip });
+        noteLogin(req, 'captcha');
         return again(401, m.captchaWrong);
       }
     }
@@ -167,6 +173,7 @@ export function createLoginHandler(deps: LoginHandlerDeps): RouteHandler {
     if (!user) {
       backoff.recordFailure(keys);
       log.info({ user: username, address: req.ip }, 'login failed');
+      noteLogin(req, 'failure');
       // One message whether the name or the password was wrong: names are not disclosed.
       return again(401, m.badCredentials);
     }
@@ -176,6 +183,7 @@ export function createLoginHandler(deps: LoginHandlerDeps): RouteHandler {
       csrfCookieHeader('', `${publicPath}/realms/${identity.realm}/login/${uid}`, secureCookie, true),
     );
     log.info({ user: user.name, client: details.params.client_id }, 'login succeeded');
+    noteLogin(req, 'success');
     await finish(reply, req, { login: { accountId: user.id } });
   };
 

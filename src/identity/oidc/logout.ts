@@ -43,17 +43,42 @@ export async function logoutByRefreshToken(l: RefreshTokenLogout): Promise<void>
   }
   const query = l.raw.url?.includes('?') ? l.raw.url.slice(l.raw.url.indexOf('?')) : '';
   const url = `${KEYCLOAK_ROUTES.revocation}${query}`;
-  await l.callback(
-    replayRequest(l.raw, {
-      url,
-      originalUrl: `${l.mountPath}${url}`,
-      headers: l.headers,
-      body: Buffer.from(revoke.toString()),
-    }),
-    l.res,
-  );
-  // Gone now but there before: this authenticated client revoked it. End its browser session.
-  if (!before?.sessionUid || (await l.provider.RefreshToken.find(value, { ignoreExpiration: true }))) return;
-  const session = await l.provider.Session.findByUid(before.sessionUid);
-  await session?.destroy();
+  // The answer is held back until the browser session is gone: a client that hears "logged out"
+  // and opens the login page at once must be asked for the password (it was not, when the
+  // session was destroyed after answering).
+  const held = holdResponseEnd(l.res);
+  try {
+    await l.callback(
+      replayRequest(l.raw, {
+        url,
+        originalUrl: `${l.mountPath}${url}`,
+        headers: l.headers,
+        body: Buffer.from(revoke.toString()),
+      }),
+      l.res,
+    );
+    // Gone now but there before: this authenticated client revoked it. End its browser session.
+    if (!before?.sessionUid || (await l.provider.RefreshToken.find(value, { ignoreExpiration: true })))
+      return;
+    const session = await l.provider.Session.findByUid(before.sessionUid);
+    await session?.destroy();
+  } finally {
+    held.release();
+  }
+}
+
+/** Defers `res.end` (the provider's answer) until `release`, which sends it as it was given. */
+function holdResponseEnd(res: ServerResponse): { release(): void } {
+  const end = res.end;
+  let args: unknown[] | undefined;
+  res.end = function (this: ServerResponse, ...given: unknown[]) {
+    args = given;
+    return this;
+  } as ServerResponse['end'];
+  return {
+    release: () => {
+      res.end = end;
+      if (args) (end as (...a: unknown[]) => ServerResponse).apply(res, args);
+    },
+  };
 }

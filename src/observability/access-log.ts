@@ -1,0 +1,80 @@
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
+import { Counter, type Registry } from 'prom-client';
+
+/**
+ * One JSON line per HTTP request: method, route id, status, user, latency, and — when the handler
+ * noted them — the model and the outcome reason. Never a body, a query string or prompt text:
+ * query strings carry authorization codes and tokens, bodies carry code.
+ *
+ * Handlers say how a request ended with `noteOutcome`; auth refusals and login results noted here
+ * are also counted (`shenma_auth_refusals_total{reason}`, `shenma_logins_total{result}`).
+ */
+
+export interface RequestOutcome {
+  /** The model that answered (or should have). */
+  model?: string;
+  /** Why it ended the way it did: `auth:<why>`, `login:<result>`, a completion reason, an error type. */
+  reason?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    outcome?: RequestOutcome;
+  }
+  interface FastifyContextConfig {
+    /** The route table id this route was mounted for. */
+    routeId?: string;
+  }
+}
+
+export function noteOutcome(req: FastifyRequest, outcome: RequestOutcome): void {
+  req.outcome = { ...req.outcome, ...outcome };
+}
+
+export const LOGIN_RESULTS = ['success', 'failure', 'captcha', 'backoff'] as const;
+export type LoginResult = (typeof LOGIN_RESULTS)[number];
+
+export function noteLogin(req: FastifyRequest, result: LoginResult): void {
+  noteOutcome(req, { reason: `login:${result}` });
+}
+
+export function registerAccessLog(app: FastifyInstance, registry: Registry): void {
+  const authRefusals = new Counter({
+    name: 'shenma_auth_refusals_total',
+    help: 'Requests refused for their credentials, by reason',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  const logins = new Counter({
+    name: 'shenma_logins_total',
+    help: 'Login form submissions by result: success, failure (bad name or password), captcha (missing or wrong), backoff (too many failures)',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  for (const result of LOGIN_RESULTS) logins.inc({ result }, 0);
+
+  app.decorateRequest('outcome', undefined);
+  app.addHook('onError', async (req, _reply, err: FastifyError & { type?: string }) => {
+    if (!req.outcome?.reason) noteOutcome(req, { reason: err.type ?? err.code ?? err.name });
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const status = reply.statusCode;
+    const reason = req.outcome?.reason;
+    if (reason?.startsWith('auth:') && status === 401) authRefusals.inc({ reason: reason.slice(5) });
+    if (reason?.startsWith('login:')) logins.inc({ result: reason.slice(6) });
+    const line = {
+      method: req.method,
+      route: req.routeOptions.config.routeId ?? (status === 404 ? 'not_found' : req.routeOptions.url),
+      path: req.url.split('?')[0],
+      status,
+      user: req.identity?.name,
+      ms: Math.round(reply.elapsedTime),
+      model: req.outcome?.model,
+      reason,
+    };
+    // Upstream trouble (502-504) is a warning an operator acts on; a 500 is a bug.
+    if (status >= 500 && status !== 502 && status !== 503 && status !== 504) req.log.error(line, 'request');
+    else if (status >= 502) req.log.warn(line, 'request');
+    else req.log.info(line, 'request');
+  });
+}

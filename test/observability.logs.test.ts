@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeModel, startFakeModel } from './fake-model/server.js';
+import { extensionBody, startTestShenma, type TestShenma } from './support/shenma.js';
+
+/**
+ * What an operator reads: one JSON access line per request (with route id, status, user, latency,
+ * model and reason), failures at warn, no prompt text, and counters for auth refusals.
+ */
+
+const SECRET_CODE = 'do_not_log_this_identifier_42';
+const lines: Record<string, unknown>[] = [];
+const logStream = {
+  write(chunk: string) {
+    for (const line of chunk.split('\n')) if (line.trim()) lines.push(JSON.parse(line));
+  },
+};
+
+let fake: FakeModel;
+let shenma: TestShenma;
+
+beforeAll(async () => {
+  fake = await startFakeModel();
+  shenma = await startTestShenma(
+    {
+      models: [{ name: 'coder', kind: 'openai', url: `${fake.url}/v1`, family: 'deepseek-coder' }],
+      completion: { cache: { maxEntries: 0 } },
+      log: { level: 'info' },
+    },
+    { logStream },
+  );
+});
+afterAll(async () => {
+  await shenma?.close();
+  await fake?.close();
+});
+
+const requestLines = () => lines.filter((l) => l.msg === 'request');
+
+/** The access line of the request that answered with this x-request-id. */
+function lineOf(res: Response): Record<string, unknown> {
+  const id = res.headers.get('x-request-id');
+  const found = requestLines().filter((l) => l.requestId === id);
+  expect(found).toHaveLength(1);
+  return found[0]!;
+}
+
+/** onResponse runs after the reply is sent; give the line a moment to be written. */
+async function settled(): Promise<void> {
+  await new Promise((r) => setImmediate(r));
+}
+
+describe('the access log', () => {
+  it('has one line per request with route id, status, user, latency, model and reason', async () => {
+    fake.enqueue({ chunks: ['42\n'] });
+    const res = await shenma.post('/v2/completions', extensionBody(`x = ${SECRET_CODE} + `, '\n'));
+    expect(res.status).toBe(200);
+    await settled();
+    const line = lineOf(res);
+    expect(line).toMatchObject({
+      level: 30,
+      method: 'POST',
+      route: 'completion.v2',
+      path: '/v2/completions',
+      status: 200,
+      user: 'tester',
+      model: 'coder',
+    });
+    expect(typeof line.ms).toBe('number');
+    expect(typeof line.reason).toBe('string');
+  });
+
+  it('logs refused credentials with the reason, and counts them', async () => {
+    const missing = await fetch(`${shenma.url}/v1/completions`, { method: 'POST' });
+    const badToken = await shenma.post('/v1/completions', {}, { authorization: 'Bearer sk-shenma-nope' });
+    expect([missing.status, badToken.status]).toEqual([401, 401]);
+    await settled();
+    expect(lineOf(missing)).toMatchObject({
+      status: 401,
+      route: 'completion.openai',
+      reason: 'auth:missing',
+    });
+    expect(lineOf(badToken)).toMatchObject({ status: 401, reason: expect.stringMatching(/^auth:/) });
+    const metrics = await (await shenma.get('/metrics')).text();
+    expect(metrics).toMatch(/^shenma_auth_refusals_total\{reason="missing"\} 1$/m);
+  });
+
+  it('logs a path nobody serves, such as /v1/responses', async () => {
+    const res = await shenma.post('/v1/responses', { input: 'hi' });
+    expect(res.status).toBe(404);
+    await settled();
+    expect(lineOf(res)).toMatchObject({ status: 404, route: 'not_found', path: '/v1/responses' });
+  });
+
+  it('logs an upstream failure at warn, naming the model', async () => {
+    fake.enqueue({ chunks: ['x'], fault: { kind: 'status', status: 500 } });
+    const res = await shenma.post('/v1/completions', { prompt: 'y = ', max_tokens: 4 });
+    expect(res.status).toBeGreaterThanOrEqual(500);
+    await settled();
+    const line = lineOf(res);
+    expect(line.level).toBe(40);
+    expect(line.model ?? line.reason).toBeTruthy();
+  });
+
+  it('never logs prompt text, never says reqId, and gives every request its own id', () => {
+    const all = JSON.stringify(lines);
+    expect(all).not.toContain(SECRET_CODE);
+    expect(lines.some((l) => 'reqId' in l)).toBe(false);
+    const ids = requestLines().map((l) => l.requestId);
+    expect(ids.every((id) => typeof id === 'string' && id !== '')).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+});
