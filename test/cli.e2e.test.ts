@@ -120,6 +120,16 @@ describe('shenma start', () => {
     expect(out + err).not.toContain(token);
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
+    // The token's use was recorded (written at the latest when the server stops).
+    const list = shenma(['tokens', 'list', '--config', 'shenma.yaml', '--data-dir', 'state'], dir, {
+      CODER_KEY: 'sk-test-secret',
+    });
+    expect(await list.exited, list.output().err).toBe(0);
+    const row = list
+      .output()
+      .out.split('\n')
+      .find((l) => l.includes(' alice '));
+    expect(row).toMatch(/ alice +\S+ +\d{4}-\S+ +- +\d{4}-\d\d-\d\dT\S+Z +-$/);
   }, 90_000);
 
   it('writes a commented default config pointing at a local Ollama and reports it unreachable', async () => {

@@ -23,6 +23,8 @@ export interface AuthenticatorOptions {
   tokens: TokenStore;
   users: UserStore;
   log?: { warn(obj: object, msg: string): void };
+  /** Told of every accepted API token (for LAST USED); must not block. */
+  onTokenUsed?: (tokenId: string) => void;
   /** For discovery and JWKS requests to an external issuer. */
   fetch?: typeof fetch;
   /** Least time between JWKS refetches caused by unknown key ids (default 30 s). */
@@ -78,6 +80,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticate {
           'bad_api_token',
         );
       }
+      opts.onTokenUsed?.(found.token.id);
       return { userId: found.user.id, name: found.user.name, via: 'api_token' };
     }
     if (!looksLikeJwt(credential)) {

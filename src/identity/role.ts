@@ -6,6 +6,7 @@ import { createAuthenticator } from './authenticate.js';
 import { loadSigningKeys } from './keys.js';
 import { createEmbeddedOidc } from './oidc/provider.js';
 import { pluginLoginHandler } from './plugin-login.js';
+import { TokenUseRecorder } from './token-use.js';
 import { TokenStore, UserStore } from './users.js';
 
 /**
@@ -20,6 +21,9 @@ export const identityRole: RoleFactory<'identity'> = async (ctx) => {
   const keys = await loadSigningKeys(ctx.dataDir);
   const oidc = await createEmbeddedOidc(ctx, { users, captcha: captchaServiceFor(ctx), keys });
   const realmPath = `/realms/${ctx.config.identity.realm}`;
+  const tokenUse = new TokenUseRecorder(ctx.db.db, {
+    onError: (err) => ctx.log.warn({ err }, 'could not record when API tokens were last used'),
+  });
   const authenticate = createAuthenticator({
     identity: ctx.config.identity,
     embeddedIssuer: oidc.issuer,
@@ -27,6 +31,7 @@ export const identityRole: RoleFactory<'identity'> = async (ctx) => {
     tokens,
     users,
     log: ctx.log,
+    onTokenUsed: (id) => tokenUse.record(id),
   });
   return {
     handlers: {
@@ -39,6 +44,9 @@ export const identityRole: RoleFactory<'identity'> = async (ctx) => {
       }),
     },
     authenticate,
-    close: () => oidc.close(),
+    close: async () => {
+      await tokenUse.close();
+      await oidc.close();
+    },
   };
 };
