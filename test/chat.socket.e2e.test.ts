@@ -130,9 +130,8 @@ describe('shutting down the embedded server', () => {
         socket.once('connect_error', reject);
       });
       const disconnected = new Promise<string>((resolve) => socket.once('disconnect', resolve));
-      const started = performance.now();
+      // Without closing the sockets first, close() would wait for them forever (the test timeout).
       await own.close();
-      expect(performance.now() - started).toBeLessThan(5_000);
       expect(await disconnected).toMatch(/transport close|server/);
     } finally {
       socket.disconnect();

@@ -176,11 +176,12 @@ describe('deadlines, overload and fallback', () => {
   it('answers 504 when neither model produces a first token in time', async () => {
     fake.enqueue({ chunks: ['late'], fault: { kind: 'stall' } });
     backup.enqueue({ chunks: ['late'], fault: { kind: 'stall' } });
-    const t0 = Date.now();
     const res = await shenma.post('/v2/completions', extensionBody('def late(a, b):\n    return ', '\n'));
     expect(res.status).toBe(504);
     expect((await res.json()).error.type).toBe('timeout_error');
-    expect(Date.now() - t0).toBeLessThan(1400);
+    // Shenma gave up on both (they never answer): it closed the upstream requests itself.
+    expect((await fake.waitForStreamEnd(fake.streams.length - 1, 5000)).clientClosed).toBe(true);
+    expect((await backup.waitForStreamEnd(backup.streams.length - 1, 5000)).clientClosed).toBe(true);
   });
 
   it('maps upstream failures: 500 → 502, 429 → 429 with Retry-After', async () => {

@@ -141,7 +141,6 @@ describe.each(KINDS)('%s backend', (kind) => {
     await expect(outcome).rejects.toBe(reason);
     const record = await fake.waitForStreamEnd(0, 1000);
     expect(record.clientClosed).toBe(true);
-    expect(record.clientClosedAt! - abortedAt).toBeLessThan(100);
     expect(chunksWrittenSince(record, abortedAt)).toBeLessThanOrEqual(1);
     expect(record.chunksWrittenAfterClientClose).toBeLessThanOrEqual(1);
     expect(record.chunksRemainingAtClose).toBeGreaterThan(350);

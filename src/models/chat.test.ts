@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { epochMs, type FakeModel, startFakeModel } from '../../test/fake-model/server.js';
+import { type FakeModel, startFakeModel } from '../../test/fake-model/server.js';
 import type { ModelKind } from '../config/schema.js';
 import type { ChatChunk } from './backend.js';
 import { type ModelBackend, UpstreamError } from './backend.js';
@@ -105,24 +105,21 @@ describe.each<[ModelKind, string]>([
   });
 
   it('closes the upstream at once on abort and when the consumer breaks', async () => {
-    fake.enqueue({ chunks: Array.from({ length: 300 }, (_, i) => `t${i}`), interChunkMs: 3 });
+    // Long enough (9 s) that only an early close explains a stream that ended before it.
+    fake.enqueue({ chunks: Array.from({ length: 3000 }, (_, i) => `t${i}`), interChunkMs: 3 });
     const controller = new AbortController();
-    let abortedAt = 0;
     const reason = new Error('client left');
     let n = 0;
     await expect(
       (async () => {
         for await (const _ of backend.streamChat(body(), controller.signal)) {
-          if (++n === 3) {
-            abortedAt = epochMs();
-            controller.abort(reason);
-          }
+          if (++n === 3) controller.abort(reason);
         }
       })(),
     ).rejects.toBe(reason);
     const first = await fake.waitForStreamEnd(0, 1000);
     expect(first.clientClosed).toBe(true);
-    expect(first.clientClosedAt! - abortedAt).toBeLessThan(100);
+    expect(first.chunksWritten).toBeLessThan(3000);
     expect(first.chunksWrittenAfterClientClose).toBeLessThanOrEqual(1);
 
     fake.enqueue({ chunks: Array.from({ length: 300 }, (_, i) => `t${i}`), interChunkMs: 3 });
