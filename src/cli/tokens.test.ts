@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedEmbeddedDatabase } from '../../test/support/pglite-template.js';
 import { createScratchDatabase, postgresReachable } from '../../test/support/postgres.js';
 import { parseConfig } from '../config/load.js';
 import { TokenStore, UserStore } from '../identity/users.js';
@@ -59,6 +60,7 @@ async function withDatabase<T>(open: Parameters<typeof openDatabase>[0], fn: (s:
 async function embeddedTarget(): Promise<Target> {
   const { dir, config } = await tempDir();
   const dataDir = join(dir, 'data');
+  await seedEmbeddedDatabase(dataDir);
   return {
     argv: ['--config', config, '--data-dir', dataDir],
     inspect: (fn) => withDatabase({ dataDir }, fn),
@@ -69,6 +71,7 @@ async function embeddedTarget(): Promise<Target> {
 async function serverTarget(): Promise<Target> {
   const { dir, config } = await tempDir();
   const dataDir = join(dir, 'data');
+  await seedEmbeddedDatabase(dataDir);
   const server = await startEmbedded({ config: parseConfig({}), dataDir, port: 0, logLevel: 'silent' });
   const stores = { users: new UserStore(server.db.db), tokens: new TokenStore(server.db.db) };
   return {

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedEmbeddedDatabase } from '../../test/support/pglite-template.js';
 import {
   createScratchDatabase,
   postgresReachable,
@@ -74,6 +75,7 @@ async function configFile(dir: string, text = '{}\n'): Promise<string> {
 async function embeddedTarget(): Promise<Target> {
   const dir = await tempDir();
   const dataDir = join(dir, 'data');
+  await seedEmbeddedDatabase(dataDir);
   return {
     argv: ['--config', await configFile(dir), '--data-dir', dataDir],
     viaServer: false,
@@ -93,6 +95,7 @@ async function embeddedTarget(): Promise<Target> {
 async function serverTarget(): Promise<Target> {
   const dir = await tempDir();
   const dataDir = join(dir, 'data');
+  await seedEmbeddedDatabase(dataDir);
   const server = await startEmbedded({ config: parseConfig({}), dataDir, port: 0, logLevel: 'silent' });
   const stores = { users: new UserStore(server.db.db), tokens: new TokenStore(server.db.db) };
   return {
