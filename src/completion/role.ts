@@ -20,7 +20,7 @@ export const completionRole: RoleFactory<'completion'> = async (ctx) => {
     logCode: config.log.logCode,
   });
   return {
-    handlers: { ...completionHandlers(engine, metrics), ...telemetryHandlers(ctx.db, config.completion) },
+    handlers: { ...completionHandlers(engine), ...telemetryHandlers(ctx.db, config.completion) },
     readiness: [modelReadiness(ctx.models, 'completion')],
   };
 };
