@@ -78,11 +78,22 @@ export type CompletionOutcome =
   | { kind: 'superseded'; model: string; timings: Timings }
   | { kind: 'client_gone'; model: string; timings: Timings };
 
+/** A request that ended in an HTTP error: which model it was for and when it failed. */
+export interface CompletionFailure {
+  error: HttpError;
+  model: string;
+  totalMs: number;
+}
+
 /** Which request API asked, for metrics and logs. */
 export type CompletionApi = 'v2' | 'openai' | 'code_completion';
 
 export interface CompletionJob {
   api: CompletionApi;
+  /** The request id (the usage ledger's key). */
+  requestId: string;
+  /** Who asked, when the route is behind auth (the usage ledger's user). */
+  user?: { id: string; name: string };
   input: CompletionInput;
   /** An unknown model name is a 404 instead of the default model (the OpenAI API names models). */
   strictModel: boolean;
@@ -100,8 +111,8 @@ export interface CompletionEngineDeps {
   supersede: SupersedeRegistry;
   metrics: CompletionMetrics;
   logCode: boolean;
-  /** Told every finished request (the usage ledger); failures are the hook's to log. */
-  onOutcome?(job: CompletionJob, outcome: CompletionOutcome | HttpError): void;
+  /** Told every finished request, for the usage ledger; it must not throw or make the request wait. */
+  onOutcome?(job: CompletionJob, result: CompletionOutcome | CompletionFailure): void;
 }
 
 /** One request as it goes through the stages. */
@@ -207,7 +218,11 @@ export class CompletionEngine {
           ? err
           : upstreamHttpError(err, { model: model?.name ?? '', started: false, clientOwnsRequest: false });
       if (!http) throw err;
-      this.recordFailure(job, http);
+      this.recordFailure(job, {
+        error: http,
+        model: model?.name ?? '',
+        totalMs: performance.now() - started,
+      });
       throw http;
     }
   }
@@ -519,9 +534,10 @@ export class CompletionEngine {
     this.deps.onOutcome?.(job, outcome);
   }
 
-  private recordFailure(job: CompletionJob, err: HttpError): void {
+  private recordFailure(job: CompletionJob, failure: CompletionFailure): void {
+    const err = failure.error;
     this.deps.metrics.requests.inc({ api: job.api, status: String(err.status), reason: err.type });
     job.log.info({ api: job.api, status: err.status, error: err.message }, 'completion failed');
-    this.deps.onOutcome?.(job, err);
+    this.deps.onOutcome?.(job, failure);
   }
 }

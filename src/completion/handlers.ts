@@ -33,6 +33,8 @@ export function completionHandlers(
     try {
       const outcome = await engine.complete({
         api,
+        requestId: req.id,
+        ...(req.identity ? { user: { id: req.identity.userId, name: req.identity.name } } : {}),
         input,
         strictModel,
         ...(supersedeKey ? { supersedeKey } : {}),
