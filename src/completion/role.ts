@@ -1,16 +1,21 @@
 import type { RoleFactory } from '../gateway/role.js';
 import { modelReadiness } from '../models/index.js';
+import { UsageLedger } from '../storage/usage-ledger.js';
 import { CompletionCache } from './cache.js';
 import { CompletionEngine } from './engine.js';
 import { completionHandlers } from './handlers.js';
 import { completionMetrics } from './metrics.js';
 import { SupersedeRegistry } from './supersede.js';
 import { telemetryHandlers } from './telemetry.js';
+import { CompletionMeter, completionUsageRecord } from './usage.js';
 
 /** The completion role: the completion APIs and the extension's completion telemetry. */
 export const completionRole: RoleFactory<'completion'> = async (ctx) => {
   const { config } = ctx;
   const metrics = completionMetrics(ctx.registry);
+  const meter = new CompletionMeter(new UsageLedger(ctx.db.db), (err) =>
+    ctx.log.warn({ err }, 'usage ledger write failed'),
+  );
   const engine = new CompletionEngine({
     config: config.completion,
     models: ctx.models,
@@ -18,9 +23,15 @@ export const completionRole: RoleFactory<'completion'> = async (ctx) => {
     supersede: new SupersedeRegistry(),
     metrics,
     logCode: config.log.logCode,
+    onOutcome: (job, result) => {
+      const row = completionUsageRecord(job, result);
+      if (row) meter.add(row);
+    },
   });
   return {
-    handlers: { ...completionHandlers(engine, metrics), ...telemetryHandlers(ctx.db, config.completion) },
+    handlers: { ...completionHandlers(engine), ...telemetryHandlers(ctx.db, config.completion) },
     readiness: [modelReadiness(ctx.models, 'completion')],
+    // After the HTTP server stopped: every answered completion is in the ledger before the database closes.
+    close: () => meter.flush(),
   };
 };
