@@ -101,6 +101,13 @@ describe('the access log', () => {
     expect(line.model ?? line.reason).toBeTruthy();
   });
 
+  it('keeps health probes and metric scrapes out of the info log', async () => {
+    const res = await shenma.get('/healthz');
+    expect(res.status).toBe(200);
+    await settled();
+    expect(requestLines().filter((l) => l.requestId === res.headers.get('x-request-id'))).toEqual([]);
+  });
+
   it('never logs prompt text, never says reqId, and gives every request its own id', () => {
     const all = JSON.stringify(lines);
     expect(all).not.toContain(SECRET_CODE);

@@ -75,6 +75,8 @@ export function registerAccessLog(app: FastifyInstance, registry: Registry): voi
     // Upstream trouble (502-504) is a warning an operator acts on; a 500 is a bug.
     if (status >= 500 && status !== 502 && status !== 503 && status !== 504) req.log.error(line, 'request');
     else if (status >= 502) req.log.warn(line, 'request');
+    // Probes and scrapes come every few seconds: seen at debug unless they fail.
+    else if (line.route?.startsWith('ops.') && status < 400) req.log.debug(line, 'request');
     else req.log.info(line, 'request');
   });
 }
