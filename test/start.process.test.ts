@@ -90,7 +90,7 @@ describe('shenma start --host 0.0.0.0', () => {
     }
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
-  }, 60_000);
+  }, 240_000);
 });
 
 describe('the first start on the embedded database', () => {
@@ -99,14 +99,14 @@ describe('the first start on the embedded database', () => {
     writeFileSync(path.join(dir, 'shenma.yaml'), 'models: []\n');
     const port = 20_000 + Math.floor(Math.random() * 10_000);
     const run = runCli(['start', '--port', String(port), '--data-dir', 'state'], dir);
-    await run.waitFor(/creating the embedded database/, 60_000);
+    await run.waitFor(/creating the embedded database/);
     const health = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: 'starting' });
     const other = await fetch(`http://127.0.0.1:${port}/v1/models`);
     expect(other.status).toBe(503);
     expect(other.headers.get('retry-after')).toBe('2');
-    await run.waitFor(/listening on/, 120_000);
+    await run.waitFor(/listening on/, 240_000);
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     // Both roles lack a model here, and the operator is told so.
     const warnings = run
@@ -117,13 +117,13 @@ describe('the first start on the embedded database', () => {
     expect(warnings.some((m) => m.startsWith('no chat model is configured'))).toBe(true);
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
-  }, 180_000);
+  }, 300_000);
 });
 
 describe('Ctrl-C with chats in flight', () => {
   it('lets an answer finish within the drain time and ends the rest with an error event', async () => {
     const dir = tempDir();
-    const databaseUrl = await writeConfig(dir, ['server:', '  drainMs: 5000', 'log:', '  level: info']);
+    const databaseUrl = await writeConfig(dir, ['server:', '  drainMs: 10000', 'log:', '  level: info']);
     const run = runCli(['start', '--port', '0', '--data-dir', 'state'], dir);
     const [, url] = await run.waitFor(/listening on (http:\/\/[\d.]+:\d+)/);
     const token = await tokenFor(databaseUrl, path.join(dir, 'state'));
@@ -157,5 +157,5 @@ describe('Ctrl-C with chats in flight', () => {
     expect(chats.map((l) => l.status).sort()).toEqual(['ok', 'shutdown']);
     expect(run.output().out).not.toContain('client_cancelled');
     expect(run.logLines().some((l) => String(l.msg).startsWith('shutting down'))).toBe(true);
-  }, 90_000);
+  }, 240_000);
 });

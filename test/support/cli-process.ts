@@ -15,7 +15,10 @@ export const CLI_ENTRY = path.join(ROOT, 'src/cli/run.ts');
 export interface CliProcess {
   child: ChildProcess;
   exited: Promise<number>;
-  /** Resolves with the first match in stdout; rejects if the process exits or `ms` pass first. */
+  /**
+   * Resolves with the first match in stdout; rejects if the process exits or `ms` pass first. The
+   * default is generous: it guards against a hang, it does not measure speed (a busy machine is slow).
+   */
   waitFor(re: RegExp, ms?: number): Promise<RegExpMatchArray>;
   output(): { out: string; err: string };
   /** stdout parsed as JSON log lines (lines that are not JSON are returned as { text }). */
@@ -56,7 +59,7 @@ export function runCli(
       resolve(code ?? -1);
     }),
   );
-  const waitFor = async (re: RegExp, ms = 30_000): Promise<RegExpMatchArray> => {
+  const waitFor = async (re: RegExp, ms = 180_000): Promise<RegExpMatchArray> => {
     const deadline = Date.now() + ms;
     for (;;) {
       const m = out.match(re);
