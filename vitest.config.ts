@@ -8,7 +8,8 @@ export default defineConfig({
     // Test files mostly wait (servers, child processes, the database), so files run in parallel
     // even on 2 cores; Vitest's default (cores - 1) would run them one by one there.
     maxWorkers: Math.max(2, availableParallelism()),
-    hookTimeout: 30_000,
+    // Setup may create an embedded database or start servers: generous, it only guards against hangs.
+    hookTimeout: 180_000,
     // Suites that need servers say what they skipped; keep the report readable.
     reporters: process.env.CI ? ['default'] : ['default'],
   },

@@ -27,6 +27,7 @@ import { createBackend, ModelRegistry } from '../src/models/index.js';
 import { type Database, openDatabase } from '../src/storage/database.js';
 import { migrate } from '../src/storage/migrate.js';
 import { type FakeModel, startFakeModel } from './fake-model/server.js';
+import { seedEmbeddedDatabase } from './support/pglite-template.js';
 
 /**
  * The extension's Socket.IO chat end to end, with the Socket.IO client version the extension
@@ -53,6 +54,7 @@ let bobToken: string;
 beforeAll(async () => {
   fake = await startFakeModel();
   dataDir = await mkdtemp(join(tmpdir(), 'shenma-socket-chat-'));
+  await seedEmbeddedDatabase(dataDir);
   database = await openDatabase({ dataDir });
   await migrate(database.db);
   const users = new UserStore(database.db);

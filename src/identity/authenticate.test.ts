@@ -15,6 +15,7 @@ import {
   SignJWT,
 } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { seedEmbeddedDatabase } from '../../test/support/pglite-template.js';
 import { type IdentityConfig, identitySchema } from '../config/schema.js';
 import { AuthenticationError, authenticateWithChallenge } from '../http/authentication-error.js';
 import { fastifyErrorHandler, HttpError } from '../http/errors.js';
@@ -84,6 +85,7 @@ let embeddedKey: SigningKey;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'shenma-authenticate-'));
+  await seedEmbeddedDatabase(dataDir);
   database = await openDatabase({ dataDir });
   await migrate(database.db);
   users = new UserStore(database.db);

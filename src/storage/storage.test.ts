@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedEmbeddedDatabase } from '../../test/support/pglite-template.js';
 import {
   type CompletionFeedbackItem,
   recordClientErrorReport,
@@ -43,6 +44,7 @@ describe('storage on embedded PGlite', () => {
     'pglite',
     async () => {
       dataDir = await mkdtemp(join(tmpdir(), 'shenma-storage-'));
+      await seedEmbeddedDatabase(dataDir);
       return openDatabase({ dataDir });
     },
     async () => {

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedEmbeddedDatabase } from '../../../test/support/pglite-template.js';
 import { type Database, openDatabase } from '../../storage/database.js';
 import { migrate } from '../../storage/migrate.js';
 import { KyselyOidcAdapter } from './adapter.js';
@@ -12,6 +13,7 @@ describe('oidc-provider adapter on the oidc_store table', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'shenma-oidc-adapter-'));
+    await seedEmbeddedDatabase(dir);
     database = await openDatabase({ dataDir: dir });
     await migrate(database.db);
   });
