@@ -6,12 +6,14 @@ import { createRateLimiter } from '../kaptcha/rate-limit.js';
 import { ElasticsearchSink } from '../observability/elasticsearch.js';
 import { modelReadiness } from '../ops/health.js';
 import type { RoleFactory } from '../server/role.js';
+import { closeRedis, connectRedis } from '../storage/redis.js';
+import { RedisChannels } from '../storage/redis-channels.js';
 import { chatFeedbackHandlers } from './feedback.js';
 import { createChatHooks } from './hooks.js';
 import { openAiChatHandlers } from './openai-api.js';
 import { createQuotaGuard, createQuotaStore } from './quota/index.js';
 import { ChatService } from './service.js';
-import { attachSocketChat, MemoryResumeStore, type SocketChat } from './socket/index.js';
+import { attachSocketChat, MemoryResumeStore, RedisResumeStore, type SocketChat } from './socket/index.js';
 
 /** Issue reports come from an unauthenticated page (client-contract §6.3), so they are rate-limited. */
 const ISSUE_RATE = { capacity: 5, refillPerMinute: 5, maxClients: 10_000 };
@@ -68,6 +70,17 @@ export const chatRole: RoleFactory = async (ctx) => {
     return reply.send({ version });
   };
   const hasChatModel = config.models.some((m) => m.roles.includes('chat'));
+  // With Redis, any replica can resume (and follow) an answer generated on any other.
+  const redis = config.redis.url ? connectRedis(config.redis.url) : undefined;
+  const channels = redis ? new RedisChannels(redis) : undefined;
+  const sharedResume =
+    redis && channels
+      ? new RedisResumeStore(redis, channels, {
+          prefix: config.redis.keyPrefix,
+          ttlMs: config.chat.resumeTtlMs,
+          log: ctx.log,
+        })
+      : undefined;
   let socketChat: SocketChat | undefined;
   return {
     handlers: {
@@ -83,7 +96,8 @@ export const chatRole: RoleFactory = async (ctx) => {
         service,
         authenticateToken: (token, address) => authenticate(bearerCredential(token, address)),
         config: config.chat,
-        resume: new MemoryResumeStore({ ttlMs: config.chat.resumeTtlMs }),
+        resume: sharedResume ?? new MemoryResumeStore({ ttlMs: config.chat.resumeTtlMs }),
+        ...(sharedResume ? { relay: sharedResume } : {}),
         log: ctx.log,
       });
     },
@@ -91,10 +105,13 @@ export const chatRole: RoleFactory = async (ctx) => {
     // it aborts are recorded before the stores go.
     detach: async () => {
       await socketChat?.close();
+      sharedResume?.close();
     },
     close: async () => {
       await elasticsearch?.close();
       await quotaStore.close();
+      await channels?.close();
+      if (redis) await closeRedis(redis);
     },
   };
 };
