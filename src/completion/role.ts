@@ -1,26 +1,38 @@
 import { completionMetrics } from '../observability/metrics.js';
 import { modelReadiness } from '../ops/health.js';
 import type { RoleFactory } from '../server/role.js';
+import { closeRedis, connectRedis } from '../storage/redis.js';
+import { RedisChannels } from '../storage/redis-channels.js';
 import { CompletionCache } from './cache.js';
 import { CompletionEngine } from './engine.js';
 import { completionHandlers } from './routes.js';
 import { SupersedeRegistry } from './supersede.js';
+import { shareSupersede } from './supersede-redis.js';
 import { telemetryHandlers } from './telemetry.js';
 
 /** The completion role: the completion APIs and the extension's completion telemetry. */
 export const completionRole: RoleFactory = async (ctx) => {
   const { config } = ctx;
   const metrics = completionMetrics(ctx.registry);
+  // With Redis, a newer request from a completion stream supersedes the older one on any replica.
+  const redis = config.redis.url ? connectRedis(config.redis.url) : undefined;
+  const channels = redis ? new RedisChannels(redis) : undefined;
+  const shared = channels ? shareSupersede(channels, config.redis.keyPrefix, ctx.log) : undefined;
   const engine = new CompletionEngine({
     config: config.completion,
     models: ctx.models,
     cache: new CompletionCache(config.completion.cache.maxEntries, config.completion.cache.ttlMs),
-    supersede: new SupersedeRegistry(),
+    supersede: shared?.registry ?? new SupersedeRegistry(),
     metrics,
     logCode: config.log.logCode,
   });
   return {
     handlers: { ...completionHandlers(engine, metrics), ...telemetryHandlers(ctx.db, config.completion) },
     readiness: [modelReadiness(ctx.models, 'completion')],
+    close: async () => {
+      shared?.close();
+      await channels?.close();
+      if (redis) await closeRedis(redis);
+    },
   };
 };

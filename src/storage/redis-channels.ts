@@ -45,6 +45,44 @@ export class RedisChannels {
     return stop;
   }
 
+  /**
+   * Like {@link subscribe} for a subscription that lasts as long as the process: when Redis does
+   * not answer (yet), tries again every `retryMs` until it does or the returned stop is called.
+   * `onError` hears the first failure of each run of them; `onReady`, each success.
+   */
+  subscribeForGood(
+    channel: string,
+    handler: ChannelHandler,
+    hooks: { onError(err: unknown): void; onReady?(): void; retryMs?: number },
+  ): () => void {
+    let stopped = false;
+    let stop: (() => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let failed = false;
+    const attempt = () => {
+      this.subscribe(channel, handler).then(
+        (unsubscribe) => {
+          if (stopped) unsubscribe();
+          else stop = unsubscribe;
+          hooks.onReady?.();
+        },
+        (err: unknown) => {
+          if (stopped) return;
+          if (!failed) hooks.onError(err);
+          failed = true;
+          timer = setTimeout(attempt, hooks.retryMs ?? 2000);
+          timer.unref();
+        },
+      );
+    };
+    attempt();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+      stop?.();
+    };
+  }
+
   /** Resolves to the number of subscribers (over all processes) that received the message. */
   publish(channel: string, message: string): Promise<number> {
     return this.#redis.publish(channel, message);

@@ -77,11 +77,7 @@ export function attachSocketChat(server: HttpServer, deps: SocketChatDeps): Sock
   const runs = new Map<string, ChatRun>();
   const pending = new Set<Promise<void>>();
 
-  relay
-    ?.serve((chatId) => runs.get(chatId))
-    .catch((err: unknown) => {
-      log.error({ err }, 'socket chat: cannot take follow requests from other replicas');
-    });
+  relay?.serve((chatId) => runs.get(chatId));
 
   const chat = io.of(CHAT_NAMESPACE);
   chat.use((socket, next) => {

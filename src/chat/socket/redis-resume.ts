@@ -116,21 +116,29 @@ export class RedisResumeStore implements ResumeStore, ChatRelay {
     return parseEntries(await this.#redis.xrange(this.#itemsKey(chatId), `(${fromOffset}-0`, '+'));
   }
 
-  async serve(runs: (chatId: string) => ChatRun | undefined): Promise<void> {
-    this.#stopServing = await this.#channels.subscribe(this.#replicaChannel(this.replicaId), (message) => {
-      const m = parseControl(message);
-      if (!m) return;
-      const run = runs(m.chat);
-      if (m.t === 'unfollow') {
-        run?.unfollowRemotely(m.follower);
-      } else if (run && run.owner === m.user) {
-        run.followRemotely(m.follower);
-      } else {
-        this.#channels.publish(this.#chatChannel(m.chat), GONE).catch((err: unknown) => {
-          this.#log.warn({ err, chatId: m.chat }, 'socket chat: could not answer a follow request');
-        });
-      }
-    });
+  serve(runs: (chatId: string) => ChatRun | undefined): void {
+    this.#stopServing?.();
+    this.#stopServing = this.#channels.subscribeForGood(
+      this.#replicaChannel(this.replicaId),
+      (message) => {
+        const m = parseControl(message);
+        if (!m) return;
+        const run = runs(m.chat);
+        if (m.t === 'unfollow') {
+          run?.unfollowRemotely(m.follower);
+        } else if (run && run.owner === m.user) {
+          run.followRemotely(m.follower);
+        } else {
+          this.#channels.publish(this.#chatChannel(m.chat), GONE).catch((err: unknown) => {
+            this.#log.warn({ err, chatId: m.chat }, 'socket chat: could not answer a follow request');
+          });
+        }
+      },
+      {
+        onError: (err) =>
+          this.#log.warn({ err }, 'socket chat: cannot take follow requests from other replicas yet'),
+      },
+    );
   }
 
   follow(chatId: string, owner: string, runner: string, fromOffset: number, follower: Follower): Followed {

@@ -8,8 +8,8 @@ import type { ChatRun, Followed, Follower } from './chat-run.js';
 export interface ChatRelay {
   /** This process, as the stores it writes name it (`KeptChat.runner`). */
   readonly replicaId: string;
-  /** Starts answering other replicas' follow requests for the answers running here. */
-  serve(runs: (chatId: string) => ChatRun | undefined): Promise<void>;
+  /** Starts answering other replicas' follow requests for the answers running here (retrying while Redis is away). */
+  serve(runs: (chatId: string) => ChatRun | undefined): void;
   /**
    * Follows `chatId`, owned by `owner` and generated on replica `runner`, sending `follower` the
    * items after `fromOffset` as they are stored, until the answer ends. While followed, the
