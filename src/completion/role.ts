@@ -1,17 +1,17 @@
-import { completionMetrics } from '../observability/metrics.js';
-import { modelReadiness } from '../ops/health.js';
-import type { RoleFactory } from '../server/role.js';
+import type { RoleFactory } from '../gateway/role.js';
+import { modelReadiness } from '../models/index.js';
 import { closeRedis, connectRedis } from '../storage/redis.js';
 import { RedisChannels } from '../storage/redis-channels.js';
 import { CompletionCache } from './cache.js';
 import { CompletionEngine } from './engine.js';
+import { completionMetrics } from './metrics.js';
 import { completionHandlers } from './routes.js';
 import { SupersedeRegistry } from './supersede.js';
 import { shareSupersede } from './supersede-redis.js';
 import { telemetryHandlers } from './telemetry.js';
 
 /** The completion role: the completion APIs and the extension's completion telemetry. */
-export const completionRole: RoleFactory = async (ctx) => {
+export const completionRole: RoleFactory<'completion'> = async (ctx) => {
   const { config } = ctx;
   const metrics = completionMetrics(ctx.registry);
   // With Redis, a newer request from a completion stream supersedes the older one on any replica.
