@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeModel, startFakeModel } from './fake-model/server.js';
+import { REDIS_TEST_URL } from './support/redis.js';
 import { type ReplicaSet, replicasUnavailable, startReplicas } from './support/replicas.js';
 import { extensionBody, type JsonResponse } from './support/shenma.js';
 
@@ -64,10 +66,14 @@ interface Received {
   data: any;
 }
 
-async function until<T>(get: () => T | undefined, what: string, timeoutMs = 20_000): Promise<T> {
+async function until<T>(
+  get: () => T | undefined | Promise<T | undefined>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const value = get();
+    const value = await get();
     if (value !== undefined) return value;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
@@ -118,6 +124,20 @@ const question = () => ({
   range: { startLine: 0, endLine: 0 },
 });
 
+/** Waits until the chat's items up to `offset` are in Redis, where every replica reads them. */
+async function storedUpTo(chatId: string, offset: number): Promise<void> {
+  const redis = new Redis(REDIS_TEST_URL, { maxRetriesPerRequest: 1 });
+  try {
+    const key = `${set.keyPrefix}chat:${chatId}:items`;
+    await until(async () => {
+      const [last] = await redis.xrevrange(key, '+', '-', 'COUNT', 1);
+      return last && Number.parseInt(last[0], 10) >= offset ? true : undefined;
+    }, `item ${offset} of the chat in Redis`);
+  } finally {
+    redis.disconnect();
+  }
+}
+
 const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i} `);
 
 describe.skipIf(unavailable !== undefined)('two replicas on one Redis and one PostgreSQL', () => {
@@ -130,7 +150,9 @@ describe.skipIf(unavailable !== undefined)('two replicas on one Redis and one Po
     const chatId: string = onA.received[0]!.data;
     const seenOnA = jsonOf(onA.received).at(-1).offset as number;
 
-    // The client's reconnect lands on B and resumes after the last item it saw.
+    // The client's reconnect lands on B (once the chat is stored, as a second later it is) and
+    // resumes after the last item it saw, which may be newer than what is stored yet.
+    await storedUpTo(chatId, 1);
     const onB = await connect(B(), aliceToken);
     onB.socket.emit('rechat', { chat_id: chatId, offset: seenOnA });
     await onB.waitFor((r) => jsonOf(r).length >= 2, 'the replay on B');
@@ -156,6 +178,8 @@ describe.skipIf(unavailable !== undefined)('two replicas on one Redis and one Po
     const original = await onA.untilEnd();
     expect(original.at(-1)).toEqual({ event: 'message', data: '[DONE]' });
     const chatId: string = original[0]!.data;
+    // A reconnecting client comes back a second later; by then the end is stored.
+    await storedUpTo(chatId, original.length - 1);
 
     const onB = await connect(B(), aliceToken);
     onB.socket.emit('rechat', { chat_id: chatId, offset: 0 });
@@ -174,6 +198,8 @@ describe.skipIf(unavailable !== undefined)('two replicas on one Redis and one Po
     const onA = await connect(A(), aliceToken);
     onA.socket.emit('chat', question());
     await onA.waitFor((r) => jsonOf(r).length >= 2, 'some answer on A');
+    // Stored, so B knows the chat and whose it is (before that it would say "unknown").
+    await storedUpTo(onA.received[0]!.data, 2);
     const bob = await connect(B(), bobToken);
     bob.socket.emit('rechat', { chat_id: onA.received[0]!.data, offset: 0 });
     await bob.waitFor((r) => r.length > 0, 'the refusal');
@@ -215,6 +241,7 @@ describe.skipIf(unavailable !== undefined)('two replicas on one Redis and one Po
     const onA = await connect(A(), aliceToken);
     onA.socket.emit('chat', question());
     await onA.waitFor((r) => jsonOf(r).length >= 3, 'some answer on A');
+    await storedUpTo(onA.received[0]!.data, 1);
     const onB = await connect(B(), aliceToken);
     onB.socket.emit('rechat', { chat_id: onA.received[0]!.data, offset: 0 });
     await onB.waitFor((r) => jsonOf(r).length >= 3, 'the replay on B');

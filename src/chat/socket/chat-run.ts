@@ -49,6 +49,8 @@ export class ChatRun implements Followed {
   /** The next append must tell remote followers that there is something new. */
   private notifyPending = false;
   private storing: Promise<void> | undefined;
+  /** Cuts the current batch window short. */
+  private endWindow: (() => void) | undefined;
 
   constructor(
     readonly chatId: string,
@@ -91,16 +93,30 @@ export class ChatRun implements Followed {
     if (isTerminal(item)) {
       this.followers.clear();
       this.remoteFollowers.clear();
+      // The end is stored at once: a client that reconnects elsewhere must find it.
+      this.endWindow?.();
     }
     this.storing ??= this.drainToStore();
   }
 
   /**
-   * One append in flight per chat: the items pushed meanwhile go together in the next one, so a
-   * shared store costs one round trip per batch, not per chunk, and sees the items in order.
+   * One append in flight per chat: the items pushed meanwhile (and within the store's batch
+   * window) go together in the next one, so a shared store costs one round trip per batch, not
+   * per chunk, and sees the items in order.
    */
   private async drainToStore(): Promise<void> {
     while (this.unstored.length > 0 || this.notifyPending) {
+      const window = this.store.batchWindowMs;
+      if (window && !this.finished) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, window);
+          this.endWindow = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.endWindow = undefined;
+      }
       const items = this.unstored;
       const notify = this.notifyPending;
       this.unstored = [];

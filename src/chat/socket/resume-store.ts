@@ -23,6 +23,11 @@ export interface ResumeStore {
    * one returned has an offset above `fromOffset + 1`: the caller must not replay with a gap.
    */
   read(chatId: string, fromOffset: number): Promise<KeptChat | undefined>;
+  /**
+   * How long a chat's items wait to be appended together (a store behind a network round trip
+   * sets it; the terminal item never waits). Followers here get every item at once regardless.
+   */
+  readonly batchWindowMs?: number;
 }
 
 export interface KeptChat {
