@@ -5,7 +5,7 @@ import { callerOf } from '../http/caller.js';
 import { HttpError } from '../http/errors.js';
 import { parseJsonBody } from '../http/request.js';
 import type { Database } from '../storage/database.js';
-import { recordClientErrorReport, recordCompletionFeedback } from '../storage/feedback.js';
+import { recordClientErrorReport, recordCompletionFeedback } from './feedback-store.js';
 
 /**
  * What the extension reports about completions (client-contract §4.4, §6.1): batched
