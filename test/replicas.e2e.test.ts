@@ -138,6 +138,17 @@ async function storedUpTo(chatId: string, offset: number): Promise<void> {
   }
 }
 
+/** Counts the runner's "new items" announcements on the chat's channel. */
+async function announcementsOf(chatId: string) {
+  const redis = new Redis(REDIS_TEST_URL, { maxRetriesPerRequest: 1 });
+  const state = { count: 0, stop: async () => void redis.disconnect() };
+  redis.on('message', (_channel: string, message: string) => {
+    if (message === 'n') state.count++;
+  });
+  await redis.subscribe(`${set.keyPrefix}chat:${chatId}`);
+  return state;
+}
+
 const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i} `);
 
 describe.skipIf(unavailable !== undefined)('two replicas on one Redis and one PostgreSQL', () => {
@@ -153,9 +164,14 @@ describe.skipIf(unavailable !== undefined)('two replicas on one Redis and one Po
     // The client's reconnect lands on B (once the chat is stored, as a second later it is) and
     // resumes after the last item it saw, which may be newer than what is stored yet.
     await storedUpTo(chatId, 1);
+    const announced = await announcementsOf(chatId);
     const onB = await connect(B(), aliceToken);
     onB.socket.emit('rechat', { chat_id: chatId, offset: seenOnA });
     await onB.waitFor((r) => jsonOf(r).length >= 2, 'the replay on B');
+    // A announces stored items once it counts B's follower (in life the old socket on A is
+    // usually noticed dead only after B's rechat; here the test makes sure of that order).
+    await until(() => (announced.count > 0 ? true : undefined), "A's first announcement to B");
+    await announced.stop();
     // A notices its socket is gone: B still follows, so the answer goes on.
     onA.socket.disconnect();
     const received = await onB.untilEnd();
