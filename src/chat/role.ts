@@ -10,6 +10,8 @@ import { chatFeedbackHandlers } from './feedback.js';
 import { createChatHooks } from './hooks.js';
 import { openAiChatHandlers } from './openai-api.js';
 import { createQuotaGuard, createQuotaStore } from './quota/index.js';
+import { responsesHandlers } from './responses-api/handlers.js';
+import { ResponseStore } from './responses-api/store.js';
 import { ChatService } from './service.js';
 import { attachSocketChat, MemoryResumeStore, type SocketChat } from './socket/index.js';
 
@@ -72,6 +74,7 @@ export const chatRole: RoleFactory = async (ctx) => {
   return {
     handlers: {
       ...openAiChatHandlers(service),
+      ...responsesHandlers({ service, store: new ResponseStore(ctx.db.db), log: ctx.log }),
       'chat.feedback': feedback['chat.feedback'],
       'chat.issue': issue,
       'chat.extensionVersion': extensionVersion,

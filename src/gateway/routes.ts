@@ -93,6 +93,15 @@ export const ROUTES: readonly RouteSpec[] = [
     summary: 'OpenAI-compatible chat, SSE or JSON; unknown fields passed upstream',
   },
   {
+    id: 'chat.responses',
+    role: 'chat',
+    methods: ['POST'],
+    paths: ['/v1/responses'],
+    auth: 'user',
+    cors: true,
+    summary: 'OpenAI Responses API (typed SSE events or JSON), translated to Chat Completions upstream',
+  },
+  {
     id: 'chat.models',
     role: 'chat',
     methods: ['GET'],

@@ -22,6 +22,11 @@ interface ScriptTiming {
   fault?: Fault;
   /** Writes the bytes of the first multi-byte character across two network writes. */
   splitUtf8?: boolean;
+  /**
+   * Chat only: function calls the answer makes after its text, each streamed as an opening delta
+   * (id, name) and its arguments in two pieces; the finish reason defaults to `tool_calls`.
+   */
+  toolCalls?: { name: string; arguments: string; id?: string }[];
   /** Chat only: the usage chunk's counts (default: prompt characters / 4, one token per chunk). */
   usage?: { prompt_tokens: number; completion_tokens: number };
 }
@@ -193,7 +198,8 @@ function promptChars(body: Record<string, unknown>): number {
  */
 function chatFrames(script: Script, body: Record<string, unknown>): Frames {
   const chunks = scriptChunks(script);
-  const finishReason = script.finishReason ?? 'stop';
+  const toolCalls = script.toolCalls ?? [];
+  const finishReason = script.finishReason ?? (toolCalls.length > 0 ? 'tool_calls' : 'stop');
   const model = typeof body['model'] === 'string' ? body['model'] : 'fake-model';
   const base = { id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1700000000, model };
   const usage = script.usage ?? {
@@ -209,7 +215,21 @@ function chatFrames(script: Script, body: Record<string, unknown>): Frames {
   return {
     contentType: 'text/event-stream',
     opening: delta({ role: 'assistant', content: '' }, null),
-    chunks: chunks.map((content) => delta({ content }, null)),
+    chunks: [
+      ...chunks.map((content) => delta({ content }, null)),
+      ...toolCalls.flatMap((call, index) => {
+        const id = call.id ?? `call_fake_${index}`;
+        const half = Math.ceil(call.arguments.length / 2);
+        return [
+          delta(
+            { tool_calls: [{ index, id, type: 'function', function: { name: call.name, arguments: '' } }] },
+            null,
+          ),
+          delta({ tool_calls: [{ index, function: { arguments: call.arguments.slice(0, half) } }] }, null),
+          delta({ tool_calls: [{ index, function: { arguments: call.arguments.slice(half) } }] }, null),
+        ];
+      }),
+    ],
     terminator: Buffer.concat([
       delta({}, finishReason),
       ...(options?.include_usage === true
@@ -225,7 +245,23 @@ function chatFrames(script: Script, body: Record<string, unknown>): Frames {
         created: 1700000000,
         model,
         choices: [
-          { index: 0, message: { role: 'assistant', content: chunks.join('') }, finish_reason: finishReason },
+          {
+            index: 0,
+            message: {
+              role: 'assistant',
+              content: chunks.join(''),
+              ...(toolCalls.length > 0
+                ? {
+                    tool_calls: toolCalls.map((call, index) => ({
+                      id: call.id ?? `call_fake_${index}`,
+                      type: 'function',
+                      function: { name: call.name, arguments: call.arguments },
+                    })),
+                  }
+                : {}),
+            },
+            finish_reason: finishReason,
+          },
         ],
         usage: fullUsage,
       }),
