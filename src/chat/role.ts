@@ -6,6 +6,7 @@ import { createRateLimiter } from '../kaptcha/rate-limit.js';
 import { ElasticsearchSink } from '../observability/elasticsearch.js';
 import { modelReadiness } from '../ops/health.js';
 import type { RoleFactory } from '../server/role.js';
+import { anthropicHandlers } from './anthropic-api/handlers.js';
 import { chatFeedbackHandlers } from './feedback.js';
 import { createChatHooks } from './hooks.js';
 import { openAiChatHandlers } from './openai-api.js';
@@ -74,6 +75,7 @@ export const chatRole: RoleFactory = async (ctx) => {
   return {
     handlers: {
       ...openAiChatHandlers(service),
+      ...anthropicHandlers({ service, charsPerToken: config.chat.charsPerToken }),
       ...responsesHandlers({ service, store: new ResponseStore(ctx.db.db), log: ctx.log }),
       'chat.feedback': feedback['chat.feedback'],
       'chat.issue': issue,

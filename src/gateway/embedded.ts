@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { anthropicErrorHandler } from '../http/anthropic-errors.js';
 import { authenticateWithChallenge } from '../identity/authentication-error.js';
 import type { Authenticate } from '../identity/identity.js';
 import type { RouteSpec } from './routes.js';
@@ -47,7 +48,12 @@ export async function mountRoutes(
     };
     const register = (target: FastifyInstance) => {
       for (const url of route.paths) {
-        target.route({ method: [...route.methods], url, handler: run });
+        target.route({
+          method: [...route.methods],
+          url,
+          handler: run,
+          ...(route.errors === 'anthropic' ? { errorHandler: anthropicErrorHandler } : {}),
+        });
         if (route.cors && !route.methods.includes('OPTIONS')) {
           target.options(url, async (_req, reply) => reply.code(204).headers(CORS_HEADERS).send());
         }

@@ -26,6 +26,8 @@ export interface RouteSpec {
   raw?: boolean;
   /** Served by a WebSocket server attached to the HTTP server (Socket.IO), not by a route handler. */
   websocket?: boolean;
+  /** Error bodies in another API's shape than OpenAI's (auth and body errors included). */
+  errors?: 'anthropic';
   summary: string;
 }
 
@@ -100,6 +102,24 @@ export const ROUTES: readonly RouteSpec[] = [
     auth: 'user',
     cors: true,
     summary: 'OpenAI Responses API (typed SSE events or JSON), translated to Chat Completions upstream',
+  },
+  {
+    id: 'chat.anthropicMessages',
+    role: 'chat',
+    methods: ['POST'],
+    paths: ['/v1/messages'],
+    auth: 'user',
+    errors: 'anthropic',
+    summary: 'Anthropic Messages API (x-api-key, SSE message events or JSON) onto any chat model',
+  },
+  {
+    id: 'chat.anthropicCountTokens',
+    role: 'chat',
+    methods: ['POST'],
+    paths: ['/v1/messages/count_tokens'],
+    auth: 'user',
+    errors: 'anthropic',
+    summary: "Anthropic's token count, answered with Shenma's prompt estimate",
   },
   {
     id: 'chat.models',
