@@ -5,6 +5,7 @@ import { CompletionCache } from './cache.js';
 import { CompletionEngine } from './engine.js';
 import { completionHandlers } from './routes.js';
 import { SupersedeRegistry } from './supersede.js';
+import { tabbyHandlers } from './tabby.js';
 import { telemetryHandlers } from './telemetry.js';
 
 /** The completion role: the completion APIs and the extension's completion telemetry. */
@@ -19,8 +20,13 @@ export const completionRole: RoleFactory = async (ctx) => {
     metrics,
     logCode: config.log.logCode,
   });
+  const chatModel = config.chat.model ?? config.models.find((m) => m.roles.includes('chat'))?.name;
   return {
-    handlers: { ...completionHandlers(engine, metrics), ...telemetryHandlers(ctx.db, config.completion) },
+    handlers: {
+      ...completionHandlers(engine, metrics),
+      ...telemetryHandlers(ctx.db, config.completion),
+      ...tabbyHandlers(engine, ctx.db, chatModel),
+    },
     readiness: [modelReadiness(ctx.models, 'completion')],
   };
 };

@@ -1,0 +1,47 @@
+import { cpus } from 'node:os';
+import type { RouteHandler } from '../gateway/embedded.js';
+import { callerOf } from '../http/caller.js';
+import { parseJsonBody } from '../http/request.js';
+import type { Database } from '../storage/database.js';
+import { recordCompletionFeedback } from '../storage/feedback.js';
+import { tabbyEventBody, tabbyFeedback } from './api/tabby.js';
+import type { CompletionEngine } from './engine.js';
+
+/**
+ * What tabby-agent calls besides completions: the health check it makes at start and on
+ * reconnect (its `HealthState`: the model names, and a version it reads to decide which endpoints
+ * exist), the server settings, and its completion events (stored as completion feedback).
+ */
+
+/** Tabby ≥ 0.9 is asked for server settings; the version says this is Shenma, not Tabby. */
+const VERSION = 'shenma';
+
+export function tabbyHandlers(
+  engine: CompletionEngine,
+  db: Database,
+  chatModel: string | undefined,
+): Record<string, RouteHandler> {
+  return {
+    'completion.tabbyHealth': async (_req, reply) =>
+      reply.send({
+        model: engine.defaultModel()?.name ?? null,
+        chat_model: chatModel ?? null,
+        // The models run elsewhere; Tabby's fields about its own hardware describe this gateway.
+        device: 'remote',
+        arch: process.arch,
+        cpu_info: 'Shenma gateway',
+        cpu_count: cpus().length,
+        cuda_devices: [],
+        version: { build_date: '', build_timestamp: '', git_sha: '', git_describe: VERSION },
+        webserver: false,
+      }),
+    'completion.tabbyServerSetting': async (_req, reply) =>
+      reply.send({ disable_client_side_telemetry: false }),
+    'completion.tabbyEvents': async (req, reply) => {
+      const event = parseJsonBody(tabbyEventBody, req.body);
+      const item = tabbyFeedback(event);
+      if (item) await recordCompletionFeedback(db.db, callerOf(req).user, [item]);
+      return reply.code(200).send('');
+    },
+  };
+}
