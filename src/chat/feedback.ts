@@ -1,10 +1,10 @@
 import type { FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import { z } from 'zod';
-import type { RouteHandler } from '../gateway/embedded.js';
 import { callerOf } from '../http/caller.js';
 import { HttpError } from '../http/errors.js';
 import { parseJsonBody } from '../http/request.js';
+import type { RouteHandler } from '../http/route-handler.js';
 import type { ChatFeedbackTable, Database } from '../storage/database.js';
 
 /**

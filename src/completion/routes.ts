@@ -1,9 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { RouteHandler } from '../gateway/embedded.js';
+import type { RouteHandlers } from '../gateway/routes.js';
 import { callerOf } from '../http/caller.js';
 import { HttpError, sendError } from '../http/errors.js';
 import { clientGoneSignal, parseJsonBody as parseBody } from '../http/request.js';
-import type { CompletionMetrics } from '../observability/metrics.js';
 import {
   codeCompletionBody,
   codeCompletionInput,
@@ -14,6 +13,7 @@ import { openAiCompletionBody, openAiInput, openAiReply, openAiStream } from './
 import { extensionReply, newCompletionId, outcomeReason } from './api/shared.js';
 import { isTabbyBody, tabbyCompletionBody, tabbyInput, tabbyReply, tabbySupersedeKey } from './api/tabby.js';
 import type { CompletionEngine, CompletionOutcome } from './engine.js';
+import type { CompletionMetrics } from './metrics.js';
 import type { CompletionInput } from './types.js';
 
 /** Handlers for the completion role's routes (ids from the route table). */
@@ -23,7 +23,7 @@ type Api = 'v2' | 'openai' | 'code_completion' | 'tabby';
 export function completionHandlers(
   engine: CompletionEngine,
   metrics: CompletionMetrics,
-): Record<string, RouteHandler> {
+): RouteHandlers<'completion.v2' | 'completion.openai' | 'completion.codeCompletion' | 'completion.tabby'> {
   async function run(
     api: Api,
     req: FastifyRequest,
@@ -79,7 +79,7 @@ export function completionHandlers(
   const verboseRequested = (req: FastifyRequest, bodyFlag: boolean | undefined) =>
     bodyFlag === true || req.headers['x-shenma-debug'] === '1';
 
-  const tabby: RouteHandler = async (req, reply) => {
+  const tabby = async (req: FastifyRequest, reply: FastifyReply) => {
     const body = parseBody(tabbyCompletionBody, req.body);
     const r = await run(
       'tabby',

@@ -1,5 +1,5 @@
 import { cpus } from 'node:os';
-import type { RouteHandler } from '../gateway/embedded.js';
+import type { RouteHandlers } from '../gateway/routes.js';
 import { callerOf } from '../http/caller.js';
 import { parseJsonBody } from '../http/request.js';
 import type { Database } from '../storage/database.js';
@@ -20,7 +20,7 @@ export function tabbyHandlers(
   engine: CompletionEngine,
   db: Database,
   chatModel: string | undefined,
-): Record<string, RouteHandler> {
+): RouteHandlers<'completion.tabbyHealth' | 'completion.tabbyServerSetting' | 'completion.tabbyEvents'> {
   return {
     'completion.tabbyHealth': async (_req, reply) =>
       reply.send({

@@ -1,5 +1,4 @@
-import type { ChatChunk } from '../chat/types.js';
-import type { BackendOptions, FimRequest, ModelBackend } from './backend.js';
+import type { BackendOptions, ChatChunk, FimRequest, ModelBackend } from './backend.js';
 import { streamChatCompletion } from './chat.js';
 import {
   ndjsonPieces,

@@ -1,10 +1,10 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { RouteHandler } from '../../gateway/embedded.js';
 import { anthropicErrorBody, sendAnthropicError } from '../../http/anthropic-errors.js';
 import { HttpError } from '../../http/errors.js';
 import { clientGoneSignal, parseJsonBody } from '../../http/request.js';
-import '../../identity/identity.js';
+import type { RouteHandler } from '../../http/route-handler.js';
+import '../../http/identity.js';
 import { estimatePromptTokens } from '../answer.js';
 import { ChatStreamError } from '../errors.js';
 import type { ChatEvent, ChatService } from '../service.js';

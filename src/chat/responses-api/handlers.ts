@@ -1,9 +1,9 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
-import type { RouteHandler } from '../../gateway/embedded.js';
 import { HttpError, sendError } from '../../http/errors.js';
 import { clientGoneSignal, parseJsonBody } from '../../http/request.js';
-import '../../identity/identity.js';
+import type { RouteHandler } from '../../http/route-handler.js';
+import '../../http/identity.js';
 import { ChatStreamError } from '../errors.js';
 import type { ChatEvent, ChatService } from '../service.js';
 import { SseWriter } from '../sse.js';

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { ChatChunkJson, ChatOutcome } from '../types.js';
+import type { ChatChunkJson } from '../../models/index.js';
+import type { ChatOutcome } from '../types.js';
 import type { ResponsesBody } from './request.js';
 
 /**

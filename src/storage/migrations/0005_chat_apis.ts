@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { Migration } from './index.js';
+import type { Migration } from './migration.js';
 
 /**
  * The chat APIs added beside Chat Completions: the usage ledger names the OpenAI Responses API
