@@ -14,13 +14,24 @@ import { startTestShenma, type TestShenma } from './support/shenma.js';
  */
 
 let fake: FakeModel;
+/** A model server that speaks the Responses API itself. */
+let native: FakeModel;
 let shenma: TestShenma;
 
 beforeAll(async () => {
   fake = await startFakeModel();
+  native = await startFakeModel();
   shenma = await startTestShenma({
     models: [
       { name: 'assistant', kind: 'openai', url: `${fake.url}/v1`, roles: ['chat'], model: 'upstream-chat' },
+      {
+        name: 'native',
+        kind: 'openai',
+        url: `${native.url}/v1`,
+        roles: ['chat'],
+        model: 'upstream-native',
+        chatApi: 'responses',
+      },
     ],
     chat: { contentFilter: { words: ['password123', 'secretproject'] } },
     quotas: { users: { tester: { requestsPerDay: 40 } } },
@@ -29,8 +40,12 @@ beforeAll(async () => {
 afterAll(async () => {
   await shenma?.close();
   await fake?.close();
+  await native?.close();
 });
-afterEach(() => fake.reset());
+afterEach(() => {
+  fake.reset();
+  native.reset();
+});
 
 const openai = () => new OpenAI({ baseURL: `${shenma.url}/v1`, apiKey: shenma.token, maxRetries: 0 });
 
@@ -291,5 +306,86 @@ describe('LangChain ChatOpenAI with useResponsesApi', () => {
     for await (const chunk of await llm.stream('hi')) text += chunk.text;
     expect(text).toBe('Streamed');
     expect(fake.requests.filter((r) => r.path === '/v1/chat/completions')).toHaveLength(2);
+  });
+});
+
+describe('a model server that speaks the Responses API (chatApi: responses)', () => {
+  const nativeBodies = () =>
+    native.requests.filter((r) => r.path === '/v1/responses').map((r) => r.body as Record<string, unknown>);
+
+  it('passes the client’s Responses request through, fields Chat has no word for included', async () => {
+    native.enqueue({ chunks: ['Native', ' answer'], usage: { prompt_tokens: 21, completion_tokens: 2 } });
+    const stream = await openai().responses.create({
+      model: 'native',
+      instructions: 'Be brief.',
+      input: [{ role: 'user', content: [{ type: 'input_text', text: 'Hi' }] }],
+      reasoning: { effort: 'low' },
+      include: ['reasoning.encrypted_content'],
+      max_output_tokens: 99,
+      stream: true,
+    });
+    let text = '';
+    let usage: OpenAI.Responses.ResponseUsage | undefined | null;
+    for await (const e of stream) {
+      if (e.type === 'response.output_text.delta') text += e.delta;
+      if (e.type === 'response.completed') usage = e.response.usage;
+    }
+    expect(text).toBe('Native answer');
+    expect(usage).toMatchObject({ input_tokens: 21, output_tokens: 2 });
+    expect(nativeBodies()[0]).toEqual({
+      model: 'upstream-native',
+      instructions: 'Be brief.',
+      input: [{ role: 'user', content: [{ type: 'input_text', text: 'Hi' }] }],
+      reasoning: { effort: 'low' },
+      include: ['reasoning.encrypted_content'],
+      max_output_tokens: 99,
+      stream: true,
+      store: false,
+    });
+    expect(upstreamBodies()).toHaveLength(0);
+  });
+
+  it('spells out a stored conversation for the server, which never saw Shenma’s response ids', async () => {
+    native.enqueue({ chunks: ['Blue'] }, { chunks: ['Because of Rayleigh scattering'] });
+    const client = openai();
+    const first = await client.responses.create({ model: 'native', input: 'Sky colour?' });
+    await client.responses.create({ model: 'native', input: 'Why?', previous_response_id: first.id });
+    const second = nativeBodies()[1]!;
+    expect(second['previous_response_id']).toBeUndefined();
+    expect(second['input']).toEqual([
+      { type: 'message', role: 'user', content: 'Sky colour?' },
+      { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Blue' }] },
+      { type: 'message', role: 'user', content: 'Why?' },
+    ]);
+  });
+
+  it('serves Chat Completions clients from it too, tool calls included', async () => {
+    native.enqueue({ chunks: [], toolCalls: [{ name: 'lookup', arguments: '{"q":"x"}', id: 'call_9' }] });
+    const completion = await openai().chat.completions.create({
+      model: 'native',
+      messages: [
+        { role: 'system', content: 'sys' },
+        { role: 'user', content: 'find x' },
+      ],
+      tools: [
+        { type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: {} } } },
+      ],
+      max_tokens: 40,
+    });
+    expect(completion.choices[0]!.finish_reason).toBe('tool_calls');
+    expect(completion.choices[0]!.message.tool_calls).toEqual([
+      { id: 'call_9', type: 'function', function: { name: 'lookup', arguments: '{"q":"x"}' } },
+    ]);
+    expect(nativeBodies()[0]).toMatchObject({
+      model: 'upstream-native',
+      input: [
+        { type: 'message', role: 'system', content: 'sys' },
+        { type: 'message', role: 'user', content: 'find x' },
+      ],
+      tools: [{ type: 'function', name: 'lookup', parameters: { type: 'object', properties: {} } }],
+      max_output_tokens: 40,
+      stream: true,
+      store: false,
+    });
   });
 });

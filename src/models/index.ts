@@ -24,3 +24,4 @@ export {
   type Replica,
 } from './pool.js';
 export { modelReadiness } from './readiness.js';
+export { RESPONSES_REQUEST, responsesInputOf } from './responses.js';

@@ -1,6 +1,7 @@
 import type { BackendOptions, ChatChunk, FimRequest, ModelBackend } from './backend.js';
 import { streamChatCompletion } from './chat.js';
 import { type Parsed, parseJson, ssePieces, streamedError, UpstreamClient, UpstreamError } from './http.js';
+import { streamResponsesAsChat } from './responses.js';
 
 /**
  * OpenAI-compatible legacy completions (vLLM, TGI, LM Studio, DeepSeek, OpenAI itself). The base
@@ -9,8 +10,11 @@ import { type Parsed, parseJson, ssePieces, streamedError, UpstreamClient, Upstr
 export class OpenAiBackend implements ModelBackend {
   private readonly client: UpstreamClient;
 
+  private readonly chatApi: 'chat' | 'responses';
+
   constructor(opts: BackendOptions) {
     this.client = new UpstreamClient(opts);
+    this.chatApi = opts.chatApi ?? 'chat';
   }
 
   async *streamFim(req: FimRequest, signal: AbortSignal): AsyncGenerator<string> {
@@ -36,6 +40,7 @@ export class OpenAiBackend implements ModelBackend {
   }
 
   streamChat(body: Record<string, unknown>, signal: AbortSignal): AsyncGenerator<ChatChunk> {
+    if (this.chatApi === 'responses') return streamResponsesAsChat(this.client, '/responses', body, signal);
     return streamChatCompletion(this.client, '/chat/completions', body, signal);
   }
 

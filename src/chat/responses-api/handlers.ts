@@ -4,6 +4,7 @@ import { HttpError, sendError } from '../../http/errors.js';
 import { clientGoneSignal, parseJsonBody } from '../../http/request.js';
 import type { RouteHandler } from '../../http/route-handler.js';
 import '../../http/identity.js';
+import { RESPONSES_REQUEST, responsesInputOf } from '../../models/index.js';
 import { ChatStreamError } from '../errors.js';
 import type { ChatEvent, ChatService } from '../service.js';
 import { SseWriter } from '../sse.js';
@@ -29,6 +30,25 @@ export interface ResponsesApiDeps {
   service: ChatService;
   store: ResponseStore;
   log: FastifyBaseLogger;
+}
+
+/**
+ * The request for a model server that speaks Responses itself: the client's body with every
+ * field kept, except that the conversation Shenma stored is spelled out (the server never saw
+ * Shenma's response ids) and item references are resolved.
+ */
+function passThrough(sent: unknown, body: ResponsesBody, history: ChatMessage[]): Record<string, unknown> {
+  const {
+    previous_response_id: _previous,
+    stream: _stream,
+    store: _store,
+    ...rest
+  } = sent as Record<string, unknown>;
+  const input =
+    typeof body.input === 'string'
+      ? [{ type: 'message', role: 'user', content: body.input }]
+      : (body.input ?? []);
+  return { ...rest, input: [...responsesInputOf(history), ...input] };
 }
 
 /** The stream error as the Responses API's `error.code`. */
@@ -129,7 +149,12 @@ export function responsesHandlers(deps: ResponsesApiDeps): { 'chat.responses': R
           model,
           messages,
         };
-        const events = await service.open(ctx, { ...chatOptionsOf(body), messages }, clientGoneSignal(reply));
+        const chatBody = {
+          ...chatOptionsOf(body),
+          messages,
+          [RESPONSES_REQUEST]: passThrough(req.body, body, history),
+        };
+        const events = await service.open(ctx, chatBody, clientGoneSignal(reply));
         const assembler = new ResponseAssembler(body, model);
         const keep = async (outcome: ChatOutcome) => {
           if (body.store === false) return;
