@@ -1,5 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TokenStore, UserStore } from '../src/identity/users.js';
 import { type FakeModel, startFakeModel } from './fake-model/server.js';
 import { startTestShenma, type TestShenma } from './support/shenma.js';
 
@@ -18,7 +19,12 @@ beforeAll(async () => {
     models: [
       { name: 'coder', kind: 'openai', url: `${fake.url}/v1`, roles: ['chat'], model: 'upstream-coder' },
     ],
-    chat: { contentFilter: { words: ['password123', 'secretproject'] } },
+    chat: {
+      contentFilter: { words: ['password123', 'secretproject'] },
+      timeouts: { firstTokenMs: 1500 },
+      maxRetries: 0,
+    },
+    quotas: { users: { limited: { requestsPerDay: 1 } } },
   });
 });
 afterAll(async () => {
@@ -215,5 +221,42 @@ describe('Anthropic Messages API with @anthropic-ai/sdk', () => {
     const err = await stream.finalMessage().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.APIError);
     expect((err as Error).message).toContain('broke off');
+  });
+
+  it('lists the chat models in Anthropic’s shape for Anthropic clients (OpenAI’s for the others)', async () => {
+    const page = await client().models.list();
+    expect(page.data.map((m) => m.id)).toEqual(['coder']);
+    expect(page.data[0]).toMatchObject({ type: 'model', display_name: 'coder' });
+    expect((await (await shenma.get('/v1/models')).json()).object).toBe('list');
+  });
+
+  it('holds Anthropic clients to the same daily quota, refused as a rate_limit_error', async () => {
+    await new UserStore(shenma.server.db.db).add('limited', 'limited-password-1');
+    const { secret } = await new TokenStore(shenma.server.db.db).create('limited', { name: 'tests' });
+    fake.enqueue({ chunks: ['one'] });
+    const ask = () =>
+      client(secret).messages.create({
+        model: 'coder',
+        max_tokens: 8,
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+    expect((await ask()).content).toEqual([{ type: 'text', text: 'one' }]);
+    const refused = await ask().catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(Anthropic.RateLimitError);
+    expect(
+      (refused as InstanceType<typeof Anthropic.RateLimitError>).headers.get('retry-after'),
+    ).toBeTruthy();
+    expect(upstreamBodies()).toHaveLength(1);
+  });
+
+  it('keeps the chat deadlines: no first token in time is a timeout_error', async () => {
+    fake.enqueue({ chunks: ['late'], fault: { kind: 'hang' } });
+    const res = await shenma.post(
+      '/v1/messages',
+      { model: 'coder', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] },
+      { 'x-api-key': shenma.token, 'anthropic-version': '2023-06-01' },
+    );
+    expect(res.status).toBe(504);
+    expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'timeout_error' } });
   });
 });

@@ -95,6 +95,8 @@ describe('OpenAI Responses API with the openai SDK', () => {
     expect(sent['model']).toBe('upstream-chat');
     const rows = await ledger();
     expect(rows.length).toBe(before + 1);
+    const metrics = await (await fetch(`${shenma.url}/metrics`)).text();
+    expect(metrics).toMatch(/shenma_chat_requests_total\{model="assistant",status="ok"\} [1-9]/);
     expect(rows.at(-1)).toMatchObject({
       user_name: 'tester',
       model: 'assistant',

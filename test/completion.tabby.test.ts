@@ -194,6 +194,12 @@ describe("Tabby's HTTP API by its published types", () => {
     fake.enqueue({ text: 'x' });
     const openai = await (await shenma.post('/v1/completions', { prompt: 'a = ', max_tokens: 5 })).json();
     expect(openai.object).toBe('text_completion');
+    // Counted under its own API label on the completion dashboard.
+    const metrics = await (await fetch(`${shenma.url}/metrics`)).text();
+    expect(metrics).toMatch(
+      /shenma_completion_requests_total\{api="tabby",status="200",reason="model"\} [1-9]/,
+    );
+    expect(metrics).toMatch(/shenma_completion_requests_total\{api="openai",status="200"/);
   });
 
   it('serves the same API under the /tabby prefix, with auth', async () => {

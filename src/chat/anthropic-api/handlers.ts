@@ -47,6 +47,26 @@ function checkModel(service: ChatService, model: string): void {
   }
 }
 
+/**
+ * `GET /v1/models` for both APIs: Anthropic's SDKs send `anthropic-version`, and get the list in
+ * Anthropic's shape; everyone else gets the OpenAI list from `openAi`.
+ */
+export function modelsForEitherApi(service: ChatService, openAi: RouteHandler): RouteHandler {
+  const createdAt = new Date().toISOString();
+  return async (req, reply) => {
+    if (req.headers['anthropic-version'] === undefined) return openAi(req, reply);
+    const data = service
+      .listModels()
+      .map((id) => ({ type: 'model', id, display_name: id, created_at: createdAt }));
+    return reply.send({
+      data,
+      has_more: false,
+      first_id: data[0]?.id ?? null,
+      last_id: data.at(-1)?.id ?? null,
+    });
+  };
+}
+
 export function anthropicHandlers(deps: AnthropicApiDeps): {
   'chat.anthropicMessages': RouteHandler;
   'chat.anthropicCountTokens': RouteHandler;
