@@ -152,6 +152,26 @@ describe('OpenAI Responses API with the openai SDK', () => {
     expect((unknown as Error).message).toContain('resp_nope');
   });
 
+  it('resolves item_reference to an output item of a stored response', async () => {
+    fake.enqueue({ chunks: ['42'] }, { chunks: ['Yes'] });
+    const client = openai();
+    const first = await client.responses.create({ model: 'assistant', input: 'The answer?' });
+    const item = first.output[0]!;
+    await client.responses.create({
+      model: 'assistant',
+      input: [
+        { role: 'user', content: 'The answer?' },
+        { type: 'item_reference', id: item.id! },
+        { role: 'user', content: 'Sure?' },
+      ],
+    });
+    expect(upstreamBodies()[1]!.messages).toEqual([
+      { role: 'user', content: 'The answer?' },
+      { role: 'assistant', content: '42' },
+      { role: 'user', content: 'Sure?' },
+    ]);
+  });
+
   it('passes function tools through and returns the call as a function_call item', async () => {
     fake.enqueue({
       chunks: [],
