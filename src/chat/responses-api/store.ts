@@ -10,6 +10,10 @@ import type { ChatMessage } from '../types.js';
 
 /** Longest chain followed; a deeper one is cut at its oldest end. */
 const MAX_CHAIN = 200;
+/** Stored responses are kept this long, as OpenAI keeps them (30 days). */
+export const RETENTION_DAYS = 30;
+/** Old rows are deleted at most this often, by the save that comes first after it. */
+const PRUNE_EVERY_MS = 60 * 60 * 1000;
 
 export interface StoredResponse {
   id: string;
@@ -23,13 +27,29 @@ export interface StoredResponse {
 }
 
 export class ResponseStore {
+  private prunedAt = 0;
+
   // Plain SQL on purpose: the table is this module's own, not part of the shared `Tables`.
-  constructor(private readonly db: QueryExecutorProvider) {}
+  constructor(
+    private readonly db: QueryExecutorProvider,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   async save(r: StoredResponse): Promise<void> {
     await sql`insert into stored_responses (id, user_id, previous_id, model, messages, items)
       values (${r.id}, ${r.userId}, ${r.previousId}, ${r.model},
         ${JSON.stringify(r.messages)}::jsonb, ${JSON.stringify(r.items)}::jsonb)`.execute(this.db);
+    if (this.now() - this.prunedAt >= PRUNE_EVERY_MS) {
+      this.prunedAt = this.now();
+      await this.prune();
+    }
+  }
+
+  /** Deletes responses older than the retention; returns how many. */
+  async prune(): Promise<number> {
+    const cutoff = new Date(this.now() - RETENTION_DAYS * 24 * 60 * 60 * 1000);
+    const result = await sql`delete from stored_responses where created_at < ${cutoff}`.execute(this.db);
+    return Number(result.numAffectedRows ?? 0);
   }
 
   /** The messages of the chain ending at `id`, oldest first; undefined when the user has no such response. */

@@ -30,5 +30,11 @@ export const chatApis: Migration = {
       .on('stored_responses')
       .columns(['user_id', 'created_at'])
       .execute();
+    // Old responses are deleted by age.
+    await db.schema
+      .createIndex('stored_responses_created_idx')
+      .on('stored_responses')
+      .column('created_at')
+      .execute();
   },
 };
