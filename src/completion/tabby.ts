@@ -3,9 +3,9 @@ import type { RouteHandlers } from '../gateway/routes.js';
 import { callerOf } from '../http/caller.js';
 import { parseJsonBody } from '../http/request.js';
 import type { Database } from '../storage/database.js';
-import { recordCompletionFeedback } from '../storage/feedback.js';
 import { tabbyEventBody, tabbyFeedback } from './api/tabby.js';
 import type { CompletionEngine } from './engine.js';
+import { recordCompletionFeedback } from './feedback-store.js';
 
 /**
  * What tabby-agent calls besides completions: the health check it makes at start and on

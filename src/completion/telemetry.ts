@@ -5,10 +5,10 @@ import { callerOf } from '../http/caller.js';
 import { HttpError } from '../http/errors.js';
 import { parseJsonBody } from '../http/request.js';
 import type { Database } from '../storage/database.js';
-import { recordClientErrorReport, recordCompletionFeedback } from '../storage/feedback.js';
+import { recordClientErrorReport, recordCompletionFeedback } from './feedback-store.js';
 
 /**
- * What the extension reports about completions (client-contract §4.4, §6.1): batched
+ * What the extension reports about completions (docs/protocol.md §4.4, §6.1): batched
  * accept/reject points every 3 s (the same point is re-sent until another finishes, so they are
  * de-duplicated by id), error counters, and the language map it loads at start.
  * Replies use the original server's envelope.

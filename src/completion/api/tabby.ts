@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { CompletionFeedbackItem } from '../../storage/feedback.js';
 import type { CompletionOutcome } from '../engine.js';
+import type { CompletionFeedbackItem } from '../feedback-store.js';
 import type { CompletionInput, ContextSnippet } from '../types.js';
 import { normaliseLanguage } from './extension-v2.js';
 
