@@ -206,6 +206,16 @@ describe('Anthropic Messages API with @anthropic-ai/sdk', () => {
     );
     expect(raw.status).toBe(400);
     expect(await raw.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+    const unauthenticated = await shenma.post(
+      '/v1/messages',
+      { model: 'coder' },
+      { 'x-api-key': 'sk-wrong' },
+    );
+    expect(unauthenticated.status).toBe(401);
+    expect(await unauthenticated.json()).toMatchObject({
+      type: 'error',
+      error: { type: 'authentication_error' },
+    });
     const badJson = await shenma.post('/v1/messages', '{"model":', { 'x-api-key': shenma.token });
     expect(await badJson.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
     expect(upstreamBodies()).toHaveLength(0);
