@@ -329,6 +329,36 @@ describe('LangChain ChatOpenAI with useResponsesApi', () => {
     expect(text).toBe('Streamed');
     expect(fake.requests.filter((r) => r.path === '/v1/chat/completions')).toHaveLength(2);
   });
+
+  it('gets tool calls from bindTools', async () => {
+    fake.enqueue({
+      chunks: [],
+      toolCalls: [{ name: 'search', arguments: '{"query":"shenma"}', id: 'call_lc' }],
+    });
+    const llm = new ChatOpenAI({
+      model: 'assistant',
+      apiKey: shenma.token,
+      configuration: { baseURL: `${shenma.url}/v1` },
+      useResponsesApi: true,
+      maxRetries: 0,
+    }).bindTools([
+      {
+        type: 'function',
+        function: {
+          name: 'search',
+          description: 'Searches the code base',
+          parameters: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] },
+        },
+      },
+    ]);
+    const answer = await llm.invoke('find shenma');
+    expect(answer.tool_calls).toEqual([
+      expect.objectContaining({ name: 'search', args: { query: 'shenma' }, id: 'call_lc' }),
+    ]);
+    expect(upstreamBodies()[0]!['tools']).toEqual([
+      expect.objectContaining({ type: 'function', function: expect.objectContaining({ name: 'search' }) }),
+    ]);
+  });
 });
 
 describe('a model server that speaks the Responses API (chatApi: responses)', () => {
