@@ -60,7 +60,7 @@ function toHttpError(err: ChatStreamError): HttpError {
   return new HttpError(err.status, err.type, err.message, undefined, err.retryAfter);
 }
 
-/** Runs one response to its end, handing each batch of events to `emit`; returns the outcome. */
+/** Runs one response to its end, handing each batch of events to `emit` as it is made. */
 async function run(
   events: AsyncIterable<ChatEvent>,
   assembler: ResponseAssembler,
