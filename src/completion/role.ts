@@ -5,6 +5,7 @@ import { CompletionCache } from './cache.js';
 import { CompletionEngine } from './engine.js';
 import { completionHandlers } from './handlers.js';
 import { completionMetrics } from './metrics.js';
+import { defaultCompletionModel } from './model-choice.js';
 import { SupersedeRegistry } from './supersede.js';
 import { tabbyHandlers } from './tabby.js';
 import { telemetryHandlers } from './telemetry.js';
@@ -34,7 +35,10 @@ export const completionRole: RoleFactory<'completion'> = async (ctx) => {
     handlers: {
       ...completionHandlers(engine),
       ...telemetryHandlers(ctx.db, config.completion),
-      ...tabbyHandlers(engine, ctx.db, chatModel),
+      ...tabbyHandlers(ctx.db, {
+        completion: defaultCompletionModel(ctx.models, config.completion)?.name,
+        chat: chatModel,
+      }),
     },
     readiness: [modelReadiness(ctx.models, 'completion')],
   };

@@ -4,7 +4,6 @@ import { callerOf } from '../http/caller.js';
 import { parseJsonBody } from '../http/request.js';
 import type { Database } from '../storage/database.js';
 import { tabbyEventBody, tabbyFeedback } from './api/tabby.js';
-import type { CompletionEngine } from './engine.js';
 import { recordCompletionFeedback } from './feedback-store.js';
 
 /**
@@ -17,15 +16,15 @@ import { recordCompletionFeedback } from './feedback-store.js';
 const VERSION = 'shenma';
 
 export function tabbyHandlers(
-  engine: CompletionEngine,
   db: Database,
-  chatModel: string | undefined,
+  /** Names shown in the health state: the default completion and chat models. */
+  models: { completion: string | undefined; chat: string | undefined },
 ): RouteHandlers<'completion.tabbyHealth' | 'completion.tabbyServerSetting' | 'completion.tabbyEvents'> {
   return {
     'completion.tabbyHealth': async (_req, reply) =>
       reply.send({
-        model: engine.defaultModel()?.name ?? null,
-        chat_model: chatModel ?? null,
+        model: models.completion ?? null,
+        chat_model: models.chat ?? null,
         // The models run elsewhere; Tabby's fields about its own hardware describe this gateway.
         device: 'remote',
         arch: process.arch,
