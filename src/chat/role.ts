@@ -8,10 +8,13 @@ import { modelReadiness } from '../models/index.js';
 import { ElasticsearchSink } from '../observability/elasticsearch.js';
 import { closeRedis, connectRedis } from '../storage/redis.js';
 import { RedisChannels } from '../storage/redis-channels.js';
+import { anthropicHandlers, modelsForEitherApi } from './anthropic-api/handlers.js';
 import { chatFeedbackHandlers } from './feedback.js';
 import { createChatHooks } from './hooks.js';
 import { openAiChatHandlers } from './openai-api.js';
 import { createQuotaGuard, createQuotaStore } from './quota/index.js';
+import { responsesHandlers } from './responses-api/handlers.js';
+import { ResponseStore } from './responses-api/store.js';
 import { ChatService } from './service.js';
 import { attachSocketChat, MemoryResumeStore, RedisResumeStore, type SocketChat } from './socket/index.js';
 
@@ -69,6 +72,7 @@ export const chatRole: RoleFactory<'chat'> = async (ctx) => {
     if (!version) throw new HttpError(404, 'not_found_error', 'no extension version is configured');
     return reply.send({ version });
   };
+  const openAi = openAiChatHandlers(service);
   const hasChatModel = config.models.some((m) => m.roles.includes('chat'));
   // With Redis, any replica can resume (and follow) an answer generated on any other.
   const redis = config.redis.url ? connectRedis(config.redis.url) : undefined;
@@ -84,7 +88,10 @@ export const chatRole: RoleFactory<'chat'> = async (ctx) => {
   let socketChat: SocketChat | undefined;
   return {
     handlers: {
-      ...openAiChatHandlers(service),
+      ...openAi,
+      'chat.models': modelsForEitherApi(service, openAi['chat.models']),
+      ...anthropicHandlers({ service, charsPerToken: config.chat.charsPerToken }),
+      ...responsesHandlers({ service, store: new ResponseStore(ctx.db.db), log: ctx.log }),
       'chat.feedback': feedback['chat.feedback'],
       'chat.issue': issue,
       'chat.extensionVersion': extensionVersion,
