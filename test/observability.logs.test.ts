@@ -84,11 +84,11 @@ describe('the access log', () => {
     expect(metrics).toMatch(/^shenma_auth_refusals_total\{reason="missing"\} 1$/m);
   });
 
-  it('logs a path nobody serves, such as /v1/responses', async () => {
-    const res = await shenma.post('/v1/responses', { input: 'hi' });
+  it('logs a path nobody serves', async () => {
+    const res = await shenma.post('/v1/embeddings?input=secret', { input: 'hi' });
     expect(res.status).toBe(404);
     await settled();
-    expect(lineOf(res)).toMatchObject({ status: 404, route: 'not_found', path: '/v1/responses' });
+    expect(lineOf(res)).toMatchObject({ status: 404, route: 'not_found', path: '/v1/embeddings' });
   });
 
   it('logs an upstream failure at warn, naming the model', async () => {

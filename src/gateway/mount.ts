@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { anthropicErrorHandler } from '../http/anthropic-errors.js';
 import { authenticateWithChallenge } from '../http/authentication-error.js';
 import type { Authenticate } from '../http/identity.js';
 import type { RouteHandler } from '../http/route-handler.js';
@@ -47,7 +48,13 @@ export async function mountRoutes(
     const register = (target: FastifyInstance) => {
       for (const url of route.paths) {
         const config = { routeId: route.id };
-        target.route({ method: [...route.methods], url, handler: run, config });
+        target.route({
+          method: [...route.methods],
+          url,
+          handler: run,
+          config,
+          ...(route.errors === 'anthropic' ? { errorHandler: anthropicErrorHandler } : {}),
+        });
         if (route.cors && !route.methods.includes('OPTIONS')) {
           target.options(url, { config }, async (_req, reply) =>
             reply.code(204).headers(CORS_HEADERS).send(),
