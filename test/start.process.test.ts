@@ -109,6 +109,7 @@ describe('the first start on the embedded database', () => {
     await run.waitFor(/listening on/, 240_000);
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     // Both roles lack a model here, and the operator is told so.
+    await run.waitFor(/no chat model is configured/);
     const warnings = run
       .logLines()
       .filter((l) => l.level === 40)

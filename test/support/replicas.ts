@@ -129,7 +129,8 @@ export async function startReplicas(count: number, config: string): Promise<Repl
       `  url: ${REDIS_TEST_URL}`,
       `  keyPrefix: '${keyPrefix}'`,
       'log:',
-      `  level: ${process.env.SHENMA_TEST_LOG ?? 'warn'}`,
+      // info: the start-up line this waits for ("listening on ...") is an info log line.
+      `  level: ${process.env.SHENMA_TEST_LOG ?? 'info'}`,
       '',
     ].join('\n');
     for (let i = 0; i < count; i++) {
