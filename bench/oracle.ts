@@ -5,7 +5,9 @@
  *
  *   npx tsx bench/oracle.ts
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { runFilters } from '../src/completion/filters/index.js';
 import { FIM_TEMPLATES } from '../src/completion/prompt/templates.js';
@@ -33,9 +35,26 @@ const WITHOUT_SCOPE: Record<FilterName, boolean> = { ...ALL_FILTERS, scopeLimit:
 /** Streams arrive in token-sized pieces; the detector's result does not depend on the size. */
 const PIECE_CHARS = 4;
 
+/**
+ * The fixtures live in `../shared/fixtures` beside the checkout (not copied into the repository);
+ * a git worktree sits deeper, so look upwards from the repository for the nearest `shared/fixtures`.
+ */
+function fixturesDir(): string {
+  const env = process.env.SHENMA_FIXTURES;
+  if (env) return env;
+  let dir = fileURLToPath(new URL('..', import.meta.url));
+  for (;;) {
+    const candidate = join(dir, '..', 'shared', 'fixtures');
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('no ../shared/fixtures above the repository; set SHENMA_FIXTURES');
+    dir = parent;
+  }
+}
+
 function loadProblems(name: string): Problem[] {
-  const url = new URL(`../../shared/fixtures/humaneval-infilling/${name}.jsonl.gz`, import.meta.url);
-  return gunzipSync(readFileSync(url))
+  const file = join(fixturesDir(), 'humaneval-infilling', `${name}.jsonl.gz`);
+  return gunzipSync(readFileSync(file))
     .toString('utf8')
     .split('\n')
     .filter((line) => line.trim() !== '')

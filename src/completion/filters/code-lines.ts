@@ -38,7 +38,8 @@ export function lastNonBlankLinesAbove(prefix: string, count: number): string[] 
   const found: string[] = [];
   let end = prefix.lastIndexOf('\n');
   while (end >= 0 && found.length < count) {
-    const start = prefix.lastIndexOf('\n', end - 1) + 1;
+    // lastIndexOf clamps a negative start to 0, which would find the break at `end` itself again.
+    const start = end === 0 ? 0 : prefix.lastIndexOf('\n', end - 1) + 1;
     const line = prefix.slice(start, prefix[end - 1] === '\r' ? end - 1 : end);
     if (!isBlank(line)) found.push(line);
     if (start === 0) break;
