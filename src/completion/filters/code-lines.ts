@@ -166,3 +166,18 @@ export function isClosingLine(line: string): boolean {
   const t = line.trim();
   return /^[)\]}][)\]};,]*$/.test(t) || /^end\b[;,)]*$/.test(t);
 }
+
+/** Words that start a definition (after modifiers such as `export`, `async`, `public`, `static`). */
+const DEFINITION_START =
+  /^(?:(?:export|default|async|public|private|protected|internal|static|final|abstract|sealed|pub|inline|extern|unsafe)\s+)*(?:def|class|function\*?|func|fn|interface|struct|enum|trait|impl|type|record|namespace|module|const|let|var)\b/;
+/** `int helper(int x) {`, `static char *name(void)`: a C-family function header. */
+const C_FUNCTION_HEADER = /^[A-Za-z_][\w:<>,*&\s[\]]*[\s*&]\*?[A-Za-z_]\w*\s*\([^;=]*\)\s*\{?\s*$/;
+const CONTROL_WORD = /^(?:if|for|while|switch|return|else|do|case|catch|sizeof)\b/;
+
+/** A line that starts a new definition: a function, class, type, module-level binding or decorator. */
+export function isDefinitionLine(line: string): boolean {
+  const t = line.trim();
+  if (t.startsWith('@')) return true;
+  if (DEFINITION_START.test(t)) return true;
+  return C_FUNCTION_HEADER.test(t) && !CONTROL_WORD.test(t);
+}

@@ -25,6 +25,21 @@ const cases: GoldenCase[] = [
     expected: 'y = 2\nz = 3',
   },
   {
+    name: 'keeps the indentation of a blank line inside the answer (python)',
+    prefix: 'def count(xs):\n',
+    suffix: '',
+    output: '    total = 0\n    \n    for x in xs:\n        total += x  \n    return total\n',
+    expected: '    total = 0\n    \n    for x in xs:\n        total += x\n    return total\n',
+  },
+  {
+    name: 'keeps a tab-indented blank line between statements (go)',
+    prefix: 'func sum(xs []int) int {\n',
+    suffix: '}\n',
+    output: '\ttotal := 0\n\t\n\tfor _, x := range xs {\n\t\ttotal += x\n\t}\n\treturn total\n\t\n',
+    expected: '\ttotal := 0\n\t\n\tfor _, x := range xs {\n\t\ttotal += x\n\t}\n\treturn total\n',
+    language: 'go',
+  },
+  {
     name: 'does not fire: spaces before text that continues on the cursor line',
     prefix: 'x = ',
     suffix: 'y\n',

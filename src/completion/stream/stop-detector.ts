@@ -1,10 +1,4 @@
-import {
-  anchoredMidLine,
-  classifyLine,
-  indentLimit,
-  type ScopeAnchor,
-  scopeAnchor,
-} from '../filters/block-scope.js';
+import { BlockScope, scopeAnchor } from '../filters/block-scope.js';
 import { isBlank } from '../filters/code-lines.js';
 import { cursorView, type LineMode } from '../types.js';
 
@@ -41,16 +35,13 @@ export class StopDetector {
   readonly #lineMode: LineMode;
   readonly #markers: Marker[];
   readonly #longestMarker: number;
-  readonly #anchor: ScopeAnchor;
+  readonly #scope: BlockScope;
   /** A line break before any text ends a single-line answer when the cursor line has text. */
   readonly #cursorLineHasText: boolean;
   #received = '';
   /** Marker matches ending before this index have been searched for. */
   #searchedTo = 0;
   #lineStart = 0;
-  #lineIndex = 0;
-  /** Indent below which a line leaves the block; known once the reference line is complete. */
-  #indentLimit: number | undefined;
   #decision: Decision | undefined;
 
   constructor(opts: StopDetectorOptions) {
@@ -64,7 +55,7 @@ export class StopDetector {
         .map((text): Marker => ({ text, reason: 'stop' })),
     ];
     this.#longestMarker = Math.max(0, ...this.#markers.map((m) => m.text.length));
-    this.#anchor = scopeAnchor(opts.prefix, opts.suffix);
+    this.#scope = new BlockScope(scopeAnchor(opts.prefix, opts.suffix));
     const { linePrefix, lineSuffix } = cursorView(opts.prefix, opts.suffix);
     this.#cursorLineHasText = !isBlank(linePrefix + lineSuffix);
   }
@@ -145,7 +136,6 @@ export class StopDetector {
       const decision = this.#completeLine(text.slice(this.#lineStart, end), end, lineBreak);
       if (decision) return decision;
       this.#lineStart = lineBreak + 1;
-      this.#lineIndex++;
     }
   }
 
@@ -155,14 +145,9 @@ export class StopDetector {
       if (isBlank(line) && !this.#cursorLineHasText) return undefined;
       return { trigger: lineBreak, cut: end, reason: 'newline' };
     }
-    const docLine = this.#lineIndex === 0 ? this.#anchor.linePrefix + line : line;
-    if (this.#indentLimit === undefined) {
-      if (anchoredMidLine(this.#anchor) || !isBlank(docLine))
-        this.#indentLimit = indentLimit(this.#anchor, docLine);
-      return undefined;
-    }
-    const verdict = classifyLine(docLine, this.#indentLimit);
-    if (verdict === 'inside') return undefined;
+    const verdict = this.#scope.next(line);
+    // An outward line may still lead to the code after the cursor; scopeLimit judges it at the end.
+    if (verdict === 'inside' || verdict === 'outward') return undefined;
     // A closing line is kept for the filters to judge against the suffix.
     return { trigger: lineBreak, cut: verdict === 'closer' ? end : this.#lineStart, reason: 'block-end' };
   }
