@@ -116,11 +116,12 @@ const CLOSERS = ')]}';
 /**
  * Net bracket depth change over `text` and the lowest depth reached, skipping string literals
  * and line comments so `"("` or `# (` do not count. Strings are tracked per line only, which is
- * enough for the short texts the filters look at.
+ * enough for the short texts the filters look at; `openQuote` says the last line ends inside one.
  */
-export function bracketBalance(text: string): { delta: number; lowest: number } {
+export function bracketBalance(text: string): { delta: number; lowest: number; openQuote: boolean } {
   let depth = 0;
   let lowest = 0;
+  let openQuote = false;
   for (const line of splitLines(text)) {
     let quote: string | undefined;
     for (let i = 0; i < line.length; i++) {
@@ -139,8 +140,9 @@ export function bracketBalance(text: string): { delta: number; lowest: number } 
         if (depth < lowest) lowest = depth;
       }
     }
+    openQuote = quote !== undefined;
   }
-  return { delta: depth, lowest };
+  return { delta: depth, lowest, openQuote };
 }
 
 function withoutTrailingComment(line: string): string {

@@ -2,21 +2,23 @@ import { indentWidth, isBlank } from '../filters/code-lines.js';
 
 /**
  * The cursor-line policy: how much of an answer to show when the cursor sits after text on its
- * line and the rest of the line is blank or only closers (those requests are asked for several
- * lines; see `decideLineMode`). The answer's first line completes the cursor line. What follows
- * is shown only while it belongs to that line, judged from the completed line and the answer's
- * indentation, never from the cursor line alone:
- * - the completed line opens a block (`:`, `{`, `=>`, an open bracket): its body, which is
- *   indented deeper, and the line closing it at its own level;
- * - the statement goes on: continuation lines indented deeper (`.then(…)`, `+ b`), and clauses of
- *   the same statement (`else:`, `} catch (e) {`);
- * - otherwise the line is complete, and lines at its level or shallower are new statements that
- *   the user did not start: one line only.
+ * line with the rest of the line blank (such requests ask for several lines, see
+ * `decideLineMode`). The answer's first line completes the cursor line; whether more follows is
+ * decided from that completed line and the answer's indentation, not from the text typed so far:
+ * - the completed line opens a block (ends in `:`, `{`, `=>`, or leaves a bracket open),
+ *   so it cannot stand alone: the block is shown, its body indented deeper and the line closing it
+ *   (`    f` + `or b in brackets:` + the loop body). The block ends where a line comes back to the
+ *   cursor line's level: that is a new statement the user did not start.
+ * - the completed line is a statement of its own. Only lines that continue it are shown:
+ *   indented deeper (`.then(…)`, `+ b`) or a clause of the same statement (`else:`,
+ *   `} catch (e) {`); a new statement at its level or shallower ends the answer (`    total = `
+ *   + `sum(xs)` stays one line even if the model goes on with `return total`).
  * An answer that starts with a line break leaves the cursor line as typed; its lines are judged
  * like those of a cursor at a line start (see `filters/block-scope.ts`).
  *
- * Returns the indentation below which a later answer line leaves the cursor line's statement
- * (closers and `else`-like clauses at the line's own level are judged by `classifyLine`).
+ * Returns the indentation below which a later answer line leaves the cursor line's statement: in
+ * both cases only deeper lines belong to it (closers and clauses at its level are judged by
+ * `classifyLine` in `filters/block-scope.ts`).
  */
 export function cursorLineLimit(completedLine: string): number {
   return indentWidth(completedLine) + 1;
