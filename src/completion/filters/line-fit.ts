@@ -11,16 +11,22 @@ function lastLines(text: string, count: number): string[] {
 }
 
 /**
- * Brackets left open when `line` starts, opened by the lines above it: counted from the nearest
- * line above that is not indented deeper than `line`, where its statement most likely starts
- * (`x = foo(` above `    a, b`; a plain statement above contributes nothing).
+ * Brackets left open when `line` starts, opened by the lines above it. Counted from the nearest
+ * line above that is indented less (where the statement or block `line` is in starts): a block
+ * opener (`{`, `:`) there starts a block of statements, so only the lines after it count; anything
+ * else (`x = foo(` above `    a, b`) is the start of this very statement. At the top level, from
+ * the nearest line at the same level.
  */
 function openBracketsBefore(above: string[], line: string): number {
   const indent = indentWidth(line);
-  for (let i = above.length - 1; i >= Math.max(0, above.length - STATEMENT_LOOKBACK_LINES); i--) {
+  const first = Math.max(0, above.length - STATEMENT_LOOKBACK_LINES);
+  for (let i = above.length - 1; i >= first; i--) {
     const candidate = above[i]!;
-    if (isBlank(candidate) || indentWidth(candidate) > indent) continue;
-    return Math.max(0, bracketBalance(above.slice(i).join('\n')).delta);
+    if (isBlank(candidate)) continue;
+    const candidateIndent = indentWidth(candidate);
+    if (candidateIndent > indent || (candidateIndent === indent && indent > 0)) continue;
+    const from = candidateIndent < indent && /[{:]\s*$/.test(candidate) ? i + 1 : i;
+    return Math.max(0, bracketBalance(above.slice(from).join('\n')).delta);
   }
   return 0;
 }
