@@ -59,13 +59,16 @@ describe('POST /v2/completions (the extension 1.2.x)', () => {
     const body = await res.json();
     expect(body.object).toBe('text_completion');
     expect(body.choices).toHaveLength(1);
+    // The rest of the cursor line is blank, so several lines were asked for; the cursor-line
+    // policy keeps the one line, as `return a + b` is a statement of its own.
     expect(body.choices[0].text).toBe('a + b');
     expect(res.headers.get('x-complete-id')).toBe(body.id);
     const sent = fake.requests.find((r) => r.path === '/v1/completions')!.body as Record<string, unknown>;
     expect(sent.prompt).toBe(`${DEEPSEEK_BEGIN}${sum}${DEEPSEEK_HOLE}\n\nprint(add(1, 2))\n${DEEPSEEK_END}`);
     expect(sent.stream).toBe(true);
     expect(sent.suffix).toBeUndefined();
-    expect(sent.stop).toEqual(expect.arrayContaining(['<｜end▁of▁sentence｜>', '\n']));
+    expect(sent.stop).toEqual(expect.arrayContaining(['<｜end▁of▁sentence｜>']));
+    expect(sent.stop).not.toContain('\n');
   });
 
   it('stops reading as soon as a single-line answer is decided and closes the upstream stream', async () => {
@@ -73,7 +76,8 @@ describe('POST /v2/completions (the extension 1.2.x)', () => {
       chunks: ['x', ')', '\n', ...Array.from({ length: 200 }, () => 'junk ')],
       interChunkMs: 5,
     });
-    const res = await shenma.post('/v2/completions', extensionBody('print(foo(', ')\n'));
+    // `x)` closes foo; the suffix's `))` then re-types it: only `x` is new.
+    const res = await shenma.post('/v2/completions', extensionBody('print(foo(', '))\n'));
     const body = await res.json();
     expect(body.choices[0]?.text).toBe('x');
     const record = await fake.waitForStreamEnd(0, 2000);
@@ -211,6 +215,8 @@ describe('POST /v1/completions (OpenAI-compatible)', () => {
     });
     expect(res.status).toBe(200);
     const body = await res.json();
+    // The rest of the cursor line is blank, so several lines were asked for; the cursor-line
+    // policy keeps the one line, as `return a + b` is a statement of its own.
     expect(body.choices[0].text).toBe('a + b');
     expect(body.usage.total_tokens).toBeGreaterThan(0);
     const sent = fake.requests.find((r) => r.path === '/v1/completions')!.body as Record<string, unknown>;
@@ -344,5 +350,45 @@ describe('operations', () => {
     );
     expect(metrics).toMatch(/shenma_completion_cache_total\{result="typed_through"\} 1/);
     expect(metrics).toMatch(/shenma_completion_upstream_aborts_total\{cause="superseded"\} 1/);
+  });
+});
+
+describe('usage', () => {
+  it('counts completion tokens from the answer text, not streamed pieces, and meters the request in the usage ledger', async () => {
+    // Ten pieces of one character: ten pieces, but about three tokens of text.
+    fake.enqueue({ chunks: ['a', ' ', '+', ' ', 'b', ' ', '+', ' ', 'c', '1'] });
+    const res = await shenma.post(
+      '/v1/completions',
+      { model: 'coder', prompt: 'total = ', max_tokens: 32 },
+      { 'x-request-id': 'usage-metered-1' },
+    );
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body.choices[0].text).toBe('a + b + c1');
+    // 10 characters at the default 3 characters per token.
+    expect(body.usage.completion_tokens).toBe(4);
+    expect(body.usage.prompt_tokens).toBeGreaterThan(0);
+
+    // The editor does not wait for the ledger write: poll for the row.
+    const ledgerRow = () =>
+      shenma.server.db.db
+        .selectFrom('usage_ledger')
+        .selectAll()
+        .where('request_id', '=', 'usage-metered-1')
+        .executeTakeFirst();
+    let row = await ledgerRow();
+    for (let i = 0; i < 100 && !row; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      row = await ledgerRow();
+    }
+    expect(row).toMatchObject({
+      user_name: 'tester',
+      model: 'coder',
+      route: 'completion',
+      prompt_tokens: body.usage.prompt_tokens,
+      completion_tokens: 4,
+      estimated: true,
+      status: 'ok',
+    });
   });
 });

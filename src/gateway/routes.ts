@@ -1,8 +1,11 @@
 /**
  * The route table: which paths go to which role, with which auth and limits. It is the single
- * place a reader follows to find where a request goes. The embedded gateway mounts it inside
- * `shenma start`; the APISIX renderer (deployed shape) turns the same entries into routes.
+ * place a reader follows to find where a request goes. The embedded gateway (mount.ts) mounts it
+ * inside `shenma start`; a gateway configured for the deployed shape is meant to be derived from
+ * the same entries rather than written by hand.
  */
+
+import type { RouteHandler } from '../http/route-handler.js';
 
 export type Role = 'completion' | 'chat' | 'identity' | 'trampoline' | 'kaptcha' | 'ops';
 export type HttpMethod = 'GET' | 'POST' | 'OPTIONS';
@@ -17,7 +20,7 @@ export interface RouteSpec {
   id: string;
   role: Role;
   methods: readonly HttpMethod[];
-  /** Paths as the clients send them (the real extension's paths are fixed, see client-contract). */
+  /** Paths as the clients send them (the real extension's paths are fixed, see docs/protocol.md). */
   paths: readonly string[];
   auth: RouteAuth;
   /** Browser callers (the extension's webview) need CORS preflight answered. */
@@ -29,7 +32,7 @@ export interface RouteSpec {
   summary: string;
 }
 
-export const ROUTES: readonly RouteSpec[] = [
+export const ROUTES = [
   // Completion role
   {
     id: 'completion.v2',
@@ -37,7 +40,8 @@ export const ROUTES: readonly RouteSpec[] = [
     methods: ['POST'],
     paths: ['/v2/completions'],
     auth: 'user',
-    summary: 'Zhuge Shenma extension 1.2.x completion (prompt_options, calculate_hide_score)',
+    summary:
+      'Zhuge Shenma extension 1.2.x completion (prompt_options); calculate_hide_score is accepted and ignored: no score hides a suggestion',
   },
   {
     id: 'completion.openai',
@@ -124,7 +128,7 @@ export const ROUTES: readonly RouteSpec[] = [
     role: 'chat',
     methods: ['POST'],
     paths: ['/api/feedbacks/issue'],
-    // The feedback page posts without credentials (client-contract §6.3); the role rate-limits it.
+    // The feedback page posts without credentials (docs/protocol.md §6.3); the role rate-limits it.
     auth: 'none',
     cors: true,
     summary: 'Issue reports from the feedback page',
@@ -135,10 +139,10 @@ export const ROUTES: readonly RouteSpec[] = [
     methods: ['GET'],
     paths: ['/vscode/ex-server-api/zgsm-ai/zgsm/latest'],
     auth: 'user',
-    summary: "The extension's hourly update check (client-contract §6.2)",
+    summary: "The extension's hourly update check (docs/protocol.md §6.2)",
   },
   // Identity role: the embedded OpenID provider under Keycloak's paths, its login page, and the
-  // polling login handoff of the later client (client-contract §3, §9.2).
+  // polling login handoff of the later client (docs/protocol.md §3, §7.2).
   {
     id: 'identity.oidc',
     role: 'identity',
@@ -223,4 +227,18 @@ export const ROUTES: readonly RouteSpec[] = [
     auth: 'none',
     summary: 'Prometheus text format',
   },
-];
+] as const satisfies readonly RouteSpec[];
+
+/** One entry of the table, with its literal id, role and flags. */
+export type RouteEntry = (typeof ROUTES)[number];
+export type RouteId = RouteEntry['id'];
+/**
+ * The ids a role must give a handler for: its entries, less those a WebSocket server answers.
+ * Roles type their handlers by it, so an entry without a handler fails `tsc`, not start-up.
+ */
+export type HandledRouteId<R extends Role> = Exclude<
+  Extract<RouteEntry, { role: R }>,
+  { websocket: true }
+>['id'];
+/** Handlers for exactly the given route ids (a role's, or the part of it one module serves). */
+export type RouteHandlers<Id extends RouteId> = { readonly [K in Id]: RouteHandler };

@@ -1,8 +1,7 @@
-import type { ChatChunk } from '../chat/types.js';
-
 /**
- * The model-backend interface. The completion (and later chat) services talk only to this;
- * each backend kind (OpenAI-compatible, Ollama, llama.cpp) implements it in its own file.
+ * The model-backend interface. Completion and chat reach it only through the resilient call
+ * (resilient-call.ts); each backend kind (OpenAI-compatible, Ollama, llama.cpp) implements it in
+ * its own file.
  */
 
 export interface FimRequest {
@@ -15,6 +14,29 @@ export interface FimRequest {
   maxTokens: number;
   temperature: number;
   stop: string[];
+}
+
+/** One streamed upstream chat event: the `data:` payload as received, and parsed. */
+export interface ChatChunk {
+  /** The JSON text exactly as the upstream sent it (forwarded as is when nothing is rewritten). */
+  raw: string;
+  json: ChatChunkJson;
+}
+
+export interface ChatChunkJson {
+  id?: string;
+  object?: string;
+  created?: number;
+  model?: string;
+  choices?: {
+    index?: number;
+    delta?: { role?: string; content?: string | null; [field: string]: unknown };
+    finish_reason?: string | null;
+    [field: string]: unknown;
+  }[];
+  usage?: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number } | null;
+  error?: unknown;
+  [field: string]: unknown;
 }
 
 export type UpstreamErrorKind =
@@ -33,6 +55,20 @@ export class UpstreamError extends Error {
     readonly retryAfter?: number,
   ) {
     super(message);
+  }
+
+  /**
+   * Worth another replica or model, provided nothing was passed on yet: the replica is down,
+   * busy or broken (429, 408, 5xx, a stream that broke). Other 4xx answers and unparseable
+   * output would fail the same way anywhere.
+   */
+  get retryable(): boolean {
+    if (this.kind === 'unreachable' || this.kind === 'reset') return true;
+    if (this.kind === 'status') {
+      const s = this.status ?? 0;
+      return s === 408 || s === 429 || s >= 500;
+    }
+    return false;
   }
 }
 

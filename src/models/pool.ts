@@ -1,7 +1,7 @@
 import type { ModelConfig } from '../config/schema.js';
-import type { ModelMetrics } from '../observability/metrics.js';
 import type { ModelBackend } from './backend.js';
 import { UpstreamError } from './backend.js';
+import type { ModelMetrics } from './metrics.js';
 
 /**
  * Replicas of one model name, balanced by least load, with a bounded FIFO queue and a queue
@@ -12,6 +12,8 @@ import { UpstreamError } from './backend.js';
 
 export class OverloadedError extends Error {
   override readonly name = 'OverloadedError';
+  /** Another model may have room. */
+  readonly retryable = true;
   constructor(
     readonly model: string,
     readonly reason: 'queue_full' | 'queue_timeout',
@@ -27,6 +29,8 @@ export class OverloadedError extends Error {
 
 export class ModelUnavailableError extends Error {
   override readonly name = 'ModelUnavailableError';
+  /** Another model may be up. */
+  readonly retryable = true;
   constructor(
     readonly model: string,
     readonly detail: string,

@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { RoleFactory } from '../gateway/role.js';
 import { errorBody } from '../http/errors.js';
 import { type PageLanguage, pickLanguage } from '../http/language.js';
-import type { RoleFactory } from '../server/role.js';
 import { MESSAGES } from './messages.js';
 import { contentSecurityPolicy, renderFailurePage, renderSuccessPage } from './page.js';
 import { loadResources } from './resources.js';
 
 /**
  * The trampoline: the OAuth redirect target `/login/ok`, which hands the authorization code to
- * VS Code by opening `vscode://zgsm-ai.zgsm/callback?...` (client-contract §3.1 step 4), and the
+ * VS Code by opening `vscode://zgsm-ai.zgsm/callback?...` (docs/protocol.md §3.1 step 3), and the
  * images that page shows.
  */
 
@@ -74,7 +74,7 @@ function loginOk(req: FastifyRequest, reply: FastifyReply) {
   return sendPage(reply, 200, nonce, renderSuccessPage({ lang, nonce, callbackUrl: url, code }));
 }
 
-export const trampolineRole: RoleFactory = async () => {
+export const trampolineRole: RoleFactory<'trampoline'> = async () => {
   const resources = await loadResources();
   return {
     handlers: {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import type { ChatConfig } from '../../config/schema.js';
-import type { Identity } from '../../identity/identity.js';
+import type { Identity } from '../../http/identity.js';
 import type { ChatService } from '../service.js';
 import { advisesFor } from './advise.js';
 import { type AuthenticateToken, authenticateHandshake } from './auth.js';
@@ -15,7 +15,7 @@ import type { ResumeStore } from './resume-store.js';
 import { emitItem, isTerminal, type ServerToClientEvents } from './wire.js';
 
 /**
- * The extension's chat over Socket.IO (client-contract §5): engine path `/socket.io/`,
+ * The extension's chat over Socket.IO (docs/protocol.md §5): engine path `/socket.io/`,
  * namespace `/chat`, credentials in the CONNECT `auth`. One socket per question: `chat` →
  * `updateChatId`, the `json` items, `[DONE]`; `rechat` resumes after a reconnect; `ping` →
  * `pong`. Attached to the HTTP server Fastify listens on; Socket.IO answers its own path first.

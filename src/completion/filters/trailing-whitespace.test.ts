@@ -40,6 +40,13 @@ const cases: GoldenCase[] = [
     language: 'go',
   },
   {
+    name: 'after text on the cursor line, no line break before the suffix that starts with one',
+    prefix: 'def mean(xs):\n    total = su',
+    suffix: '\n    return total / len(xs)\n',
+    output: 'm(xs)\n',
+    expected: 'm(xs)',
+  },
+  {
     name: 'does not fire: spaces before text that continues on the cursor line',
     prefix: 'x = ',
     suffix: 'y\n',

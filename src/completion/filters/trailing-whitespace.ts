@@ -1,10 +1,11 @@
-import { cursorView } from '../types.js';
+import { viewOf } from '../types.js';
 import type { CompletionFilter } from './filter.js';
 
 /**
  * Trailing spaces go from every line of code and blank lines from the end; one line break after
  * the last line stays when there was one (with the cursor at a line start it separates the answer
- * from the suffix's first line). A whitespace-only line inside the answer is kept byte for byte:
+ * from the suffix's first line), except after text on the cursor line when the suffix starts with
+ * a line break. A whitespace-only line inside the answer is kept byte for byte:
  * its indentation is what the model (and the file's style) put there, not junk after code. Line
  * breaks follow the document: CRLF when the prefix uses CRLF.
  */
@@ -15,14 +16,17 @@ export const trailingWhitespace: CompletionFilter = {
     const lines = text.split(/\r?\n/);
     let count = lines.length;
     while (count > 1 && lines[count - 1]!.trim() === '') count--;
-    const { lineSuffix } = cursorView(ctx.prefix, ctx.suffix);
+    const { linePrefix, lineSuffix } = viewOf(ctx);
     // Spaces before text that continues on the same line separate two tokens; keep them there.
     const lastLineJoinsSuffix = count === lines.length && lineSuffix !== '' && !/^\s/.test(lineSuffix);
     const kept = lines.slice(0, count).map((line, i) => {
       if (i === lines.length - 1 && lastLineJoinsSuffix) return line;
       return line.trim() === '' && i < count - 1 ? line : line.replace(/[ \t]+$/, '');
     });
-    const endsWithBreak = count < lines.length && kept[count - 1] !== '';
+    // After text on the cursor line whose rest is blank, the suffix already starts with the line
+    // break: another one would leave an empty line below the completed line.
+    const breakFollows = linePrefix.trim() !== '' && /^[ \t]*\r?\n/.test(ctx.suffix);
+    const endsWithBreak = count < lines.length && kept[count - 1] !== '' && !breakFollows;
     return kept.join(eol) + (endsWithBreak ? eol : '');
   },
 };

@@ -1,5 +1,5 @@
 import type { CompletionInput, LineMode } from '../types.js';
-import { cursorView } from '../types.js';
+import { type CursorView, cursorView } from '../types.js';
 
 /**
  * Whether to ask the model for one line or several. A client-forced mode wins, then the
@@ -10,10 +10,13 @@ import { cursorView } from '../types.js';
  * `cursor-line-policy.ts`): `    f` + `or b in brackets:` keeps the loop body it goes on with,
  * `    total = ` + `sum(xs)` stays one line when the next line is a new statement.
  */
-export function decideLineMode(input: CompletionInput, configured: 'auto' | 'always' | 'never'): LineMode {
+export function decideLineMode(
+  input: CompletionInput,
+  configured: 'auto' | 'always' | 'never',
+  view: CursorView = cursorView(input.prefix, input.suffix),
+): LineMode {
   if (input.lineMode) return input.lineMode;
   if (configured === 'always') return 'multi';
   if (configured === 'never') return 'single';
-  const { lineSuffix } = cursorView(input.prefix, input.suffix);
-  return lineSuffix.trim() === '' ? 'multi' : 'single';
+  return view.lineSuffix.trim() === '' ? 'multi' : 'single';
 }

@@ -1,6 +1,6 @@
 import { BlockScope, scopeAnchor } from '../filters/block-scope.js';
 import { isBlank } from '../filters/code-lines.js';
-import { cursorView, type LineMode } from '../types.js';
+import { type CursorView, type LineMode, viewOf } from '../types.js';
 
 export interface StopDetectorOptions {
   prefix: string;
@@ -8,6 +8,8 @@ export interface StopDetectorOptions {
   lineMode: LineMode;
   stop: string[];
   specialTokens: string[];
+  /** The cursor line of prefix/suffix when already computed. */
+  view?: CursorView;
 }
 
 export type StopReason = 'stop' | 'newline' | 'block-end' | 'special-token';
@@ -56,7 +58,7 @@ export class StopDetector {
     ];
     this.#longestMarker = Math.max(0, ...this.#markers.map((m) => m.text.length));
     this.#scope = new BlockScope(scopeAnchor(opts.prefix, opts.suffix));
-    const { linePrefix, lineSuffix } = cursorView(opts.prefix, opts.suffix);
+    const { linePrefix, lineSuffix } = viewOf(opts);
     this.#cursorLineHasText = !isBlank(linePrefix + lineSuffix);
   }
 
