@@ -3,6 +3,7 @@ import {
   firstNonBlankLine,
   indentWidth,
   isBlank,
+  isClosersOnly,
   isClosingLine,
   isContinuationLine,
   isDefinitionLine,
@@ -46,9 +47,15 @@ export interface ScopeAnchor {
 }
 
 export function scopeAnchor(prefix: string, suffix: string): ScopeAnchor {
-  const next = firstNonBlankLine(suffix);
+  // Closers after text on the cursor line end the answer's last line; the code after the cursor
+  // is on the next lines. (Before a `}` at a line start, that `}` is the next line.)
+  const linePrefix = lastLineOf(prefix);
+  const lineEnd = suffix.indexOf('\n');
+  const rest = lineEnd === -1 ? suffix : suffix.slice(0, lineEnd);
+  const skipRest = !isBlank(linePrefix) && isClosersOnly(rest);
+  const next = firstNonBlankLine(skipRest ? suffix.slice(rest.length) : suffix);
   return {
-    linePrefix: lastLineOf(prefix),
+    linePrefix,
     previousLine: previousNonBlankLine(prefix),
     suffixIndent: next === undefined ? undefined : indentWidth(next),
   };

@@ -183,3 +183,11 @@ export function isDefinitionLine(line: string): boolean {
   if (DEFINITION_START.test(t)) return true;
   return C_FUNCTION_HEADER.test(t) && !CONTROL_WORD.test(t);
 }
+
+/**
+ * The rest of a cursor line that holds only closing punctuation, perhaps ending the statement:
+ * `)`, `'))`, `]):`, `);`. What an editor auto-inserts, or a user leaves behind, while typing.
+ */
+export function isClosersOnly(rest: string): boolean {
+  return /^[)\]}'"`]+[:;,]?$/.test(rest.trimEnd());
+}

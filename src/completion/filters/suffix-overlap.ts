@@ -1,12 +1,13 @@
+import { cursorView } from '../types.js';
 import {
   bracketBalance,
   firstNonBlankLines,
   isBlank,
+  isClosersOnly,
   lastLineOf,
   lineSpans,
   splitLines,
 } from './code-lines.js';
-import { cursorView } from '../types.js';
 import type { CompletionFilter } from './filter.js';
 import { lineMisfit } from './line-fit.js';
 
@@ -105,8 +106,6 @@ function cutLineOverlap(text: string, prefix: string, suffix: string): string | 
   return undefined;
 }
 
-/** Closing punctuation after the cursor, perhaps ending the statement: `)`, `'))`, `]):`, `);`. */
-const CLOSERS_REST = /^[)\]}'"`]+[:;,]?$/;
 /** What a model writes after re-typing those closers: the statement's last character. */
 const STATEMENT_END = /[ \t]*[:;,{]$/;
 
@@ -119,10 +118,12 @@ const STATEMENT_END = /[ \t]*[:;,{]$/;
  * (`print(` + `len(xs)` + `)`).
  */
 function cutRetypedCloser(text: string, prefix: string, suffix: string): string | undefined {
-  const { lineSuffix } = cursorView(prefix, suffix);
+  const { linePrefix, lineSuffix } = cursorView(prefix, suffix);
   const rest = lineSuffix.trimEnd();
-  if (!CLOSERS_REST.test(rest)) return undefined;
-  const body = text.replace(/[ \t]+$/, '');
+  // Before closers at a line start, a closing line is duplicatedClosingLine's to judge.
+  if (isBlank(linePrefix) || !isClosersOnly(rest)) return undefined;
+  // A multi-line answer cut after its first line ends with that line's break.
+  const body = text.replace(/\s+$/, '');
   const misfit = (answer: string) => lineMisfit(prefix, answer, lineSuffix);
   const asIs = misfit(body);
   if (asIs === 0) return undefined;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FILTER_NAMES, type FilterName } from '../../config/schema.js';
-import { runFilters } from '../filters/index.js';
 import { DEEPSEEK_SPECIAL_TOKENS } from '../filters/golden.js';
+import { runFilters } from '../filters/index.js';
 import { StopDetector } from '../stream/stop-detector.js';
 import type { CompletionInput } from '../types.js';
 import { decideLineMode } from './line-mode.js';
@@ -60,7 +60,7 @@ const cases: PolicyCase[] = [
     prefix: 'def depth(brackets):\n    depth = 0\n    f',
     suffix: '\n    return depth\n',
     output: "or b in brackets:\n        if b == '(':\n            depth += 1\n    print(depth)\n",
-    expected: "or b in brackets:\n        if b == '(':\n            depth += 1\n",
+    expected: "or b in brackets:\n        if b == '(':\n            depth += 1",
   },
   {
     name: 'python: a complete statement stays one line when the model goes on with the next one',
@@ -68,7 +68,7 @@ const cases: PolicyCase[] = [
     prefix: 'def mean(xs):\n    total = su',
     suffix: '\n    return total / len(xs)\n',
     output: 'm(xs)\n    count = len(xs)\n',
-    expected: 'm(xs)\n',
+    expected: 'm(xs)',
   },
   {
     name: 'python: an answer that starts on the next line goes on at the cursor line level',
@@ -100,7 +100,7 @@ const cases: PolicyCase[] = [
     prefix: 'export function names(users: User[]): string[] {\n  return users.filter((u) => u.act',
     suffix: '\n}\n',
     output: 'ive)\n    .map((u) => u.name);\n  console.log(users);\n}\n',
-    expected: 'ive)\n    .map((u) => u.name);\n',
+    expected: 'ive)\n    .map((u) => u.name);',
   },
   {
     name: 'javascript: an arrow function opened on the cursor line keeps its body and closer',
@@ -124,7 +124,7 @@ const cases: PolicyCase[] = [
     prefix: 'class Counter {\n  int count;\n  void add(int n) {\n    count += ',
     suffix: '\n  }\n}\n',
     output: 'n;\n    total += n;\n  }\n}\n',
-    expected: 'n;\n',
+    expected: 'n;',
   },
   {
     name: 'java: an else clause continues the statement of the cursor line',
@@ -132,7 +132,7 @@ const cases: PolicyCase[] = [
     prefix: 'class Sign {\n  int of(int x) {\n    if (x < 0) { return -1; ',
     suffix: '\n    return 1;\n  }\n}\n',
     output: '}\n    else if (x == 0) { return 0; }\n    return 1;\n',
-    expected: '}\n    else if (x == 0) { return 0; }\n',
+    expected: '}\n    else if (x == 0) { return 0; }',
   },
   {
     name: 'c: a for loop opened mid-line keeps its body and its closer',

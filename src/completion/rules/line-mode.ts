@@ -1,3 +1,4 @@
+import { isBlank } from '../filters/code-lines.js';
 import type { CompletionInput, LineMode } from '../types.js';
 import { type CursorView, cursorView } from '../types.js';
 
@@ -18,5 +19,5 @@ export function decideLineMode(
   if (input.lineMode) return input.lineMode;
   if (configured === 'always') return 'multi';
   if (configured === 'never') return 'single';
-  return view.lineSuffix.trim() === '' ? 'multi' : 'single';
+  return isBlank(view.lineSuffix) ? 'multi' : 'single';
 }
