@@ -86,6 +86,18 @@ describe('POST /v2/completions (the extension 1.2.x)', () => {
     expect(record.chunksWrittenAfterClientClose).toBe(0);
   });
 
+  it('refuses an answer that is only a new top-level function inside a body, and names the rule that cut it', async () => {
+    fake.enqueue({ chunks: ['\n\ndef _helper(values):\n', '    return values\n'] });
+    const res = await shenma.post(
+      '/v2/completions',
+      extensionBody('def mean(xs):\n    total = sum(xs)\n', '\n    return total / len(xs)\n'),
+    );
+    const body = await res.json();
+    expect(body.choices).toEqual([]);
+    expect(body.reason).toBe('empty');
+    expect(body.server_extra_kwargs.hit_processors).toContain('scopeLimit');
+  });
+
   it('answers 200 with empty choices and the rule name when it should not complete, without calling the model', async () => {
     const res = await shenma.post('/v2/completions', extensionBody('    value = compute', 'Result()\n'));
     expect(res.status).toBe(200);

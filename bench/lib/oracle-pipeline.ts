@@ -10,7 +10,7 @@ import { runFilters } from '../../src/completion/filters/index.js';
 import { buildPrompt } from '../../src/completion/prompt/build.js';
 import { checkRejectRules } from '../../src/completion/rules/index.js';
 import { decideLineMode } from '../../src/completion/rules/line-mode.js';
-import { StopDetector } from '../../src/completion/stream/stop-detector.js';
+import { filterOfStop, StopDetector } from '../../src/completion/stream/stop-detector.js';
 import type { CompletionInput, LineMode } from '../../src/completion/types.js';
 import { type CompletionConfig, completionSchema, modelSchema } from '../../src/config/schema.js';
 
@@ -81,11 +81,13 @@ export function complete(
     { prefix, suffix, language: input.language, lineMode, specialTokens: built.specialTokens },
     config.filters,
   );
+  // As the engine reports it: a cut the detector made counts for the filter whose rule it applied.
+  const cutBy = filterOfStop(detector.reason);
   return {
     text,
     lineMode,
     detected,
-    hits,
+    hits: cutBy && !hits.includes(cutBy) ? [cutBy, ...hits] : hits,
     ...(detector.reason ? { stopReason: detector.reason } : {}),
   };
 }

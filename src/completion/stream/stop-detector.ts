@@ -1,3 +1,4 @@
+import type { FilterName } from '../../config/schema.js';
 import { BlockScope, scopeAnchor } from '../filters/block-scope.js';
 import { isBlank } from '../filters/code-lines.js';
 import { type CursorView, type LineMode, viewOf } from '../types.js';
@@ -160,4 +161,15 @@ function earlier(a: Decision | undefined, b: Decision | undefined): Decision | u
   if (!b) return a;
   if (a.trigger !== b.trigger) return a.trigger < b.trigger ? a : b;
   return a.cut <= b.cut ? a : b;
+}
+
+/**
+ * The filter whose rule a stop decision applied, so a cut made while streaming is reported under
+ * the same name as the filter's (`hit_processors`, filter-hit metrics). Stop strings and the
+ * single-line break are the request's own limits, not a filter's.
+ */
+export function filterOfStop(reason: StopReason | undefined): FilterName | undefined {
+  if (reason === 'block-end') return 'scopeLimit';
+  if (reason === 'special-token') return 'specialTokens';
+  return undefined;
 }
