@@ -47,6 +47,13 @@ const cases: GoldenCase[] = [
     expected: 'm(xs)',
   },
   {
+    name: 'after text on the cursor line at the end of the file, no line break either',
+    prefix: 'def nothing():\n    return ',
+    suffix: '',
+    output: 'None\n',
+    expected: 'None',
+  },
+  {
     name: 'does not fire: spaces before text that continues on the cursor line',
     prefix: 'x = ',
     suffix: 'y\n',

@@ -4,8 +4,7 @@ import type { CompletionFilter } from './filter.js';
 /**
  * Trailing spaces go from every line of code and blank lines from the end; one line break after
  * the last line stays when there was one (with the cursor at a line start it separates the answer
- * from the suffix's first line), except after text on the cursor line when the suffix starts with
- * a line break. A whitespace-only line inside the answer is kept byte for byte:
+ * from the suffix's first line), except after text on the cursor line. A whitespace-only line inside the answer is kept byte for byte:
  * its indentation is what the model (and the file's style) put there, not junk after code. Line
  * breaks follow the document: CRLF when the prefix uses CRLF.
  */
@@ -23,10 +22,10 @@ export const trailingWhitespace: CompletionFilter = {
       if (i === lines.length - 1 && lastLineJoinsSuffix) return line;
       return line.trim() === '' && i < count - 1 ? line : line.replace(/[ \t]+$/, '');
     });
-    // After text on the cursor line whose rest is blank, the suffix already starts with the line
-    // break: another one would leave an empty line below the completed line.
-    const breakFollows = linePrefix.trim() !== '' && /^[ \t]*\r?\n/.test(ctx.suffix);
-    const endsWithBreak = count < lines.length && kept[count - 1] !== '' && !breakFollows;
+    // After text on the cursor line, the line's own break (or the end of the file) follows the
+    // answer: another one would only leave an empty line below the completed line.
+    const completesLine = linePrefix.trim() !== '';
+    const endsWithBreak = count < lines.length && kept[count - 1] !== '' && !completesLine;
     return kept.join(eol) + (endsWithBreak ? eol : '');
   },
 };
