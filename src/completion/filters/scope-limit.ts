@@ -26,9 +26,10 @@ function suffixClosesBlock(closer: string, suffix: string): boolean {
 }
 
 /**
- * With closers left after text on the cursor line (`)`, `'))`) they end the answer's last line. A multi-line
- * answer whose last line does not read right with them (the model re-typed them on its first
- * line and went on with a body) keeps only its first line, which suffixOverlap then judges.
+ * With closers left after text on the cursor line (`)`, `'))`) they end the answer's last line
+ * (when several lines were asked for anyway, `multiline: always`). A multi-line answer whose last
+ * line does not read right with them (the model re-typed them on its first line and went on with
+ * a body) keeps only its first line, which suffixOverlap then judges.
  */
 function fitClosers(text: string, prefix: string, view: CursorView): string {
   const { linePrefix, lineSuffix } = view;
