@@ -1,9 +1,12 @@
-import { captchaServiceFor } from '../kaptcha/service.js';
+import { createCaptchaService } from '../kaptcha/service.js';
 import type { RoleFactory } from '../server/role.js';
 import { createAuthenticator } from './authenticate.js';
 import { loadSigningKeys } from './keys.js';
+import { LoginBackoff } from './login/backoff.js';
+import { PLUGIN_LOGIN_CLIENT_ID } from './oidc/clients.js';
 import { createEmbeddedOidc } from './oidc/provider.js';
-import { pluginLoginHandler } from './plugin-login.js';
+import { pluginLoginHandler, remoteLoginNotice } from './plugin-login.js';
+import { PluginLoginStates } from './plugin-login-states.js';
 import { TokenStore, UserStore } from './users.js';
 
 /**
@@ -16,7 +19,14 @@ export const identityRole: RoleFactory = async (ctx) => {
   // The embedded database has one writer, this process, so verified tokens may be cached.
   const tokens = new TokenStore(ctx.db.db, { cacheVerified: ctx.db.kind === 'pglite' });
   const keys = await loadSigningKeys(ctx.dataDir);
-  const oidc = await createEmbeddedOidc(ctx, { users, captcha: captchaServiceFor(ctx), keys });
+  const pluginLogins = new PluginLoginStates(ctx.ephemeral);
+  const oidc = await createEmbeddedOidc(ctx, {
+    users,
+    captcha: createCaptchaService(ctx.ephemeral),
+    backoff: new LoginBackoff(ctx.ephemeral),
+    remoteLogin: remoteLoginNotice(pluginLogins, PLUGIN_LOGIN_CLIENT_ID),
+    keys,
+  });
   const realmPath = `/realms/${ctx.config.identity.realm}`;
   const authenticate = createAuthenticator({
     identity: ctx.config.identity,
@@ -26,15 +36,20 @@ export const identityRole: RoleFactory = async (ctx) => {
     users,
     log: ctx.log,
   });
+  const pluginLogin = pluginLoginHandler({
+    client: oidc.pluginLoginClient,
+    internalIssuer: `${ctx.internalUrl}${realmPath}`,
+    publicIssuer: oidc.issuer,
+    publicUrl: ctx.publicUrl.replace(/\/+$/, ''),
+    authenticate,
+    states: pluginLogins,
+    log: ctx.log,
+  });
   return {
     handlers: {
       ...oidc.handlers,
-      'identity.pluginLogin': pluginLoginHandler({
-        client: oidc.pluginLoginClient,
-        internalIssuer: `${ctx.internalUrl}${realmPath}`,
-        publicIssuer: oidc.issuer,
-        authenticate,
-      }),
+      'identity.pluginLogin': pluginLogin,
+      'identity.pluginLoginConfirm': pluginLogin,
     },
     authenticate,
     close: () => oidc.close(),

@@ -16,6 +16,7 @@ import { loggerOptions } from '../observability/logger.js';
 import { createRegistry, modelMetrics } from '../observability/metrics.js';
 import { opsHandlers } from '../ops/health.js';
 import { type Database, openDatabase } from '../storage/database.js';
+import { createEphemeralStore } from '../storage/ephemeral.js';
 import { migrate } from '../storage/migrate.js';
 import { trampolineRole } from '../trampoline/role.js';
 import { type AdminSocket, startAdminSocket } from './admin-socket.js';
@@ -90,6 +91,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     requestIdHeader: 'x-request-id',
     trustProxy: false,
   });
+  const ephemeral = createEphemeralStore(config.redis);
   const parts: RoleParts[] = [];
   let adminSocket: AdminSocket | undefined;
   const closeAll = async () => {
@@ -99,6 +101,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     await app.close().catch(() => {});
     for (const p of [...parts].reverse()) await p.close?.().catch(() => {});
     await models.close().catch(() => {});
+    await ephemeral.close().catch(() => {});
     await db.close().catch(() => {});
   };
   try {
@@ -114,6 +117,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
       registry,
       models,
       log: app.log,
+      ephemeral,
     };
     for (const role of EMBEDDED_ROLES) parts.push(await role(ctx));
 

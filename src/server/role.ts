@@ -7,6 +7,7 @@ import type { Authenticate } from '../identity/identity.js';
 import type { ModelRegistry } from '../models/pool.js';
 import type { ReadinessCheck } from '../ops/health.js';
 import type { Database } from '../storage/database.js';
+import type { EphemeralStore } from '../storage/ephemeral.js';
 
 /**
  * What every role of ours gets, and what it gives back: the handlers for its route-table ids.
@@ -23,6 +24,11 @@ export interface RoleContext {
   registry: Registry;
   models: ModelRegistry;
   log: FastifyBaseLogger;
+  /**
+   * Short-lived state every replica must see (captcha answers, login backoff, polling logins):
+   * memory in one process, Redis when `redis.url` is set. The kaptcha and identity roles share it.
+   */
+  ephemeral: EphemeralStore;
 }
 
 export interface RoleParts {
