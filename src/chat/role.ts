@@ -85,6 +85,7 @@ export const chatRole: RoleFactory = async (ctx) => {
         config: config.chat,
         resume: new MemoryResumeStore({ ttlMs: config.chat.resumeTtlMs }),
         log: ctx.log,
+        credentialChanges: ctx.credentialChanges,
       });
     },
     // The socket chat closes before the HTTP server (its sockets would hold it open), so answers

@@ -15,9 +15,15 @@ import { TokenStore, UserStore } from './users.js';
  * or external issuer JWTs, personal API tokens, a trusted gateway header when configured).
  */
 export const identityRole: RoleFactory = async (ctx) => {
-  const users = new UserStore(ctx.db.db);
-  // The embedded database has one writer, this process, so verified tokens may be cached.
-  const tokens = new TokenStore(ctx.db.db, { cacheVerified: ctx.db.kind === 'pglite' });
+  const events = ctx.credentialChanges;
+  const users = new UserStore(ctx.db.db, { events });
+  // Verified tokens may be remembered when this process hears of every change: it is the
+  // embedded database's one writer, or changes are broadcast through Redis.
+  const tokens = new TokenStore(ctx.db.db, {
+    cacheVerified: ctx.db.kind === 'pglite' || ctx.config.redis.url !== undefined,
+    events,
+  });
+  const stopListening = events.subscribe(() => tokens.forgetVerified());
   const keys = await loadSigningKeys(ctx.dataDir);
   const pluginLogins = new PluginLoginStates(ctx.ephemeral);
   const oidc = await createEmbeddedOidc(ctx, {
@@ -35,6 +41,7 @@ export const identityRole: RoleFactory = async (ctx) => {
     tokens,
     users,
     log: ctx.log,
+    changes: events,
   });
   const pluginLogin = pluginLoginHandler({
     client: oidc.pluginLoginClient,
@@ -52,6 +59,9 @@ export const identityRole: RoleFactory = async (ctx) => {
       'identity.pluginLoginConfirm': pluginLogin,
     },
     authenticate,
-    close: () => oidc.close(),
+    close: async () => {
+      stopListening();
+      await oidc.close();
+    },
   };
 };

@@ -7,6 +7,7 @@ import type { ShenmaConfig } from '../config/schema.js';
 import { mountRoutes } from '../gateway/embedded.js';
 import { ROUTES } from '../gateway/routes.js';
 import { errorBody, fastifyErrorHandler } from '../http/errors.js';
+import { type CredentialEvents, createCredentialEvents } from '../identity/credential-events.js';
 import { identityRole } from '../identity/role.js';
 import { TokenStore, UserStore } from '../identity/users.js';
 import { kaptchaRole } from '../kaptcha/role.js';
@@ -43,6 +44,8 @@ export interface EmbeddedServer {
   app: FastifyInstance;
   db: Database;
   models: ModelRegistry;
+  /** Where a disable or revoke made in this process is announced (admin commands use it). */
+  credentialChanges: CredentialEvents;
   close(): Promise<void>;
 }
 
@@ -92,6 +95,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     trustProxy: false,
   });
   const ephemeral = createEphemeralStore(config.redis);
+  const credentialChanges = createCredentialEvents(config.redis);
   const parts: RoleParts[] = [];
   let adminSocket: AdminSocket | undefined;
   const closeAll = async () => {
@@ -102,6 +106,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     for (const p of [...parts].reverse()) await p.close?.().catch(() => {});
     await models.close().catch(() => {});
     await ephemeral.close().catch(() => {});
+    await credentialChanges.close().catch(() => {});
     await db.close().catch(() => {});
   };
   try {
@@ -118,6 +123,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
       models,
       log: app.log,
       ephemeral,
+      credentialChanges,
     };
     for (const role of EMBEDDED_ROLES) parts.push(await role(ctx));
 
@@ -153,13 +159,16 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     await models.startHealthChecks();
     // Only the embedded database needs it: `shenma users|tokens` open PostgreSQL themselves.
     if (db.kind === 'pglite') {
-      const stores = { users: new UserStore(db.db), tokens: new TokenStore(db.db) };
+      const stores = {
+        users: new UserStore(db.db, { events: credentialChanges }),
+        tokens: new TokenStore(db.db, { events: credentialChanges }),
+      };
       adminSocket = await startAdminSocket({ dataDir: opts.dataDir, ...stores, log: app.log });
     }
     const address = await app.listen({ port, host });
     const actualPort = new URL(address).port;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
-    return { url, publicUrl, app, db, models, close: closeAll };
+    return { url, publicUrl, app, db, models, credentialChanges, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ShenmaConfig } from '../config/schema.js';
 import type { RouteHandler } from '../gateway/embedded.js';
+import type { CredentialEvents } from '../identity/credential-events.js';
 import type { Authenticate } from '../identity/identity.js';
 import type { ModelRegistry } from '../models/pool.js';
 import type { ReadinessCheck } from '../ops/health.js';
@@ -29,6 +30,8 @@ export interface RoleContext {
    * memory in one process, Redis when `redis.url` is set. The kaptcha and identity roles share it.
    */
   ephemeral: EphemeralStore;
+  /** Disabled users and revoked tokens, announced to every replica (through Redis when set). */
+  credentialChanges: CredentialEvents;
 }
 
 export interface RoleParts {
