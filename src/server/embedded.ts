@@ -36,6 +36,8 @@ export interface EmbeddedOptions {
   host?: string;
   /** Defaults to the configured log level; tests pass 'silent'. */
   logLevel?: string;
+  /** Where the JSON log lines go (default stdout); tests read them. */
+  logStream?: { write(line: string): void };
 }
 
 export interface EmbeddedServer {
@@ -86,7 +88,10 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     modelMetrics(registry),
   );
   const app = Fastify({
-    logger: loggerOptions(opts.logLevel ?? config.log.level),
+    logger: {
+      ...loggerOptions(opts.logLevel ?? config.log.level),
+      ...(opts.logStream ? { stream: opts.logStream } : {}),
+    },
     // One summary line per completion is logged by the handlers; per-request lines would double it.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,

@@ -15,15 +15,15 @@ export interface PollingLoginUrls {
 
 export async function pollingLogin(
   urls: PollingLoginUrls,
-  opts: { state: string; machineCode: string; username: string; password: string },
-): Promise<{ access_token: string; refresh_token?: string }> {
+  opts: { state: string; machineCode: string; username: string; password: string; browser?: Browser },
+): Promise<{ access_token: string; refresh_token?: string; id_token?: string }> {
   const BASE = '/oidc-auth/api/v1/plugin/login';
   const query = new URLSearchParams({
     state: opts.state,
     machine_code: opts.machineCode,
     plugin_version: '2.0.0',
   }).toString();
-  const browser = new Browser(urls.start);
+  const browser = opts.browser ?? new Browser(urls.start);
   const callback = `${urls.public ?? urls.start}${BASE}/callback`;
   const { res, url } = await browser.follow(await browser.request(`${urls.start}${BASE}?${query}`), callback);
   const form = await res.text();
