@@ -1,5 +1,5 @@
 import { request } from 'node:http';
-import { createCredentialEvents } from '../identity/credential-events.js';
+import { createCredentialEvents } from '../http/credential-events.js';
 import { type ApiToken, IdentityError, TokenStore, type User, UserStore } from '../identity/users.js';
 import {
   type AdminErrorBody,

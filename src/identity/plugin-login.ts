@@ -1,11 +1,11 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { decodeJwt } from 'jose';
-import type { RouteHandler } from '../gateway/embedded.js';
 import { HttpError } from '../http/errors.js';
+import type { Authenticate } from '../http/identity.js';
 import { pickLanguage } from '../http/language.js';
+import type { RouteHandler } from '../http/route-handler.js';
 import { bearerToken } from './authenticate.js';
-import type { Authenticate } from './identity.js';
 import { readCookie } from './login/csrf.js';
 import { type Messages, messagesFor } from './login/i18n.js';
 import {

@@ -1,5 +1,7 @@
+import type { RoleFactory } from '../gateway/role.js';
+// layer exception: the login page checks answers to the captchas the kaptcha role draws; both
+// build the captcha service over the shared short-lived store the server gives them.
 import { createCaptchaService } from '../kaptcha/service.js';
-import type { RoleFactory } from '../server/role.js';
 import { createAuthenticator } from './authenticate.js';
 import { loadSigningKeys } from './keys.js';
 import { LoginBackoff } from './login/backoff.js';
@@ -14,7 +16,7 @@ import { TokenStore, UserStore } from './users.js';
  * the polling login handoff, and the credential check every `auth: 'user'` route runs (embedded
  * or external issuer JWTs, personal API tokens, a trusted gateway header when configured).
  */
-export const identityRole: RoleFactory = async (ctx) => {
+export const identityRole: RoleFactory<'identity'> = async (ctx) => {
   const events = ctx.credentialChanges;
   const users = new UserStore(ctx.db.db, { events });
   // Verified tokens may be remembered when this process hears of every change: it is the

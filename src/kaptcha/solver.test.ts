@@ -133,7 +133,7 @@ function segmentingSolver(render: (answer: string) => string) {
   for (let i = 0; i < TRAIN; i++) {
     const answer = randomAnswer();
     const groups = groupsOf(render(answer));
-    groups?.forEach((f, k) => samples.push({ f, ch: answer[k]! }));
+    for (const [k, f] of (groups ?? []).entries()) samples.push({ f, ch: answer[k]! });
   }
   const distance = (a: number[], b: number[]) => a.reduce((s, v, i) => s + (v - b[i]!) ** 2, 0);
   return (svg: string) =>

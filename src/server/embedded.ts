@@ -4,24 +4,24 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { chatRole } from '../chat/role.js';
 import { completionRole } from '../completion/role.js';
 import type { ShenmaConfig } from '../config/schema.js';
-import { mountRoutes } from '../gateway/embedded.js';
+import { mountRoutes } from '../gateway/mount.js';
+import type { AnyRoleFactory, AnyRoleParts, RoleContext, RoleFactory } from '../gateway/role.js';
+import type { Role } from '../gateway/routes.js';
 import { ROUTES } from '../gateway/routes.js';
+import { type CredentialEvents, createCredentialEvents } from '../http/credential-events.js';
 import { errorBody, fastifyErrorHandler } from '../http/errors.js';
-import { type CredentialEvents, createCredentialEvents } from '../identity/credential-events.js';
 import { identityRole } from '../identity/role.js';
 import { TokenStore, UserStore } from '../identity/users.js';
 import { kaptchaRole } from '../kaptcha/role.js';
-import { createBackend } from '../models/index.js';
-import { ModelRegistry } from '../models/pool.js';
+import { createBackend, ModelRegistry, modelMetrics } from '../models/index.js';
 import { loggerOptions } from '../observability/logger.js';
-import { createRegistry, modelMetrics } from '../observability/metrics.js';
+import { createRegistry } from '../observability/metrics.js';
 import { opsHandlers } from '../ops/health.js';
 import { type Database, openDatabase } from '../storage/database.js';
 import { createEphemeralStore } from '../storage/ephemeral.js';
 import { migrate } from '../storage/migrate.js';
 import { trampolineRole } from '../trampoline/role.js';
 import { type AdminSocket, startAdminSocket } from './admin-socket.js';
-import type { RoleContext, RoleFactory, RoleParts } from './role.js';
 
 /**
  * The embedded shape: every role of ours in one process, one port, the route table mounted by
@@ -54,13 +54,16 @@ export interface EmbeddedServer {
 /** Bodies carry whole documents (prefix + suffix); 16 MiB is far above any real file. */
 const BODY_LIMIT = 16 * 1024 * 1024;
 
-export const EMBEDDED_ROLES: readonly RoleFactory[] = [
-  completionRole,
-  chatRole,
-  identityRole,
-  trampolineRole,
-  kaptchaRole,
-];
+/** Every role but ops (which the server itself mounts): a role left out here fails `tsc`. */
+const ROLE_FACTORIES = {
+  completion: completionRole,
+  chat: chatRole,
+  identity: identityRole,
+  trampoline: trampolineRole,
+  kaptcha: kaptchaRole,
+} satisfies { [R in Exclude<Role, 'ops'>]: RoleFactory<R> };
+
+export const EMBEDDED_ROLES: readonly AnyRoleFactory[] = Object.values(ROLE_FACTORIES);
 
 /** The issuer and redirect URIs must name the real port, so port 0 is resolved before building. */
 async function resolvePort(host: string, port: number): Promise<number> {
@@ -101,7 +104,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
   });
   const ephemeral = createEphemeralStore(config.redis);
   const credentialChanges = createCredentialEvents(config.redis);
-  const parts: RoleParts[] = [];
+  const parts: AnyRoleParts[] = [];
   let adminSocket: AdminSocket | undefined;
   const closeAll = async () => {
     await adminSocket?.close().catch(() => {});
