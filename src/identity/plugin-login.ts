@@ -25,7 +25,7 @@ import {
 } from './plugin-login-states.js';
 
 /**
- * The polling login of the later client (client-contract §9.2), for IDEs that cannot receive a
+ * The polling login of the later client (docs/protocol.md §7.2), for IDEs that cannot receive a
  * vscode:// link (remote and web IDEs): the IDE opens /plugin/login in a browser and polls
  * /plugin/login/token until Shenma, acting as an OAuth client of its own provider (PKCE), has
  * exchanged the code AND the person at the browser has confirmed. The IDE holds no secret but
