@@ -86,7 +86,7 @@ const MESSAGES: Record<PageLanguage, Messages> = {
     captchaWrong: 'The captcha was wrong, please try again.',
     tooMany: (s) => `Too many attempts. Try again in ${s} s.`,
     forbidden: 'The request was invalid or has expired. Reload the page and try again.',
-    expired: 'This login has expired. Go back to your IDE and start the login again.',
+    expired: 'This sign-in has expired. Go back to your IDE and start signing in again.',
     errorTitle: 'Something went wrong',
     newImage: 'Hard to read? New captcha image',
     remoteLoginStarted: (machine, version) =>
