@@ -12,6 +12,7 @@ import { Browser, formField } from './support/login-browser.js';
 import { pollingLogin } from './support/polling-login.js';
 import { createScratchDatabase, postgresReachable, type ScratchDatabase } from './support/postgres.js';
 import { dropKeys, REDIS_URL, redisUnreachable, uniqueKeyPrefix } from './support/redis.js';
+import { startTestShenma } from './support/shenma.js';
 
 /**
  * Issue #9 "Several replicas" (identity part) and #7 item 3 across replicas: two Shenma
@@ -176,4 +177,30 @@ suite('two instances on one Redis and one PostgreSQL', () => {
     await new UserStore(a.db.db, { events: a.credentialChanges }).setDisabled('fay', true);
     expect(await open.disconnected).toBe('io server disconnect');
   });
+});
+
+describe('when Redis is away', () => {
+  it('the login page says sign-in is unavailable (503), no stack trace, no hang', async () => {
+    // Nothing listens on port 1.
+    const shenma = await startTestShenma({ redis: { url: 'redis://127.0.0.1:1' } });
+    try {
+      const browser = new Browser(shenma.url);
+      const auth = new URL(`${shenma.url}/realms/gw/protocol/openid-connect/auth`);
+      auth.search = new URLSearchParams({
+        response_type: 'code',
+        client_id: 'vscode',
+        redirect_uri: `${shenma.url}/login/ok`,
+        state: 'redis-away-1',
+        scope: 'openid profile email',
+      }).toString();
+      const { res } = await browser.follow(await browser.request(auth.href), `${shenma.url}/login/ok`);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('5');
+      const html = await res.text();
+      expect(html).toContain('Signing in is unavailable right now.');
+      expect(html).not.toMatch(/ECONNREFUSED|at .*\.js:\d+/);
+    } finally {
+      await shenma.close();
+    }
+  }, 30_000);
 });

@@ -223,6 +223,13 @@ export function createLoginHandler(deps: LoginHandlerDeps): RouteHandler {
       return reply.code(404).send(errorBody('not_found_error', `no realm "${realm}"`));
     }
     const m = messagesFor(pickLanguage(req.headers['accept-language']));
-    return req.method === 'POST' ? submit(req, reply, m, uid) : showForm(req, reply, m, uid);
+    try {
+      return await (req.method === 'POST' ? submit(req, reply, m, uid) : showForm(req, reply, m, uid));
+    } catch (err) {
+      // The shared store (Redis) or the database is away: a page that says so, not a stack.
+      if (reply.sent || reply.raw.headersSent) throw err;
+      log.error({ err }, 'login page: backoff, captcha or user store unavailable');
+      return sendPage(reply, 503, (n) => messagePageHtml(m, n, m.unavailable), { 'retry-after': '5' });
+    }
   };
 }

@@ -34,6 +34,7 @@ export interface Messages {
   signOutNo: string;
   signedOutTitle: string;
   signedOut: string;
+  unavailable: string;
 }
 
 const MESSAGES: Record<PageLanguage, Messages> = {
@@ -71,6 +72,7 @@ const MESSAGES: Record<PageLanguage, Messages> = {
     signOutNo: '保持登录',
     signedOutTitle: '已退出登录',
     signedOut: '您已退出登录神码。',
+    unavailable: '登录服务暂时不可用，请稍后再试。',
   },
   en: {
     htmlLang: 'en',
@@ -106,6 +108,7 @@ const MESSAGES: Record<PageLanguage, Messages> = {
     signOutNo: 'Stay signed in',
     signedOutTitle: 'Signed out',
     signedOut: 'You have signed out of Shenma.',
+    unavailable: 'Signing in is unavailable right now. Try again in a moment.',
   },
 };
 
