@@ -74,8 +74,7 @@ function field(value: unknown): string {
 }
 
 export function createLoginHandler(deps: LoginHandlerDeps): RouteHandler {
-  const { provider, users, captcha, identity, log } = deps;
-  const { backoff } = deps;
+  const { provider, users, captcha, backoff, identity, log } = deps;
   const csrf = new LoginCsrf(deps.csrfSecret);
   // Failed logins are logged with a keyed hash of the typed name, never the name: it may be a
   // password typed into the wrong field. The same name gives the same tag, so repeats show.
