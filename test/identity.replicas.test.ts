@@ -11,7 +11,7 @@ import { CHAT, openChatSocket } from './support/chat-socket.js';
 import { Browser, formField } from './support/login-browser.js';
 import { pollingLogin } from './support/polling-login.js';
 import { createScratchDatabase, postgresReachable, type ScratchDatabase } from './support/postgres.js';
-import { dropKeys, REDIS_URL, redisUnreachable, uniqueKeyPrefix } from './support/redis.js';
+import { deleteKeys, REDIS_TEST_URL, redisUnreachable, testKeyPrefix } from './support/redis.js';
 import { startTestShenma } from './support/shenma.js';
 
 /**
@@ -31,7 +31,7 @@ let scratch: ScratchDatabase;
 let dataDir: string;
 let a: EmbeddedServer;
 let b: EmbeddedServer;
-const keyPrefix = uniqueKeyPrefix('replicas');
+const keyPrefix = testKeyPrefix('replicas');
 const captchaAnswers = new Map<string, string>();
 
 async function start(publicUrl?: string): Promise<EmbeddedServer> {
@@ -39,7 +39,7 @@ async function start(publicUrl?: string): Promise<EmbeddedServer> {
     {
       ...(publicUrl ? { publicUrl } : {}),
       database: { url: scratch.url },
-      redis: { url: REDIS_URL, keyPrefix },
+      redis: { url: REDIS_TEST_URL, keyPrefix },
       identity: { captcha: 'after-failures' },
       models: [{ name: 'assistant', kind: 'openai', url: `${fake.url}/v1`, roles: ['chat'] }],
     },
@@ -67,7 +67,7 @@ suite('two instances on one Redis and one PostgreSQL', () => {
     await b?.close();
     await fake?.close();
     await scratch?.drop();
-    await dropKeys(keyPrefix);
+    await deleteKeys(keyPrefix);
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
