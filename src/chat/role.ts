@@ -106,6 +106,7 @@ export const chatRole: RoleFactory<'chat'> = async (ctx) => {
         resume: sharedResume ?? new MemoryResumeStore({ ttlMs: config.chat.resumeTtlMs }),
         ...(sharedResume ? { relay: sharedResume } : {}),
         log: ctx.log,
+        credentialChanges: ctx.credentialChanges,
       });
     },
     drain: (ms) => service.drain(ms),

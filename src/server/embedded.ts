@@ -9,6 +9,7 @@ import { mountRoutes } from '../gateway/mount.js';
 import type { AnyRoleFactory, AnyRoleParts, RoleContext, RoleFactory } from '../gateway/role.js';
 import type { Role } from '../gateway/routes.js';
 import { ROUTES } from '../gateway/routes.js';
+import { type CredentialEvents, createCredentialEvents } from '../http/credential-events.js';
 import { errorBody, fastifyErrorHandler } from '../http/errors.js';
 import { identityRole } from '../identity/role.js';
 import { TokenStore, UserStore } from '../identity/users.js';
@@ -19,6 +20,7 @@ import { loggerOptions } from '../observability/logger.js';
 import { createRegistry } from '../observability/metrics.js';
 import { opsHandlers } from '../ops/health.js';
 import { type Database, openDatabase } from '../storage/database.js';
+import { createEphemeralStore } from '../storage/ephemeral.js';
 import { migrate, migrationStatus } from '../storage/migrate.js';
 import { trampolineRole } from '../trampoline/role.js';
 import { type AdminSocket, startAdminSocket } from './admin-socket.js';
@@ -51,6 +53,8 @@ export interface EmbeddedServer {
   app: FastifyInstance;
   db: Database;
   models: ModelRegistry;
+  /** Where a disable or revoke made in this process is announced (admin commands use it). */
+  credentialChanges: CredentialEvents;
   close(): Promise<void>;
 }
 
@@ -120,6 +124,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     requestIdHeader: 'x-request-id',
     trustProxy: false,
   });
+  const ephemeral = createEphemeralStore(config.redis);
+  const credentialChanges = createCredentialEvents(config.redis);
   const parts: AnyRoleParts[] = [];
   let adminSocket: AdminSocket | undefined;
   const closeAll = async () => {
@@ -132,6 +138,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     await app.close().catch(() => {});
     for (const p of [...parts].reverse()) await p.close?.().catch(() => {});
     await models.close().catch(() => {});
+    await ephemeral.close().catch(() => {});
+    await credentialChanges.close().catch(() => {});
     await db.close().catch(() => {});
   };
   try {
@@ -147,6 +155,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
       registry,
       models,
       log: app.log,
+      ephemeral,
+      credentialChanges,
     };
     for (const role of EMBEDDED_ROLES) parts.push(await role(ctx));
 
@@ -183,7 +193,10 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     await models.startHealthChecks();
     // Only the embedded database needs it: `shenma users|tokens` open PostgreSQL themselves.
     if (db.kind === 'pglite') {
-      const stores = { users: new UserStore(db.db), tokens: new TokenStore(db.db) };
+      const stores = {
+        users: new UserStore(db.db, { events: credentialChanges }),
+        tokens: new TokenStore(db.db, { events: credentialChanges }),
+      };
       const migrations = { status: () => migrationStatus(db.db), migrate: () => migrate(db.db) };
       adminSocket = await startAdminSocket({ dataDir: opts.dataDir, ...stores, migrations, log: app.log });
     }
@@ -193,7 +206,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     const actualPort = new URL(address).port;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
     logStartNotes(log, { url, publicUrlChoice, dataDir: opts.dataDir, db, models });
-    return { url, publicUrl, app, db, models, close: closeAll };
+    return { url, publicUrl, app, db, models, credentialChanges, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

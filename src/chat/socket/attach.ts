@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import type { ChatConfig } from '../../config/schema.js';
+import type { CredentialEvents } from '../../http/credential-events.js';
 import type { Identity } from '../../http/identity.js';
 import type { ChatService } from '../service.js';
 import { advisesFor } from './advise.js';
-import { type AuthenticateToken, authenticateHandshake } from './auth.js';
+import { type AuthenticateToken, authenticateHandshake, ConnectRefused } from './auth.js';
 import { ChatRun, type Followed, INTERRUPTED } from './chat-run.js';
 import { generate } from './generate.js';
 import type { SocketChatLog } from './log.js';
@@ -31,6 +32,8 @@ export interface SocketChatDeps {
   /** Present when several replicas share `resume`: a `rechat` may follow an answer running on another. */
   relay?: ChatRelay;
   log: SocketChatLog;
+  /** When a user is disabled or a token revoked, the open sockets are checked again at once. */
+  credentialChanges?: Pick<CredentialEvents, 'subscribe'>;
 }
 
 export interface SocketChat {
@@ -77,6 +80,49 @@ export function attachSocketChat(server: HttpServer, deps: SocketChatDeps): Sock
   const runs = new Map<string, ChatRun>();
   const pending = new Set<Promise<void>>();
 
+  const connected = new Set<ChatSocket>();
+
+  /**
+   * The socket's credentials, checked again now (a user disabled or a token revoked since the
+   * CONNECT). On refusal the socket is told why and disconnected, which also aborts its answer.
+   */
+  async function stillAllowed(socket: ChatSocket): Promise<boolean> {
+    const result = await authenticateHandshake(
+      socket.handshake.auth,
+      socket.handshake.address,
+      deps.authenticateToken,
+      log,
+    );
+    if (!(result instanceof ConnectRefused)) {
+      socket.data.identity = result;
+      return true;
+    }
+    if (result.data.status >= 500) {
+      // The check itself failed (database away): refuse this request, keep the connection.
+      socket.emit('error', result.message);
+      return false;
+    }
+    log.info(
+      { user: socket.data.identity.name, address: socket.handshake.address, reason: result.message },
+      'socket chat: credentials no longer valid, disconnecting',
+    );
+    socket.emit('error', result.message);
+    socket.disconnect(true);
+    return false;
+  }
+
+  const stopListening = deps.credentialChanges?.subscribe((change) => {
+    // After every listener has run (the caches forget first), check the sockets concerned.
+    setImmediate(() => {
+      for (const socket of connected) {
+        const { identity } = socket.data;
+        const concerned =
+          change.kind === 'user' ? identity.userId === change.userId : identity.via === 'api_token';
+        if (concerned)
+          stillAllowed(socket).catch((err: unknown) => log.error({ err }, 'socket chat: re-check failed'));
+      }
+    });
+  });
   relay?.serve((chatId) => runs.get(chatId));
 
   const chat = io.of(CHAT_NAMESPACE);
@@ -100,7 +146,12 @@ export function attachSocketChat(server: HttpServer, deps: SocketChatDeps): Sock
 
   const busy = (socket: ChatSocket) => socket.data.run !== undefined && !socket.data.run.finished;
 
-  function onChat(socket: ChatSocket, input: unknown): void {
+  async function onChat(socket: ChatSocket, input: unknown): Promise<void> {
+    if (busy(socket)) {
+      socket.emit('error', 'a chat is already in progress on this connection');
+      return;
+    }
+    if (!(await stillAllowed(socket))) return;
     if (busy(socket)) {
       socket.emit('error', 'a chat is already in progress on this connection');
       return;
@@ -149,6 +200,7 @@ export function attachSocketChat(server: HttpServer, deps: SocketChatDeps): Sock
       socket.emit('error', 'a chat is already in progress on this connection');
       return;
     }
+    if (!(await stillAllowed(socket)) || busy(socket)) return;
     const { chatId, offset } = parsed.value;
     const { userId } = socket.data.identity;
     const live = runs.get(chatId);
@@ -202,7 +254,10 @@ export function attachSocketChat(server: HttpServer, deps: SocketChatDeps): Sock
   }
 
   chat.on('connection', (socket: ChatSocket) => {
-    socket.on('chat', (payload) => onChat(socket, payload));
+    connected.add(socket);
+    socket.on('chat', (payload) => {
+      onChat(socket, payload).catch((err: unknown) => log.error({ err }, 'socket chat: chat failed'));
+    });
     socket.on('rechat', (payload) => {
       onRechat(socket, payload).catch((err: unknown) => log.error({ err }, 'socket chat: rechat failed'));
     });
@@ -210,12 +265,14 @@ export function attachSocketChat(server: HttpServer, deps: SocketChatDeps): Sock
       socket.emit('message', 'pong');
     });
     socket.on('disconnect', () => {
+      connected.delete(socket);
       socket.data.run?.unfollow(socket);
     });
   });
 
   return {
     async close() {
+      stopListening?.();
       for (const run of runs.values()) run.abort('the server is shutting down');
       // Not io.close(): that would also close the HTTP server, which is not ours to close.
       io.engine.close();
