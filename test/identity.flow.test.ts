@@ -422,7 +422,7 @@ describe('login refusals: wrong password, backoff, captcha', () => {
     const metrics = await (await shenma.get('/metrics')).text();
     expect(metrics).toMatch(/^shenma_logins_total\{result="failure"\} 2$/m);
     expect(metrics).toMatch(/^shenma_logins_total\{result="backoff"\} 1$/m);
-    expect(metrics).toMatch(/^shenma_logins_total\{result="captcha"\} 2$/m);
+    expect(metrics).toMatch(/^shenma_logins_total\{result="captcha"\} 3$/m);
     expect(metrics).toMatch(/^shenma_logins_total\{result="success"\} 0$/m);
   });
 });
