@@ -1,23 +1,35 @@
-import { startEmbedded } from '../server/embedded.js';
+import { parseRoleList, SERVED_ROLE_NAMES, type ServedRole, startEmbedded } from '../server/embedded.js';
 import { DataDirLockedError } from '../storage/database.js';
 import { loadCliConfig, parsePort, resolveDataDir } from './context.js';
 import { CliError, type CliIO, parseCommandArgs } from './io.js';
 
-const HELP = `Usage: shenma start [--config FILE] [--port N] [--host ADDR] [--data-dir DIR]
+const HELP = `Usage: shenma start [--config FILE] [--port N] [--host ADDR] [--data-dir DIR] [--roles LIST]
 
 Runs every Shenma role in one process on one port (default 9080): the embedded shape.
-Without --config, ./shenma.yaml is used and written with commented defaults if missing.`;
+Without --config, ./shenma.yaml is used and written with commented defaults if missing.
+
+  --roles LIST   Serve only these roles (comma-separated: ${SERVED_ROLE_NAMES.join(',')}), as each
+                 service of the deployed shape does; /healthz, /readyz and /metrics are always served.`;
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseCommandArgs(argv, {
     port: { type: 'string', short: 'p' },
     host: { type: 'string' },
+    roles: { type: 'string' },
   });
   if (values.help) {
     io.out(HELP);
     return 0;
   }
   const port = parsePort(values.port);
+  let roles: ServedRole[] | undefined;
+  if (values.roles !== undefined) {
+    try {
+      roles = parseRoleList(values.roles);
+    } catch (err) {
+      throw new CliError(`--roles: ${(err as Error).message}`, 2);
+    }
+  }
   const loaded = loadCliConfig(values, io, { writeDefault: true, ...(port !== undefined ? { port } : {}) });
   if (loaded.created) {
     io.out(
@@ -32,6 +44,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       dataDir,
       ...(port !== undefined ? { port } : {}),
       ...(values.host ? { host: values.host } : {}),
+      ...(roles ? { roles } : {}),
     });
   } catch (err) {
     // Expected operator mistakes get one line, not a stack trace.
@@ -46,7 +59,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     throw err;
   }
   io.out(
-    `shenma listening on ${server.url} (public URL ${server.publicUrl}), data in ${dataDir}, database ${server.db.kind}`,
+    `shenma listening on ${server.url} (public URL ${server.publicUrl}), data in ${dataDir}, database ${server.db.kind}` +
+      (roles ? `, roles ${roles.join(',')}` : ''),
   );
   for (const g of server.models.groups.values()) {
     for (const r of g.replicas) {

@@ -34,6 +34,12 @@ export interface EmbeddedOptions {
   host?: string;
   /** Defaults to the configured log level; tests pass 'silent'. */
   logLevel?: string;
+  /**
+   * The roles whose routes this process serves (a deployed service runs a subset); default all.
+   * Health and metrics are always served; the identity role is always built for its credential
+   * check, but its routes are mounted only when it is selected.
+   */
+  roles?: readonly ServedRole[];
 }
 
 export interface EmbeddedServer {
@@ -48,13 +54,30 @@ export interface EmbeddedServer {
 /** Bodies carry whole documents (prefix + suffix); 16 MiB is far above any real file. */
 const BODY_LIMIT = 16 * 1024 * 1024;
 
-export const EMBEDDED_ROLES: readonly RoleFactory[] = [
-  completionRole,
-  chatRole,
-  identityRole,
-  trampolineRole,
-  kaptchaRole,
-];
+/** The roles one process can serve, in start order (the identity role's check is used by the rest). */
+export const SERVED_ROLES = {
+  identity: identityRole,
+  completion: completionRole,
+  chat: chatRole,
+  trampoline: trampolineRole,
+  kaptcha: kaptchaRole,
+} as const satisfies Record<string, RoleFactory>;
+export type ServedRole = keyof typeof SERVED_ROLES;
+export const SERVED_ROLE_NAMES = Object.keys(SERVED_ROLES) as ServedRole[];
+
+/** Parses `completion,chat`; throws a message naming the unknown role. */
+export function parseRoleList(text: string): ServedRole[] {
+  const names = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (names.length === 0) throw new Error(`no role given; choose from ${SERVED_ROLE_NAMES.join(', ')}`);
+  for (const n of names) {
+    if (!Object.hasOwn(SERVED_ROLES, n))
+      throw new Error(`unknown role "${n}"; choose from ${SERVED_ROLE_NAMES.join(', ')}`);
+  }
+  return [...new Set(names as ServedRole[])];
+}
 
 /** The issuer and redirect URIs must name the real port, so port 0 is resolved before building. */
 async function resolvePort(host: string, port: number): Promise<number> {
@@ -115,7 +138,14 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
       models,
       log: app.log,
     };
-    for (const role of EMBEDDED_ROLES) parts.push(await role(ctx));
+    const selected = new Set<string>(opts.roles ?? SERVED_ROLE_NAMES);
+    const servedParts: RoleParts[] = [];
+    for (const name of SERVED_ROLE_NAMES) {
+      if (name !== 'identity' && !selected.has(name)) continue;
+      const built = await SERVED_ROLES[name](ctx);
+      parts.push(built);
+      if (selected.has(name)) servedParts.push(built);
+    }
 
     await app.register(formbody, { bodyLimit: 1024 * 1024 });
     app.setErrorHandler(fastifyErrorHandler);
@@ -129,7 +159,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     });
     const authenticate = parts.find((p) => p.authenticate)?.authenticate;
     const readiness = [
-      ...parts.flatMap((p) => p.readiness ?? []),
+      ...servedParts.flatMap((p) => p.readiness ?? []),
       {
         name: 'database',
         check: async () => {
@@ -140,12 +170,12 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     ];
     await mountRoutes(
       app,
-      ROUTES,
-      Object.assign({}, ...parts.map((p) => p.handlers), opsHandlers(registry, readiness)),
+      ROUTES.filter((r) => r.role === 'ops' || selected.has(r.role)),
+      Object.assign({}, ...servedParts.map((p) => p.handlers), opsHandlers(registry, readiness)),
       authenticate ? { authenticate } : {},
     );
 
-    for (const p of parts) p.attach?.(app.server, authenticate);
+    for (const p of servedParts) p.attach?.(app.server, authenticate);
     await models.startHealthChecks();
     // Only the embedded database needs it: `shenma users|tokens` open PostgreSQL themselves.
     if (db.kind === 'pglite') {
