@@ -3,6 +3,10 @@ import { CliError, type CliIO, processIO } from './io.js';
 /** One file per command; each exports `run(argv, io)` and owns its own flags. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: CommandRun }> }> = {
   start: { summary: 'Run every role (or --roles LIST) in one process', load: () => import('./start.js') },
+  init: {
+    summary: 'Deployment: write shenma.yaml and generate every credential',
+    load: () => import('./init.js'),
+  },
   db: { summary: 'Database migrations: db migrate | db status', load: () => import('./db.js') },
   keys: { summary: 'OpenID signing keys: keys rotate', load: () => import('./keys.js') },
   render: { summary: 'Deployment files: render keycloak-realm', load: () => import('./render.js') },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { deploySchema } from './deploy.js';
 
 /**
  * The one config schema. It drives validation (with path-named errors), defaults, the
@@ -367,6 +368,7 @@ export const configSchema = z
     completion: completionSchema,
     chat: chatSchema,
     quotas: quotasSchema,
+    deploy: deploySchema,
   })
   .superRefine((cfg, ctx) => {
     const names = new Set(cfg.models.map((m) => m.name));
