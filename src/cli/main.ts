@@ -9,7 +9,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Com
   },
   db: { summary: 'Database migrations: db migrate | db status', load: () => import('./db.js') },
   keys: { summary: 'OpenID signing keys: keys rotate', load: () => import('./keys.js') },
-  render: { summary: 'Deployment files: render keycloak-realm', load: () => import('./render.js') },
+  render: {
+    summary: 'Deployment folder (compose.yaml and its files), or render keycloak-realm',
+    load: () => import('./render.js'),
+  },
   users: { summary: 'Users: users add | list | disable | enable | passwd', load: () => import('./users.js') },
   tokens: {
     summary: 'Personal API tokens: tokens create | list | revoke',
