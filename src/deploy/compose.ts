@@ -1,5 +1,5 @@
-import type { ShenmaConfig } from '../config/schema.js';
 import type { SizedService } from '../config/deploy.js';
+import type { ShenmaConfig } from '../config/schema.js';
 import { publicBase, SHENMA_PORT, SHENMA_SERVICE_ROLES, shenmaServices } from './topology.js';
 
 /**
