@@ -13,6 +13,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Com
     summary: 'Deployment folder (compose.yaml and its files), or render keycloak-realm',
     load: () => import('./render.js'),
   },
+  routes: {
+    summary: 'Gateway (APISIX) routes from the route table: routes diff | sync | export',
+    load: () => import('./routes.js'),
+  },
   users: { summary: 'Users: users add | list | disable | enable | passwd', load: () => import('./users.js') },
   tokens: {
     summary: 'Personal API tokens: tokens create | list | revoke',
