@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { Tables, UsageLedgerTable } from '../storage/database.js';
+import type { Tables, UsageLedgerTable } from '../storage/tables.js';
 import type { ChatContext, ChatOutcome } from './types.js';
 
 /** One request as the ledger records it. */

@@ -122,7 +122,8 @@ export function desiredGateway(config: ShenmaConfig, opts: DesiredOptions): Apis
     token_signing_alg_values_expected: 'RS256',
   };
 
-  for (const entry of ROUTES) {
+  const table: readonly RouteSpec[] = ROUTES;
+  for (const entry of table) {
     const svc = serviceFor(entry, config);
     if (!svc) continue;
     const methods = [...new Set([...entry.methods, ...(entry.cors ? (['OPTIONS'] as const) : [])])];

@@ -10,7 +10,7 @@ import {
 import { cli } from '../../test/support/cli.js';
 import { reconcileGateway } from '../cli/routes.js';
 import { parseConfig } from '../config/load.js';
-import { ROUTES } from '../gateway/routes.js';
+import { ROUTES, type RouteSpec } from '../gateway/routes.js';
 import { httpTransport } from './admin-http.js';
 import { type ApisixObject, desiredGateway } from './apisix-routes.js';
 import { type ApisixSchemaDump, ApisixValidator } from './apisix-schema.js';
@@ -45,9 +45,11 @@ describe('desired gateway objects', () => {
 
   it('follows the route table: user routes verify JWTs with the provider JWKS and are limited; CORS, websocket, captcha priority', () => {
     const objects = desiredFor({ identity: 'keycloak' });
+    // biome-ignore lint/suspicious/noExplicitAny: reading nested plugin configs; the assertions check them
     const route = (id: string) => objects.find((o) => o.id === id)!.body as Record<string, any>;
     // Every route-table entry the gateway serves has a route; user routes have a JWT twin.
-    for (const entry of ROUTES.filter((r) => r.role === 'completion' || r.role === 'chat')) {
+    const table: readonly RouteSpec[] = ROUTES;
+    for (const entry of table.filter((r) => r.role === 'completion' || r.role === 'chat')) {
       const id = `shenma-${entry.id.replaceAll('.', '-')}`;
       expect(route(id).uris).toEqual(entry.paths);
       if (entry.auth === 'user') {

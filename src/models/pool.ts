@@ -1,7 +1,7 @@
 import type { ModelConfig } from '../config/schema.js';
-import type { ModelMetrics } from '../observability/metrics.js';
 import type { ModelBackend } from './backend.js';
 import { UpstreamError } from './backend.js';
+import type { ModelMetrics } from './metrics.js';
 
 /**
  * Replicas of one model name, balanced by least load, with a bounded FIFO queue and a queue

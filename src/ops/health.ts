@@ -1,39 +1,13 @@
 import type { Registry } from 'prom-client';
-import type { RouteHandler } from '../gateway/embedded.js';
-import type { ModelRegistry } from '../models/pool.js';
+import type { HandledRouteId, RouteHandlers } from '../gateway/routes.js';
+import type { ReadinessCheck } from '../observability/readiness.js';
 
 /** /healthz (the process answers), /readyz (its dependencies answer) and /metrics. */
 
-export interface ReadinessCheck {
-  name: string;
-  check(): Promise<{ ok: boolean; detail?: unknown }>;
-}
-
-export function modelReadiness(models: ModelRegistry, role: 'completion' | 'chat'): ReadinessCheck {
-  return {
-    name: `${role}_models`,
-    async check() {
-      const detail: Record<string, unknown> = {};
-      let ok = true;
-      for (const g of models.groups.values()) {
-        if (!g.settings.roles.includes(role)) continue;
-        const healthy = g.replicas.filter((r) => r.healthy === true).length;
-        if (healthy === 0) ok = false;
-        detail[g.name] = {
-          healthy_replicas: healthy,
-          replicas: g.replicas.length,
-          ...(healthy === 0
-            ? { errors: g.replicas.map((r) => `${r.config.url}: ${r.lastError ?? 'not probed yet'}`) }
-            : {}),
-        };
-      }
-      if (Object.keys(detail).length === 0) return { ok: false, detail: `no ${role} model configured` };
-      return { ok, detail };
-    },
-  };
-}
-
-export function opsHandlers(registry: Registry, checks: ReadinessCheck[]): Record<string, RouteHandler> {
+export function opsHandlers(
+  registry: Registry,
+  checks: ReadinessCheck[],
+): RouteHandlers<HandledRouteId<'ops'>> {
   return {
     'ops.healthz': async (_req, reply) => reply.send({ status: 'ok' }),
     'ops.readyz': async (_req, reply) => {

@@ -4,22 +4,22 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { chatRole } from '../chat/role.js';
 import { completionRole } from '../completion/role.js';
 import type { ShenmaConfig } from '../config/schema.js';
-import { mountRoutes } from '../gateway/embedded.js';
+import { mountRoutes } from '../gateway/mount.js';
+import type { AnyRoleFactory, AnyRoleParts, RoleContext, RoleFactory } from '../gateway/role.js';
+import type { Role } from '../gateway/routes.js';
 import { ROUTES } from '../gateway/routes.js';
 import { errorBody, fastifyErrorHandler } from '../http/errors.js';
 import { identityRole } from '../identity/role.js';
 import { TokenStore, UserStore } from '../identity/users.js';
 import { kaptchaRole } from '../kaptcha/role.js';
-import { createBackend } from '../models/index.js';
-import { ModelRegistry } from '../models/pool.js';
+import { createBackend, ModelRegistry, modelMetrics } from '../models/index.js';
 import { loggerOptions } from '../observability/logger.js';
-import { createRegistry, modelMetrics } from '../observability/metrics.js';
+import { createRegistry } from '../observability/metrics.js';
 import { opsHandlers } from '../ops/health.js';
 import { type Database, openDatabase } from '../storage/database.js';
 import { migrate } from '../storage/migrate.js';
 import { trampolineRole } from '../trampoline/role.js';
 import { type AdminSocket, startAdminSocket } from './admin-socket.js';
-import type { RoleContext, RoleFactory, RoleParts } from './role.js';
 
 /**
  * The embedded shape: every role of ours in one process, one port, the route table mounted by
@@ -54,16 +54,23 @@ export interface EmbeddedServer {
 /** Bodies carry whole documents (prefix + suffix); 16 MiB is far above any real file. */
 const BODY_LIMIT = 16 * 1024 * 1024;
 
-/** The roles one process can serve, in start order (the identity role's check is used by the rest). */
-export const SERVED_ROLES = {
+/**
+ * Every role but ops (which the server itself mounts): a role left out here fails `tsc`. Identity
+ * comes first: its credential check is used by the others.
+ */
+const ROLE_FACTORIES = {
   identity: identityRole,
   completion: completionRole,
   chat: chatRole,
   trampoline: trampolineRole,
   kaptcha: kaptchaRole,
-} as const satisfies Record<string, RoleFactory>;
-export type ServedRole = keyof typeof SERVED_ROLES;
-export const SERVED_ROLE_NAMES = Object.keys(SERVED_ROLES) as ServedRole[];
+} satisfies { [R in Exclude<Role, 'ops'>]: RoleFactory<R> };
+
+export const EMBEDDED_ROLES: readonly AnyRoleFactory[] = Object.values(ROLE_FACTORIES);
+
+/** The roles one process can serve (`shenma start --roles`). */
+export type ServedRole = keyof typeof ROLE_FACTORIES;
+export const SERVED_ROLE_NAMES = Object.keys(ROLE_FACTORIES) as ServedRole[];
 
 /** Parses `completion,chat`; throws a message naming the unknown role. */
 export function parseRoleList(text: string): ServedRole[] {
@@ -73,7 +80,7 @@ export function parseRoleList(text: string): ServedRole[] {
     .filter((s) => s !== '');
   if (names.length === 0) throw new Error(`no role given; choose from ${SERVED_ROLE_NAMES.join(', ')}`);
   for (const n of names) {
-    if (!Object.hasOwn(SERVED_ROLES, n))
+    if (!Object.hasOwn(ROLE_FACTORIES, n))
       throw new Error(`unknown role "${n}"; choose from ${SERVED_ROLE_NAMES.join(', ')}`);
   }
   return [...new Set(names as ServedRole[])];
@@ -113,7 +120,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     requestIdHeader: 'x-request-id',
     trustProxy: false,
   });
-  const parts: RoleParts[] = [];
+  const parts: AnyRoleParts[] = [];
   let adminSocket: AdminSocket | undefined;
   const closeAll = async () => {
     await adminSocket?.close().catch(() => {});
@@ -139,10 +146,10 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
       log: app.log,
     };
     const selected = new Set<string>(opts.roles ?? SERVED_ROLE_NAMES);
-    const servedParts: RoleParts[] = [];
+    const servedParts: AnyRoleParts[] = [];
     for (const name of SERVED_ROLE_NAMES) {
       if (name !== 'identity' && !selected.has(name)) continue;
-      const built = await SERVED_ROLES[name](ctx);
+      const built = await (ROLE_FACTORIES[name] as AnyRoleFactory)(ctx);
       parts.push(built);
       if (selected.has(name)) servedParts.push(built);
     }

@@ -1,6 +1,7 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { authenticateWithChallenge } from '../identity/authentication-error.js';
-import type { Authenticate } from '../identity/identity.js';
+import type { FastifyInstance } from 'fastify';
+import { authenticateWithChallenge } from '../http/authentication-error.js';
+import type { Authenticate } from '../http/identity.js';
+import type { RouteHandler } from '../http/route-handler.js';
 import type { RouteSpec } from './routes.js';
 
 /**
@@ -8,8 +9,6 @@ import type { RouteSpec } from './routes.js';
  * `shenma start`, each to the handler its role provides under the route's id, with the auth
  * the table asks for checked before the handler runs.
  */
-
-export type RouteHandler = (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
 /** The extension's webview calls /api/... from a vscode-webview:// origin (client-contract §5.5). */
 const CORS_HEADERS = {
