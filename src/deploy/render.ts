@@ -37,6 +37,8 @@ export interface RenderOptions {
   packageRoot?: string;
   /** The deploy folder; the build context is written relative to it. */
   dir: string;
+  /** The image tag; default the package's version. */
+  version?: string;
 }
 
 /** src/deploy/render.ts and dist/deploy/render.js both sit two levels below the package root. */
@@ -60,7 +62,7 @@ export function renderFiles(
   const compose = renderCompose(config, {
     buildContext: context,
     dockerfile: path.relative(packageRoot, path.join(dir, 'Dockerfile')),
-    version: packageVersion(packageRoot),
+    version: opts.version ?? packageVersion(packageRoot),
   });
   const files = new Map<string, RenderedFile>();
   const text = (content: string, mode = 0o644) => ({ content, mode });

@@ -9,7 +9,8 @@ import { APISIX_METRICS_PORT, SHENMA_PORT, shenmaServices } from '../topology.js
 export function renderPrometheusConfig(config: ShenmaConfig): string {
   const doc = {
     global: { scrape_interval: '15s', evaluation_interval: '15s' },
-    rule_files: ['/etc/prometheus/alerts.yml'],
+    // Relative to this file: both are mounted into /etc/prometheus (and promtool checks them in place).
+    rule_files: ['alerts.yml'],
     scrape_configs: [
       {
         job_name: 'apisix',
