@@ -7,6 +7,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Com
     summary: 'Deployment: write shenma.yaml and generate every credential',
     load: () => import('./init.js'),
   },
+  up: {
+    summary: 'Deployment: preflight, render, start healthy, bootstrap, reconcile, smoke test',
+    load: () => import('./up.js'),
+  },
   db: { summary: 'Database migrations: db migrate | db status', load: () => import('./db.js') },
   keys: { summary: 'OpenID signing keys: keys rotate', load: () => import('./keys.js') },
   render: {
