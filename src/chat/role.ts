@@ -13,7 +13,7 @@ import { createQuotaGuard, createQuotaStore } from './quota/index.js';
 import { ChatService } from './service.js';
 import { attachSocketChat, MemoryResumeStore, type SocketChat } from './socket/index.js';
 
-/** Issue reports come from an unauthenticated page (client-contract §6.3), so they are rate-limited. */
+/** Issue reports come from an unauthenticated page (docs/protocol.md §6.3), so they are rate-limited. */
 const ISSUE_RATE = { capacity: 5, refillPerMinute: 5, maxClients: 10_000 };
 
 /**

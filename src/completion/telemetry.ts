@@ -8,7 +8,7 @@ import type { Database } from '../storage/database.js';
 import { recordClientErrorReport, recordCompletionFeedback } from './feedback-store.js';
 
 /**
- * What the extension reports about completions (client-contract §4.4, §6.1): batched
+ * What the extension reports about completions (docs/protocol.md §4.4, §6.1): batched
  * accept/reject points every 3 s (the same point is re-sent until another finishes, so they are
  * de-duplicated by id), error counters, and the language map it loads at start.
  * Replies use the original server's envelope.

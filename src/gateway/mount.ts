@@ -10,7 +10,7 @@ import type { RouteSpec } from './routes.js';
  * the table asks for checked before the handler runs.
  */
 
-/** The extension's webview calls /api/... from a vscode-webview:// origin (client-contract §5.5). */
+/** The extension's webview calls /api/... from a vscode-webview:// origin (docs/protocol.md §5.5). */
 const CORS_HEADERS = {
   'access-control-allow-origin': '*',
   'access-control-allow-methods': 'GET, POST, OPTIONS',

@@ -55,6 +55,20 @@ export class UpstreamError extends Error {
   ) {
     super(message);
   }
+
+  /**
+   * Worth another replica or model, provided nothing was passed on yet: the replica is down,
+   * busy or broken (429, 408, 5xx, a stream that broke). Other 4xx answers and unparseable
+   * output would fail the same way anywhere.
+   */
+  get retryable(): boolean {
+    if (this.kind === 'unreachable' || this.kind === 'reset') return true;
+    if (this.kind === 'status') {
+      const s = this.status ?? 0;
+      return s === 408 || s === 429 || s >= 500;
+    }
+    return false;
+  }
 }
 
 export interface ModelBackend {

@@ -1,6 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { Tables, UsageLedgerTable } from '../storage/tables.js';
-import type { ChatContext, ChatOutcome } from './types.js';
+import type { Tables, UsageLedgerTable } from './tables.js';
 
 /** One request as the ledger records it. */
 export interface UsageRecord {
@@ -30,9 +29,10 @@ export interface DailyUsage {
 const NOT_SERVED = ['quota_exceeded', 'rejected'];
 
 /**
- * The usage ledger: one row per request. Written with an awaited insert from the chat pipeline's
- * `record` hook, before the client is told the answer finished, so an answer the user saw is
- * never missing from the ledger (an in-memory batch would lose rows on a crash).
+ * The usage ledger: one row per chat or completion request, so usage per user covers both
+ * features. The chat pipeline awaits its row in the `record` hook, before the client is told the
+ * answer finished, so an answer the user saw is never missing from the ledger (an in-memory batch
+ * would lose rows on a crash); completion writes its rows without making the editor wait.
  */
 export class UsageLedger {
   /** Rows waiting for the insert in flight to finish; they go together in the next one. */
@@ -123,24 +123,6 @@ export class UsageLedger {
       .executeTakeFirstOrThrow();
     return { requests: Number(row.requests), tokens: Number(row.tokens) };
   }
-}
-
-/** The ledger row for a finished chat request. */
-export function usageRecordOf(ctx: ChatContext, outcome: ChatOutcome): UsageRecord {
-  return {
-    requestId: ctx.requestId,
-    userId: ctx.user.id,
-    userName: ctx.user.name,
-    model: outcome.model,
-    route: ctx.route,
-    promptTokens: outcome.usage.promptTokens,
-    completionTokens: outcome.usage.completionTokens,
-    estimated: outcome.usage.estimated,
-    firstTokenMs: outcome.firstTokenMs,
-    totalMs: outcome.totalMs,
-    status: outcome.status,
-    error: outcome.error,
-  };
 }
 
 function nonNegativeInt(n: number): number {

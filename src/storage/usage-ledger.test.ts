@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDatabase } from '../../test/support/database.js';
-import { UsageLedger, type UsageRecord, usageRecordOf } from './ledger.js';
+import { usageRecordOf } from '../chat/usage-record.js';
+import { UsageLedger, type UsageRecord } from './usage-ledger.js';
 
 const row = (over: Partial<UsageRecord>): UsageRecord => ({
   requestId: 'req-1',
