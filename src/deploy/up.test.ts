@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseDocument } from 'yaml';
 import {
   type AdminDouble,
   APISIX_SCHEMA_FIXTURE,
