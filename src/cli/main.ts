@@ -11,6 +11,23 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Com
     summary: 'Deployment: preflight, render, start healthy, bootstrap, reconcile, smoke test',
     load: () => import('./up.js'),
   },
+  status: {
+    summary: 'Deployment: services, health, version, gateway drift, last backup',
+    load: () => import('./status.js'),
+  },
+  backup: {
+    summary: 'Deployment: dump databases, etcd, config and secrets with a manifest',
+    load: () => import('./backup.js'),
+  },
+  restore: {
+    summary: 'Deployment: restore a backup (stop, restore in order, start, verify)',
+    load: () => import('./restore.js'),
+  },
+  down: {
+    summary: 'Deployment: stop the stack (--volumes also deletes its data)',
+    load: () => import('./down.js'),
+  },
+  logs: { summary: 'Deployment: the stack logs, of one service or all', load: () => import('./logs.js') },
   db: { summary: 'Database migrations: db migrate | db status', load: () => import('./db.js') },
   keys: { summary: 'OpenID signing keys: keys rotate', load: () => import('./keys.js') },
   render: {

@@ -1,5 +1,6 @@
 import type { SizedService } from '../config/deploy.js';
 import type { ShenmaConfig } from '../config/schema.js';
+import { etcdServerArgs } from './etcd.js';
 import { publicBase, SHENMA_PORT, SHENMA_SERVICE_ROLES, shenmaServices } from './topology.js';
 
 /**
@@ -88,11 +89,12 @@ export function renderCompose(config: ShenmaConfig, opts: ComposeOptions): Compo
     image: d.images.etcd,
     command: [
       'etcd',
-      '--name=etcd',
-      '--data-dir=/etcd-data',
-      '--listen-client-urls=http://0.0.0.0:2379',
-      '--advertise-client-urls=http://etcd:2379',
-      '--listen-peer-urls=http://0.0.0.0:2380',
+      ...etcdServerArgs({
+        dataDir: '/etcd-data',
+        clientUrl: 'http://0.0.0.0:2379',
+        advertise: 'http://etcd:2379',
+        peerUrl: 'http://127.0.0.1:2380',
+      }),
     ],
     volumes: ['etcd-data:/etcd-data'],
     healthcheck: check(['CMD', 'etcdctl', '--endpoints=http://127.0.0.1:2379', 'endpoint', 'health'], '10s'),

@@ -24,6 +24,15 @@ export interface DockerResult {
   stderr: string;
 }
 
+export interface RunOptions {
+  input?: string;
+  allowFailure?: boolean;
+  /** What the call does, for the error line. */
+  what?: string;
+  /** Let docker write to our stdout/stderr directly instead of capturing. */
+  passthrough?: boolean;
+}
+
 export interface DockerRunnerOptions {
   /** The rendered deploy folder (compose.yaml and .env). */
   dir: string;
@@ -60,18 +69,19 @@ export class DockerRunner {
   }
 
   /** `docker <args>`; rejects with a one-line DockerError unless `allowFailure`. */
-  async docker(
-    args: string[],
-    opts: { input?: string; allowFailure?: boolean; what?: string } = {},
-  ): Promise<DockerResult> {
+  async docker(args: string[], opts: RunOptions = {}): Promise<DockerResult> {
     const bin = this.#opts.bin ?? 'docker';
     if (this.#opts.verbose) this.#opts.log?.(`$ ${[bin, ...args].map(quote).join(' ')}`);
     const result = await new Promise<DockerResult>((resolve, reject) => {
-      const child = spawn(bin, args, { env: this.#opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(bin, args, {
+        env: this.#opts.env ?? process.env,
+        // Passthrough (logs -f): the operator sees docker's own output as it comes.
+        stdio: opts.passthrough ? ['pipe', 'inherit', 'inherit'] : ['pipe', 'pipe', 'pipe'],
+      });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
-      child.stdout.on('data', (c: Buffer) => out.push(c));
-      child.stderr.on('data', (c: Buffer) => err.push(c));
+      child.stdout?.on('data', (c: Buffer) => out.push(c));
+      child.stderr?.on('data', (c: Buffer) => err.push(c));
       child.once('error', (e: NodeJS.ErrnoException) =>
         reject(
           new DockerError(
@@ -90,8 +100,8 @@ export class DockerRunner {
           stderr: Buffer.concat(err).toString('utf8'),
         }),
       );
-      child.stdin.on('error', () => {});
-      child.stdin.end(opts.input ?? '');
+      child.stdin?.on('error', () => {});
+      child.stdin?.end(opts.input ?? '');
     });
     if (result.code !== 0 && !opts.allowFailure) {
       const said = lastLine(result.stderr) || lastLine(result.stdout) || 'no output';
@@ -105,10 +115,7 @@ export class DockerRunner {
   }
 
   /** `docker compose --project-directory DIR -f DIR/compose.yaml <args>`. */
-  compose(
-    args: string[],
-    opts: { input?: string; allowFailure?: boolean; what?: string } = {},
-  ): Promise<DockerResult> {
+  compose(args: string[], opts: RunOptions = {}): Promise<DockerResult> {
     return this.docker(
       ['compose', '--project-directory', this.dir, '-f', path.join(this.dir, 'compose.yaml'), ...args],
       {

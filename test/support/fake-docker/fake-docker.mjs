@@ -69,6 +69,15 @@ if (sub === 'images') {
   out(`${JSON.stringify({ Repository: 'apache/apisix', Tag: '3.9.1-debian', ID: 'sha256:feedface' })}\n`);
   process.exit(0);
 }
+if (sub === 'exec' && args.includes('pg_dump')) {
+  out(`-- pg_dump of ${args[args.length - 1]}\nCREATE TABLE t (x int);\n`);
+  process.exit(0);
+}
+if (sub === 'cp') {
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(args[1], scenario.etcdSnapshot ?? 'fake etcd snapshot bytes');
+  process.exit(0);
+}
 if (sub === 'exec' && args.includes('apisix')) {
   const script = args[args.length - 1];
   if (script.includes('/v1/schema')) {
