@@ -28,6 +28,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Com
     load: () => import('./down.js'),
   },
   logs: { summary: 'Deployment: the stack logs, of one service or all', load: () => import('./logs.js') },
+  keycloak: {
+    summary: 'Deployment: keycloak sync (realm and clients through the admin API)',
+    load: () => import('./keycloak.js'),
+  },
   db: { summary: 'Database migrations: db migrate | db status', load: () => import('./db.js') },
   keys: { summary: 'OpenID signing keys: keys rotate', load: () => import('./keys.js') },
   render: {

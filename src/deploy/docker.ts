@@ -31,6 +31,8 @@ export interface RunOptions {
   what?: string;
   /** Let docker write to our stdout/stderr directly instead of capturing. */
   passthrough?: boolean;
+  /** Extra environment for this call (secrets handed to `-e NAME` without putting them on argv). */
+  env?: Record<string, string>;
 }
 
 export interface DockerRunnerOptions {
@@ -74,7 +76,7 @@ export class DockerRunner {
     if (this.#opts.verbose) this.#opts.log?.(`$ ${[bin, ...args].map(quote).join(' ')}`);
     const result = await new Promise<DockerResult>((resolve, reject) => {
       const child = spawn(bin, args, {
-        env: this.#opts.env ?? process.env,
+        env: { ...(this.#opts.env ?? process.env), ...opts.env },
         // Passthrough (logs -f): the operator sees docker's own output as it comes.
         stdio: opts.passthrough ? ['pipe', 'inherit', 'inherit'] : ['pipe', 'pipe', 'pipe'],
       });

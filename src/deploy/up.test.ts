@@ -141,6 +141,12 @@ describe('shenma up (fake docker)', () => {
     const key = double.key;
     expect(r.calls.some((c) => c.argv.join(' ').includes(key))).toBe(false);
     expect(double.store.routes.size).toBeGreaterThan(20);
+    // Keycloak's realm is reconciled inside the stack; its admin password travels in the environment.
+    expect(r.steps).toContain(
+      'compose run --rm --no-deps -T -e KEYCLOAK_ADMIN_PASSWORD -e OIDC_GATEWAY_CLIENT_SECRET completion keycloak sync --config /etc/shenma/shenma.yaml',
+    );
+    const secrets = parseDotenv(readFileSync(path.join(dir, 'shenma.secrets.env'), 'utf8'), 's');
+    for (const v of secrets.values()) expect(r.calls.some((c) => c.argv.join(' ').includes(v))).toBe(false);
     const es = r.steps.filter((s) => s.startsWith('compose exec -T elasticsearch'));
     expect(es).toHaveLength(3);
     expect(r.out).toContain(`set the server base URL to http://127.0.0.1:${gateway.port}`);

@@ -105,6 +105,35 @@ export async function up(opts: UpOptions): Promise<void> {
     `  ${steps.steps.length} change(s), ${steps.unchanged} unchanged, ${steps.foreign} not managed by Shenma left alone`,
   );
 
+  if (d.config.deploy.identity === 'keycloak') {
+    out('identity: reconciling the Keycloak realm and clients');
+    const sync = await docker.compose(
+      [
+        'run',
+        '--rm',
+        '--no-deps',
+        '-T',
+        '-e',
+        'KEYCLOAK_ADMIN_PASSWORD',
+        '-e',
+        'OIDC_GATEWAY_CLIENT_SECRET',
+        'completion',
+        'keycloak',
+        'sync',
+        '--config',
+        '/etc/shenma/shenma.yaml',
+      ],
+      {
+        what: 'Keycloak realm sync',
+        env: {
+          KEYCLOAK_ADMIN_PASSWORD: d.secrets.KEYCLOAK_ADMIN_PASSWORD,
+          OIDC_GATEWAY_CLIENT_SECRET: d.secrets.OIDC_GATEWAY_CLIENT_SECRET,
+        },
+      },
+    );
+    for (const line of sync.stdout.trim().split('\n').filter(Boolean)) out(line);
+  }
+
   if (d.config.deploy.ops.elasticsearch) {
     out('ops: Elasticsearch index template and kibana_system password');
     await esRequest(
