@@ -13,12 +13,13 @@ import {
   UpstreamError,
   UpstreamTimeout,
 } from '../models/index.js';
-import { outcomeReason } from './api/shared.js';
 import type { CompletionCache } from './cache.js';
 import { runFilters } from './filters/index.js';
 import type { CompletionMetrics } from './metrics.js';
+import { resolveCompletionModel } from './model-choice.js';
 import { buildPrompt } from './prompt/build.js';
 import { createEstimateCounter } from './prompt/tokens.js';
+import { type RunNotes, recordFailure, recordOutcome } from './record.js';
 import { checkRejectRules } from './rules/index.js';
 import { decideLineMode } from './rules/line-mode.js';
 import { StopDetector } from './stream/stop-detector.js';
@@ -128,6 +129,8 @@ interface Run {
   temperature: number;
   /** Built per model: the fallback model may use another template. */
   prompts: Map<ModelGroup, BuiltPrompt>;
+  /** What the stages noted for the metrics, which are recorded once at the end. */
+  notes: RunNotes;
 }
 
 /** What the generate stage got from a model. */
@@ -159,58 +162,24 @@ function fallbackCause(err: unknown): string | undefined {
   return undefined;
 }
 
-const isCompletionModel = (g: ModelGroup) => g.settings.roles.includes('completion');
-
 export class CompletionEngine {
   constructor(private readonly deps: CompletionEngineDeps) {}
-
-  /** The default completion model: configured, else the first model serving completion. */
-  defaultModel(): ModelGroup | undefined {
-    const { config, models } = this.deps;
-    if (config.model) return models.get(config.model);
-    for (const g of models.groups.values()) if (isCompletionModel(g)) return g;
-    return undefined;
-  }
-
-  /** Resolves a requested model name; unknown names fall back to the default unless `strict`. */
-  resolveModel(requested: string | undefined, strict: boolean): ModelGroup {
-    if (requested) {
-      const g = this.deps.models.get(requested);
-      if (g && isCompletionModel(g)) return g;
-      if (strict) {
-        const names = [...this.deps.models.groups.values()].filter(isCompletionModel).map((m) => m.name);
-        throw new HttpError(
-          404,
-          'not_found_error',
-          `model "${requested}" is not a completion model here; available: ${names.join(', ') || 'none'}`,
-          'model',
-        );
-      }
-    }
-    const g = this.defaultModel();
-    if (!g) {
-      throw new HttpError(
-        503,
-        'model_unavailable',
-        'no completion model is configured (see models: in shenma.yaml)',
-      );
-    }
-    return g;
-  }
 
   /** Answers one request; refusals and model failures are thrown as HttpError. */
   async complete(job: CompletionJob): Promise<CompletionOutcome> {
     const started = performance.now();
+    const notes: RunNotes = {};
     let model: ModelGroup | undefined;
     try {
-      model = this.resolveModel(job.input.model, job.strictModel);
-      const prepared = this.prepare(job, model, started);
+      model = resolveCompletionModel(this.deps.models, this.deps.config, job.input.model, job.strictModel);
+      const prepared = this.prepare(job, model, started, notes);
       const outcome =
         prepared.kind === 'rejected'
           ? prepared
           : (this.lookUp(prepared.run) ?? (await this.generateAndFinish(prepared.run)));
       outcome.timings.totalMs = performance.now() - started;
-      this.record(job, outcome);
+      recordOutcome(this.deps.metrics, job, outcome, notes);
+      this.deps.onOutcome?.(job, outcome);
       return outcome;
     } catch (err) {
       const http =
@@ -218,11 +187,9 @@ export class CompletionEngine {
           ? err
           : upstreamHttpError(err, { model: model?.name ?? '', started: false, clientOwnsRequest: false });
       if (!http) throw err;
-      this.recordFailure(job, {
-        error: http,
-        model: model?.name ?? '',
-        totalMs: performance.now() - started,
-      });
+      const failure = { error: http, model: model?.name ?? '', totalMs: performance.now() - started };
+      recordFailure(this.deps.metrics, job, failure, notes);
+      this.deps.onOutcome?.(job, failure);
       throw http;
     }
   }
@@ -233,6 +200,7 @@ export class CompletionEngine {
     job: CompletionJob,
     model: ModelGroup,
     started: number,
+    notes: RunNotes,
   ): { kind: 'run'; run: Run } | Extract<CompletionOutcome, { kind: 'rejected' }> {
     const { config } = this.deps;
     const timings: Timings = { queueMs: 0, promptMs: 0, totalMs: 0 };
@@ -249,6 +217,7 @@ export class CompletionEngine {
       maxTokens: Math.min(job.input.maxTokens ?? config.maxTokens, config.maxTokens),
       temperature: job.input.temperature ?? config.temperature,
       prompts: new Map(),
+      notes,
     };
     this.promptFor(run, model);
     return { kind: 'run', run };
@@ -289,7 +258,7 @@ export class CompletionEngine {
   // ---- 2. look up: cache, typed-through ---------------------------------------------------------
 
   private lookUp(run: Run): CompletionOutcome | undefined {
-    const { cache, metrics } = this.deps;
+    const { cache } = this.deps;
     const { model, job } = run;
     const prompt = this.promptFor(run, model);
     const reuse = (
@@ -312,15 +281,15 @@ export class CompletionEngine {
     });
     const hit = cache.get(this.cacheKey(run, model, prompt));
     if (hit) {
-      metrics.cache.inc({ result: 'hit' });
+      run.notes.cache = 'hit';
       return reuse(hit.text, 'cache', hit.filters);
     }
     const typed = cache.typedThrough(model.name, job.input.prefix, job.input.suffix);
     if (typed) {
-      metrics.cache.inc({ result: 'typed_through' });
+      run.notes.cache = 'typed_through';
       return reuse(typed.text, 'typed_through', []);
     }
-    metrics.cache.inc({ result: 'miss' });
+    run.notes.cache = 'miss';
     return undefined;
   }
 
@@ -420,21 +389,15 @@ export class CompletionEngine {
         pieces++;
         raw += item;
         if (detector?.push(item)) {
-          metrics.aborts.inc({ cause: 'decided' });
+          run.notes.decided = true;
           break; // leaving the loop closes the upstream request
         }
       }
     } catch (err) {
       const reason: unknown = controller.signal.aborted ? controller.signal.reason : err;
       const answered = current?.group.name ?? model.name;
-      if (reason instanceof ClientGoneError) {
-        metrics.aborts.inc({ cause: 'client_gone' });
-        return { kind: 'client_gone', model: answered, timings };
-      }
-      if (reason instanceof SupersededError) {
-        metrics.aborts.inc({ cause: 'superseded' });
-        return { kind: 'superseded', model: answered, timings };
-      }
+      if (reason instanceof ClientGoneError) return { kind: 'client_gone', model: answered, timings };
+      if (reason instanceof SupersededError) return { kind: 'superseded', model: answered, timings };
       if (reason instanceof UpstreamTimeout) {
         const partial =
           run.lineMode === 'multi' && reason.deadline === 'total' && detector
@@ -468,7 +431,7 @@ export class CompletionEngine {
   // ---- 4. finish: filters, cache write ----------------------------------------------------------
 
   private finish(run: Run, g: Generated): CompletionOutcome {
-    const { config, cache, metrics } = this.deps;
+    const { config, cache } = this.deps;
     const { input } = run.job;
     const filtered = runFilters(
       g.text,
@@ -482,7 +445,6 @@ export class CompletionEngine {
       },
       config.filters,
     );
-    for (const f of filtered.hits) metrics.filterHits.inc({ filter: f });
     // A deadline's partial answer is not what the model would say given time: not cached.
     if (g.source === 'model') {
       cache.set(this.cacheKey(run, g.group, g.prompt), { text: filtered.text, filters: filtered.hits });
@@ -509,35 +471,5 @@ export class CompletionEngine {
   /** The answer's tokens, estimated from the raw text as prompts are (the stream reports none). */
   private countTokens(g: Generated): number {
     return createEstimateCounter(g.group.settings.charsPerToken, g.prompt.specialTokens).count(g.raw);
-  }
-
-  // ---- metrics and the summary line, once per request ------------------------------------------
-
-  private record(job: CompletionJob, outcome: CompletionOutcome): void {
-    const { metrics } = this.deps;
-    const reason = outcomeReason(outcome);
-    metrics.requests.inc({ api: job.api, status: '200', reason });
-    metrics.phaseSeconds.observe({ phase: 'total', model: outcome.model }, outcome.timings.totalMs / 1000);
-    if (outcome.kind === 'completed') {
-      metrics.phaseSeconds.observe({ phase: 'queue', model: outcome.model }, outcome.timings.queueMs / 1000);
-    }
-    job.log.info(
-      {
-        api: job.api,
-        model: outcome.model,
-        reason,
-        ms: Math.round(outcome.timings.totalMs),
-        filters: outcome.kind === 'completed' ? outcome.filters : undefined,
-      },
-      'completion',
-    );
-    this.deps.onOutcome?.(job, outcome);
-  }
-
-  private recordFailure(job: CompletionJob, failure: CompletionFailure): void {
-    const err = failure.error;
-    this.deps.metrics.requests.inc({ api: job.api, status: String(err.status), reason: err.type });
-    job.log.info({ api: job.api, status: err.status, error: err.message }, 'completion failed');
-    this.deps.onOutcome?.(job, failure);
   }
 }

@@ -7,13 +7,15 @@ import { completionHandlers } from './handlers.js';
 import { completionMetrics } from './metrics.js';
 import { SupersedeRegistry } from './supersede.js';
 import { telemetryHandlers } from './telemetry.js';
-import { completionUsageRecord } from './usage.js';
+import { CompletionMeter, completionUsageRecord } from './usage.js';
 
 /** The completion role: the completion APIs and the extension's completion telemetry. */
 export const completionRole: RoleFactory<'completion'> = async (ctx) => {
   const { config } = ctx;
   const metrics = completionMetrics(ctx.registry);
-  const ledger = new UsageLedger(ctx.db.db);
+  const meter = new CompletionMeter(new UsageLedger(ctx.db.db), (err) =>
+    ctx.log.warn({ err }, 'usage ledger write failed'),
+  );
   const engine = new CompletionEngine({
     config: config.completion,
     models: ctx.models,
@@ -21,15 +23,15 @@ export const completionRole: RoleFactory<'completion'> = async (ctx) => {
     supersede: new SupersedeRegistry(),
     metrics,
     logCode: config.log.logCode,
-    // The editor does not wait for the ledger: a completion is answered whether or not its row
-    // is written yet, and a failed write is logged, not turned into a failed completion.
     onOutcome: (job, result) => {
       const row = completionUsageRecord(job, result);
-      if (row) ledger.record(row).catch((err: unknown) => job.log.warn({ err }, 'usage ledger write failed'));
+      if (row) meter.add(row);
     },
   });
   return {
     handlers: { ...completionHandlers(engine), ...telemetryHandlers(ctx.db, config.completion) },
     readiness: [modelReadiness(ctx.models, 'completion')],
+    // After the HTTP server stopped: every answered completion is in the ledger before the database closes.
+    close: () => meter.flush(),
   };
 };

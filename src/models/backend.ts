@@ -1,6 +1,7 @@
 /**
- * The model-backend interface. The completion (and later chat) services talk only to this;
- * each backend kind (OpenAI-compatible, Ollama, llama.cpp) implements it in its own file.
+ * The model-backend interface. Completion and chat reach it only through the resilient call
+ * (resilient-call.ts); each backend kind (OpenAI-compatible, Ollama, llama.cpp) implements it in
+ * its own file.
  */
 
 export interface FimRequest {

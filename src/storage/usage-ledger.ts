@@ -32,7 +32,8 @@ const NOT_SERVED = ['quota_exceeded', 'rejected'];
  * The usage ledger: one row per chat or completion request, so usage per user covers both
  * features. The chat pipeline awaits its row in the `record` hook, before the client is told the
  * answer finished, so an answer the user saw is never missing from the ledger (an in-memory batch
- * would lose rows on a crash); completion writes its rows without making the editor wait.
+ * would lose rows on a crash); completion batches its rows (CompletionMeter) so the editor never
+ * waits and the ledger costs a completion little.
  */
 export class UsageLedger {
   /** Rows waiting for the insert in flight to finish; they go together in the next one. */
