@@ -15,6 +15,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Com
     summary: 'Deployment: services, health, version, gateway drift, last backup',
     load: () => import('./status.js'),
   },
+  doctor: {
+    summary: 'Deployment: public URL, issuer, redirect URLs, readiness, certificate',
+    load: () => import('./doctor.js'),
+  },
   backup: {
     summary: 'Deployment: dump databases, etcd, config and secrets with a manifest',
     load: () => import('./backup.js'),

@@ -73,6 +73,10 @@ if (sub === 'exec' && args.includes('pg_dump')) {
   out(`-- pg_dump of ${args[args.length - 1]}\nCREATE TABLE t (x int);\n`);
   process.exit(0);
 }
+if (sub === 'exec' && args.some((a) => a.includes('/readyz'))) {
+  out(scenario.readyz?.[args[1]] ?? '200 {"status":"ready"}');
+  process.exit(0);
+}
 if (sub === 'cp') {
   const { writeFileSync } = await import('node:fs');
   writeFileSync(args[1], scenario.etcdSnapshot ?? 'fake etcd snapshot bytes');
