@@ -5,7 +5,9 @@ import { CompletionCache } from './cache.js';
 import { CompletionEngine } from './engine.js';
 import { completionHandlers } from './handlers.js';
 import { completionMetrics } from './metrics.js';
+import { defaultCompletionModel } from './model-choice.js';
 import { SupersedeRegistry } from './supersede.js';
+import { tabbyHandlers } from './tabby.js';
 import { telemetryHandlers } from './telemetry.js';
 import { CompletionMeter, completionUsageRecord } from './usage.js';
 
@@ -28,8 +30,16 @@ export const completionRole: RoleFactory<'completion'> = async (ctx) => {
       if (row) meter.add(row);
     },
   });
+  const chatModel = config.chat.model ?? config.models.find((m) => m.roles.includes('chat'))?.name;
   return {
-    handlers: { ...completionHandlers(engine), ...telemetryHandlers(ctx.db, config.completion) },
+    handlers: {
+      ...completionHandlers(engine),
+      ...telemetryHandlers(ctx.db, config.completion),
+      ...tabbyHandlers(ctx.db, {
+        completion: defaultCompletionModel(ctx.models, config.completion)?.name,
+        chat: chatModel,
+      }),
+    },
     readiness: [modelReadiness(ctx.models, 'completion')],
     // After the HTTP server stopped: every answered completion is in the ledger before the database closes.
     close: () => meter.flush(),

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { anthropicErrorHandler } from '../http/anthropic-errors.js';
 import { authenticateWithChallenge } from '../http/authentication-error.js';
 import type { Authenticate } from '../http/identity.js';
 import type { RouteHandler } from '../http/route-handler.js';
@@ -46,7 +47,12 @@ export async function mountRoutes(
     };
     const register = (target: FastifyInstance) => {
       for (const url of route.paths) {
-        target.route({ method: [...route.methods], url, handler: run });
+        target.route({
+          method: [...route.methods],
+          url,
+          handler: run,
+          ...(route.errors === 'anthropic' ? { errorHandler: anthropicErrorHandler } : {}),
+        });
         if (route.cors && !route.methods.includes('OPTIONS')) {
           target.options(url, async (_req, reply) => reply.code(204).headers(CORS_HEADERS).send());
         }
