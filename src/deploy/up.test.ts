@@ -1,6 +1,6 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -27,6 +27,15 @@ afterAll(() => {
 interface Call {
   argv: string[];
   stdin: string;
+}
+
+/** A port nobody listens on right now (the consoles are published there). */
+async function freePort(): Promise<number> {
+  const s = createNetServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
 }
 
 /** Plays the gateway's public side for the smoke test: health, discovery, a guarded route. */
@@ -76,7 +85,7 @@ describe('shenma up (fake docker)', () => {
         '  - { name: coder, kind: openai, url: "http://10.0.0.5:8000/v1", family: qwen2.5-coder }',
         'deploy:',
         '  publishAddress: 127.0.0.1',
-        `  ports: { http: ${gateway.port}, grafana: ${gateway.port + 1}, kibana: ${gateway.port + 2} }`,
+        `  ports: { http: ${gateway.port}, grafana: ${await freePort()}, kibana: ${await freePort()} }`,
       ].join('\n'),
     );
     expect((await cli(['init', '--non-interactive', '--config', config])).code).toBe(0);
@@ -158,9 +167,19 @@ describe('shenma up (fake docker)', () => {
       'apache/apisix:3.9.1-debian': 'sha256:feedface',
     });
 
-    // Re-running is idempotent: the gateway step changes nothing.
+    // Re-running is idempotent: the gateway step changes nothing. Here it is also an upgrade from
+    // an older Shenma, so the running stack is backed up before it is touched.
+    writeFileSync(path.join(deploy, '.shenma-version'), '0.0.1\n');
     const again = await runUp({ publishedPorts: [gateway.port] });
+    expect(again.err).toBe('');
     expect(again.code).toBe(0);
+    expect(again.out).toMatch(
+      /upgrade: 0\.0\.1 -> \d+\.\d+\.\d+; backing up first into \S+pre-upgrade-0\.0\.1-/,
+    );
+    const firstDump = again.steps.findIndex((s) => s.includes('pg_dump'));
+    const start = again.steps.findIndex((s) => s.includes(' up -d '));
+    expect(firstDump).toBeGreaterThan(0);
+    expect(firstDump).toBeLessThan(start);
     expect(again.out).toMatch(/ 0 change\(s\)/);
     expect(
       again.calls.filter((c) => c.argv.includes('apisix') && /-X (PUT|DELETE)/.test(c.argv.join(' '))),

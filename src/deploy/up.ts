@@ -3,6 +3,7 @@ import path from 'node:path';
 import { composeExecTransport } from './admin-exec.js';
 import { desiredGateway } from './apisix-routes.js';
 import { ApisixValidator } from './apisix-schema.js';
+import { backup } from './backup.js';
 import { enabledProfiles } from './compose.js';
 import { DockerError, type DockerRunner } from './docker.js';
 import type { Deployment } from './load.js';
@@ -50,10 +51,15 @@ export async function up(opts: UpOptions): Promise<void> {
     () => undefined,
   );
   const version = packageVersion();
+  if (previous && previous !== version) {
+    // The running stack is the old version: back it up before anything changes.
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const target = path.join(path.dirname(d.configFile), 'backups', `pre-upgrade-${previous}-${stamp}`);
+    out(`upgrade: ${previous} -> ${version}; backing up first into ${target}`);
+    await backup({ docker, deployment: d, out: target, log: out });
+  }
   await writeRendered(opts.dir, files);
   out(`render: ${files.size} files in ${opts.dir}`);
-  if (previous && previous !== version)
-    out(`upgrade: ${previous} -> ${version} (take a backup first: shenma backup)`);
 
   const profiles = enabledProfiles(d.config).flatMap((p) => ['--profile', p]);
   out('start: docker compose up -d --wait (waits for every healthcheck)');
