@@ -37,6 +37,7 @@ export const chatRole: RoleFactory = async (ctx) => {
     quota: createQuotaGuard(config.quotas, quotaStore),
     ...(elasticsearch ? { elasticsearch } : {}),
     log: ctx.log,
+    registry: ctx.registry,
   });
   const service = new ChatService({
     config: config.chat,

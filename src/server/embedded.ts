@@ -7,6 +7,7 @@ import type { ShenmaConfig } from '../config/schema.js';
 import { mountRoutes } from '../gateway/embedded.js';
 import { ROUTES } from '../gateway/routes.js';
 import { errorBody, fastifyErrorHandler } from '../http/errors.js';
+import { requestIdGenerator } from '../http/request-id.js';
 import { identityRole } from '../identity/role.js';
 import { TokenStore, UserStore } from '../identity/users.js';
 import { kaptchaRole } from '../kaptcha/role.js';
@@ -87,7 +88,9 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
     routerOptions: { ignoreDuplicateSlashes: true, ignoreTrailingSlash: true },
-    requestIdHeader: 'x-request-id',
+    // The client's x-request-id is read by the generator (and checked); restarts never reuse ids.
+    requestIdHeader: false,
+    genReqId: requestIdGenerator(),
     trustProxy: false,
   });
   const parts: RoleParts[] = [];

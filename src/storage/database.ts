@@ -108,9 +108,14 @@ export interface ChatMessagesTable {
   created_at: Generated<Date>;
 }
 
-/** The `usage_ledger` table: one row per chat or completion request, idempotent on request_id. */
+/**
+ * The `usage_ledger` table: one row per chat or completion request, keyed on `entry_id`, which
+ * Shenma makes; `request_id` is the request's id as the client or the server named it, not unique.
+ */
 export interface UsageLedgerTable {
   id: Generated<string>;
+  /** A UUID made by the server for this row. */
+  entry_id: string;
   request_id: string;
   user_id: string;
   user_name: string;

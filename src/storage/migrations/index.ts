@@ -3,6 +3,7 @@ import { completionFeedback } from './0001_completion_feedback.js';
 import { clientErrorReport } from './0002_client_error_report.js';
 import { identity } from './0003_identity.js';
 import { chat } from './0004_chat.js';
+import { ledgerEntryAndRetention } from './0005_ledger_entry_and_retention.js';
 
 /**
  * One schema change. `up` gets an untyped handle on purpose: a migration describes the schema as
@@ -15,4 +16,10 @@ export interface Migration {
 }
 
 /** Every migration in apply order. Listed here, not globbed, so the list survives bundling into dist/. */
-export const MIGRATIONS: readonly Migration[] = [completionFeedback, clientErrorReport, identity, chat];
+export const MIGRATIONS: readonly Migration[] = [
+  completionFeedback,
+  clientErrorReport,
+  identity,
+  chat,
+  ledgerEntryAndRetention,
+];
