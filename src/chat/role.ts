@@ -1,8 +1,6 @@
 import type { RouteHandler } from '../gateway/embedded.js';
-import { callerOf } from '../http/caller.js';
 import { HttpError } from '../http/errors.js';
 import { bearerCredential } from '../identity/identity.js';
-import { createRateLimiter } from '../kaptcha/rate-limit.js';
 import { ElasticsearchSink } from '../observability/elasticsearch.js';
 import { modelReadiness } from '../ops/health.js';
 import type { RoleFactory } from '../server/role.js';
@@ -12,9 +10,6 @@ import { openAiChatHandlers } from './openai-api.js';
 import { createQuotaGuard, createQuotaStore } from './quota/index.js';
 import { ChatService } from './service.js';
 import { attachSocketChat, MemoryResumeStore, type SocketChat } from './socket/index.js';
-
-/** Issue reports come from an unauthenticated page (client-contract §6.3), so they are rate-limited. */
-const ISSUE_RATE = { capacity: 5, refillPerMinute: 5, maxClients: 10_000 };
 
 /**
  * The chat role: the OpenAI-compatible chat API, the extension's Socket.IO chat, and the chat
@@ -47,20 +42,6 @@ export const chatRole: RoleFactory = async (ctx) => {
     log: ctx.log,
   });
   const feedback = chatFeedbackHandlers(ctx.db);
-  const issueLimit = createRateLimiter(ISSUE_RATE);
-  const issue: RouteHandler = async (req, reply) => {
-    const decision = issueLimit.take(callerOf(req).key);
-    if (!decision.allowed) {
-      throw new HttpError(
-        429,
-        'rate_limit_error',
-        'too many issue reports; try again later',
-        undefined,
-        decision.retryAfterSeconds,
-      );
-    }
-    return feedback['chat.issue'](req, reply);
-  };
   // Without a configured version the IDE is told its own: no update prompt it cannot act on.
   const extensionVersion: RouteHandler = async (req, reply) => {
     const running = req.headers['ide-version'];
@@ -74,7 +55,8 @@ export const chatRole: RoleFactory = async (ctx) => {
     handlers: {
       ...openAiChatHandlers(service),
       'chat.feedback': feedback['chat.feedback'],
-      'chat.issue': issue,
+      // Rate-limited by the gateway (the route table's rateLimit), before the body is read.
+      'chat.issue': feedback['chat.issue'],
       'chat.extensionVersion': extensionVersion,
     },
     readiness: hasChatModel ? [modelReadiness(ctx.models, 'chat')] : [],

@@ -12,6 +12,20 @@ export type RouteAuth =
   /** A user credential (Bearer JWT, API token or the `api-key` header). */
   | 'user';
 
+/**
+ * The largest request body a route accepts, enforced before the body is read (413 naming it).
+ * `context`: sized to the largest context window among the models serving that role, since the
+ * server only ever uses that much text; see `bodyLimitBytes`.
+ */
+export type BodyLimit = { bytes: number } | { context: 'completion' | 'chat' };
+
+/** Requests per caller (the user when authenticated, else the address), checked before the body is read. */
+export interface RateLimitSpec {
+  /** Requests allowed at once. */
+  burst: number;
+  perMinute: number;
+}
+
 export interface RouteSpec {
   /** Stable id; a role's plugin provides a handler under this id. */
   id: string;
@@ -26,7 +40,39 @@ export interface RouteSpec {
   raw?: boolean;
   /** Served by a WebSocket server attached to the HTTP server (Socket.IO), not by a route handler. */
   websocket?: boolean;
+  /** Required on every route with a body (POST); GET bodies are never read. */
+  bodyLimit?: BodyLimit;
+  rateLimit?: RateLimitSpec;
   summary: string;
+}
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/**
+ * A context-sized body still gets at least this much: the extension sends the whole document
+ * (client-contract §4.2) and the server trims it to the window around the cursor.
+ */
+export const MIN_CONTEXT_BODY_BYTES = 1 * MiB;
+
+/**
+ * Bytes per character of context: the extension sends the document prefix twice
+ * (`prompt_options.prefix` and `calculate_hide_score.prefix`), and UTF-8 with JSON escaping takes
+ * up to 4 bytes for one character.
+ */
+const BYTES_PER_CONTEXT_CHAR = 8;
+
+/** What `limit` allows, in bytes, for the configured models. */
+export function bodyLimitBytes(
+  limit: BodyLimit,
+  models: readonly { roles: readonly string[]; contextWindow: number; charsPerToken: number }[],
+): number {
+  if ('bytes' in limit) return limit.bytes;
+  const chars = Math.max(
+    0,
+    ...models.filter((m) => m.roles.includes(limit.context)).map((m) => m.contextWindow * m.charsPerToken),
+  );
+  return Math.max(MIN_CONTEXT_BODY_BYTES, Math.ceil(chars * BYTES_PER_CONTEXT_CHAR));
 }
 
 export const ROUTES: readonly RouteSpec[] = [
@@ -37,6 +83,7 @@ export const ROUTES: readonly RouteSpec[] = [
     methods: ['POST'],
     paths: ['/v2/completions'],
     auth: 'user',
+    bodyLimit: { context: 'completion' },
     summary: 'Zhuge Shenma extension 1.2.x completion (prompt_options, calculate_hide_score)',
   },
   {
@@ -45,6 +92,7 @@ export const ROUTES: readonly RouteSpec[] = [
     methods: ['POST'],
     paths: ['/v1/completions'],
     auth: 'user',
+    bodyLimit: { context: 'completion' },
     summary: 'OpenAI-compatible completion with suffix (Continue, curl, ...)',
   },
   {
@@ -53,6 +101,7 @@ export const ROUTES: readonly RouteSpec[] = [
     methods: ['POST'],
     paths: ['/code-completion/api/v1/completions'],
     auth: 'user',
+    bodyLimit: { context: 'completion' },
     summary: 'Later client completion (client_id, parent_id, trigger_mode, import_content)',
   },
   {
@@ -62,6 +111,8 @@ export const ROUTES: readonly RouteSpec[] = [
     paths: ['/api/feedbacks/completions'],
     auth: 'user',
     cors: true,
+    // Up to a few hundred points with the code the user typed instead.
+    bodyLimit: { bytes: 256 * KiB },
     summary: 'Batched accept/reject telemetry from the extension, de-duplicated by id',
   },
   {
@@ -71,6 +122,9 @@ export const ROUTES: readonly RouteSpec[] = [
     paths: ['/api/feedbacks/error'],
     auth: 'user',
     cors: true,
+    bodyLimit: { bytes: 16 * KiB },
+    // The extension sends one only when its error count changed.
+    rateLimit: { burst: 10, perMinute: 10 },
     summary: 'Client error counters from the extension',
   },
   {
@@ -90,6 +144,7 @@ export const ROUTES: readonly RouteSpec[] = [
     paths: ['/v1/chat/completions', '/chat-rag/api/v1/chat/completions'],
     auth: 'user',
     cors: true,
+    bodyLimit: { context: 'chat' },
     summary: 'OpenAI-compatible chat, SSE or JSON; unknown fields passed upstream',
   },
   {
@@ -117,6 +172,7 @@ export const ROUTES: readonly RouteSpec[] = [
     paths: ['/api/feedbacks/evaluate', '/api/feedbacks/use_code'],
     auth: 'user',
     cors: true,
+    bodyLimit: { bytes: 16 * KiB },
     summary: 'Thumbs up/down and code-use reports from the chat webview',
   },
   {
@@ -124,9 +180,12 @@ export const ROUTES: readonly RouteSpec[] = [
     role: 'chat',
     methods: ['POST'],
     paths: ['/api/feedbacks/issue'],
-    // The feedback page posts without credentials (client-contract §6.3); the role rate-limits it.
+    // The feedback page posts without credentials (client-contract §6.3), hence the rate limit.
     auth: 'none',
     cors: true,
+    // A 2 MiB screenshot as base64 plus the description.
+    bodyLimit: { bytes: 3 * MiB },
+    rateLimit: { burst: 5, perMinute: 5 },
     summary: 'Issue reports from the feedback page',
   },
   {
@@ -146,6 +205,8 @@ export const ROUTES: readonly RouteSpec[] = [
     paths: ['/realms/:realm/*'],
     auth: 'none',
     raw: true,
+    // oidc-provider refuses more itself (raw-request MAX_BODY_BYTES); this refuses it unread.
+    bodyLimit: { bytes: 56 * KiB },
     summary: 'OpenID provider: .well-known, protocol/openid-connect/{auth,token,logout,certs,userinfo}',
   },
   {
@@ -154,6 +215,7 @@ export const ROUTES: readonly RouteSpec[] = [
     methods: ['GET', 'POST'],
     paths: ['/realms/:realm/login/:uid'],
     auth: 'none',
+    bodyLimit: { bytes: 16 * KiB },
     summary: 'Login page (zh/en) with CSRF protection, captcha and backoff',
   },
   {

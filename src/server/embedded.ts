@@ -7,6 +7,7 @@ import type { ShenmaConfig } from '../config/schema.js';
 import { mountRoutes } from '../gateway/embedded.js';
 import { ROUTES } from '../gateway/routes.js';
 import { errorBody, fastifyErrorHandler } from '../http/errors.js';
+import { useDepthLimitedJson } from '../http/json-body.js';
 import { requestIdGenerator } from '../http/request-id.js';
 import { identityRole } from '../identity/role.js';
 import { TokenStore, UserStore } from '../identity/users.js';
@@ -46,8 +47,11 @@ export interface EmbeddedServer {
   close(): Promise<void>;
 }
 
-/** Bodies carry whole documents (prefix + suffix); 16 MiB is far above any real file. */
-const BODY_LIMIT = 16 * 1024 * 1024;
+/**
+ * Routes in the table set their own limits; this covers what no route claims (404s), so an
+ * unknown path cannot be used to make the server read a large body.
+ */
+const DEFAULT_BODY_LIMIT = 64 * 1024;
 
 export const EMBEDDED_ROLES: readonly RoleFactory[] = [
   completionRole,
@@ -86,7 +90,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     logger: loggerOptions(opts.logLevel ?? config.log.level),
     // One summary line per completion is logged by the handlers; per-request lines would double it.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: BODY_LIMIT,
+    bodyLimit: DEFAULT_BODY_LIMIT,
     routerOptions: { ignoreDuplicateSlashes: true, ignoreTrailingSlash: true },
     // The client's x-request-id is read by the generator (and checked); restarts never reuse ids.
     requestIdHeader: false,
@@ -120,7 +124,9 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     };
     for (const role of EMBEDDED_ROLES) parts.push(await role(ctx));
 
-    await app.register(formbody, { bodyLimit: 1024 * 1024 });
+    // Form bodies are the login page's; the route's own limit applies (no parser-wide override).
+    await app.register(formbody);
+    useDepthLimitedJson(app);
     app.setErrorHandler(fastifyErrorHandler);
     app.setNotFoundHandler((req, reply) =>
       reply
@@ -145,7 +151,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
       app,
       ROUTES,
       Object.assign({}, ...parts.map((p) => p.handlers), opsHandlers(registry, readiness)),
-      authenticate ? { authenticate } : {},
+      { ...(authenticate ? { authenticate } : {}), models: config.models },
     );
 
     for (const p of parts) p.attach?.(app.server, authenticate);
