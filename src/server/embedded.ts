@@ -19,6 +19,7 @@ import { createRegistry, modelMetrics } from '../observability/metrics.js';
 import { opsHandlers } from '../ops/health.js';
 import { type Database, openDatabase } from '../storage/database.js';
 import { migrate } from '../storage/migrate.js';
+import { startRetention } from '../storage/retention.js';
 import { trampolineRole } from '../trampoline/role.js';
 import { type AdminSocket, startAdminSocket } from './admin-socket.js';
 import type { RoleContext, RoleFactory, RoleParts } from './role.js';
@@ -99,8 +100,10 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
   });
   const parts: RoleParts[] = [];
   let adminSocket: AdminSocket | undefined;
+  let retention: { stop(): Promise<void> } | undefined;
   const closeAll = async () => {
     await adminSocket?.close().catch(() => {});
+    await retention?.stop().catch(() => {});
     // Open sockets would keep app.close() waiting forever: the IDE's chat socket stays connected.
     for (const p of parts) await p.detach?.().catch(() => {});
     await app.close().catch(() => {});
@@ -156,6 +159,11 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
 
     for (const p of parts) p.attach?.(app.server, authenticate);
     await models.startHealthChecks();
+    retention = startRetention(
+      db.db,
+      { maxAgeDays: config.retention.feedbackDays, maxRows: config.retention.feedbackMaxRows },
+      app.log,
+    );
     // Only the embedded database needs it: `shenma users|tokens` open PostgreSQL themselves.
     if (db.kind === 'pglite') {
       const stores = { users: new UserStore(db.db), tokens: new TokenStore(db.db) };
