@@ -140,8 +140,14 @@ export function describeFailure(err: unknown, model: string, started: boolean): 
       );
     }
     if (err.kind === 'status' && err.status !== undefined && clientsToFix(err.status)) {
-      // The request itself was refused (context too long, bad tool schema): the client must change it.
-      return fail('upstream_error', err.status, 'invalid_request_error', `model "${model}": ${err.message}`);
+      // The request itself was refused (context too long, bad tool schema): the client must change
+      // it, so this is the one case where the backend's own words are passed on.
+      return fail(
+        'upstream_error',
+        err.status,
+        'invalid_request_error',
+        `model "${model}" refused the request (${err.status})${err.detail ? `: ${err.detail}` : ''}`,
+      );
     }
     return fail('upstream_error', 502, 'upstream_error', `model "${model}" failed: ${err.message}`);
   }

@@ -1,3 +1,4 @@
+import { redactUrl } from '../observability/redact.js';
 import { startEmbedded } from '../server/embedded.js';
 import { DataDirLockedError } from '../storage/database.js';
 import { loadCliConfig, parsePort, resolveDataDir } from './context.js';
@@ -52,7 +53,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     for (const r of g.replicas) {
       if (r.healthy === false) {
         io.out(
-          `warning: model "${g.name}" at ${r.config.url} is not reachable (${r.lastError}); completions answer 503 until it is`,
+          `warning: model "${g.name}" at ${redactUrl(r.config.url)} is not reachable (${r.lastError}); completions answer 503 until it is`,
         );
       }
     }

@@ -155,6 +155,9 @@ export class CompletionEngine {
     try {
       return finish(await this.attempt(job, group, lineMode, timings, started));
     } catch (err) {
+      if (err instanceof UpstreamError && err.detail) {
+        job.log.warn({ model: group.name, status: err.status, upstream: err.detail }, 'model backend error');
+      }
       const cause = fallbackWorthy(err);
       const fallback = fallbackName ? this.deps.models.get(fallbackName) : undefined;
       if (!cause || !fallback || fallback === group) throw this.toHttpError(err, group.name);

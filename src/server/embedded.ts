@@ -16,7 +16,7 @@ import { createBackend } from '../models/index.js';
 import { ModelRegistry } from '../models/pool.js';
 import { loggerOptions } from '../observability/logger.js';
 import { createRegistry, modelMetrics } from '../observability/metrics.js';
-import { opsHandlers } from '../ops/health.js';
+import { isLoopback, opsHandlers } from '../ops/health.js';
 import { type Database, openDatabase } from '../storage/database.js';
 import { migrate } from '../storage/migrate.js';
 import { startRetention } from '../storage/retention.js';
@@ -153,7 +153,11 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     await mountRoutes(
       app,
       ROUTES,
-      Object.assign({}, ...parts.map((p) => p.handlers), opsHandlers(registry, readiness)),
+      Object.assign(
+        {},
+        ...parts.map((p) => p.handlers),
+        opsHandlers(registry, readiness, { host, metricsToken: config.server.metricsToken }),
+      ),
       { ...(authenticate ? { authenticate } : {}), models: config.models },
     );
 
@@ -168,6 +172,11 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     if (db.kind === 'pglite') {
       const stores = { users: new UserStore(db.db), tokens: new TokenStore(db.db) };
       adminSocket = await startAdminSocket({ dataDir: opts.dataDir, ...stores, log: app.log });
+    }
+    if (!isLoopback(host) && !config.server.metricsToken) {
+      app.log.warn(
+        `listening on ${host}: /metrics and the /readyz details answer loopback callers only; set server.metricsToken to scrape them from elsewhere`,
+      );
     }
     const address = await app.listen({ port, host });
     const actualPort = new URL(address).port;
