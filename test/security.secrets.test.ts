@@ -109,7 +109,9 @@ describe('/metrics and /readyz details beyond loopback', () => {
       expect((await fetch(`${local}/metrics`)).status).toBe(200);
       const refused = await fetch(`${remote}/metrics`);
       expect(refused.status).toBe(401);
-      expect((await refused.json()).error.message).toContain('server.metricsToken');
+      expect(((await refused.json()) as { error: { message: string } }).error.message).toContain(
+        'server.metricsToken',
+      );
       expect(
         (await fetch(`${remote}/metrics`, { headers: { authorization: 'Bearer wrong-token-000000000' } }))
           .status,
@@ -126,7 +128,7 @@ describe('/metrics and /readyz details beyond loopback', () => {
       const detailed = await fetch(`${remote}/readyz`, {
         headers: { authorization: `Bearer ${metricsToken}` },
       });
-      expect((await detailed.json()).checks).toBeDefined();
+      expect(((await detailed.json()) as { checks?: unknown }).checks).toBeDefined();
     } finally {
       await server.close();
     }
