@@ -20,6 +20,7 @@ import {
   type TransactionSettings,
 } from 'kysely';
 import pg from 'pg';
+import { sanitizingDialect } from './query-errors.js';
 
 /** The `completion_feedback` table: one row per completion point the IDE reported on. */
 export interface CompletionFeedbackTable {
@@ -184,7 +185,7 @@ function openPostgres(url: string, connectTimeoutMs: number): Database {
   // An idle client that loses its server emits 'error' on the pool; unhandled, that kills the
   // process. The pool drops the client and the next query reconnects or fails visibly.
   pool.on('error', () => {});
-  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Tables>({ dialect: sanitizingDialect(new PostgresDialect({ pool })) });
   return {
     db,
     kind: 'postgres',
@@ -208,7 +209,7 @@ async function openPGlite(dataDir: string): Promise<Database> {
     throw err;
   }
   const driver = new PGliteDriver(pglite, lock);
-  const db = new Kysely<Tables>({ dialect: pgliteDialect(driver) });
+  const db = new Kysely<Tables>({ dialect: sanitizingDialect(pgliteDialect(driver)) });
   return {
     db,
     kind: 'pglite',
