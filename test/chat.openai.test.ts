@@ -7,8 +7,7 @@ import { ChatService } from '../src/chat/service.js';
 import type { ChatContext, ChatHooks, ChatOutcome, OutputFilter } from '../src/chat/types.js';
 import { type ChatConfig, chatSchema, type ModelConfig, modelSchema } from '../src/config/schema.js';
 import { fastifyErrorHandler } from '../src/http/errors.js';
-import { createBackend } from '../src/models/index.js';
-import { ModelRegistry } from '../src/models/pool.js';
+import { createBackend, ModelRegistry } from '../src/models/index.js';
 import { epochMs, type FakeModel, startFakeModel } from './fake-model/server.js';
 
 /**

@@ -19,12 +19,11 @@ import {
 } from '../src/chat/socket/index.js';
 import type { ChatContext, ChatHooks, ChatMessage, ChatOutcome } from '../src/chat/types.js';
 import { type ChatConfig, chatSchema, type ModelConfig, modelSchema } from '../src/config/schema.js';
+import { AuthenticationError } from '../src/http/authentication-error.js';
 import { HttpError } from '../src/http/errors.js';
-import { AuthenticationError } from '../src/identity/authentication-error.js';
-import type { Identity } from '../src/identity/identity.js';
+import type { Identity } from '../src/http/identity.js';
 import { TokenStore, type User, UserStore } from '../src/identity/users.js';
-import { createBackend } from '../src/models/index.js';
-import { ModelRegistry } from '../src/models/pool.js';
+import { createBackend, ModelRegistry } from '../src/models/index.js';
 import { type Database, openDatabase } from '../src/storage/database.js';
 import { migrate } from '../src/storage/migrate.js';
 import { type FakeModel, startFakeModel } from './fake-model/server.js';

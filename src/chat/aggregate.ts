@@ -1,4 +1,5 @@
-import type { ChatChunkJson, ChatOutcome } from './types.js';
+import type { ChatChunkJson } from '../models/index.js';
+import type { ChatOutcome } from './types.js';
 
 /**
  * Builds the non-streaming `chat.completion` object from the streamed chunks (non-streaming

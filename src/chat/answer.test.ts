@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { ChatChunk, ChatChunkJson } from '../models/index.js';
 import { AnswerTracker, carriesAnswer } from './answer.js';
-import type { ChatChunk, ChatChunkJson, OutputFilter } from './types.js';
+import type { OutputFilter } from './types.js';
 
 /** Masks "bad" and holds back a tail that could still become it. */
 function mask(): OutputFilter {

@@ -1,4 +1,5 @@
-import type { ChatChunk, ChatChunkJson, ChatMessage, ChatUsage, OutputFilter } from './types.js';
+import type { ChatChunk, ChatChunkJson } from '../models/index.js';
+import type { ChatMessage, ChatUsage, OutputFilter } from './types.js';
 
 /**
  * Follows one answer as its chunks pass: masks content through the output filter (one per

@@ -1,6 +1,5 @@
 import type { ErrorType } from '../http/errors.js';
-import { UpstreamError } from '../models/backend.js';
-import { ModelUnavailableError, OverloadedError } from '../models/pool.js';
+import { ModelUnavailableError, OverloadedError, UpstreamError } from '../models/index.js';
 import type { ChatStatus } from './types.js';
 
 /**

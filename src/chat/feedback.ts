@@ -1,11 +1,12 @@
 import type { FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import { z } from 'zod';
-import type { RouteHandler } from '../gateway/embedded.js';
 import { callerOf } from '../http/caller.js';
 import { HttpError } from '../http/errors.js';
 import { parseJsonBody } from '../http/request.js';
-import type { ChatFeedbackTable, Database } from '../storage/database.js';
+import type { RouteHandler } from '../http/route-handler.js';
+import type { Database } from '../storage/database.js';
+import type { ChatFeedbackTable } from '../storage/tables.js';
 
 /**
  * What the chat webview and the feedback page report (client-contract §5.5, §6.3): thumbs

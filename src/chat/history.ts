@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
-import type { Tables } from '../storage/database.js';
+import type { Tables } from '../storage/tables.js';
 import type { ChatMessage } from './types.js';
 
 /**

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { type Kysely, sql } from 'kysely';
 import { Counter, type Registry } from 'prom-client';
-import type { Tables, UsageLedgerTable } from '../storage/database.js';
+import type { Tables, UsageLedgerTable } from '../storage/tables.js';
 import type { ChatContext, ChatOutcome } from './types.js';
 
 /** One request as the ledger records it. */

@@ -1,15 +1,16 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { RouteHandler } from '../gateway/embedded.js';
 import { errorBody, HttpError, sendError } from '../http/errors.js';
 import { clientGoneSignal, parseJsonBody } from '../http/request.js';
-import '../identity/identity.js';
+import type { RouteHandler } from '../http/route-handler.js';
+import '../http/identity.js';
+import type { ChatChunk } from '../models/index.js';
 import { CompletionAggregator } from './aggregate.js';
 import { ChatStreamError } from './errors.js';
 import type { ChatEvent, ChatService } from './service.js';
 import { SseWriter } from './sse.js';
-import type { ChatChunk, ChatContext, ChatMessage } from './types.js';
+import type { ChatContext, ChatMessage } from './types.js';
 
 /**
  * The OpenAI-compatible chat API (`/v1/chat/completions`, `/v1/models`): what Roo-based

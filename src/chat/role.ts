@@ -1,9 +1,9 @@
-import type { RouteHandler } from '../gateway/embedded.js';
+import type { RoleFactory } from '../gateway/role.js';
 import { HttpError } from '../http/errors.js';
-import { bearerCredential } from '../identity/identity.js';
+import { bearerCredential } from '../http/identity.js';
+import type { RouteHandler } from '../http/route-handler.js';
+import { modelReadiness } from '../models/index.js';
 import { ElasticsearchSink } from '../observability/elasticsearch.js';
-import { modelReadiness } from '../ops/health.js';
-import type { RoleFactory } from '../server/role.js';
 import { chatFeedbackHandlers } from './feedback.js';
 import { createChatHooks } from './hooks.js';
 import { openAiChatHandlers } from './openai-api.js';
@@ -16,7 +16,7 @@ import { attachSocketChat, MemoryResumeStore, type SocketChat } from './socket/i
  * webview's feedback calls, over one chat service whose hooks do quotas, content filtering,
  * server-side history and the usage ledger.
  */
-export const chatRole: RoleFactory = async (ctx) => {
+export const chatRole: RoleFactory<'chat'> = async (ctx) => {
   const { config } = ctx;
   const quotaStore = createQuotaStore(config.redis.url);
   const elasticsearch = config.elasticsearch.url

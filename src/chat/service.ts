@@ -2,14 +2,15 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ChatConfig } from '../config/schema.js';
 import { HttpError } from '../http/errors.js';
-import { UpstreamError } from '../models/backend.js';
 import {
+  type ChatChunk,
   type Lease,
   type ModelGroup,
   type ModelRegistry,
   ModelUnavailableError,
   type Replica,
-} from '../models/pool.js';
+  UpstreamError,
+} from '../models/index.js';
 import { AnswerTracker, carriesAnswer } from './answer.js';
 import {
   ChatStreamError,
@@ -22,7 +23,7 @@ import {
   upstreamErrorKind,
 } from './errors.js';
 import { type ChatMetrics, chatMetrics } from './metrics.js';
-import type { ChatChunk, ChatContext, ChatHooks, ChatMessage, ChatOutcome, ChatStatus } from './types.js';
+import type { ChatContext, ChatHooks, ChatMessage, ChatOutcome, ChatStatus } from './types.js';
 
 /**
  * The chat pipeline shared by the OpenAI API and the extension's socket chat: model checks,

@@ -17,29 +17,6 @@ export interface ChatUsage {
   estimated: boolean;
 }
 
-/** One streamed upstream event: the `data:` payload as received, and parsed. */
-export interface ChatChunk {
-  /** The JSON text exactly as the upstream sent it (forwarded as is when nothing is rewritten). */
-  raw: string;
-  json: ChatChunkJson;
-}
-
-export interface ChatChunkJson {
-  id?: string;
-  object?: string;
-  created?: number;
-  model?: string;
-  choices?: {
-    index?: number;
-    delta?: { role?: string; content?: string | null; [field: string]: unknown };
-    finish_reason?: string | null;
-    [field: string]: unknown;
-  }[];
-  usage?: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number } | null;
-  error?: unknown;
-  [field: string]: unknown;
-}
-
 /** How a chat request ended, as recorded in the usage ledger. */
 export type ChatStatus =
   | 'ok'

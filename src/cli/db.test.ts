@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { acquireDataDirLock } from '../storage/database.js';
+import { acquireDataDirLock } from '../storage/data-dir-lock.js';
 import { MIGRATIONS } from '../storage/migrations/index.js';
 import { redactUrl, run } from './db.js';
 import { CliError, type CliIO } from './io.js';

@@ -14,7 +14,8 @@ import { parseConfig } from '../config/load.js';
 import { TokenStore, UserStore } from '../identity/users.js';
 import { adminSocketPath, startAdminSocket } from '../server/admin-socket.js';
 import { type EmbeddedServer, startEmbedded } from '../server/embedded.js';
-import { acquireDataDirLock, openDatabase } from '../storage/database.js';
+import { acquireDataDirLock } from '../storage/data-dir-lock.js';
+import { openDatabase } from '../storage/database.js';
 import { main } from './main.js';
 import type { SecretPrompter, UsersIO } from './users.js';
 

@@ -1,7 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { CompletionConfig, FilterName, RejectRuleName } from '../config/schema.js';
 import { HttpError } from '../http/errors.js';
-import { UpstreamError } from '../models/backend.js';
 import {
   type Lease,
   type ModelGroup,
@@ -9,10 +8,11 @@ import {
   ModelUnavailableError,
   OverloadedError,
   type Replica,
-} from '../models/pool.js';
-import type { CompletionMetrics } from '../observability/metrics.js';
+  UpstreamError,
+} from '../models/index.js';
 import type { CompletionCache } from './cache.js';
 import { runFilters } from './filters/index.js';
+import type { CompletionMetrics } from './metrics.js';
 import { buildPrompt } from './prompt/build.js';
 import { checkRejectRules } from './rules/index.js';
 import { decideLineMode } from './rules/line-mode.js';

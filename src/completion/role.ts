@@ -1,14 +1,14 @@
-import { completionMetrics } from '../observability/metrics.js';
-import { modelReadiness } from '../ops/health.js';
-import type { RoleFactory } from '../server/role.js';
+import type { RoleFactory } from '../gateway/role.js';
+import { modelReadiness } from '../models/index.js';
 import { CompletionCache } from './cache.js';
 import { CompletionEngine } from './engine.js';
-import { completionHandlers } from './routes.js';
+import { completionHandlers } from './handlers.js';
+import { completionMetrics } from './metrics.js';
 import { SupersedeRegistry } from './supersede.js';
 import { telemetryHandlers } from './telemetry.js';
 
 /** The completion role: the completion APIs and the extension's completion telemetry. */
-export const completionRole: RoleFactory = async (ctx) => {
+export const completionRole: RoleFactory<'completion'> = async (ctx) => {
   const { config } = ctx;
   const metrics = completionMetrics(ctx.registry);
   const engine = new CompletionEngine({

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import type { CompletionConfig } from '../config/schema.js';
-import type { RouteHandler } from '../gateway/embedded.js';
+import type { RouteHandlers } from '../gateway/routes.js';
 import { callerOf } from '../http/caller.js';
 import { HttpError } from '../http/errors.js';
 import { parseJsonBody } from '../http/request.js';
 import type { Database } from '../storage/database.js';
-import { recordClientErrorReport, recordCompletionFeedback } from '../storage/feedback.js';
+import { recordClientErrorReport, recordCompletionFeedback } from './feedback-store.js';
 
 /**
  * What the extension reports about completions (client-contract §4.4, §6.1): batched
@@ -56,7 +56,10 @@ const errorReport = z.object({
 
 const ok = (data: unknown = null) => ({ message: '操作成功', data, success: true });
 
-export function telemetryHandlers(db: Database, config: CompletionConfig): Record<string, RouteHandler> {
+export function telemetryHandlers(
+  db: Database,
+  config: CompletionConfig,
+): RouteHandlers<'completion.feedback' | 'completion.errorReport' | 'completion.languageMap'> {
   return {
     'completion.feedback': async (req, reply) => {
       const batch = parseJsonBody(feedbackBatch, req.body);

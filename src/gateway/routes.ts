@@ -4,6 +4,8 @@
  * `shenma start`; the APISIX renderer (deployed shape) turns the same entries into routes.
  */
 
+import type { RouteHandler } from '../http/route-handler.js';
+
 export type Role = 'completion' | 'chat' | 'identity' | 'trampoline' | 'kaptcha' | 'ops';
 export type HttpMethod = 'GET' | 'POST' | 'OPTIONS';
 export type RouteAuth =
@@ -75,7 +77,7 @@ export function bodyLimitBytes(
   return Math.max(MIN_CONTEXT_BODY_BYTES, Math.ceil(chars * BYTES_PER_CONTEXT_CHAR));
 }
 
-export const ROUTES: readonly RouteSpec[] = [
+export const ROUTES = [
   // Completion role
   {
     id: 'completion.v2',
@@ -285,4 +287,18 @@ export const ROUTES: readonly RouteSpec[] = [
     auth: 'none',
     summary: 'Prometheus text format',
   },
-];
+] as const satisfies readonly RouteSpec[];
+
+/** One entry of the table, with its literal id, role and flags. */
+export type RouteEntry = (typeof ROUTES)[number];
+export type RouteId = RouteEntry['id'];
+/**
+ * The ids a role must give a handler for: its entries, less those a WebSocket server answers.
+ * Roles type their handlers by it, so an entry without a handler fails `tsc`, not start-up.
+ */
+export type HandledRouteId<R extends Role> = Exclude<
+  Extract<RouteEntry, { role: R }>,
+  { websocket: true }
+>['id'];
+/** Handlers for exactly the given route ids (a role's, or the part of it one module serves). */
+export type RouteHandlers<Id extends RouteId> = { readonly [K in Id]: RouteHandler };

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import '../identity/identity.js';
+import './identity.js';
 
 /** Who is calling, for supersede keys, limits and records: the verified user, else the address. */
 export interface Caller {

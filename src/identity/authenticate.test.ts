@@ -16,12 +16,12 @@ import {
 } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type IdentityConfig, identitySchema } from '../config/schema.js';
+import { AuthenticationError, authenticateWithChallenge } from '../http/authentication-error.js';
 import { fastifyErrorHandler, HttpError } from '../http/errors.js';
+import type { Authenticate } from '../http/identity.js';
 import { type Database, openDatabase } from '../storage/database.js';
 import { migrate } from '../storage/migrate.js';
 import { type AuthenticatorOptions, createAuthenticator, MISSING_CREDENTIALS } from './authenticate.js';
-import { AuthenticationError, authenticateWithChallenge } from './authentication-error.js';
-import type { Authenticate } from './identity.js';
 import { TokenStore, type User, UserStore } from './users.js';
 
 /**

@@ -1,8 +1,8 @@
 import type { JWK } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { IdentityConfig } from '../config/schema.js';
-import { AuthenticationError } from './authentication-error.js';
-import type { Authenticate, CredentialSource, Identity } from './identity.js';
+import { AuthenticationError } from '../http/authentication-error.js';
+import type { Authenticate, CredentialSource, Identity } from '../http/identity.js';
 import { discoveredKeys, embeddedKeys } from './issuer-keys.js';
 import { createJwtVerifier } from './jwt-verifier.js';
 import { createTrustedHeaderCheck } from './trusted-header.js';

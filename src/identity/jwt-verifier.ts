@@ -1,5 +1,5 @@
 import { decodeProtectedHeader, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
-import { AuthenticationError } from './authentication-error.js';
+import { AuthenticationError } from '../http/authentication-error.js';
 
 /**
  * Verifies an OIDC access token (a JWT) and says in words what is wrong with a bad one. Only

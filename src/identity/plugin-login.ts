@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LRUCache } from 'lru-cache';
-import type { RouteHandler } from '../gateway/embedded.js';
 import { HttpError } from '../http/errors.js';
 import { escapeHtml, htmlDocument } from '../http/html.js';
+import type { Authenticate } from '../http/identity.js';
+import type { RouteHandler } from '../http/route-handler.js';
 import { bearerToken } from './authenticate.js';
-import type { Authenticate } from './identity.js';
 import type { PluginLoginClient } from './oidc/clients.js';
 
 /**

@@ -1,5 +1,7 @@
+import type { RoleFactory } from '../gateway/role.js';
+// layer exception: the login page checks answers to the captchas the kaptcha role draws, so both
+// share one captcha service (to become a store both roles are given).
 import { captchaServiceFor } from '../kaptcha/service.js';
-import type { RoleFactory } from '../server/role.js';
 import { createAuthenticator } from './authenticate.js';
 import { loadSigningKeys } from './keys.js';
 import { createEmbeddedOidc } from './oidc/provider.js';
@@ -11,7 +13,7 @@ import { TokenStore, UserStore } from './users.js';
  * the polling login handoff, and the credential check every `auth: 'user'` route runs (embedded
  * or external issuer JWTs, personal API tokens, a trusted gateway header when configured).
  */
-export const identityRole: RoleFactory = async (ctx) => {
+export const identityRole: RoleFactory<'identity'> = async (ctx) => {
   const users = new UserStore(ctx.db.db);
   // The embedded database has one writer, this process, so verified tokens may be cached.
   const tokens = new TokenStore(ctx.db.db, { cacheVerified: ctx.db.kind === 'pglite' });

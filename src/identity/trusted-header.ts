@@ -1,8 +1,8 @@
 import { isIP } from 'node:net';
 
 import { LRUCache } from 'lru-cache';
-import { AuthenticationError } from './authentication-error.js';
-import type { CredentialSource, Identity } from './identity.js';
+import { AuthenticationError } from '../http/authentication-error.js';
+import type { CredentialSource, Identity } from '../http/identity.js';
 import { IdentityError, validateUserName } from './users.js';
 
 /**

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import { LRUCache } from 'lru-cache';
-import type { ApiTokensTable, Tables, UsersTable } from '../storage/database.js';
+import type { ApiTokensTable, Tables, UsersTable } from '../storage/tables.js';
 import { dummyHash, hashPassword, verifyPassword } from './password.js';
 
 /** Users and their personal API tokens, in the database. Only hashes of secrets are stored. */

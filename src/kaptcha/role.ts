@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { RoleFactory } from '../gateway/role.js';
 import { HttpError } from '../http/errors.js';
-import type { RoleFactory } from '../server/role.js';
-import { createRateLimiter } from './rate-limit.js';
+import { createRateLimiter } from '../http/rate-limit.js';
 import { captchaServiceFor } from './service.js';
 
 /**
@@ -14,7 +14,7 @@ import { captchaServiceFor } from './service.js';
 /** 20 at once, then 20 a minute: far more than a person retyping, far less than a script. */
 export const CAPTCHA_RATE = { capacity: 20, refillPerMinute: 20, maxClients: 10_000 };
 
-export const kaptchaRole: RoleFactory = async (ctx) => {
+export const kaptchaRole: RoleFactory<'kaptcha'> = async (ctx) => {
   const captchas = captchaServiceFor(ctx);
   const limiter = createRateLimiter(CAPTCHA_RATE);
 

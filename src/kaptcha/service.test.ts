@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { RoleContext } from '../server/role.js';
+import type { RoleContext } from '../gateway/role.js';
 import {
   CAPTCHA_ALPHABET,
   CAPTCHA_LENGTH,

@@ -1,5 +1,5 @@
 import { randomInt, randomUUID } from 'node:crypto';
-import type { RoleContext } from '../server/role.js';
+import type { RoleContext } from '../gateway/role.js';
 import { renderCaptchaSvg, svgDataUrl } from './render.js';
 
 /**

@@ -1,5 +1,3 @@
-import type { ChatChunk } from '../chat/types.js';
-
 /**
  * The model-backend interface. The completion (and later chat) services talk only to this;
  * each backend kind (OpenAI-compatible, Ollama, llama.cpp) implements it in its own file.
@@ -15,6 +13,29 @@ export interface FimRequest {
   maxTokens: number;
   temperature: number;
   stop: string[];
+}
+
+/** One streamed upstream chat event: the `data:` payload as received, and parsed. */
+export interface ChatChunk {
+  /** The JSON text exactly as the upstream sent it (forwarded as is when nothing is rewritten). */
+  raw: string;
+  json: ChatChunkJson;
+}
+
+export interface ChatChunkJson {
+  id?: string;
+  object?: string;
+  created?: number;
+  model?: string;
+  choices?: {
+    index?: number;
+    delta?: { role?: string; content?: string | null; [field: string]: unknown };
+    finish_reason?: string | null;
+    [field: string]: unknown;
+  }[];
+  usage?: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number } | null;
+  error?: unknown;
+  [field: string]: unknown;
 }
 
 export type UpstreamErrorKind =

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { epochMs, type FakeModel, startFakeModel } from '../../test/fake-model/server.js';
-import type { ChatChunk } from '../chat/types.js';
 import type { ModelKind } from '../config/schema.js';
+import type { ChatChunk } from './backend.js';
 import { type ModelBackend, UpstreamError } from './backend.js';
 import { upstreamChatBody } from './chat.js';
 import { createBackend } from './index.js';

@@ -1,4 +1,4 @@
-import type { ChatChunk, ChatChunkJson } from '../chat/types.js';
+import type { ChatChunk, ChatChunkJson } from './backend.js';
 import {
   parseJson,
   payloadValues,

@@ -1,19 +1,26 @@
-import type { ModelKind } from '../config/schema.js';
-import type { BackendOptions, ModelBackend } from './backend.js';
-import { LlamaCppBackend } from './llamacpp.js';
-import { OllamaBackend } from './ollama.js';
-import { OpenAiBackend } from './openai.js';
+/**
+ * The model layer's entry: everything outside `models/` imports from here, so backends, the
+ * pool and the stream decoders can be rearranged without touching the features.
+ */
 
-export type { BackendOptions, FimRequest, ModelBackend, UpstreamErrorKind } from './backend.js';
+export type {
+  BackendOptions,
+  ChatChunk,
+  ChatChunkJson,
+  FimRequest,
+  ModelBackend,
+  UpstreamErrorKind,
+} from './backend.js';
 export { UpstreamError } from './backend.js';
-
-export function createBackend(kind: ModelKind, opts: BackendOptions): ModelBackend {
-  switch (kind) {
-    case 'openai':
-      return new OpenAiBackend(opts);
-    case 'ollama':
-      return new OllamaBackend(opts);
-    case 'llamacpp':
-      return new LlamaCppBackend(opts);
-  }
-}
+export { createBackend } from './factory.js';
+export { type ModelMetrics, modelMetrics } from './metrics.js';
+export {
+  type BackendFactory,
+  type Lease,
+  ModelGroup,
+  ModelRegistry,
+  ModelUnavailableError,
+  OverloadedError,
+  type Replica,
+} from './pool.js';
+export { modelReadiness } from './readiness.js';

@@ -1,17 +1,15 @@
-import type { ChatChunk } from '../chat/types.js';
-import type { BackendOptions, FimRequest, ModelBackend } from './backend.js';
-import { streamChatCompletion } from './chat.js';
-import { type Parsed, parseJson, ssePieces, streamedError, UpstreamClient, UpstreamError } from './http.js';
+import type { BackendOptions, FimRequest } from './backend.js';
+import { type Parsed, ssePieces } from './http.js';
+import { fimEvent, fimSecrets, HttpBackend, textField } from './http-backend.js';
 
 /**
  * llama.cpp's server. With a suffix it uses /infill (the server applies the model's FIM tokens);
  * a templated prompt goes to /completion. The base URL is the server root, e.g. http://127.0.0.1:8080.
  */
-export class LlamaCppBackend implements ModelBackend {
-  private readonly client: UpstreamClient;
-
+export class LlamaCppBackend extends HttpBackend {
   constructor(opts: BackendOptions) {
-    this.client = new UpstreamClient(opts);
+    // Chat is served by the OpenAI-compatible API under /v1, next to the native one.
+    super(opts, { chat: '/v1/chat/completions', probe: '/health' });
   }
 
   async *streamFim(req: FimRequest, signal: AbortSignal): AsyncGenerator<string> {
@@ -24,7 +22,7 @@ export class LlamaCppBackend implements ModelBackend {
       // Consecutive completions share most of their prompt; reusing the KV cache is the big win.
       cache_prompt: true,
     };
-    const secrets = req.suffix === undefined ? [req.prompt] : [req.prompt, req.suffix];
+    const secrets = fimSecrets(req);
     const call =
       req.suffix === undefined
         ? { path: '/completion', body: { prompt: req.prompt, ...sampling }, secrets }
@@ -36,28 +34,9 @@ export class LlamaCppBackend implements ModelBackend {
     const body = await this.client.open('POST', call, signal);
     yield* ssePieces(body, signal, (payload) => parseEvent(payload, secrets));
   }
-
-  streamChat(body: Record<string, unknown>, signal: AbortSignal): AsyncGenerator<ChatChunk> {
-    // Served by the OpenAI-compatible API under /v1, next to the native one.
-    return streamChatCompletion(this.client, '/v1/chat/completions', body, signal);
-  }
-
-  probe(signal: AbortSignal): Promise<void> {
-    return this.client.probe('/health', signal);
-  }
-
-  close(): Promise<void> {
-    return this.client.close();
-  }
 }
 
 function parseEvent(payload: string, secrets: readonly string[]): Parsed {
-  const event = parseJson(payload, 'completion event');
-  const error = streamedError(event, secrets);
-  if (error) throw error;
-  const { content, stop } = event as { content?: unknown; stop?: unknown };
-  if (content !== undefined && typeof content !== 'string') {
-    throw new UpstreamError('protocol', 'backend sent an event whose content is not a string');
-  }
-  return { text: content ?? '', done: stop === true };
+  const { content, stop } = fimEvent(payload, 'completion event', secrets);
+  return { text: textField(content, 'an event whose content'), done: stop === true };
 }

@@ -1,25 +1,16 @@
-import type { ChatChunk } from '../chat/types.js';
-import type { BackendOptions, FimRequest, ModelBackend } from './backend.js';
-import { streamChatCompletion } from './chat.js';
-import {
-  ndjsonPieces,
-  type Parsed,
-  parseJson,
-  streamedError,
-  UpstreamClient,
-  UpstreamError,
-} from './http.js';
+import type { BackendOptions, FimRequest } from './backend.js';
+import { ndjsonPieces, type Parsed } from './http.js';
+import { fimEvent, fimSecrets, HttpBackend, textField } from './http-backend.js';
 
 /** Ollama's generate API (NDJSON stream). The base URL is the server root, e.g. http://127.0.0.1:11434. */
-export class OllamaBackend implements ModelBackend {
-  private readonly client: UpstreamClient;
-
+export class OllamaBackend extends HttpBackend {
   constructor(opts: BackendOptions) {
-    this.client = new UpstreamClient(opts);
+    // Chat is served by the OpenAI-compatible API under /v1, next to the native one.
+    super(opts, { chat: '/v1/chat/completions', probe: '/api/tags' });
   }
 
   async *streamFim(req: FimRequest, signal: AbortSignal): AsyncGenerator<string> {
-    const secrets = req.suffix === undefined ? [req.prompt] : [req.prompt, req.suffix];
+    const secrets = fimSecrets(req);
     const body = await this.client.open(
       'POST',
       {
@@ -39,28 +30,9 @@ export class OllamaBackend implements ModelBackend {
     );
     yield* ndjsonPieces(body, signal, (line) => parseLine(line, secrets));
   }
-
-  streamChat(body: Record<string, unknown>, signal: AbortSignal): AsyncGenerator<ChatChunk> {
-    // Served by the OpenAI-compatible API under /v1, next to the native one.
-    return streamChatCompletion(this.client, '/v1/chat/completions', body, signal);
-  }
-
-  probe(signal: AbortSignal): Promise<void> {
-    return this.client.probe('/api/tags', signal);
-  }
-
-  close(): Promise<void> {
-    return this.client.close();
-  }
 }
 
 function parseLine(line: string, secrets: readonly string[]): Parsed {
-  const event = parseJson(line, 'generate line');
-  const error = streamedError(event, secrets);
-  if (error) throw error;
-  const { response, done } = event as { response?: unknown; done?: unknown };
-  if (response !== undefined && typeof response !== 'string') {
-    throw new UpstreamError('protocol', 'backend sent a generate line whose response is not a string');
-  }
-  return { text: response ?? '', done: done === true };
+  const { response, done } = fimEvent(line, 'generate line', secrets);
+  return { text: textField(response, 'a generate line whose response'), done: done === true };
 }

@@ -1,21 +1,18 @@
-import type { ChatChunk } from '../chat/types.js';
-import type { BackendOptions, FimRequest, ModelBackend } from './backend.js';
-import { streamChatCompletion } from './chat.js';
-import { type Parsed, parseJson, ssePieces, streamedError, UpstreamClient, UpstreamError } from './http.js';
+import type { BackendOptions, FimRequest } from './backend.js';
+import { type Parsed, ssePieces, UpstreamError } from './http.js';
+import { fimEvent, fimSecrets, HttpBackend, textField } from './http-backend.js';
 
 /**
  * OpenAI-compatible legacy completions (vLLM, TGI, LM Studio, DeepSeek, OpenAI itself). The base
  * URL includes the version segment, e.g. http://127.0.0.1:8000/v1.
  */
-export class OpenAiBackend implements ModelBackend {
-  private readonly client: UpstreamClient;
-
+export class OpenAiBackend extends HttpBackend {
   constructor(opts: BackendOptions) {
-    this.client = new UpstreamClient(opts);
+    super(opts, { chat: '/chat/completions', probe: '/models' });
   }
 
   async *streamFim(req: FimRequest, signal: AbortSignal): AsyncGenerator<string> {
-    const secrets = req.suffix === undefined ? [req.prompt] : [req.prompt, req.suffix];
+    const secrets = fimSecrets(req);
     const body = await this.client.open(
       'POST',
       {
@@ -35,25 +32,11 @@ export class OpenAiBackend implements ModelBackend {
     );
     yield* ssePieces(body, signal, (payload) => parseEvent(payload, secrets));
   }
-
-  streamChat(body: Record<string, unknown>, signal: AbortSignal): AsyncGenerator<ChatChunk> {
-    return streamChatCompletion(this.client, '/chat/completions', body, signal);
-  }
-
-  probe(signal: AbortSignal): Promise<void> {
-    return this.client.probe('/models', signal);
-  }
-
-  close(): Promise<void> {
-    return this.client.close();
-  }
 }
 
 function parseEvent(payload: string, secrets: readonly string[]): Parsed | undefined {
   if (payload === '[DONE]') return { done: true };
-  const event = parseJson(payload, 'completion event');
-  const error = streamedError(event, secrets);
-  if (error) throw error;
+  const event = fimEvent(payload, 'completion event', secrets);
   const choices = event['choices'];
   if (!Array.isArray(choices))
     throw new UpstreamError('protocol', 'backend sent a completion event without choices');
@@ -63,8 +46,8 @@ function parseEvent(payload: string, secrets: readonly string[]): Parsed | undef
   if (!choice || typeof choice !== 'object')
     throw new UpstreamError('protocol', 'backend sent a malformed choice');
   const { text, finish_reason: finishReason } = choice as { text?: unknown; finish_reason?: unknown };
-  if (text !== undefined && typeof text !== 'string') {
-    throw new UpstreamError('protocol', 'backend sent a choice whose text is not a string');
-  }
-  return { text: text ?? '', done: finishReason !== null && finishReason !== undefined };
+  return {
+    text: textField(text, 'a choice whose text'),
+    done: finishReason !== null && finishReason !== undefined,
+  };
 }

@@ -1,8 +1,8 @@
 import type { ModelConfig } from '../config/schema.js';
-import type { ModelMetrics } from '../observability/metrics.js';
 import { redactUrl, redactUrlsIn } from '../observability/redact.js';
 import type { ModelBackend } from './backend.js';
 import { UpstreamError } from './backend.js';
+import type { ModelMetrics } from './metrics.js';
 
 /**
  * Replicas of one model name, balanced by least load, with a bounded FIFO queue and a queue

@@ -1,45 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { RouteHandler } from '../gateway/embedded.js';
+import type { HandledRouteId, RouteHandlers } from '../gateway/routes.js';
 import { HttpError } from '../http/errors.js';
-import type { ModelRegistry } from '../models/pool.js';
-import { redactUrl } from '../observability/redact.js';
+import type { ReadinessCheck } from '../observability/readiness.js';
 
 /** /healthz (the process answers), /readyz (its dependencies answer) and /metrics. */
-
-export interface ReadinessCheck {
-  name: string;
-  check(): Promise<{ ok: boolean; detail?: unknown }>;
-}
-
-export function modelReadiness(models: ModelRegistry, role: 'completion' | 'chat'): ReadinessCheck {
-  return {
-    name: `${role}_models`,
-    async check() {
-      const detail: Record<string, unknown> = {};
-      let ok = true;
-      for (const g of models.groups.values()) {
-        if (!g.settings.roles.includes(role)) continue;
-        const healthy = g.replicas.filter((r) => r.healthy === true).length;
-        if (healthy === 0) ok = false;
-        detail[g.name] = {
-          healthy_replicas: healthy,
-          replicas: g.replicas.length,
-          ...(healthy === 0
-            ? {
-                errors: g.replicas.map(
-                  (r) => `${redactUrl(r.config.url)}: ${r.lastError ?? 'not probed yet'}`,
-                ),
-              }
-            : {}),
-        };
-      }
-      if (Object.keys(detail).length === 0) return { ok: false, detail: `no ${role} model configured` };
-      return { ok, detail };
-    },
-  };
-}
 
 /**
  * Who may read /metrics and the details of /readyz (model names, replica addresses, errors). A
@@ -78,7 +44,7 @@ export function opsHandlers(
   registry: Registry,
   checks: ReadinessCheck[],
   access: OpsAccess = { host: '127.0.0.1' },
-): Record<string, RouteHandler> {
+): RouteHandlers<HandledRouteId<'ops'>> {
   return {
     'ops.healthz': async (_req, reply) => reply.send({ status: 'ok' }),
     'ops.readyz': async (req, reply) => {

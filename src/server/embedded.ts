@@ -4,7 +4,9 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { chatRole } from '../chat/role.js';
 import { completionRole } from '../completion/role.js';
 import type { ShenmaConfig } from '../config/schema.js';
-import { mountRoutes } from '../gateway/embedded.js';
+import { mountRoutes } from '../gateway/mount.js';
+import type { AnyRoleFactory, AnyRoleParts, RoleContext, RoleFactory } from '../gateway/role.js';
+import type { Role } from '../gateway/routes.js';
 import { ROUTES } from '../gateway/routes.js';
 import { errorBody, fastifyErrorHandler } from '../http/errors.js';
 import { useDepthLimitedJson } from '../http/json-body.js';
@@ -12,17 +14,15 @@ import { requestIdGenerator } from '../http/request-id.js';
 import { identityRole } from '../identity/role.js';
 import { TokenStore, UserStore } from '../identity/users.js';
 import { kaptchaRole } from '../kaptcha/role.js';
-import { createBackend } from '../models/index.js';
-import { ModelRegistry } from '../models/pool.js';
+import { createBackend, ModelRegistry, modelMetrics } from '../models/index.js';
 import { loggerOptions } from '../observability/logger.js';
-import { createRegistry, modelMetrics } from '../observability/metrics.js';
+import { createRegistry } from '../observability/metrics.js';
 import { isLoopback, opsHandlers } from '../ops/health.js';
 import { type Database, openDatabase } from '../storage/database.js';
 import { migrate } from '../storage/migrate.js';
 import { startRetention } from '../storage/retention.js';
 import { trampolineRole } from '../trampoline/role.js';
 import { type AdminSocket, startAdminSocket } from './admin-socket.js';
-import type { RoleContext, RoleFactory, RoleParts } from './role.js';
 
 /**
  * The embedded shape: every role of ours in one process, one port, the route table mounted by
@@ -54,13 +54,16 @@ export interface EmbeddedServer {
  */
 const DEFAULT_BODY_LIMIT = 64 * 1024;
 
-export const EMBEDDED_ROLES: readonly RoleFactory[] = [
-  completionRole,
-  chatRole,
-  identityRole,
-  trampolineRole,
-  kaptchaRole,
-];
+/** Every role but ops (which the server itself mounts): a role left out here fails `tsc`. */
+const ROLE_FACTORIES = {
+  completion: completionRole,
+  chat: chatRole,
+  identity: identityRole,
+  trampoline: trampolineRole,
+  kaptcha: kaptchaRole,
+} satisfies { [R in Exclude<Role, 'ops'>]: RoleFactory<R> };
+
+export const EMBEDDED_ROLES: readonly AnyRoleFactory[] = Object.values(ROLE_FACTORIES);
 
 /** The issuer and redirect URIs must name the real port, so port 0 is resolved before building. */
 async function resolvePort(host: string, port: number): Promise<number> {
@@ -98,7 +101,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     genReqId: requestIdGenerator(),
     trustProxy: false,
   });
-  const parts: RoleParts[] = [];
+  const parts: AnyRoleParts[] = [];
   let adminSocket: AdminSocket | undefined;
   let retention: { stop(): Promise<void> } | undefined;
   const closeAll = async () => {

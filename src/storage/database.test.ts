@@ -5,7 +5,8 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { acquireDataDirLock, DataDirLockedError, openDatabase } from './database.js';
+import { acquireDataDirLock, DataDirLockedError } from './data-dir-lock.js';
+import { openDatabase } from './database.js';
 
 let dataDir: string;
 beforeEach(async () => {

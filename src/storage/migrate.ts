@@ -1,6 +1,6 @@
 import { type Kysely, type MigrationProvider, Migrator, sql } from 'kysely';
-import type { Tables } from './database.js';
 import { MIGRATIONS, type Migration } from './migrations/index.js';
+import type { Tables } from './tables.js';
 
 export interface MigrationState {
   name: string;

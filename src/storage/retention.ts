@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { type Kysely, sql } from 'kysely';
-import type { Tables } from './database.js';
+import type { Tables } from './tables.js';
 
 /**
  * Keeps the tables that clients write without bound (completion feedback, error counters, chat

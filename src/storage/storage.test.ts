@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Database, openDatabase } from './database.js';
 import {
   type CompletionFeedbackItem,
   recordClientErrorReport,
   recordCompletionFeedback,
-} from './feedback.js';
+} from '../completion/feedback-store.js';
+import { type Database, openDatabase } from './database.js';
 import { MigrationError, migrate, migrationStatus } from './migrate.js';
 import { MIGRATIONS, type Migration } from './migrations/index.js';
 

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { RoleFactory } from '../gateway/role.js';
 import { errorBody } from '../http/errors.js';
 import { type PageLanguage, pickLanguage } from '../http/language.js';
-import type { RoleFactory } from '../server/role.js';
 import { MESSAGES } from './messages.js';
 import { contentSecurityPolicy, renderFailurePage, renderSuccessPage } from './page.js';
 import { loadResources } from './resources.js';
@@ -74,7 +74,7 @@ function loginOk(req: FastifyRequest, reply: FastifyReply) {
   return sendPage(reply, 200, nonce, renderSuccessPage({ lang, nonce, callbackUrl: url, code }));
 }
 
-export const trampolineRole: RoleFactory = async () => {
+export const trampolineRole: RoleFactory<'trampoline'> = async () => {
   const resources = await loadResources();
   return {
     handlers: {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import type { ChatConfig } from '../../config/schema.js';
-import type { Identity } from '../../identity/identity.js';
+import type { Identity } from '../../http/identity.js';
 import type { ChatService } from '../service.js';
 import { advisesFor } from './advise.js';
 import { type AuthenticateToken, authenticateHandshake } from './auth.js';

@@ -1,5 +1,5 @@
 import { HttpError } from '../../http/errors.js';
-import type { Identity } from '../../identity/identity.js';
+import type { Identity } from '../../http/identity.js';
 import type { SocketChatLog } from './log.js';
 
 /**

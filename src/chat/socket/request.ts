@@ -1,5 +1,5 @@
 import type { ChatConfig } from '../../config/schema.js';
-import type { Identity } from '../../identity/identity.js';
+import type { Identity } from '../../http/identity.js';
 import {
   type ActionKey,
   type ActionLocale,

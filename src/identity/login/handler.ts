@@ -1,9 +1,10 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { InteractionResults, Provider } from 'oidc-provider';
 import type { IdentityConfig } from '../../config/schema.js';
-import type { RouteHandler } from '../../gateway/embedded.js';
 import { errorBody } from '../../http/errors.js';
 import { pickLanguage } from '../../http/language.js';
+import type { RouteHandler } from '../../http/route-handler.js';
+// layer exception: the login form checks a captcha answer the kaptcha role issued (one service).
 import type { CaptchaService } from '../../kaptcha/service.js';
 import type { UserStore } from '../users.js';
 import { LoginBackoff } from './backoff.js';

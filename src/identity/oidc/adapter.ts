@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
-import type { Tables } from '../../storage/database.js';
+import type { Tables } from '../../storage/tables.js';
 
 /**
  * oidc-provider's storage in the `oidc_store` table, one row per (model kind, id): sessions,

@@ -2,7 +2,7 @@ import type { JWK } from 'jose';
 import type { Kysely } from 'kysely';
 import { type Account, type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { IdentityConfig } from '../../config/schema.js';
-import type { Tables } from '../../storage/database.js';
+import type { Tables } from '../../storage/tables.js';
 import type { UserStore } from '../users.js';
 import { kyselyAdapterFactory } from './adapter.js';
 import { DEFAULT_SCOPE, oidcClients, type PluginLoginClient } from './clients.js';

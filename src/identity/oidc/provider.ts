@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import Provider from 'oidc-provider';
-import type { RouteHandler } from '../../gateway/embedded.js';
+import type { RoleContext } from '../../gateway/role.js';
 import { errorBody } from '../../http/errors.js';
+import type { RouteHandler } from '../../http/route-handler.js';
+// layer exception: the login form checks a captcha answer the kaptcha role issued (one service).
 import type { CaptchaService } from '../../kaptcha/service.js';
-import type { RoleContext } from '../../server/role.js';
 import type { SigningKeys } from '../keys.js';
 import { createLoginHandler } from '../login/handler.js';
 import type { UserStore } from '../users.js';

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Migration } from './index.js';
+import type { Migration } from './migration.js';
 
 /** Completion accept/reject telemetry from the IDE (`POST /api/feedbacks/completions`). */
 export const completionFeedback: Migration = {

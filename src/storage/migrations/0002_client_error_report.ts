@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Migration } from './index.js';
+import type { Migration } from './migration.js';
 
 /** The extension's error counters (`POST /api/feedbacks/error`), kept as sent. */
 export const clientErrorReport: Migration = {

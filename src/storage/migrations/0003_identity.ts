@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Migration } from './index.js';
+import type { Migration } from './migration.js';
 
 /**
  * Users, personal API tokens, and the embedded OpenID provider's store (grants, codes, sessions,

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { HttpError } from '../http/errors.js';
+import { HttpError } from './errors.js';
 import type { Authenticate, Identity } from './identity.js';
 
 /**

@@ -1,9 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { RouteHandler } from '../gateway/embedded.js';
+import type { RouteHandlers } from '../gateway/routes.js';
 import { callerOf } from '../http/caller.js';
 import { HttpError, sendError } from '../http/errors.js';
 import { clientGoneSignal, parseJsonBody as parseBody } from '../http/request.js';
-import type { CompletionMetrics } from '../observability/metrics.js';
 import {
   codeCompletionBody,
   codeCompletionInput,
@@ -13,6 +12,7 @@ import { extensionInput, extensionSupersedeKey, extensionV2Body } from './api/ex
 import { openAiCompletionBody, openAiInput, openAiReply, openAiStream } from './api/openai.js';
 import { extensionReply, newCompletionId, outcomeReason } from './api/shared.js';
 import type { CompletionEngine, CompletionOutcome } from './engine.js';
+import type { CompletionMetrics } from './metrics.js';
 import type { CompletionInput } from './types.js';
 
 /** Handlers for the completion role's routes (ids from the route table). */
@@ -22,7 +22,7 @@ type Api = 'v2' | 'openai' | 'code_completion';
 export function completionHandlers(
   engine: CompletionEngine,
   metrics: CompletionMetrics,
-): Record<string, RouteHandler> {
+): RouteHandlers<'completion.v2' | 'completion.openai' | 'completion.codeCompletion'> {
   async function run(
     api: Api,
     req: FastifyRequest,

@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { authenticateWithChallenge } from '../http/authentication-error.js';
 import { callerOf } from '../http/caller.js';
 import { HttpError } from '../http/errors.js';
-import { authenticateWithChallenge } from '../identity/authentication-error.js';
-import type { Authenticate } from '../identity/identity.js';
-import { createRateLimiter } from '../kaptcha/rate-limit.js';
+import type { Authenticate } from '../http/identity.js';
+import { createRateLimiter } from '../http/rate-limit.js';
+import type { RouteHandler } from '../http/route-handler.js';
 import { bodyLimitBytes, type RouteSpec } from './routes.js';
 
 /**
@@ -12,8 +13,6 @@ import { bodyLimitBytes, type RouteSpec } from './routes.js';
  * for (auth, rate limit, body limit) is checked from the headers in `onRequest`, before a byte of
  * the body is read: an anonymous or oversized upload costs neither memory nor parsing.
  */
-
-export type RouteHandler = (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
 /** The extension's webview calls /api/... from a vscode-webview:// origin (client-contract §5.5). */
 const CORS_HEADERS = {

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { Tables } from './database.js';
+import type { Tables } from '../storage/tables.js';
 
 export type CompletionAcception = 'accepted' | 'rejected' | 'canceled' | 'none';
 export type CompletionCorrection = 'unchanged' | 'changed' | 'none';

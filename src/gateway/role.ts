@@ -2,15 +2,16 @@ import type { Server } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ShenmaConfig } from '../config/schema.js';
-import type { RouteHandler } from '../gateway/embedded.js';
-import type { Authenticate } from '../identity/identity.js';
-import type { ModelRegistry } from '../models/pool.js';
-import type { ReadinessCheck } from '../ops/health.js';
+import type { Authenticate } from '../http/identity.js';
+import type { ModelRegistry } from '../models/index.js';
+import type { ReadinessCheck } from '../observability/readiness.js';
 import type { Database } from '../storage/database.js';
+import type { HandledRouteId, Role, RouteHandlers } from './routes.js';
 
 /**
  * What every role of ours gets, and what it gives back: the handlers for its route-table ids.
- * `shenma start` builds all roles on one server; `shenma serve <role>` (deployed shape) one.
+ * The role contract lives beside the route table it serves; the server that runs roles (all of
+ * them in one process, or some) is built above it.
  */
 export interface RoleContext {
   config: ShenmaConfig;
@@ -25,8 +26,9 @@ export interface RoleContext {
   log: FastifyBaseLogger;
 }
 
-export interface RoleParts {
-  handlers: Record<string, RouteHandler>;
+export interface RoleParts<R extends Role> {
+  /** One handler per route-table entry of the role (see HandledRouteId). */
+  handlers: RouteHandlers<HandledRouteId<R>>;
   readiness?: ReadinessCheck[];
   /** The identity role provides the credential check every `auth: 'user'` route runs. */
   authenticate?: Authenticate;
@@ -44,4 +46,9 @@ export interface RoleParts {
   close?(): Promise<void>;
 }
 
-export type RoleFactory = (ctx: RoleContext) => Promise<RoleParts>;
+export type RoleFactory<R extends Role> = (ctx: RoleContext) => Promise<RoleParts<R>>;
+
+/** The parts of some role, whichever it is. */
+export type AnyRoleParts = { [R in Role]: RoleParts<R> }[Role];
+/** The factory of some role, whichever it is. */
+export type AnyRoleFactory = { [R in Role]: RoleFactory<R> }[Role];
