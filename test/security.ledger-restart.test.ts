@@ -85,5 +85,5 @@ describe('usage ledger across restarts', () => {
     } finally {
       await server.close();
     }
-  });
+  }, 120_000);
 });
