@@ -11,6 +11,7 @@ describe('redactUrl', () => {
       'http://llm:8000/v1?api_key=***&model=x',
     );
     expect(redactUrl('http://llm:8000/v1')).toBe('http://llm:8000/v1');
+    expect(redactUrl('postgres://postgres@db/shenma')).toBe('postgres://postgres@db/shenma');
     expect(redactUrl('not a url')).toBe('(unparseable URL)');
   });
 });

@@ -1,8 +1,8 @@
 /**
  * The one place credentials are taken out of URLs before Shenma prints, logs or exports them
- * (metrics labels, /readyz, error messages, CLI output). A password becomes `***`; a user name
- * with no password is treated as a token and becomes `***` too; query parameters that usually
- * carry secrets are masked.
+ * (metrics labels, /readyz, error messages, CLI output). A password becomes `***`; in an http(s)
+ * URL a user name with no password is treated as a token and becomes `***` too; query parameters
+ * that usually carry secrets are masked.
  */
 
 const SECRET_QUERY_KEYS =
@@ -17,9 +17,11 @@ export function redactUrl(url: string): string {
   }
   const secretKeys = [...parsed.searchParams.keys()].filter((k) => SECRET_QUERY_KEYS.test(k));
   // Unchanged text when there is nothing to hide, so messages keep the URL as configured.
-  if (!parsed.password && !parsed.username && secretKeys.length === 0) return url;
+  // In http(s) URLs a lone user name is usually a token (https://TOKEN@host); a database URL's is a role.
+  const tokenUser = !parsed.password && parsed.username !== '' && /^https?:$/.test(parsed.protocol);
+  if (!parsed.password && !tokenUser && secretKeys.length === 0) return url;
   if (parsed.password) parsed.password = '***';
-  else if (parsed.username) parsed.username = '***';
+  else if (tokenUser) parsed.username = '***';
   for (const key of secretKeys) parsed.searchParams.set(key, '***');
   return parsed.toString();
 }

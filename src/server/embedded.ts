@@ -147,8 +147,9 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
       ...parts.flatMap((p) => p.readiness ?? []),
       {
         name: 'database',
+        // A write, not a ping: reads keep working on a full disk while logins and chats fail.
         check: async () => {
-          await db.ping();
+          await db.checkWritable();
           return { ok: true, detail: db.kind };
         },
       },

@@ -124,6 +124,12 @@ export interface ChatFeedbackTable {
   received_at: Generated<Date>;
 }
 
+/** The `shenma_readiness` table: one row /readyz rewrites to prove the database takes writes. */
+export interface ReadinessProbeTable {
+  id: number;
+  checked_at: Date;
+}
+
 /** Every table the application reads or writes, keyed by its SQL name. */
 export interface Tables {
   completion_feedback: CompletionFeedbackTable;
@@ -134,5 +140,6 @@ export interface Tables {
   conversations: ConversationsTable;
   chat_messages: ChatMessagesTable;
   usage_ledger: UsageLedgerTable;
+  shenma_readiness: ReadinessProbeTable;
   chat_feedback: ChatFeedbackTable;
 }

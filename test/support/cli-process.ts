@@ -23,16 +23,16 @@ export function spawnShenma(
   cwd: string,
   env: Record<string, string> = {},
   input?: string,
+  /** A command the CLI runs under, e.g. setpriv to drop privileges. */
+  wrapper: readonly string[] = [],
 ): ShenmaProcess {
-  const child = spawn(
-    process.execPath,
-    ['--import', TSX_LOADER, path.join(ROOT, 'src/cli/run.ts'), ...args],
-    {
-      cwd,
-      env: { ...process.env, ...env },
-      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    },
-  );
+  const command = [process.execPath, '--import', TSX_LOADER, path.join(ROOT, 'src/cli/run.ts'), ...args];
+  const [file, ...rest] = [...wrapper, ...command] as [string, ...string[]];
+  const child = spawn(file, rest, {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+  });
   if (input !== undefined) child.stdin!.end(input);
   let out = '';
   let err = '';

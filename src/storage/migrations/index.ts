@@ -3,6 +3,7 @@ import { clientErrorReport } from './0002_client_error_report.js';
 import { identity } from './0003_identity.js';
 import { chat } from './0004_chat.js';
 import { ledgerEntryAndRetention } from './0005_ledger_entry_and_retention.js';
+import { readinessProbe } from './0006_readiness_probe.js';
 import type { Migration } from './migration.js';
 
 export type { Migration } from './migration.js';
@@ -14,4 +15,5 @@ export const MIGRATIONS: readonly Migration[] = [
   identity,
   chat,
   ledgerEntryAndRetention,
+  readinessProbe,
 ];
