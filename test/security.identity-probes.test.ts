@@ -63,7 +63,7 @@ function unsigned(payload: Record<string, unknown>): string {
 async function hs256WithPublicKey(payload: Record<string, unknown>): Promise<string> {
   // The classic confusion: the issuer's public key, as PEM text, used as an HMAC secret.
   const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = signingKey;
-  const pem = await exportSPKI((await importJWK(publicJwk, 'RS256')) as CryptoKey);
+  const pem = await exportSPKI((await importJWK(publicJwk, 'RS256')) as Parameters<typeof exportSPKI>[0]);
   return new SignJWT(payload)
     .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: signingKey.kid! })
     .sign(new TextEncoder().encode(pem));
