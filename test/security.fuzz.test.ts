@@ -55,7 +55,12 @@ const targets: Target[] = ROUTES.filter((r: RouteSpec) => !r.websocket).flatMap(
  * OpenID provider, whose answers are oidc-provider's own (JSON on its endpoints' POSTs, a plain
  * 404 for a method an endpoint does not serve).
  */
-const NON_JSON_REFUSALS = new Set(['identity.login', 'trampoline.ok', 'identity.pluginLogin', 'identity.oidc']);
+const NON_JSON_REFUSALS = new Set([
+  'identity.login',
+  'trampoline.ok',
+  'identity.pluginLogin',
+  'identity.oidc',
+]);
 
 interface BadBody {
   kind: string;
@@ -66,13 +71,11 @@ interface BadBody {
 const deep = (n: number) => `{"a":${'['.repeat(n)}1${']'.repeat(n)}}`;
 
 const badBody: fc.Arbitrary<BadBody> = fc.oneof(
-  fc
-    .jsonValue()
-    .map((v) => ({
-      kind: 'wrong types',
-      contentType: 'application/json',
-      body: JSON.stringify(v) ?? 'null',
-    })),
+  fc.jsonValue().map((v) => ({
+    kind: 'wrong types',
+    contentType: 'application/json',
+    body: JSON.stringify(v) ?? 'null',
+  })),
   fc
     .dictionary(
       fc.constantFrom(
