@@ -349,3 +349,43 @@ describe('operations', () => {
     expect(metrics).toMatch(/shenma_completion_upstream_aborts_total\{cause="superseded"\} 1/);
   });
 });
+
+describe('usage', () => {
+  it('counts completion tokens from the answer text, not streamed pieces, and meters the request in the usage ledger', async () => {
+    // Ten pieces of one character: ten pieces, but about three tokens of text.
+    fake.enqueue({ chunks: ['a', ' ', '+', ' ', 'b', ' ', '+', ' ', 'c', '1'] });
+    const res = await shenma.post(
+      '/v1/completions',
+      { model: 'coder', prompt: 'total = ', max_tokens: 32 },
+      { 'x-request-id': 'usage-metered-1' },
+    );
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body.choices[0].text).toBe('a + b + c1');
+    // 10 characters at the default 3 characters per token.
+    expect(body.usage.completion_tokens).toBe(4);
+    expect(body.usage.prompt_tokens).toBeGreaterThan(0);
+
+    // The editor does not wait for the ledger write: poll for the row.
+    const ledgerRow = () =>
+      shenma.server.db.db
+        .selectFrom('usage_ledger')
+        .selectAll()
+        .where('request_id', '=', 'usage-metered-1')
+        .executeTakeFirst();
+    let row = await ledgerRow();
+    for (let i = 0; i < 100 && !row; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      row = await ledgerRow();
+    }
+    expect(row).toMatchObject({
+      user_name: 'tester',
+      model: 'coder',
+      route: 'completion',
+      prompt_tokens: body.usage.prompt_tokens,
+      completion_tokens: 4,
+      estimated: true,
+      status: 'ok',
+    });
+  });
+});

@@ -45,7 +45,7 @@ function shot(page: Page, name: string) {
   return page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
 }
 
-/** The URL the extension opens (client-contract §3.1 step 2), built the way it builds it. */
+/** The URL the extension opens (docs/protocol.md §3.1 step 1), built the way it builds it. */
 function authUrl(state: string): string {
   const query = new URLSearchParams({
     response_type: 'code',

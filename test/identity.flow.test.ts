@@ -16,7 +16,7 @@ import { extensionBody, type JsonResponse, startTestShenma, type TestShenma } fr
 
 /**
  * The login of the Zhuge Shenma extension 1.2.x against the embedded provider, request by
- * request as the extension and a browser make them (client-contract §3): authorize, log in on
+ * request as the extension and a browser make them (docs/protocol.md §3): authorize, log in on
  * our page, code at /login/ok, token exchange, refresh with one token many times, logout.
  */
 

@@ -8,7 +8,7 @@ const get = (url: string, headers: Record<string, string> = {}) =>
   fetch(url, { headers }) as Promise<JsonResponse>;
 
 /**
- * The polling login of the later client (client-contract §9.2): the IDE opens /plugin/login in a
+ * The polling login of the later client (docs/protocol.md §7.2): the IDE opens /plugin/login in a
  * browser, the user logs in, and the IDE polls /plugin/login/token for the tokens, which Shenma
  * obtained itself with PKCE. Then status, refresh and logout as that client calls them.
  */

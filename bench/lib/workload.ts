@@ -156,7 +156,7 @@ export class BodyTemplate {
 
 export const newStreamId = () => randomBytes(8).toString('hex');
 
-/** The Zhuge Shenma extension 1.2.x body (client-contract §4.2), identity headers inside the JSON. */
+/** The Zhuge Shenma extension 1.2.x body (docs/protocol.md §4.2), identity headers inside the JSON. */
 /** `verbose` asks Shenma for its own timings (`debug.timings_ms`); the extension never sets it. */
 export function extensionBody(opts: { verbose?: boolean } = {}): BodyTemplate {
   const prefix = PREFIX_TEMPLATE;

@@ -120,7 +120,7 @@ describe('chat feedback REST', () => {
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ message: '操作成功', data: null, success: true });
     const [stored] = await rows('issue');
-    // The issue page posts without credentials (client-contract §6.3): no user then.
+    // The issue page posts without credentials (docs/protocol.md §6.3): no user then.
     expect(stored).toMatchObject({ user_name: null, conversation_id: null, body: { ...issue } });
   });
 

@@ -9,7 +9,7 @@ import type { Database } from '../storage/database.js';
 import type { ChatFeedbackTable } from '../storage/tables.js';
 
 /**
- * What the chat webview and the feedback page report (client-contract §5.5, §6.3): thumbs
+ * What the chat webview and the feedback page report (docs/protocol.md §5.5, §6.3): thumbs
  * up/down, code-block use, and issue reports. Every report is kept as its own row (the original
  * overwrote one document per conversation, losing all but the last). Replies are the original's:
  * raw `{"status":"ok"}` for the webview calls, the envelope for the issue page.
@@ -76,7 +76,7 @@ function checkScreenshot(data: string): void {
   }
 }
 
-/** The client identity headers (client-contract §2), kept with the report as the original did. */
+/** The client identity headers (docs/protocol.md §2), kept with the report as the original did. */
 function clientOf(req: FastifyRequest): Record<string, string> {
   const client: Record<string, string> = {};
   for (const name of ['ide', 'ide-version', 'ide-real-version', 'host-ip', 'user-agent']) {

@@ -3,13 +3,14 @@ import type { Registry } from 'prom-client';
 import type { ShenmaConfig } from '../config/schema.js';
 import type { ElasticsearchSink } from '../observability/elasticsearch.js';
 import type { Database } from '../storage/database.js';
+import { UsageLedger } from '../storage/usage-ledger.js';
 import { estimatePromptTokens } from './answer.js';
 import { checkInput, createMaskingFilter, WordMatcher } from './content-filter.js';
 import { ConversationStore } from './history.js';
-import { UsageLedger, usageRecordOf } from './ledger.js';
 import type { QuotaGuard } from './quota/index.js';
 import type { Reservation } from './quota/store.js';
 import type { ChatContext, ChatHooks, ChatMessage, ChatOutcome } from './types.js';
+import { usageRecordOf } from './usage-record.js';
 
 /**
  * The chat pipeline's hooks, composed from the stores: content filter and quota before the

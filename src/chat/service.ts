@@ -3,25 +3,20 @@ import type { Registry } from 'prom-client';
 import type { ChatConfig } from '../config/schema.js';
 import { HttpError } from '../http/errors.js';
 import {
+  type Answered,
+  type CallPolicy,
   type ChatChunk,
-  type Lease,
+  failureKind,
   type ModelGroup,
   type ModelRegistry,
   ModelUnavailableError,
-  type Replica,
+  OverloadedError,
+  resilientCall,
   UpstreamError,
+  UpstreamTimeout,
 } from '../models/index.js';
 import { AnswerTracker, carriesAnswer } from './answer.js';
-import {
-  ChatStreamError,
-  ClientCancelled,
-  describeFailure,
-  FirstTokenTimeout,
-  IdleTimeout,
-  retryable,
-  TotalTimeout,
-  upstreamErrorKind,
-} from './errors.js';
+import { ChatStreamError, ClientCancelled, describeFailure } from './errors.js';
 import { type ChatMetrics, chatMetrics } from './metrics.js';
 import type { ChatContext, ChatHooks, ChatMessage, ChatOutcome, ChatStatus } from './types.js';
 
@@ -48,18 +43,6 @@ export type ChatEvent =
   | { type: 'chunk'; chunk: ChatChunk; text: string; model: string }
   /** After hooks.record resolved. */
   | { type: 'end'; outcome: ChatOutcome };
-
-/** One upstream chunk, and which model (the requested one or the fallback) sent it. */
-interface Answered {
-  chunk: ChatChunk;
-  model: string;
-}
-
-/** Shared between the attempt loop and the stream: once `started`, nothing is retried. */
-interface Progress {
-  started: boolean;
-  model: string;
-}
 
 const KEEPALIVE = Symbol('keepalive');
 
@@ -170,10 +153,14 @@ export class ChatService {
     if (clientSignal.aborted) onClientGone();
     else clientSignal.addEventListener('abort', onClientGone, { once: true });
     const totalTimer = setTimeout(
-      () => controller.abort(new TotalTimeout(`no complete answer within ${config.timeouts.totalMs} ms`)),
+      () =>
+        controller.abort(
+          new UpstreamTimeout('total', `no complete answer within ${config.timeouts.totalMs} ms`),
+        ),
       config.timeouts.totalMs,
     );
-    const progress: Progress = { started: false, model: group.name };
+    // The model that answers (the fallback may), and whether its answer started.
+    const progress = { started: false, model: group.name };
     const tracker = new AnswerTracker(() => hooks.createOutputFilter(ctx));
     let firstTokenMs: number | undefined;
     let recorded = false;
@@ -191,14 +178,14 @@ export class ChatService {
       await this.record(ctx, o);
     };
 
-    const upstream = this.attempts(group, body, controller.signal, progress)[Symbol.asyncIterator]();
+    const upstream = this.call(group, body, controller.signal, progress)[Symbol.asyncIterator]();
     this.metrics.inFlight.inc({ model: group.name });
     try {
       for (;;) {
         const pending = upstream.next();
         // Left behind when the consumer stops at a keepalive; its rejection is expected then.
         pending.catch(() => undefined);
-        let result: IteratorResult<Answered>;
+        let result: IteratorResult<Answered<ChatChunk>>;
         for (;;) {
           const next = progress.started ? await pending : await orKeepalive(pending, config.keepAliveMs);
           if (next !== KEEPALIVE) {
@@ -208,12 +195,14 @@ export class ChatService {
           yield { type: 'keepalive' };
         }
         if (result.done) break;
+        const model = result.value.group.name;
+        progress.started = true;
         if (firstTokenMs === undefined) {
           firstTokenMs = performance.now() - started;
-          this.metrics.firstTokenSeconds.observe({ model: result.value.model }, firstTokenMs / 1000);
+          this.metrics.firstTokenSeconds.observe({ model }, firstTokenMs / 1000);
         }
-        const { chunk, text } = tracker.pass(result.value.chunk);
-        yield { type: 'chunk', chunk, text, model: result.value.model };
+        const { chunk, text } = tracker.pass(result.value.item);
+        yield { type: 'chunk', chunk, text, model };
       }
       const rest = tracker.drain();
       if (rest) yield { type: 'chunk', ...rest, model: progress.model };
@@ -248,121 +237,54 @@ export class ChatService {
   }
 
   /**
-   * The requested model, then the fallback: up to 1 + maxRetries attempts each, every one on a
+   * The requested model, then the fallback: up to 1 + maxRetries tries each, every one on a
    * replica not tried yet, moving on only while nothing has been yielded and the failure is
-   * retryable. The last error is thrown when everything failed.
+   * retryable. A busy or down model goes straight to the fallback.
    */
-  private async *attempts(
+  private call(
     group: ModelGroup,
     body: Record<string, unknown>,
     signal: AbortSignal,
-    progress: Progress,
-  ): AsyncGenerator<Answered> {
-    const { config } = this.deps;
+    progress: { model: string },
+  ): AsyncGenerator<Answered<ChatChunk>> {
+    const { config, log } = this.deps;
     const fallback = config.fallbackModel === undefined ? undefined : this.chatGroup(config.fallbackModel);
-    const groups = fallback && fallback !== group ? [group, fallback] : [group];
-    let last: unknown;
-    for (const g of groups) {
-      const tried = new Set<Replica>();
-      for (let attempt = 0; attempt <= config.maxRetries; attempt++) {
-        if (last !== undefined) {
-          const to = attempt === 0 ? 'fallback' : 'replica';
-          const cause = upstreamErrorKind(last) ?? 'error';
-          this.metrics.retries.inc({ model: progress.model, to, cause });
-          this.deps.log.info({ from: progress.model, to: g.name, cause, attempt }, 'chat retry');
-        }
-        progress.model = g.name;
-        try {
-          yield* this.attempt(g, tried, body, signal, progress);
-          return;
-        } catch (err) {
-          if (progress.started || signal.aborted || !retryable(err)) throw err;
-          // Every replica of this model was tried already: the error before that one is the news.
-          if (err instanceof ModelUnavailableError && tried.size > 0) break;
-          last = err;
-          if (err instanceof ModelUnavailableError || upstreamErrorKind(err) === 'overloaded') break;
-        }
-      }
-    }
-    throw last;
-  }
-
-  /** One upstream call on one replica, holding opening chunks back until the answer starts. */
-  private async *attempt(
-    group: ModelGroup,
-    tried: Set<Replica>,
-    body: Record<string, unknown>,
-    parent: AbortSignal,
-    progress: Progress,
-  ): AsyncGenerator<Answered> {
-    const { timeouts } = this.deps.config;
-    const controller = new AbortController();
-    const onParent = () => controller.abort(parent.reason);
-    if (parent.aborted) onParent();
-    else parent.addEventListener('abort', onParent, { once: true });
-    // The first-token deadline covers waiting for a slot too: the user waits either way.
-    const firstTokenTimer = setTimeout(
-      () => controller.abort(new FirstTokenTimeout(`no first token within ${timeouts.firstTokenMs} ms`)),
-      timeouts.firstTokenMs,
-    );
-    let lease: Lease | undefined;
-    let iterator: AsyncIterator<ChatChunk> | undefined;
-    try {
-      lease = await group.acquire(controller.signal, timeouts.firstTokenMs, tried);
-      const replica = lease.replica;
-      tried.add(replica);
-      const upstreamBody = { ...body, model: replica.config.model ?? replica.config.name };
-      iterator = replica.backend.streamChat(upstreamBody, controller.signal)[Symbol.asyncIterator]();
-      const held: ChatChunk[] = [];
-      try {
-        for (;;) {
-          // Idle is the upstream's silence only: the timer runs while we wait for it, not while a
-          // slow client makes us wait.
-          const idleTimer = progress.started
-            ? setTimeout(
-                () => controller.abort(new IdleTimeout(`no token for ${timeouts.idleMs} ms mid-answer`)),
-                timeouts.idleMs,
-              )
-            : undefined;
-          let next: IteratorResult<ChatChunk>;
-          try {
-            next = await iterator.next();
-          } finally {
-            clearTimeout(idleTimer);
-          }
-          if (next.done) break;
-          if (!progress.started) {
-            if (!carriesAnswer(next.value.json)) {
-              held.push(next.value);
-              continue;
-            }
-            clearTimeout(firstTokenTimer);
-            progress.started = true;
-            group.markHealthy(replica);
-            for (const chunk of held.splice(0)) yield { chunk, model: group.name };
-          }
-          yield { chunk: next.value, model: group.name };
-        }
-        // [DONE] without any answer chunk: an empty answer, still a complete one.
-        if (!progress.started) {
-          progress.started = true;
-          for (const chunk of held.splice(0)) yield { chunk, model: group.name };
-        }
-        group.markHealthy(replica);
-      } catch (err) {
-        if (err instanceof UpstreamError && err.kind === 'unreachable') group.markDown(replica, err.message);
-        throw err;
-      }
-    } catch (err) {
-      const kind = upstreamErrorKind(err);
-      if (kind) this.metrics.upstreamErrors.inc({ model: group.name, kind });
-      throw err;
-    } finally {
-      clearTimeout(firstTokenTimer);
-      parent.removeEventListener('abort', onParent);
-      // Closes the upstream request when we stop early (consumer left, or an error above).
-      await iterator?.return?.(undefined).catch(() => undefined);
-      lease?.release();
-    }
+    const retryable = (err: unknown) => (err as { retryable?: boolean }).retryable === true;
+    const policy: CallPolicy<ChatChunk> = {
+      triesPerModel: 1 + config.maxRetries,
+      retryReplica: (err) =>
+        retryable(err) && !(err instanceof ModelUnavailableError || err instanceof OverloadedError),
+      nextModel: retryable,
+      firstTokenMs: config.timeouts.firstTokenMs,
+      idleMs: config.timeouts.idleMs,
+      // Role-only opening chunks are held back until the answer starts, so a retry can replace them.
+      startsAnswer: (chunk) => carriesAnswer(chunk.json),
+    };
+    return resilientCall({
+      models: fallback && fallback !== group ? [group, fallback] : [group],
+      signal,
+      policy,
+      open: (replica, _group, callSignal) =>
+        replica.backend.streamChat(
+          { ...body, model: replica.config.model ?? replica.config.name },
+          callSignal,
+        ),
+      observe: {
+        failed: (g, err) => {
+          const kind = failureKind(err);
+          if (kind) this.metrics.upstreamErrors.inc({ model: g.name, kind });
+        },
+        retrying: ({ from, to, nextModel, cause }) => {
+          progress.model = to.name;
+          const label = failureKind(cause) ?? 'error';
+          this.metrics.retries.inc({
+            model: from.name,
+            to: nextModel ? 'fallback' : 'replica',
+            cause: label,
+          });
+          log.info({ from: from.name, to: to.name, cause: label }, 'chat retry');
+        },
+      },
+    });
   }
 }

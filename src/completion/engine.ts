@@ -1,29 +1,46 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { CompletionConfig, FilterName, RejectRuleName } from '../config/schema.js';
 import { HttpError } from '../http/errors.js';
+import { upstreamHttpError } from '../http/upstream-error.js';
 import {
-  type Lease,
+  type CallPolicy,
   type ModelGroup,
   type ModelRegistry,
   ModelUnavailableError,
   OverloadedError,
   type Replica,
+  resilientCall,
   UpstreamError,
+  UpstreamTimeout,
 } from '../models/index.js';
 import type { CompletionCache } from './cache.js';
 import { runFilters } from './filters/index.js';
 import type { CompletionMetrics } from './metrics.js';
+import { resolveCompletionModel } from './model-choice.js';
 import { buildPrompt } from './prompt/build.js';
+import { createEstimateCounter } from './prompt/tokens.js';
+import { type RunNotes, recordFailure, recordOutcome } from './record.js';
 import { checkRejectRules } from './rules/index.js';
 import { decideLineMode } from './rules/line-mode.js';
 import { StopDetector } from './stream/stop-detector.js';
 import { SupersededError, type SupersedeRegistry } from './supersede.js';
-import type { BuiltPrompt, CompletionInput, LineMode } from './types.js';
+import {
+  type BuiltPrompt,
+  type CompletionInput,
+  type CursorView,
+  cursorView,
+  type LineMode,
+} from './types.js';
 
 /**
- * The completion orchestrator: rules → line mode → prompt → cache → slot → streamed model call
- * with early stop → filters. Every stage is its own module; this file only sequences them and
- * owns the deadlines, aborts and fallbacks.
+ * The completion engine, in four stages over one run record:
+ * 1. prepare: the model, the "don't complete here" rules, line mode, the prompt;
+ * 2. look up: the answer cache, then typed-through reuse;
+ * 3. generate: the resilient upstream call (models/resilient-call.ts) streamed through the early
+ *    stop detector, under the total deadline, superseded by the caller's next request;
+ * 4. finish: the filters, the cache write.
+ * Metrics and the summary log line are recorded once, from the outcome. Every stage's logic
+ * lives in its own module; this file sequences them.
  */
 
 export class ClientGoneError extends Error {
@@ -31,12 +48,6 @@ export class ClientGoneError extends Error {
   constructor() {
     super('the client closed the connection');
   }
-}
-class FirstTokenTimeout extends Error {
-  override readonly name = 'FirstTokenTimeout';
-}
-class TotalTimeout extends Error {
-  override readonly name = 'TotalTimeout';
 }
 
 export interface Timings {
@@ -58,6 +69,7 @@ export type CompletionOutcome =
       rawText: string;
       lineMode: LineMode;
       promptTokens: number;
+      /** Tokens of the answer (estimated from its text; 0 when no model was asked). */
       completionTokens: number;
       timings: Timings;
       prompt?: BuiltPrompt;
@@ -67,8 +79,25 @@ export type CompletionOutcome =
   | { kind: 'superseded'; model: string; timings: Timings }
   | { kind: 'client_gone'; model: string; timings: Timings };
 
+/** A request that ended in an HTTP error: which model it was for and when it failed. */
+export interface CompletionFailure {
+  error: HttpError;
+  model: string;
+  totalMs: number;
+}
+
+/** Which request API asked, for metrics and logs. */
+export type CompletionApi = 'v2' | 'openai' | 'code_completion';
+
 export interface CompletionJob {
+  api: CompletionApi;
+  /** The request id (the usage ledger's key). */
+  requestId: string;
+  /** Who asked, when the route is behind auth (the usage ledger's user). */
+  user?: { id: string; name: string };
   input: CompletionInput;
+  /** An unknown model name is a 404 instead of the default model (the OpenAI API names models). */
+  strictModel: boolean;
   /** Requests with the same key supersede each other (client id, or user + completion stream). */
   supersedeKey?: string;
   /** Aborted when the client goes away. */
@@ -83,6 +112,37 @@ export interface CompletionEngineDeps {
   supersede: SupersedeRegistry;
   metrics: CompletionMetrics;
   logCode: boolean;
+  /** Told every finished request, for the usage ledger; it must not throw or make the request wait. */
+  onOutcome?(job: CompletionJob, result: CompletionOutcome | CompletionFailure): void;
+}
+
+/** One request as it goes through the stages. */
+interface Run {
+  job: CompletionJob;
+  started: number;
+  timings: Timings;
+  /** The cursor line, computed once for the rules, the line mode, the stop detector and the filters. */
+  view: CursorView;
+  lineMode: LineMode;
+  model: ModelGroup;
+  maxTokens: number;
+  temperature: number;
+  /** Built per model: the fallback model may use another template. */
+  prompts: Map<ModelGroup, BuiltPrompt>;
+  /** What the stages noted for the metrics, which are recorded once at the end. */
+  notes: RunNotes;
+}
+
+/** What the generate stage got from a model. */
+interface Generated {
+  group: ModelGroup;
+  replica?: Replica;
+  prompt: BuiltPrompt;
+  text: string;
+  raw: string;
+  pieces: number;
+  source: 'model' | 'deadline_partial';
+  finishReason: 'stop' | 'length';
 }
 
 /** Lines that are complete (end in a line break) in a partial answer cut by a deadline. */
@@ -91,9 +151,10 @@ function completeLinesOnly(text: string): string {
   return nl === -1 ? '' : text.slice(0, nl);
 }
 
-function fallbackWorthy(err: unknown): string | undefined {
+/** Why a failure sends the request to the fallback model (the metric's cause), or undefined. */
+function fallbackCause(err: unknown): string | undefined {
   if (err instanceof OverloadedError) return err.reason;
-  if (err instanceof FirstTokenTimeout) return 'first_token_timeout';
+  if (err instanceof UpstreamTimeout && err.deadline === 'first_token') return 'first_token_timeout';
   if (err instanceof ModelUnavailableError) return 'unavailable';
   if (err instanceof UpstreamError && err.kind === 'status' && (err.status === 429 || err.status === 503)) {
     return 'upstream_overloaded';
@@ -104,356 +165,315 @@ function fallbackWorthy(err: unknown): string | undefined {
 export class CompletionEngine {
   constructor(private readonly deps: CompletionEngineDeps) {}
 
-  /** The default completion model: configured, else the first model serving completion. */
-  defaultModel(): ModelGroup | undefined {
-    const { config, models } = this.deps;
-    if (config.model) return models.get(config.model);
-    for (const g of models.groups.values()) if (g.settings.roles.includes('completion')) return g;
+  /** Answers one request; refusals and model failures are thrown as HttpError. */
+  async complete(job: CompletionJob): Promise<CompletionOutcome> {
+    const started = performance.now();
+    const notes: RunNotes = {};
+    let model: ModelGroup | undefined;
+    try {
+      model = resolveCompletionModel(this.deps.models, this.deps.config, job.input.model, job.strictModel);
+      const prepared = this.prepare(job, model, started, notes);
+      const outcome =
+        prepared.kind === 'rejected'
+          ? prepared
+          : (this.lookUp(prepared.run) ?? (await this.generateAndFinish(prepared.run)));
+      outcome.timings.totalMs = performance.now() - started;
+      recordOutcome(this.deps.metrics, job, outcome, notes);
+      this.deps.onOutcome?.(job, outcome);
+      return outcome;
+    } catch (err) {
+      // The backend's own words go to the log only; the client hears the status and the model.
+      if (err instanceof UpstreamError && err.detail) {
+        job.log.warn({ model: model?.name, status: err.status, upstream: err.detail }, 'model backend error');
+      }
+      const http =
+        err instanceof HttpError
+          ? err
+          : upstreamHttpError(err, { model: model?.name ?? '', started: false, clientOwnsRequest: false });
+      if (!http) throw err;
+      const failure = { error: http, model: model?.name ?? '', totalMs: performance.now() - started };
+      recordFailure(this.deps.metrics, job, failure, notes);
+      this.deps.onOutcome?.(job, failure);
+      throw http;
+    }
+  }
+
+  // ---- 1. prepare: rules, line mode, prompt ---------------------------------------------------
+
+  private prepare(
+    job: CompletionJob,
+    model: ModelGroup,
+    started: number,
+    notes: RunNotes,
+  ): { kind: 'run'; run: Run } | Extract<CompletionOutcome, { kind: 'rejected' }> {
+    const { config } = this.deps;
+    const timings: Timings = { queueMs: 0, promptMs: 0, totalMs: 0 };
+    const view = cursorView(job.input.prefix, job.input.suffix);
+    const rule = checkRejectRules(job.input, config.rules, view);
+    if (rule) return { kind: 'rejected', model: model.name, rule, timings };
+    const run: Run = {
+      job,
+      started,
+      timings,
+      view,
+      lineMode: decideLineMode(job.input, config.multiline, view),
+      model,
+      maxTokens: Math.min(job.input.maxTokens ?? config.maxTokens, config.maxTokens),
+      temperature: job.input.temperature ?? config.temperature,
+      prompts: new Map(),
+      notes,
+    };
+    this.promptFor(run, model);
+    return { kind: 'run', run };
+  }
+
+  private promptFor(run: Run, group: ModelGroup): BuiltPrompt {
+    const known = run.prompts.get(group);
+    if (known) return known;
+    const { config } = this.deps;
+    const promptStart = performance.now();
+    const built = buildPrompt(run.job.input, group.settings, {
+      maxTokens: run.maxTokens,
+      suffixShare: config.suffixShare,
+      contextShare: config.contextShare,
+      lineMode: run.lineMode,
+    });
+    run.timings.promptMs = performance.now() - promptStart;
+    this.deps.metrics.phaseSeconds.observe(
+      { phase: 'prompt', model: group.name },
+      run.timings.promptMs / 1000,
+    );
+    run.prompts.set(group, built);
+    return built;
+  }
+
+  private cacheKey(run: Run, group: ModelGroup, prompt: BuiltPrompt): string {
+    return this.deps.cache.key({
+      model: group.name,
+      prompt: prompt.prompt,
+      suffix: prompt.suffix,
+      maxTokens: run.maxTokens,
+      temperature: run.temperature,
+      stop: prompt.stop,
+      lineMode: run.lineMode,
+    });
+  }
+
+  // ---- 2. look up: cache, typed-through ---------------------------------------------------------
+
+  private lookUp(run: Run): CompletionOutcome | undefined {
+    const { cache } = this.deps;
+    const { model, job } = run;
+    const prompt = this.promptFor(run, model);
+    const reuse = (
+      text: string,
+      source: 'cache' | 'typed_through',
+      filters: FilterName[],
+    ): CompletionOutcome => ({
+      kind: 'completed',
+      model: model.name,
+      lineMode: run.lineMode,
+      promptTokens: prompt.promptTokens,
+      timings: run.timings,
+      prompt,
+      text,
+      rawText: text,
+      source,
+      finishReason: 'stop',
+      filters,
+      completionTokens: 0,
+    });
+    const hit = cache.get(this.cacheKey(run, model, prompt));
+    if (hit) {
+      run.notes.cache = 'hit';
+      return reuse(hit.text, 'cache', hit.filters);
+    }
+    const typed = cache.typedThrough(model.name, job.input.prefix, job.input.suffix);
+    if (typed) {
+      run.notes.cache = 'typed_through';
+      return reuse(typed.text, 'typed_through', []);
+    }
+    run.notes.cache = 'miss';
     return undefined;
   }
 
-  /** Resolves a requested model name; unknown names fall back to the default unless `strict`. */
-  resolveModel(requested: string | undefined, strict: boolean): ModelGroup {
-    if (requested) {
-      const g = this.deps.models.get(requested);
-      if (g?.settings.roles.includes('completion')) return g;
-      if (strict) {
-        const names = [...this.deps.models.groups.values()]
-          .filter((m) => m.settings.roles.includes('completion'))
-          .map((m) => m.name);
-        throw new HttpError(
-          404,
-          'not_found_error',
-          `model "${requested}" is not a completion model here; available: ${names.join(', ') || 'none'}`,
-          'model',
-        );
-      }
-    }
-    const g = this.defaultModel();
-    if (!g) {
-      throw new HttpError(
-        503,
-        'model_unavailable',
-        'no completion model is configured (see models: in shenma.yaml)',
-      );
-    }
-    return g;
+  // ---- 3. generate: lease, stream, early stop -------------------------------------------------
+
+  private async generateAndFinish(run: Run): Promise<CompletionOutcome> {
+    const generated = await this.generate(run);
+    return 'kind' in generated ? generated : this.finish(run, generated);
   }
 
-  async complete(job: CompletionJob, group: ModelGroup): Promise<CompletionOutcome> {
-    const started = performance.now();
-    const timings: Timings = { queueMs: 0, promptMs: 0, totalMs: 0 };
-    const finish = <T extends CompletionOutcome>(o: T): T => {
-      timings.totalMs = performance.now() - started;
-      return o;
-    };
-    const rule = checkRejectRules(job.input, this.deps.config.rules);
-    if (rule) return finish({ kind: 'rejected', model: group.name, rule, timings });
-    const lineMode = decideLineMode(job.input, this.deps.config.multiline);
-
-    const fallbackName = this.deps.config.fallbackModel;
-    try {
-      return finish(await this.attempt(job, group, lineMode, timings, started));
-    } catch (err) {
-      if (err instanceof UpstreamError && err.detail) {
-        job.log.warn({ model: group.name, status: err.status, upstream: err.detail }, 'model backend error');
-      }
-      const cause = fallbackWorthy(err);
-      const fallback = fallbackName ? this.deps.models.get(fallbackName) : undefined;
-      if (!cause || !fallback || fallback === group) throw this.toHttpError(err, group.name);
-      this.deps.metrics.fallbacks.inc({ from: group.name, to: fallback.name, cause });
-      job.log.info({ from: group.name, to: fallback.name, cause }, 'completion fallback');
-      try {
-        return finish(await this.attempt(job, fallback, lineMode, timings, started));
-      } catch (err2) {
-        throw this.toHttpError(err2, fallback.name);
-      }
-    }
-  }
-
-  private toHttpError(err: unknown, model: string): unknown {
-    if (err instanceof HttpError) return err;
-    if (err instanceof OverloadedError) {
-      return new HttpError(429, 'overloaded_error', err.message, undefined, err.retryAfter);
-    }
-    if (err instanceof ModelUnavailableError) {
-      return new HttpError(503, 'model_unavailable', err.message, undefined, 5);
-    }
-    if (err instanceof FirstTokenTimeout || err instanceof TotalTimeout) {
-      return new HttpError(504, 'timeout_error', `model "${model}": ${err.message}`);
-    }
-    if (err instanceof UpstreamError) {
-      this.deps.metrics.upstreamErrors.inc({ model, kind: err.kind });
-      if (err.kind === 'unreachable') {
-        return new HttpError(
-          503,
-          'model_unavailable',
-          `model "${model}" is unreachable: ${err.message}`,
-          undefined,
-          5,
-        );
-      }
-      if (err.kind === 'status' && (err.status === 429 || err.status === 503)) {
-        return new HttpError(
-          429,
-          'overloaded_error',
-          `model "${model}" is overloaded: ${err.message}`,
-          undefined,
-          err.retryAfter ?? 1,
-        );
-      }
-      return new HttpError(502, 'upstream_error', `model "${model}" failed: ${err.message}`);
-    }
-    return err;
-  }
-
-  private async attempt(
-    job: CompletionJob,
-    group: ModelGroup,
-    lineMode: LineMode,
-    timings: Timings,
-    started: number,
-  ): Promise<CompletionOutcome> {
-    const { config, cache, metrics } = this.deps;
-    const settings = group.settings;
-    const maxTokens = Math.min(job.input.maxTokens ?? config.maxTokens, config.maxTokens);
-    const temperature = job.input.temperature ?? config.temperature;
-
-    const promptStart = performance.now();
-    const built = buildPrompt(job.input, settings, {
-      maxTokens,
-      suffixShare: config.suffixShare,
-      contextShare: config.contextShare,
-      lineMode,
-    });
-    timings.promptMs = performance.now() - promptStart;
-    metrics.phaseSeconds.observe({ phase: 'prompt', model: group.name }, timings.promptMs / 1000);
-
-    const base = {
-      model: group.name,
-      lineMode,
-      promptTokens: built.promptTokens,
-      timings,
-      prompt: built,
-    };
-    const cacheKey = cache.key({
-      model: group.name,
-      prompt: built.prompt,
-      suffix: built.suffix,
-      maxTokens,
-      temperature,
-      stop: built.stop,
-      lineMode,
-    });
-    const hit = cache.get(cacheKey);
-    if (hit) {
-      metrics.cache.inc({ result: 'hit' });
-      return {
-        kind: 'completed',
-        ...base,
-        text: hit.text,
-        rawText: hit.text,
-        source: 'cache',
-        finishReason: 'stop',
-        filters: hit.filters,
-        completionTokens: 0,
-      };
-    }
-    const typed = cache.typedThrough(group.name, job.input.prefix, job.input.suffix);
-    if (typed) {
-      metrics.cache.inc({ result: 'typed_through' });
-      return {
-        kind: 'completed',
-        ...base,
-        text: typed.text,
-        rawText: typed.text,
-        source: 'typed_through',
-        finishReason: 'stop',
-        filters: [],
-        completionTokens: 0,
-      };
-    }
-    metrics.cache.inc({ result: 'miss' });
-
+  private async generate(
+    run: Run,
+  ): Promise<Generated | Extract<CompletionOutcome, { kind: 'superseded' | 'client_gone' }>> {
+    const { config, metrics, models } = this.deps;
+    const { job, timings, model } = run;
     const controller = new AbortController();
     const onClientGone = () => controller.abort(new ClientGoneError());
     if (job.clientSignal.aborted) onClientGone();
     job.clientSignal.addEventListener('abort', onClientGone, { once: true });
     const unclaim = job.supersedeKey ? this.deps.supersede.claim(job.supersedeKey, controller) : () => {};
-    const remainingMs = Math.max(1, config.timeouts.totalMs - (performance.now() - started));
+    const remainingMs = Math.max(1, config.timeouts.totalMs - (performance.now() - run.started));
     const totalTimer = setTimeout(
-      () => controller.abort(new TotalTimeout(`no complete answer within ${config.timeouts.totalMs} ms`)),
+      () =>
+        controller.abort(
+          new UpstreamTimeout('total', `no complete answer within ${config.timeouts.totalMs} ms`),
+        ),
       remainingMs,
     );
-    let firstTokenTimer: NodeJS.Timeout | undefined;
-    const detector = new StopDetector({
-      prefix: job.input.prefix,
-      suffix: job.input.suffix,
-      lineMode,
-      stop: built.stop,
-      specialTokens: built.specialTokens,
-    });
+    const fallback = config.fallbackModel ? models.get(config.fallbackModel) : undefined;
+    // One detector per model tried: a fallback's answer starts afresh.
+    let detector: StopDetector | undefined;
+    let current: { group: ModelGroup; replica: Replica; prompt: BuiltPrompt } | undefined;
     let raw = '';
     let pieces = 0;
-    let replica: Replica | undefined;
-    metrics.inFlight.inc({ model: group.name });
+    const policy: CallPolicy<string> = {
+      // Only an unreachable replica is worth another replica; every one may be tried.
+      triesPerModel: Number.POSITIVE_INFINITY,
+      retryReplica: (err) => err instanceof UpstreamError && err.kind === 'unreachable',
+      nextModel: (err) => fallbackCause(err) !== undefined,
+      firstTokenMs: config.timeouts.firstTokenMs,
+      queueMs: config.timeouts.queueMs,
+    };
+    metrics.inFlight.inc({ model: model.name });
     try {
-      const tried = new Set<Replica>();
-      for (;;) {
-        const queueStart = performance.now();
-        let lease: Lease;
-        try {
-          lease = await group.acquire(controller.signal, config.timeouts.queueMs, tried);
-        } finally {
-          timings.queueMs += performance.now() - queueStart;
-        }
-        replica = lease.replica;
-        const requestStart = performance.now();
-        firstTokenTimer = setTimeout(
-          () =>
-            controller.abort(
-              new FirstTokenTimeout(`no first token within ${config.timeouts.firstTokenMs} ms`),
-            ),
-          config.timeouts.firstTokenMs,
-        );
-        try {
-          const stream = replica.backend.streamFim(
+      const answer = resilientCall({
+        models: fallback && fallback !== model ? [model, fallback] : [model],
+        signal: controller.signal,
+        policy,
+        open: (replica, group, signal) => {
+          const prompt = this.promptFor(run, group);
+          current = { group, replica, prompt };
+          detector = new StopDetector({
+            prefix: job.input.prefix,
+            suffix: job.input.suffix,
+            view: run.view,
+            lineMode: run.lineMode,
+            stop: prompt.stop,
+            specialTokens: prompt.specialTokens,
+          });
+          return replica.backend.streamFim(
             {
               model: replica.config.model ?? replica.config.name,
-              prompt: built.prompt,
-              ...(built.suffix !== undefined ? { suffix: built.suffix } : {}),
-              maxTokens,
-              temperature,
-              stop: built.stop,
+              prompt: prompt.prompt,
+              ...(prompt.suffix !== undefined ? { suffix: prompt.suffix } : {}),
+              maxTokens: run.maxTokens,
+              temperature: run.temperature,
+              stop: prompt.stop,
             },
-            controller.signal,
+            signal,
           );
-          for await (const piece of stream) {
-            if (pieces === 0) {
-              clearTimeout(firstTokenTimer);
-              timings.firstTokenMs = performance.now() - started;
-              metrics.phaseSeconds.observe(
-                { phase: 'first_token', model: group.name },
-                (performance.now() - requestStart) / 1000,
-              );
+        },
+        observe: {
+          queued: (_group, ms) => {
+            timings.queueMs += ms;
+          },
+          started: (group, ms) => {
+            timings.firstTokenMs = performance.now() - run.started;
+            metrics.phaseSeconds.observe({ phase: 'first_token', model: group.name }, ms / 1000);
+          },
+          failed: (group, err) => {
+            if (err instanceof UpstreamTimeout) {
+              metrics.aborts.inc({ cause: 'deadline' });
+              metrics.upstreamErrors.inc({ model: group.name, kind: 'timeout' });
+            } else if (err instanceof UpstreamError) {
+              metrics.upstreamErrors.inc({ model: group.name, kind: err.kind });
             }
-            pieces++;
-            raw += piece;
-            if (detector.push(piece)) {
-              metrics.aborts.inc({ cause: 'decided' });
-              break; // leaving the loop closes the upstream request
-            }
-          }
-          group.markHealthy(replica);
-          break;
-        } catch (err) {
-          if (err instanceof UpstreamError && err.kind === 'unreachable') {
-            group.markDown(replica, err.message);
-            metrics.upstreamErrors.inc({ model: group.name, kind: err.kind });
-            tried.add(replica);
-            if (pieces === 0 && !controller.signal.aborted) continue; // another replica may answer
-          }
-          throw err;
-        } finally {
-          clearTimeout(firstTokenTimer);
-          lease.release();
+          },
+          retrying: ({ from, to, nextModel, trigger }) => {
+            if (!nextModel) return;
+            const cause = fallbackCause(trigger) ?? 'error';
+            metrics.fallbacks.inc({ from: from.name, to: to.name, cause });
+            job.log.info({ from: from.name, to: to.name, cause }, 'completion fallback');
+          },
+        },
+      });
+      for await (const { item } of answer) {
+        pieces++;
+        raw += item;
+        if (detector?.push(item)) {
+          run.notes.decided = true;
+          break; // leaving the loop closes the upstream request
         }
       }
     } catch (err) {
       const reason: unknown = controller.signal.aborted ? controller.signal.reason : err;
-      if (reason instanceof ClientGoneError) {
-        metrics.aborts.inc({ cause: 'client_gone' });
-        return { kind: 'client_gone', model: group.name, timings };
-      }
-      if (reason instanceof SupersededError) {
-        metrics.aborts.inc({ cause: 'superseded' });
-        return { kind: 'superseded', model: group.name, timings };
-      }
-      if (reason instanceof TotalTimeout || reason instanceof FirstTokenTimeout) {
-        metrics.aborts.inc({ cause: 'deadline' });
-        metrics.upstreamErrors.inc({ model: group.name, kind: 'timeout' });
+      const answered = current?.group.name ?? model.name;
+      if (reason instanceof ClientGoneError) return { kind: 'client_gone', model: answered, timings };
+      if (reason instanceof SupersededError) return { kind: 'superseded', model: answered, timings };
+      if (reason instanceof UpstreamTimeout) {
         const partial =
-          lineMode === 'multi' && reason instanceof TotalTimeout ? completeLinesOnly(detector.text()) : '';
-        if (partial.trim() === '') throw reason;
-        return this.finishText(
-          job,
-          group.name,
-          base,
-          partial,
-          raw,
-          'deadline_partial',
-          'length',
-          pieces,
-          cacheKey,
-          false,
-          replica,
-        );
+          run.lineMode === 'multi' && reason.deadline === 'total' && detector
+            ? completeLinesOnly(detector.text())
+            : '';
+        if (partial.trim() === '' || !current) throw reason;
+        return { ...current, text: partial, raw, pieces, source: 'deadline_partial', finishReason: 'length' };
       }
       throw reason;
     } finally {
       clearTimeout(totalTimer);
       job.clientSignal.removeEventListener('abort', onClientGone);
       unclaim();
-      metrics.inFlight.dec({ model: group.name });
+      metrics.inFlight.dec({ model: model.name });
     }
+    const prompt = current?.prompt ?? this.promptFor(run, model);
     // The stream ended without our stop decision: either the model stopped or it hit max_tokens.
-    const finishReason = detector.reason === undefined && pieces >= maxTokens ? 'length' : 'stop';
-    return this.finishText(
-      job,
-      group.name,
-      base,
-      detector.text(),
+    const finishReason = detector?.reason === undefined && pieces >= run.maxTokens ? 'length' : 'stop';
+    return {
+      group: current?.group ?? model,
+      ...(current ? { replica: current.replica } : {}),
+      prompt,
+      text: detector?.text() ?? '',
       raw,
-      'model',
-      finishReason,
       pieces,
-      cacheKey,
-      true,
-      replica,
-    );
+      source: 'model',
+      finishReason,
+    };
   }
 
-  private finishText(
-    job: CompletionJob,
-    model: string,
-    base: { model: string; lineMode: LineMode; promptTokens: number; timings: Timings; prompt: BuiltPrompt },
-    text: string,
-    raw: string,
-    source: 'model' | 'deadline_partial',
-    finishReason: 'stop' | 'length',
-    pieces: number,
-    cacheKey: string,
-    cacheable: boolean,
-    replica: Replica | undefined,
-  ): CompletionOutcome {
-    const { config, cache, metrics } = this.deps;
+  // ---- 4. finish: filters, cache write ----------------------------------------------------------
+
+  private finish(run: Run, g: Generated): CompletionOutcome {
+    const { config, cache } = this.deps;
+    const { input } = run.job;
     const filtered = runFilters(
-      text,
+      g.text,
       {
-        prefix: job.input.prefix,
-        suffix: job.input.suffix,
-        language: job.input.language,
-        lineMode: base.lineMode,
-        specialTokens: base.prompt.specialTokens,
+        prefix: input.prefix,
+        suffix: input.suffix,
+        view: run.view,
+        language: input.language,
+        lineMode: run.lineMode,
+        specialTokens: g.prompt.specialTokens,
       },
       config.filters,
     );
-    for (const f of filtered.hits) metrics.filterHits.inc({ filter: f });
-    if (cacheable) {
-      cache.set(cacheKey, { text: filtered.text, filters: filtered.hits });
-      cache.remember(model, job.input.prefix, job.input.suffix, filtered.text);
+    // A deadline's partial answer is not what the model would say given time: not cached.
+    if (g.source === 'model') {
+      cache.set(this.cacheKey(run, g.group, g.prompt), { text: filtered.text, filters: filtered.hits });
+      cache.remember(g.group.name, input.prefix, input.suffix, filtered.text);
     }
-    if (this.deps.logCode) job.log.info({ raw, text: filtered.text }, 'completion text');
+    if (this.deps.logCode) run.job.log.info({ raw: g.raw, text: filtered.text }, 'completion text');
     return {
       kind: 'completed',
-      ...base,
+      model: g.group.name,
+      lineMode: run.lineMode,
+      promptTokens: g.prompt.promptTokens,
+      timings: run.timings,
+      prompt: g.prompt,
       text: filtered.text,
-      rawText: raw,
-      source,
-      finishReason,
+      rawText: g.raw,
+      source: g.source,
+      finishReason: g.finishReason,
       filters: filtered.hits,
-      completionTokens: pieces,
-      ...(replica ? { replica: replica.config.url } : {}),
+      completionTokens: this.countTokens(g),
+      ...(g.replica ? { replica: g.replica.config.url } : {}),
     };
+  }
+
+  /** The answer's tokens, estimated from the raw text as prompts are (the stream reports none). */
+  private countTokens(g: Generated): number {
+    return createEstimateCounter(g.group.settings.charsPerToken, g.prompt.specialTokens).count(g.raw);
   }
 }

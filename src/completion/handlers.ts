@@ -10,21 +10,18 @@ import {
 } from './api/code-completion.js';
 import { extensionInput, extensionSupersedeKey, extensionV2Body } from './api/extension-v2.js';
 import { openAiCompletionBody, openAiInput, openAiReply, openAiStream } from './api/openai.js';
-import { extensionReply, newCompletionId, outcomeReason } from './api/shared.js';
-import type { CompletionEngine, CompletionOutcome } from './engine.js';
-import type { CompletionMetrics } from './metrics.js';
+import { extensionReply, newCompletionId } from './api/shared.js';
+import type { CompletionApi, CompletionEngine, CompletionOutcome } from './engine.js';
 import type { CompletionInput } from './types.js';
 
 /** Handlers for the completion role's routes (ids from the route table). */
 
-type Api = 'v2' | 'openai' | 'code_completion';
-
 export function completionHandlers(
   engine: CompletionEngine,
-  metrics: CompletionMetrics,
 ): RouteHandlers<'completion.v2' | 'completion.openai' | 'completion.codeCompletion'> {
+  /** Runs the engine; a refusal or failure is sent here and undefined returned. */
   async function run(
-    api: Api,
+    api: CompletionApi,
     req: FastifyRequest,
     reply: FastifyReply,
     input: CompletionInput,
@@ -34,40 +31,19 @@ export function completionHandlers(
     const id = newCompletionId();
     reply.header('x-complete-id', id);
     try {
-      const group = engine.resolveModel(input.model, strictModel);
-      const outcome = await engine.complete(
-        {
-          input,
-          ...(supersedeKey ? { supersedeKey } : {}),
-          clientSignal: clientGoneSignal(reply),
-          log: req.log,
-        },
-        group,
-      );
-      const reason = outcomeReason(outcome);
-      metrics.requests.inc({ api, status: '200', reason });
-      metrics.phaseSeconds.observe({ phase: 'total', model: outcome.model }, outcome.timings.totalMs / 1000);
-      if (outcome.kind === 'completed') {
-        metrics.phaseSeconds.observe(
-          { phase: 'queue', model: outcome.model },
-          outcome.timings.queueMs / 1000,
-        );
-      }
-      req.log.info(
-        {
-          api,
-          model: outcome.model,
-          reason,
-          ms: Math.round(outcome.timings.totalMs),
-          filters: outcome.kind === 'completed' ? outcome.filters : undefined,
-        },
-        'completion',
-      );
+      const outcome = await engine.complete({
+        api,
+        requestId: req.id,
+        ...(req.identity ? { user: { id: req.identity.userId, name: req.identity.name } } : {}),
+        input,
+        strictModel,
+        ...(supersedeKey ? { supersedeKey } : {}),
+        clientSignal: clientGoneSignal(reply),
+        log: req.log,
+      });
       return { id, outcome };
     } catch (err) {
       if (err instanceof HttpError) {
-        metrics.requests.inc({ api, status: String(err.status), reason: err.type });
-        req.log.info({ api, status: err.status, error: err.message }, 'completion failed');
         sendError(reply, err);
         return undefined;
       }

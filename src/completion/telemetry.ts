@@ -8,7 +8,7 @@ import type { Database } from '../storage/database.js';
 import { recordClientErrorReport, recordCompletionFeedback } from './feedback-store.js';
 
 /**
- * What the extension reports about completions (client-contract §4.4, §6.1): batched
+ * What the extension reports about completions (docs/protocol.md §4.4, §6.1): batched
  * accept/reject points every 3 s (the same point is re-sent until another finishes, so they are
  * de-duplicated by id), error counters, and the language map it loads at start.
  * Replies use the original server's envelope.
@@ -39,7 +39,7 @@ const feedbackBatch = z.object({
 
 const counter = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional();
 
-/** The extension's counters (client-contract §4.4); `status` is a JS Map it serialises as `{}`. */
+/** The extension's counters (docs/protocol.md §4.4); `status` is a JS Map it serialises as `{}`. */
 const errorReport = z.object({
   openapi_total: counter,
   openapi_cancel: counter,

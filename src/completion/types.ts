@@ -80,4 +80,11 @@ export interface FilterContext {
   lineMode: LineMode;
   /** Special tokens of the model's template family. */
   specialTokens: string[];
+  /** The cursor line of prefix/suffix when already computed (the engine computes it once). */
+  view?: CursorView;
+}
+
+/** The cursor line of a filter context: the one it carries, else computed. */
+export function viewOf(ctx: { prefix: string; suffix: string; view?: CursorView | undefined }): CursorView {
+  return ctx.view ?? cursorView(ctx.prefix, ctx.suffix);
 }

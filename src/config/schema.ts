@@ -250,7 +250,7 @@ export type QuotasConfig = z.infer<typeof quotasSchema>;
 
 /**
  * The Zhuge Shenma extension has this client secret built in and cannot send another
- * (client-contract §1), so the embedded provider accepts it by default. It is public: the
+ * (docs/protocol.md §1), so the embedded provider accepts it by default. It is public: the
  * server warns at start, and a deployment that only serves other clients should change it.
  */
 export const EXTENSION_CLIENT_SECRET = 'jFWyVy9wUKKSkX55TDBt2SuQWl7fDM1l';

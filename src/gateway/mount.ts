@@ -14,7 +14,7 @@ import { bodyLimitBytes, type RouteSpec } from './routes.js';
  * the body is read: an anonymous or oversized upload costs neither memory nor parsing.
  */
 
-/** The extension's webview calls /api/... from a vscode-webview:// origin (client-contract §5.5). */
+/** The extension's webview calls /api/... from a vscode-webview:// origin (docs/protocol.md §5.5). */
 const CORS_HEADERS = {
   'access-control-allow-origin': '*',
   'access-control-allow-methods': 'GET, POST, OPTIONS',

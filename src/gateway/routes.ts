@@ -1,7 +1,8 @@
 /**
  * The route table: which paths go to which role, with which auth and limits. It is the single
- * place a reader follows to find where a request goes. The embedded gateway mounts it inside
- * `shenma start`; the APISIX renderer (deployed shape) turns the same entries into routes.
+ * place a reader follows to find where a request goes. The embedded gateway (mount.ts) mounts it
+ * inside `shenma start`; a gateway configured for the deployed shape is meant to be derived from
+ * the same entries rather than written by hand.
  */
 
 import type { RouteHandler } from '../http/route-handler.js';
@@ -33,7 +34,7 @@ export interface RouteSpec {
   id: string;
   role: Role;
   methods: readonly HttpMethod[];
-  /** Paths as the clients send them (the real extension's paths are fixed, see client-contract). */
+  /** Paths as the clients send them (the real extension's paths are fixed, see docs/protocol.md). */
   paths: readonly string[];
   auth: RouteAuth;
   /** Browser callers (the extension's webview) need CORS preflight answered. */
@@ -53,7 +54,7 @@ const MiB = 1024 * KiB;
 
 /**
  * A context-sized body still gets at least this much: the extension sends the whole document
- * (client-contract §4.2) and the server trims it to the window around the cursor.
+ * (docs/protocol.md §4.2) and the server trims it to the window around the cursor.
  */
 export const MIN_CONTEXT_BODY_BYTES = 1 * MiB;
 
@@ -86,7 +87,8 @@ export const ROUTES = [
     paths: ['/v2/completions'],
     auth: 'user',
     bodyLimit: { context: 'completion' },
-    summary: 'Zhuge Shenma extension 1.2.x completion (prompt_options, calculate_hide_score)',
+    summary:
+      'Zhuge Shenma extension 1.2.x completion (prompt_options); calculate_hide_score is accepted and ignored: no score hides a suggestion',
   },
   {
     id: 'completion.openai',
@@ -182,7 +184,7 @@ export const ROUTES = [
     role: 'chat',
     methods: ['POST'],
     paths: ['/api/feedbacks/issue'],
-    // The feedback page posts without credentials (client-contract §6.3), hence the rate limit.
+    // The feedback page posts without credentials (docs/protocol.md §6.3), hence the rate limit.
     auth: 'none',
     cors: true,
     // A 2 MiB screenshot as base64 plus the description.
@@ -196,10 +198,10 @@ export const ROUTES = [
     methods: ['GET'],
     paths: ['/vscode/ex-server-api/zgsm-ai/zgsm/latest'],
     auth: 'user',
-    summary: "The extension's hourly update check (client-contract §6.2)",
+    summary: "The extension's hourly update check (docs/protocol.md §6.2)",
   },
   // Identity role: the embedded OpenID provider under Keycloak's paths, its login page, and the
-  // polling login handoff of the later client (client-contract §3, §9.2).
+  // polling login handoff of the later client (docs/protocol.md §3, §7.2).
   {
     id: 'identity.oidc',
     role: 'identity',

@@ -9,7 +9,7 @@ import { bearerToken } from './authenticate.js';
 import type { PluginLoginClient } from './oidc/clients.js';
 
 /**
- * The polling login of the later client (client-contract §9.2), for IDEs that cannot receive a
+ * The polling login of the later client (docs/protocol.md §7.2), for IDEs that cannot receive a
  * vscode:// link (remote and web IDEs): the IDE opens /plugin/login in a browser and polls
  * /plugin/login/token until Shenma, acting as an OAuth client of its own provider (PKCE), has
  * exchanged the code. A state is single-use, bound to a server nonce, and expires.

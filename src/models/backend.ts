@@ -1,6 +1,7 @@
 /**
- * The model-backend interface. The completion (and later chat) services talk only to this;
- * each backend kind (OpenAI-compatible, Ollama, llama.cpp) implements it in its own file.
+ * The model-backend interface. Completion and chat reach it only through the resilient call
+ * (resilient-call.ts); each backend kind (OpenAI-compatible, Ollama, llama.cpp) implements it in
+ * its own file.
  */
 
 export interface FimRequest {
@@ -61,6 +62,20 @@ export class UpstreamError extends Error {
     readonly detail?: string,
   ) {
     super(message);
+  }
+
+  /**
+   * Worth another replica or model, provided nothing was passed on yet: the replica is down,
+   * busy or broken (429, 408, 5xx, a stream that broke). Other 4xx answers and unparseable
+   * output would fail the same way anywhere.
+   */
+  get retryable(): boolean {
+    if (this.kind === 'unreachable' || this.kind === 'reset') return true;
+    if (this.kind === 'status') {
+      const s = this.status ?? 0;
+      return s === 408 || s === 429 || s >= 500;
+    }
+    return false;
   }
 }
 

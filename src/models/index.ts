@@ -11,7 +11,14 @@ export type {
   ModelBackend,
   UpstreamErrorKind,
 } from './backend.js';
-export { UpstreamError } from './backend.js';
+export {
+  type Deadline,
+  failureKind,
+  isModelCallFailure,
+  type ModelCallFailure,
+  UpstreamError,
+  UpstreamTimeout,
+} from './errors.js';
 export { createBackend } from './factory.js';
 export { type ModelMetrics, modelMetrics } from './metrics.js';
 export {
@@ -24,3 +31,10 @@ export {
   type Replica,
 } from './pool.js';
 export { modelReadiness } from './readiness.js';
+export {
+  type Answered,
+  type CallObserver,
+  type CallPolicy,
+  type ResilientCall,
+  resilientCall,
+} from './resilient-call.js';

@@ -13,6 +13,8 @@ import type { ModelMetrics } from './metrics.js';
 
 export class OverloadedError extends Error {
   override readonly name = 'OverloadedError';
+  /** Another model may have room. */
+  readonly retryable = true;
   constructor(
     readonly model: string,
     readonly reason: 'queue_full' | 'queue_timeout',
@@ -28,6 +30,8 @@ export class OverloadedError extends Error {
 
 export class ModelUnavailableError extends Error {
   override readonly name = 'ModelUnavailableError';
+  /** Another model may be up. */
+  readonly retryable = true;
   constructor(
     readonly model: string,
     readonly detail: string,

@@ -9,7 +9,7 @@ import { loadResources } from './resources.js';
 
 /**
  * The trampoline: the OAuth redirect target `/login/ok`, which hands the authorization code to
- * VS Code by opening `vscode://zgsm-ai.zgsm/callback?...` (client-contract §3.1 step 4), and the
+ * VS Code by opening `vscode://zgsm-ai.zgsm/callback?...` (docs/protocol.md §3.1 step 3), and the
  * images that page shows.
  */
 

@@ -68,7 +68,7 @@ export async function startTestShenma(config: ShenmaConfigInput): Promise<TestSh
   };
 }
 
-/** The body the Zhuge Shenma extension 1.2.x sends to /v2/completions (client-contract §4.2). */
+/** The body the Zhuge Shenma extension 1.2.x sends to /v2/completions (docs/protocol.md §4.2). */
 export function extensionBody(prefix: string, suffix: string, extra: Record<string, unknown> = {}) {
   const lines = prefix.split('\n');
   const linePrefix = lines[lines.length - 1] ?? '';

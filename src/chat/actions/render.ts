@@ -3,7 +3,7 @@ import type { ActionLocale } from './locale.js';
 import { ACTIONS, type ActionKey, INSTRUCTIONS, SYSTEM_PROMPTS } from './templates.js';
 
 /**
- * Turns one request of the extension's chat (client-contract §5.3: an action key, the tooltip or
+ * Turns one request of the extension's chat (docs/protocol.md §5.3: an action key, the tooltip or
  * typed question, the selected code) into the messages sent upstream. The original ignored the
  * action and sent every request as "prompt + code" (chat-server §2.6); here each code action asks
  * for what its button promises, in the user's language.

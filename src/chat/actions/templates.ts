@@ -8,7 +8,7 @@ import type { ActionLocale } from './locale.js';
  * tooltip, this instruction and the selected code together.
  */
 
-/** The action keys the extension 1.2.x sends (client-contract §5.3). */
+/** The action keys the extension 1.2.x sends (docs/protocol.md §5.3). */
 export const ACTIONS = [
   'explain',
   'addComment',

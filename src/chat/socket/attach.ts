@@ -15,7 +15,7 @@ import type { ResumeStore } from './resume-store.js';
 import { emitItem, isTerminal, type ServerToClientEvents } from './wire.js';
 
 /**
- * The extension's chat over Socket.IO (client-contract §5): engine path `/socket.io/`,
+ * The extension's chat over Socket.IO (docs/protocol.md §5): engine path `/socket.io/`,
  * namespace `/chat`, credentials in the CONNECT `auth`. One socket per question: `chat` →
  * `updateChatId`, the `json` items, `[DONE]`; `rechat` resumes after a reconnect; `ping` →
  * `pong`. Attached to the HTTP server Fastify listens on; Socket.IO answers its own path first.

@@ -4,7 +4,7 @@ import type { SocketChatLog } from './log.js';
 
 /**
  * The CONNECT check: the extension puts its access token in the handshake `auth` as `token`
- * (older builds: `api-key`), client-contract §5.1. A refusal reaches the client as
+ * (older builds: `api-key`), docs/protocol.md §5.1. A refusal reaches the client as
  * `connect_error` with the message below and `data.status` (401, or 503 when the check itself
  * failed). The original let anyone in as a fallback user (chat-server §2.12 #1); here nobody is.
  */

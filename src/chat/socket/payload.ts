@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * The client → server payloads of the extension's chat (client-contract §5.2, §5.3). Only the
+ * The client → server payloads of the extension's chat (docs/protocol.md §5.2, §5.3). Only the
  * fields Shenma acts on are checked; the rest (range, stream, callType, ...) may be anything.
  */
 

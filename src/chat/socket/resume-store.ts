@@ -2,7 +2,7 @@ import type { ResumeItem } from './wire.js';
 
 /**
  * Where a socket chat's emitted items are kept so that `rechat {chat_id, offset}` can send what a
- * client missed while it was reconnecting (client-contract §5.4). The original kept them in Redis
+ * client missed while it was reconnecting (docs/protocol.md §5.4). The original kept them in Redis
  * for an hour and let anyone read any chat (chat-server §2.12 #1); here every chat has an owner.
  */
 export interface ResumeStore {

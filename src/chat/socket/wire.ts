@@ -1,5 +1,5 @@
 /**
- * What the extension's chat webview receives (client-contract §5.4), as types. Every `json` item
+ * What the extension's chat webview receives (docs/protocol.md §5.4), as types. Every `json` item
  * carries `offset`, its 1-based position in the chat's item list, which the client sends back in
  * `rechat` to resume after the last item it saw.
  */

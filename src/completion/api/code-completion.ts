@@ -3,7 +3,7 @@ import type { CompletionInput } from '../types.js';
 import { extensionInput, extensionV2Fields, requirePrompt } from './extension-v2.js';
 
 /**
- * POST /code-completion/api/v1/completions, the later client (client-contract §9.2): the same
+ * POST /code-completion/api/v1/completions, the later client (docs/protocol.md §7.2): the same
  * body as /v2 plus client_id, parent_id, trigger_mode, import_content and project paths.
  */
 export const codeCompletionBody = z

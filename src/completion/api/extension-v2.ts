@@ -3,7 +3,7 @@ import type { CompletionInput } from '../types.js';
 import { completionStream, promptOptionsSchema, stopSchema, triggerModeSchema } from './shared.js';
 
 /**
- * POST /v2/completions as the Zhuge Shenma extension 1.2.x sends it (client-contract §4.2):
+ * POST /v2/completions as the Zhuge Shenma extension 1.2.x sends it (docs/protocol.md §4.2):
  * openai-node 3.3.0 puts the identity headers inside the JSON body as `headers`.
  */
 
@@ -20,6 +20,8 @@ export const extensionV2Fields = {
   max_tokens: z.number().int().positive().optional(),
   completion_id: z.string().max(200).optional(),
   trigger_mode: triggerModeSchema,
+  // Inputs to the original's "would the user take a suggestion here" score. Accepted so the
+  // extension's body validates, and ignored: the reject rules decide, no score hides a suggestion.
   calculate_hide_score: z.looseObject({}).optional(),
   headers: z.record(z.string(), z.unknown()).optional(),
   beta_mode: z.boolean().optional(),

@@ -90,7 +90,7 @@ export function usageOf(o: CompletionOutcome) {
 }
 
 /**
- * The reply shape of the original completion server (client-contract §4.3): the extension reads
+ * The reply shape of the original completion server (docs/protocol.md §4.3): the extension reads
  * only choices[].text; the rest is for people and later clients. "No suggestion" is 200 with
  * empty choices and a reason.
  */

@@ -1,5 +1,5 @@
 import type { FilterName } from '../../config/schema.js';
-import { cursorView, type FilterContext } from '../types.js';
+import { type FilterContext, viewOf } from '../types.js';
 import { blankResult } from './blank-result.js';
 import { isBlank } from './code-lines.js';
 import { duplicatedClosingLine } from './duplicated-closing-line.js';
@@ -48,7 +48,7 @@ export function limitToOneLine(text: string, ctx: FilterContext): string {
   // A lone CR counts too: editors break the line there.
   const lines = text.split(/\r\n|\r|\n/);
   if (lines.length === 1) return text;
-  const { linePrefix, lineSuffix } = cursorView(ctx.prefix, ctx.suffix);
+  const { linePrefix, lineSuffix } = viewOf(ctx);
   const first = lines[0]!;
   if (!isBlank(first) || !isBlank(linePrefix + lineSuffix)) return first;
   const line = lines.find((l) => !isBlank(l));

@@ -1,4 +1,4 @@
-import { cursorView } from '../types.js';
+import { viewOf } from '../types.js';
 import type { CompletionFilter } from './filter.js';
 
 /**
@@ -11,7 +11,7 @@ export const trailingWhitespace: CompletionFilter = {
   apply(text, ctx) {
     const eol = ctx.prefix.includes('\r\n') ? '\r\n' : '\n';
     const lines = text.split(/\r?\n/);
-    const { lineSuffix } = cursorView(ctx.prefix, ctx.suffix);
+    const { lineSuffix } = viewOf(ctx);
     // Spaces before text that continues on the same line separate two tokens; keep them there.
     const lastLineJoinsSuffix = lineSuffix !== '' && !/^\s/.test(lineSuffix);
     const trimmed = lines.map((line, i) =>

@@ -1,4 +1,3 @@
-import { cursorView } from '../types.js';
 import type { RejectRule } from './rule.js';
 
 // `>` ends a statement as a closed tag or generic (`<div>`, `List<int>`), not as the arrow of
@@ -8,8 +7,7 @@ const STATEMENT_END = /(?:[;})]|(?<![=-])>)$/;
 /** The cursor sits after a finished statement with nothing after it on the line. */
 export const afterStatementEnd: RejectRule = {
   name: 'afterStatementEnd',
-  check(input) {
-    const { linePrefix, lineSuffix } = cursorView(input.prefix, input.suffix);
+  check(_input, { linePrefix, lineSuffix }) {
     return STATEMENT_END.test(linePrefix.trimEnd()) && lineSuffix.trim() === '';
   },
 };

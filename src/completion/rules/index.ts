@@ -1,5 +1,5 @@
 import type { RejectRuleName } from '../../config/schema.js';
-import type { CompletionInput } from '../types.js';
+import { type CompletionInput, type CursorView, cursorView } from '../types.js';
 import { afterStatementEnd } from './after-statement-end.js';
 import { emptyDocument } from './empty-document.js';
 import { insideWord } from './inside-word.js';
@@ -18,7 +18,8 @@ export const REJECT_RULE_CHECKS: readonly RejectRule[] = [afterStatementEnd, ins
 export function checkRejectRules(
   input: CompletionInput,
   enabled: Record<RejectRuleName, boolean>,
+  view: CursorView = cursorView(input.prefix, input.suffix),
 ): RejectRuleName | undefined {
   if (input.triggerMode === 'manual') return undefined;
-  return REJECT_RULE_CHECKS.find((rule) => enabled[rule.name] && rule.check(input))?.name;
+  return REJECT_RULE_CHECKS.find((rule) => enabled[rule.name] && rule.check(input, view))?.name;
 }

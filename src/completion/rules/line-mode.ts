@@ -1,5 +1,5 @@
 import type { CompletionInput, LineMode } from '../types.js';
-import { cursorView } from '../types.js';
+import { type CursorView, cursorView } from '../types.js';
 
 const JS_TS = 'function if else for while do switch case try catch finally class interface enum namespace';
 const C_FAMILY = 'if else for do while switch case typedef struct union enum void';
@@ -54,12 +54,16 @@ const OPENS_BLOCK = /[{([:]$/;
  * Whether to ask for one line or a block. A client-forced mode wins, then the configuration;
  * in `auto`, mid-line edits get one line and the start of a block gets several.
  */
-export function decideLineMode(input: CompletionInput, configured: 'auto' | 'always' | 'never'): LineMode {
+export function decideLineMode(
+  input: CompletionInput,
+  configured: 'auto' | 'always' | 'never',
+  view: CursorView = cursorView(input.prefix, input.suffix),
+): LineMode {
   if (input.lineMode) return input.lineMode;
   if (configured === 'always') return 'multi';
   if (configured === 'never') return 'single';
 
-  const { linePrefix, lineSuffix } = cursorView(input.prefix, input.suffix);
+  const { linePrefix, lineSuffix } = view;
   if (lineSuffix.trim() !== '') return 'single';
   if (linePrefix.trim() === '') return 'multi';
   if (OPENS_BLOCK.test(linePrefix.trimEnd()) || startsWithBlockKeyword(linePrefix, input.language))

@@ -1,14 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import type { RejectRuleName } from '../../config/schema.js';
-import type { CompletionInput } from '../types.js';
+import { type CompletionInput, cursorView } from '../types.js';
 import { afterStatementEnd } from './after-statement-end.js';
 import { emptyDocument } from './empty-document.js';
 import { checkRejectRules } from './index.js';
 import { insideWord } from './inside-word.js';
+import type { RejectRule } from './rule.js';
 
 function at(prefix: string, suffix: string, extra: Partial<CompletionInput> = {}): CompletionInput {
   return { prefix, suffix, language: 'typescript', stop: [], snippets: [], triggerMode: 'auto', ...extra };
 }
+
+const check = (rule: RejectRule, input: CompletionInput) =>
+  rule.check(input, cursorView(input.prefix, input.suffix));
 
 describe('afterStatementEnd', () => {
   it.each([
@@ -28,7 +32,7 @@ describe('afterStatementEnd', () => {
     ['foo();\n', '', false],
     ['', '', false],
   ])('prefix %j, suffix %j → %s', (prefix, suffix, rejected) => {
-    expect(afterStatementEnd.check(at(prefix, suffix))).toBe(rejected);
+    expect(check(afterStatementEnd, at(prefix, suffix))).toBe(rejected);
   });
 });
 
@@ -43,7 +47,7 @@ describe('insideWord', () => {
     ['foo', '', false],
     ['foo', '\nbar', false],
   ])('prefix %j, suffix %j → %s', (prefix, suffix, rejected) => {
-    expect(insideWord.check(at(prefix, suffix))).toBe(rejected);
+    expect(check(insideWord, at(prefix, suffix))).toBe(rejected);
   });
 });
 
@@ -54,7 +58,7 @@ describe('emptyDocument', () => {
     ['x', '', false],
     ['', 'x', false],
   ])('prefix %j, suffix %j → %s', (prefix, suffix, rejected) => {
-    expect(emptyDocument.check(at(prefix, suffix))).toBe(rejected);
+    expect(check(emptyDocument, at(prefix, suffix))).toBe(rejected);
   });
 });
 

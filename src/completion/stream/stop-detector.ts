@@ -6,7 +6,7 @@ import {
   scopeAnchor,
 } from '../filters/block-scope.js';
 import { isBlank } from '../filters/code-lines.js';
-import { cursorView, type LineMode } from '../types.js';
+import { type CursorView, type LineMode, viewOf } from '../types.js';
 
 export interface StopDetectorOptions {
   prefix: string;
@@ -14,6 +14,8 @@ export interface StopDetectorOptions {
   lineMode: LineMode;
   stop: string[];
   specialTokens: string[];
+  /** The cursor line of prefix/suffix when already computed. */
+  view?: CursorView;
 }
 
 export type StopReason = 'stop' | 'newline' | 'block-end' | 'special-token';
@@ -65,7 +67,7 @@ export class StopDetector {
     ];
     this.#longestMarker = Math.max(0, ...this.#markers.map((m) => m.text.length));
     this.#anchor = scopeAnchor(opts.prefix, opts.suffix);
-    const { linePrefix, lineSuffix } = cursorView(opts.prefix, opts.suffix);
+    const { linePrefix, lineSuffix } = viewOf(opts);
     this.#cursorLineHasText = !isBlank(linePrefix + lineSuffix);
   }
 

@@ -4,7 +4,7 @@ import { KEYCLOAK_ROUTES } from './configuration.js';
 import { replayRequest } from './raw-request.js';
 
 /**
- * Logout as the extension does it (client-contract §3.3): POST .../logout with a form body
+ * Logout as the extension does it (docs/protocol.md §3.3): POST .../logout with a form body
  * `refresh_token`, `client_id`, `client_secret` and no id_token_hint, as Keycloak accepts it.
  * oidc-provider's end_session does not know that form, so it is answered by its revocation
  * endpoint instead: that authenticates the client (401 invalid_client on a wrong secret) and,

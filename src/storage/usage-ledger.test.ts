@@ -1,7 +1,8 @@
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDatabase } from '../../test/support/database.js';
-import { LedgerConflictError, UsageLedger, type UsageRecord, usageRecordOf } from './ledger.js';
+import { usageRecordOf } from '../chat/usage-record.js';
+import { LedgerConflictError, UsageLedger, type UsageRecord } from './usage-ledger.js';
 
 const row = (over: Partial<UsageRecord>): UsageRecord => ({
   requestId: 'req-1',

@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { type Kysely, sql } from 'kysely';
 import { Counter, type Registry } from 'prom-client';
-import type { Tables, UsageLedgerTable } from '../storage/tables.js';
-import type { ChatContext, ChatOutcome } from './types.js';
+import type { Tables, UsageLedgerTable } from './tables.js';
 
 /** One request as the ledger records it. */
 export interface UsageRecord {
@@ -52,9 +51,10 @@ export interface UsageLedgerOptions {
 type QueuedRow = UsageRecord & { entryId: string };
 
 /**
- * The usage ledger: one row per request. Written with an awaited insert from the chat pipeline's
- * `record` hook, before the client is told the answer finished, so an answer the user saw is
- * never missing from the ledger (an in-memory batch would lose rows on a crash).
+ * The usage ledger: one row per chat or completion request, so usage per user covers both
+ * features. The chat pipeline awaits its row in the `record` hook, before the client is told the
+ * answer finished, so an answer the user saw is never missing from the ledger (an in-memory batch
+ * would lose rows on a crash); completion writes its rows without making the editor wait.
  *
  * Rows are keyed on an id the ledger makes, never on the request id: clients may repeat their
  * `x-request-id`, and a server's request counter starts again with every process, so keying on
@@ -172,24 +172,6 @@ export class UsageLedger {
       .executeTakeFirstOrThrow();
     return { requests: Number(row.requests), tokens: Number(row.tokens) };
   }
-}
-
-/** The ledger row for a finished chat request. */
-export function usageRecordOf(ctx: ChatContext, outcome: ChatOutcome): UsageRecord {
-  return {
-    requestId: ctx.requestId,
-    userId: ctx.user.id,
-    userName: ctx.user.name,
-    model: outcome.model,
-    route: ctx.route,
-    promptTokens: outcome.usage.promptTokens,
-    completionTokens: outcome.usage.completionTokens,
-    estimated: outcome.usage.estimated,
-    firstTokenMs: outcome.firstTokenMs,
-    totalMs: outcome.totalMs,
-    status: outcome.status,
-    error: outcome.error,
-  };
 }
 
 function isUniqueViolation(err: unknown): boolean {
