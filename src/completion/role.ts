@@ -13,7 +13,7 @@ import { completionUsageRecord } from './usage.js';
 export const completionRole: RoleFactory<'completion'> = async (ctx) => {
   const { config } = ctx;
   const metrics = completionMetrics(ctx.registry);
-  const ledger = new UsageLedger(ctx.db.db);
+  const ledger = new UsageLedger(ctx.db.db, { registry: ctx.registry, log: ctx.log });
   const engine = new CompletionEngine({
     config: config.completion,
     models: ctx.models,

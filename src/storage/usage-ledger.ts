@@ -50,6 +50,8 @@ export interface UsageLedgerOptions {
 
 type QueuedRow = UsageRecord & { entryId: string };
 
+const CONFLICTS_METRIC = 'shenma_usage_ledger_conflicts_total';
+
 /**
  * The usage ledger: one row per chat or completion request, so usage per user covers both
  * features. The chat pipeline awaits its row in the `record` hook, before the client is told the
@@ -70,12 +72,14 @@ export class UsageLedger {
     private readonly db: Kysely<Tables>,
     private readonly opts: UsageLedgerOptions = {},
   ) {
+    // Chat and completion each keep a ledger; they share the one counter of the registry.
     this.conflicts = opts.registry
-      ? new Counter({
-          name: 'shenma_usage_ledger_conflicts_total',
+      ? ((opts.registry.getSingleMetric(CONFLICTS_METRIC) as Counter | undefined) ??
+        new Counter({
+          name: CONFLICTS_METRIC,
           help: 'Ledger rows refused because their entry id was already stored (a bug: rows must never collide)',
           registers: [opts.registry],
-        })
+        }))
       : undefined;
   }
 
