@@ -91,7 +91,7 @@ describe('kill -9 during streaming chats', () => {
 
     // It starts again on the same data directory (the dead process's lock is taken over).
     const second = start();
-    await second.waitFor(/listening on/, 60_000);
+    await second.waitFor(/shenma listening on http/, 60_000);
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
 
