@@ -366,7 +366,7 @@ describe('usage', () => {
     expect(body.usage.completion_tokens).toBe(4);
     expect(body.usage.prompt_tokens).toBeGreaterThan(0);
 
-    // The editor does not wait for the ledger write: poll for the row.
+    // The editor does not wait for the ledger: rows are written in batches about a second apart.
     const ledgerRow = () =>
       shenma.server.db.db
         .selectFrom('usage_ledger')
@@ -374,7 +374,7 @@ describe('usage', () => {
         .where('request_id', '=', 'usage-metered-1')
         .executeTakeFirst();
     let row = await ledgerRow();
-    for (let i = 0; i < 100 && !row; i++) {
+    for (let i = 0; i < 500 && !row; i++) {
       await new Promise((r) => setTimeout(r, 20));
       row = await ledgerRow();
     }

@@ -4,10 +4,13 @@ import { bearerCredential } from '../http/identity.js';
 import type { RouteHandler } from '../http/route-handler.js';
 import { modelReadiness } from '../models/index.js';
 import { ElasticsearchSink } from '../observability/elasticsearch.js';
+import { anthropicHandlers, modelsForEitherApi } from './anthropic-api/handlers.js';
 import { chatFeedbackHandlers } from './feedback.js';
 import { createChatHooks } from './hooks.js';
 import { openAiChatHandlers } from './openai-api.js';
 import { createQuotaGuard, createQuotaStore } from './quota/index.js';
+import { responsesHandlers } from './responses-api/handlers.js';
+import { ResponseStore } from './responses-api/store.js';
 import { ChatService } from './service.js';
 import { attachSocketChat, MemoryResumeStore, type SocketChat } from './socket/index.js';
 
@@ -49,11 +52,15 @@ export const chatRole: RoleFactory<'chat'> = async (ctx) => {
     if (!version) throw new HttpError(404, 'not_found_error', 'no extension version is configured');
     return reply.send({ version });
   };
+  const openAi = openAiChatHandlers(service);
   const hasChatModel = config.models.some((m) => m.roles.includes('chat'));
   let socketChat: SocketChat | undefined;
   return {
     handlers: {
-      ...openAiChatHandlers(service),
+      ...openAi,
+      'chat.models': modelsForEitherApi(service, openAi['chat.models']),
+      ...anthropicHandlers({ service, charsPerToken: config.chat.charsPerToken }),
+      ...responsesHandlers({ service, store: new ResponseStore(ctx.db.db), log: ctx.log }),
       'chat.feedback': feedback['chat.feedback'],
       // Rate-limited by the gateway (the route table's rateLimit), before the body is read.
       'chat.issue': feedback['chat.issue'],

@@ -55,6 +55,11 @@ export class SseWriter {
     return this.write(`data: ${payload}\n\n`);
   }
 
+  /** `event: <name>` then `data: <payload>`: the typed events of the Responses and Anthropic APIs. */
+  event(name: string, payload: string): Promise<void> {
+    return this.write(`event: ${name}\ndata: ${payload}\n\n`);
+  }
+
   /** A comment line: ignored by SSE clients, keeps idle proxies from closing the connection. */
   comment(text: string): Promise<void> {
     return this.write(`: ${text}\n\n`);

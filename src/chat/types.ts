@@ -31,7 +31,7 @@ export type ChatStatus =
 export interface ChatContext {
   requestId: string;
   user: { id: string; name: string };
-  route: 'openai' | 'socket';
+  route: 'openai' | 'socket' | 'responses' | 'anthropic';
   /** The model name as configured (not the upstream id). */
   model: string;
   /** The client's conversation id when server-side history is used (the extension's chat). */

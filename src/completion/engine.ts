@@ -87,7 +87,7 @@ export interface CompletionFailure {
 }
 
 /** Which request API asked, for metrics and logs. */
-export type CompletionApi = 'v2' | 'openai' | 'code_completion';
+export type CompletionApi = 'v2' | 'openai' | 'code_completion' | 'tabby';
 
 export interface CompletionJob {
   api: CompletionApi;

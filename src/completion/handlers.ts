@@ -11,6 +11,7 @@ import {
 import { extensionInput, extensionSupersedeKey, extensionV2Body } from './api/extension-v2.js';
 import { openAiCompletionBody, openAiInput, openAiReply, openAiStream } from './api/openai.js';
 import { extensionReply, newCompletionId } from './api/shared.js';
+import { isTabbyBody, tabbyCompletionBody, tabbyInput, tabbyReply, tabbySupersedeKey } from './api/tabby.js';
 import type { CompletionApi, CompletionEngine, CompletionOutcome } from './engine.js';
 import type { CompletionInput } from './types.js';
 
@@ -18,7 +19,7 @@ import type { CompletionInput } from './types.js';
 
 export function completionHandlers(
   engine: CompletionEngine,
-): RouteHandlers<'completion.v2' | 'completion.openai' | 'completion.codeCompletion'> {
+): RouteHandlers<'completion.v2' | 'completion.openai' | 'completion.codeCompletion' | 'completion.tabby'> {
   /** Runs the engine; a refusal or failure is sent here and undefined returned. */
   async function run(
     api: CompletionApi,
@@ -54,6 +55,20 @@ export function completionHandlers(
   const verboseRequested = (req: FastifyRequest, bodyFlag: boolean | undefined) =>
     bodyFlag === true || req.headers['x-shenma-debug'] === '1';
 
+  const tabby = async (req: FastifyRequest, reply: FastifyReply) => {
+    const body = parseBody(tabbyCompletionBody, req.body);
+    const r = await run(
+      'tabby',
+      req,
+      reply,
+      tabbyInput(body),
+      tabbySupersedeKey(body, callerOf(req).key),
+      false,
+    );
+    if (r) return reply.send(tabbyReply(r.id, r.outcome, body));
+    return reply;
+  };
+
   return {
     'completion.v2': async (req, reply) => {
       const body = parseBody(extensionV2Body, req.body);
@@ -75,7 +90,10 @@ export function completionHandlers(
       if (r) return reply.send(extensionReply(r.id, r.outcome, verboseRequested(req, body.verbose)));
       return reply;
     },
+    'completion.tabby': tabby,
     'completion.openai': async (req, reply) => {
+      // Tabby posts to the same path; its body has `segments` and no `prompt`.
+      if (isTabbyBody(req.body)) return tabby(req, reply);
       const body = parseBody(openAiCompletionBody, req.body);
       const key = body.user ? `v1:${callerOf(req).key}:${body.user}` : undefined;
       const r = await run('openai', req, reply, openAiInput(body), key, true);

@@ -5,15 +5,20 @@ import { CompletionCache } from './cache.js';
 import { CompletionEngine } from './engine.js';
 import { completionHandlers } from './handlers.js';
 import { completionMetrics } from './metrics.js';
+import { defaultCompletionModel } from './model-choice.js';
 import { SupersedeRegistry } from './supersede.js';
+import { tabbyHandlers } from './tabby.js';
 import { telemetryHandlers } from './telemetry.js';
-import { completionUsageRecord } from './usage.js';
+import { CompletionMeter, completionUsageRecord } from './usage.js';
 
 /** The completion role: the completion APIs and the extension's completion telemetry. */
 export const completionRole: RoleFactory<'completion'> = async (ctx) => {
   const { config } = ctx;
   const metrics = completionMetrics(ctx.registry);
-  const ledger = new UsageLedger(ctx.db.db, { registry: ctx.registry, log: ctx.log });
+  const meter = new CompletionMeter(
+    new UsageLedger(ctx.db.db, { registry: ctx.registry, log: ctx.log }),
+    (err) => ctx.log.warn({ err }, 'usage ledger write failed'),
+  );
   const engine = new CompletionEngine({
     config: config.completion,
     models: ctx.models,
@@ -21,15 +26,23 @@ export const completionRole: RoleFactory<'completion'> = async (ctx) => {
     supersede: new SupersedeRegistry(),
     metrics,
     logCode: config.log.logCode,
-    // The editor does not wait for the ledger: a completion is answered whether or not its row
-    // is written yet, and a failed write is logged, not turned into a failed completion.
     onOutcome: (job, result) => {
       const row = completionUsageRecord(job, result);
-      if (row) ledger.record(row).catch((err: unknown) => job.log.warn({ err }, 'usage ledger write failed'));
+      if (row) meter.add(row);
     },
   });
+  const chatModel = config.chat.model ?? config.models.find((m) => m.roles.includes('chat'))?.name;
   return {
-    handlers: { ...completionHandlers(engine), ...telemetryHandlers(ctx.db, config.completion) },
+    handlers: {
+      ...completionHandlers(engine),
+      ...telemetryHandlers(ctx.db, config.completion),
+      ...tabbyHandlers(ctx.db, {
+        completion: defaultCompletionModel(ctx.models, config.completion)?.name,
+        chat: chatModel,
+      }),
+    },
     readiness: [modelReadiness(ctx.models, 'completion')],
+    // After the HTTP server stopped: every answered completion is in the ledger before the database closes.
+    close: () => meter.flush(),
   };
 };

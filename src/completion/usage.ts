@@ -49,3 +49,48 @@ export function completionUsageRecord(
     status: completed ? 'ok' : result.kind === 'client_gone' ? 'client_cancelled' : 'superseded',
   };
 }
+
+/**
+ * Completion rows go to the ledger in batches: completions come with nearly every pause in typing,
+ * and one insert per request would cost more CPU than the completion itself (embedded PGlite most
+ * of all). Rows wait up to `batchMs`, then go together (the ledger's group commit makes that one
+ * or two statements). The editor never waits for this; rows still waiting when the process dies
+ * are lost, which the `flush` on close avoids for an orderly stop.
+ */
+const MAX_BATCH = 1000;
+
+export class CompletionMeter {
+  private rows: UsageRecord[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly ledger: { record(row: UsageRecord): Promise<unknown> },
+    private readonly onError: (err: unknown) => void,
+    private readonly batchMs = 1000,
+  ) {}
+
+  add(row: UsageRecord): void {
+    this.rows.push(row);
+    // Keeps one statement far below PostgreSQL's 65535 bind parameters (13 per row).
+    if (this.rows.length >= MAX_BATCH) {
+      void this.flush();
+      return;
+    }
+    if (!this.timer) {
+      this.timer = setTimeout(() => void this.flush(), this.batchMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Writes what is waiting; resolves once it (and any earlier batch) is in the ledger or failed. */
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const rows = this.rows;
+    this.rows = [];
+    const batch = Promise.all(rows.map((row) => this.ledger.record(row).catch(this.onError))).then(() => {});
+    this.writing = Promise.all([this.writing, batch]).then(() => {});
+    return this.writing;
+  }
+}

@@ -277,6 +277,7 @@ describe('defaults', () => {
       url: 'http://127.0.0.1:8000/v1',
       family: 'deepseek-coder',
       fim: 'template',
+      chatApi: 'chat',
       stop: [],
       roles: ['completion'],
       maxConcurrency: 8,
@@ -285,6 +286,16 @@ describe('defaults', () => {
       charsPerToken: 3,
       healthCheckIntervalMs: 10_000,
     });
+  });
+
+  it('refuses chatApi: responses on a backend kind that does not speak it', () => {
+    expect(() =>
+      parseConfig({
+        models: [
+          { name: 'm', kind: 'ollama', url: 'http://127.0.0.1:11434', roles: ['chat'], chatApi: 'responses' },
+        ],
+      }),
+    ).toThrow(/chatApi.*responses needs kind: openai/s);
   });
 
   it('keeps a partial section and defaults the rest of it', () => {

@@ -55,6 +55,12 @@ export const modelSchema = z
       .describe(
         'template: Shenma builds the FIM prompt; suffix: send prompt + suffix and let the backend do it',
       ),
+    chatApi: z
+      .enum(['chat', 'responses'])
+      .default('chat')
+      .describe(
+        'openai kind: the API chat is asked in. chat: Chat Completions (vLLM, Ollama, llama.cpp); responses: the server speaks the OpenAI Responses API (requests to /v1/responses pass through)',
+      ),
     stop: z.array(z.string()).default([]).describe('Extra stop strings for this model'),
     roles: z
       .array(z.enum(['completion', 'chat']))
@@ -82,6 +88,9 @@ export const modelSchema = z
         path: ['family'],
         message: 'a completion model with `fim: template` needs `family` or `template` (never guessed)',
       });
+    }
+    if (m.chatApi === 'responses' && m.kind !== 'openai') {
+      ctx.addIssue({ code: 'custom', path: ['chatApi'], message: 'responses needs kind: openai' });
     }
     if (m.template !== undefined && (!m.template.includes('{prefix}') || !m.template.includes('{suffix}'))) {
       ctx.addIssue({ code: 'custom', path: ['template'], message: 'must contain {prefix} and {suffix}' });
@@ -415,7 +424,7 @@ export const configSchema = z
         byName.set(m.name, m);
         return;
       }
-      for (const k of ['kind', 'family', 'template', 'fim'] as const) {
+      for (const k of ['kind', 'family', 'template', 'fim', 'chatApi'] as const) {
         if (first[k] !== m[k]) {
           ctx.addIssue({
             code: 'custom',

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { anthropicErrorHandler } from '../http/anthropic-errors.js';
 import { authenticateWithChallenge } from '../http/authentication-error.js';
 import { callerOf } from '../http/caller.js';
 import { HttpError } from '../http/errors.js';
@@ -99,6 +100,7 @@ export async function mountRoutes(
           onRequest,
           ...(bodyLimit !== undefined ? { bodyLimit } : {}),
           handler,
+          ...(route.errors === 'anthropic' ? { errorHandler: anthropicErrorHandler } : {}),
         });
         if (route.cors && !route.methods.includes('OPTIONS')) {
           target.options(url, async (_req, reply) => reply.code(204).headers(CORS_HEADERS).send());

@@ -25,6 +25,9 @@ describe('route table', () => {
   it('leaves WebSocket entries out of the handlers a role must give', () => {
     const chatIds: HandledRouteId<'chat'>[] = [
       'chat.completions',
+      'chat.responses',
+      'chat.anthropicMessages',
+      'chat.anthropicCountTokens',
       'chat.models',
       'chat.feedback',
       'chat.issue',

@@ -46,6 +46,8 @@ export interface RouteSpec {
   /** Required on every route with a body (POST); GET bodies are never read. */
   bodyLimit?: BodyLimit;
   rateLimit?: RateLimitSpec;
+  /** Error bodies in another API's shape than OpenAI's (auth and body errors included). */
+  errors?: 'anthropic';
   summary: string;
 }
 
@@ -109,6 +111,42 @@ export const ROUTES = [
     summary: 'Later client completion (client_id, parent_id, trigger_mode, import_content)',
   },
   {
+    id: 'completion.tabby',
+    role: 'completion',
+    methods: ['POST'],
+    paths: ['/tabby/v1/completions'],
+    auth: 'user',
+    bodyLimit: { context: 'completion' },
+    summary:
+      "Tabby's completion API (language, segments); /v1/completions also takes it, told apart by shape",
+  },
+  {
+    id: 'completion.tabbyHealth',
+    role: 'completion',
+    methods: ['GET', 'POST'],
+    paths: ['/v1/health', '/tabby/v1/health'],
+    auth: 'user',
+    bodyLimit: { bytes: 16 * KiB },
+    summary: "Tabby's health check (HealthState) that tabby-agent makes before completing",
+  },
+  {
+    id: 'completion.tabbyServerSetting',
+    role: 'completion',
+    methods: ['GET'],
+    paths: ['/v1beta/server_setting', '/tabby/v1beta/server_setting'],
+    auth: 'user',
+    summary: "Tabby's server settings (client-side telemetry allowed)",
+  },
+  {
+    id: 'completion.tabbyEvents',
+    role: 'completion',
+    methods: ['POST'],
+    paths: ['/v1/events', '/tabby/v1/events'],
+    auth: 'user',
+    bodyLimit: { bytes: 64 * KiB },
+    summary: "Tabby's completion events (view, select, dismiss), stored as completion feedback",
+  },
+  {
     id: 'completion.feedback',
     role: 'completion',
     methods: ['POST'],
@@ -150,6 +188,36 @@ export const ROUTES = [
     cors: true,
     bodyLimit: { context: 'chat' },
     summary: 'OpenAI-compatible chat, SSE or JSON; unknown fields passed upstream',
+  },
+  {
+    id: 'chat.responses',
+    role: 'chat',
+    methods: ['POST'],
+    paths: ['/v1/responses'],
+    auth: 'user',
+    cors: true,
+    bodyLimit: { context: 'chat' },
+    summary: 'OpenAI Responses API (typed SSE events or JSON), translated to Chat Completions upstream',
+  },
+  {
+    id: 'chat.anthropicMessages',
+    role: 'chat',
+    methods: ['POST'],
+    paths: ['/v1/messages'],
+    auth: 'user',
+    errors: 'anthropic',
+    bodyLimit: { context: 'chat' },
+    summary: 'Anthropic Messages API (x-api-key, SSE message events or JSON) onto any chat model',
+  },
+  {
+    id: 'chat.anthropicCountTokens',
+    role: 'chat',
+    methods: ['POST'],
+    paths: ['/v1/messages/count_tokens'],
+    auth: 'user',
+    errors: 'anthropic',
+    bodyLimit: { context: 'chat' },
+    summary: "Anthropic's token count, answered with Shenma's prompt estimate",
   },
   {
     id: 'chat.models',

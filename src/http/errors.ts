@@ -49,13 +49,13 @@ export function sendError(reply: FastifyReply, err: HttpError): FastifyReply {
   return reply.code(err.status).send(errorBody(err.type, err.message, err.param));
 }
 
-/** Fastify's own failures (bad JSON, body too large, wrong content type) get the same shape. */
-export function fastifyErrorHandler(err: FastifyError | HttpError, req: FastifyRequest, reply: FastifyReply) {
-  if (err instanceof HttpError) return sendError(reply, err);
+/** Fastify's own failures (bad JSON, body too large, wrong content type) as an HttpError; 5xx are logged. */
+export function httpErrorOf(err: FastifyError | HttpError, req: FastifyRequest): HttpError {
+  if (err instanceof HttpError) return err;
   const status = err.statusCode ?? 500;
   if (status >= 500) {
     req.log.error({ err }, 'unhandled error');
-    return reply.code(500).send(errorBody('server_error', 'internal error; see the server log'));
+    return new HttpError(500, 'server_error', 'internal error; see the server log');
   }
   const limit = req.routeOptions?.bodyLimit;
   const message =
@@ -68,5 +68,10 @@ export function fastifyErrorHandler(err: FastifyError | HttpError, req: FastifyR
           : err.message.startsWith('Unexpected') || err.message.includes('JSON')
             ? `body is not valid JSON: ${err.message}`
             : err.message;
-  return reply.code(status).send(errorBody('invalid_request_error', message));
+  return new HttpError(status, 'invalid_request_error', message);
+}
+
+/** Fastify's own failures (bad JSON, body too large, wrong content type) get the same shape. */
+export function fastifyErrorHandler(err: FastifyError | HttpError, req: FastifyRequest, reply: FastifyReply) {
+  return sendError(reply, httpErrorOf(err, req));
 }

@@ -19,8 +19,8 @@ export interface CredentialSource {
 }
 
 /**
- * Checks a request's credentials (Bearer JWT, personal API token, or the `api-key` header with
- * either). Resolves to the identity, or rejects with an HttpError 401 naming what is wrong.
+ * Checks a request's credentials (Bearer JWT, personal API token, or the `api-key` / `x-api-key`
+ * header with either). Resolves to the identity, or rejects with an HttpError 401 naming what is wrong.
  */
 export type Authenticate = (req: CredentialSource) => Promise<Identity>;
 

@@ -144,6 +144,11 @@ describe('JWT access tokens from the embedded provider', () => {
     expect(await authenticate(request({ 'api-key': token }))).toMatchObject({ name: 'alice', via: 'jwt' });
   });
 
+  it('accepts the token in x-api-key (Anthropic clients on /v1/messages)', async () => {
+    const token = await sign(claimsFor(alice), { key: embeddedKey });
+    expect(await authenticate(request({ 'x-api-key': token }))).toMatchObject({ name: 'alice', via: 'jwt' });
+  });
+
   it('refuses alg "none" (a hand-made unsigned token)', async () => {
     const token = `${base64url({ alg: 'none', typ: 'at+jwt' })}.${base64url(claimsFor(alice))}.`;
     const err = await rejection(authenticate(request({ authorization: `Bearer ${token}` })));

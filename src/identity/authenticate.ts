@@ -30,7 +30,7 @@ export interface AuthenticatorOptions {
 }
 
 export const MISSING_CREDENTIALS =
-  'missing credentials: send Authorization: Bearer <token> or an api-key header';
+  'missing credentials: send Authorization: Bearer <token>, or an api-key or x-api-key header';
 
 /** How long a user's enabled/disabled state is reused before the database is asked again. */
 const USER_STATE_TTL_MS = 30_000;
@@ -98,13 +98,16 @@ export function bearerToken(authorization: string | undefined): string | undefin
   return (authorization && /^Bearer[ \t]+(\S+)\s*$/i.exec(authorization)?.[1]) || undefined;
 }
 
-/** `Authorization: Bearer <x>`, else the `api-key` header. */
+/** `Authorization: Bearer <x>`, else the `api-key` header, else `x-api-key` (Anthropic's clients). */
 function readCredential(req: CredentialSource): string | undefined {
   const bearer = bearerToken(req.headers.authorization);
   if (bearer) return bearer;
-  const apiKey = req.headers['api-key'];
-  const value = (Array.isArray(apiKey) ? apiKey[0] : apiKey)?.trim();
-  return value || undefined;
+  for (const name of ['api-key', 'x-api-key']) {
+    const header = req.headers[name];
+    const value = (Array.isArray(header) ? header[0] : header)?.trim();
+    if (value) return value;
+  }
+  return undefined;
 }
 
 function looksLikeJwt(value: string): boolean {

@@ -103,4 +103,6 @@ export interface BackendOptions {
   /** Base URL as configured (e.g. http://127.0.0.1:8000/v1 or http://127.0.0.1:11434). */
   url: string;
   apiKey?: string;
+  /** openai kind only: `responses` when the server's chat API is the OpenAI Responses API. */
+  chatApi?: 'chat' | 'responses';
 }

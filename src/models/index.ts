@@ -38,3 +38,4 @@ export {
   type ResilientCall,
   resilientCall,
 } from './resilient-call.js';
+export { RESPONSES_REQUEST, responsesInputOf } from './responses.js';

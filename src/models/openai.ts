@@ -1,14 +1,18 @@
-import type { BackendOptions, FimRequest } from './backend.js';
+import type { BackendOptions, ChatChunk, FimRequest } from './backend.js';
 import { type Parsed, ssePieces, UpstreamError } from './http.js';
 import { fimEvent, fimSecrets, HttpBackend, textField } from './http-backend.js';
+import { streamResponsesAsChat } from './responses.js';
 
 /**
  * OpenAI-compatible legacy completions (vLLM, TGI, LM Studio, DeepSeek, OpenAI itself). The base
  * URL includes the version segment, e.g. http://127.0.0.1:8000/v1.
  */
 export class OpenAiBackend extends HttpBackend {
+  private readonly chatApi: 'chat' | 'responses';
+
   constructor(opts: BackendOptions) {
     super(opts, { chat: '/chat/completions', probe: '/models' });
+    this.chatApi = opts.chatApi ?? 'chat';
   }
 
   async *streamFim(req: FimRequest, signal: AbortSignal): AsyncGenerator<string> {
@@ -31,6 +35,11 @@ export class OpenAiBackend extends HttpBackend {
       signal,
     );
     yield* ssePieces(body, signal, (payload) => parseEvent(payload, secrets));
+  }
+
+  override streamChat(body: Record<string, unknown>, signal: AbortSignal): AsyncGenerator<ChatChunk> {
+    if (this.chatApi === 'responses') return streamResponsesAsChat(this.client, '/responses', body, signal);
+    return super.streamChat(body, signal);
   }
 }
 

@@ -87,7 +87,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
   });
   const models = new ModelRegistry(
     config.models,
-    (m) => createBackend(m.kind, { url: m.url, ...(m.apiKey ? { apiKey: m.apiKey } : {}) }),
+    (m) =>
+      createBackend(m.kind, { url: m.url, chatApi: m.chatApi, ...(m.apiKey ? { apiKey: m.apiKey } : {}) }),
     modelMetrics(registry),
   );
   const app = Fastify({

@@ -103,7 +103,7 @@ export interface UsageLedgerTable {
   user_id: string;
   user_name: string;
   model: string;
-  route: 'completion' | 'openai' | 'socket';
+  route: 'completion' | 'openai' | 'socket' | 'responses' | 'anthropic';
   prompt_tokens: number;
   completion_tokens: number;
   estimated: boolean;

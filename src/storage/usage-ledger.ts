@@ -56,7 +56,8 @@ const CONFLICTS_METRIC = 'shenma_usage_ledger_conflicts_total';
  * The usage ledger: one row per chat or completion request, so usage per user covers both
  * features. The chat pipeline awaits its row in the `record` hook, before the client is told the
  * answer finished, so an answer the user saw is never missing from the ledger (an in-memory batch
- * would lose rows on a crash); completion writes its rows without making the editor wait.
+ * would lose rows on a crash); completion batches its rows (CompletionMeter) so the editor never
+ * waits and the ledger costs a completion little.
  *
  * Rows are keyed on an id the ledger makes, never on the request id: clients may repeat their
  * `x-request-id`, and a server's request counter starts again with every process, so keying on

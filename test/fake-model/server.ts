@@ -22,6 +22,11 @@ interface ScriptTiming {
   fault?: Fault;
   /** Writes the bytes of the first multi-byte character across two network writes. */
   splitUtf8?: boolean;
+  /**
+   * Chat only: function calls the answer makes after its text, each streamed as an opening delta
+   * (id, name) and its arguments in two pieces; the finish reason defaults to `tool_calls`.
+   */
+  toolCalls?: { name: string; arguments: string; id?: string }[];
   /** Chat only: the usage chunk's counts (default: prompt characters / 4, one token per chunk). */
   usage?: { prompt_tokens: number; completion_tokens: number };
 }
@@ -30,8 +35,11 @@ export type Script =
   | (ScriptTiming & { chunks: string[]; text?: undefined; chunkChars?: undefined })
   | (ScriptTiming & { text: string; chunkChars?: number; chunks?: undefined });
 
-/** `chat` is the OpenAI chat-completions API, which vLLM, Ollama and llama.cpp all serve. */
-export type Protocol = 'openai' | 'ollama' | 'llamacpp' | 'chat';
+/**
+ * `chat` is the OpenAI chat-completions API, which vLLM, Ollama and llama.cpp all serve;
+ * `responses` the OpenAI Responses API (typed SSE events), which newer servers speak.
+ */
+export type Protocol = 'openai' | 'ollama' | 'llamacpp' | 'chat' | 'responses';
 
 export interface RecordedRequest {
   path: string;
@@ -120,7 +128,11 @@ interface Frames {
 
 const sse = (payload: string) => Buffer.from(`data: ${payload}\n\n`);
 
-function buildFrames(protocol: Exclude<Protocol, 'chat'>, chunks: string[], finishReason: string): Frames {
+function buildFrames(
+  protocol: Exclude<Protocol, 'chat' | 'responses'>,
+  chunks: string[],
+  finishReason: string,
+): Frames {
   const whole = chunks.join('');
   switch (protocol) {
     case 'openai':
@@ -193,7 +205,8 @@ function promptChars(body: Record<string, unknown>): number {
  */
 function chatFrames(script: Script, body: Record<string, unknown>): Frames {
   const chunks = scriptChunks(script);
-  const finishReason = script.finishReason ?? 'stop';
+  const toolCalls = script.toolCalls ?? [];
+  const finishReason = script.finishReason ?? (toolCalls.length > 0 ? 'tool_calls' : 'stop');
   const model = typeof body['model'] === 'string' ? body['model'] : 'fake-model';
   const base = { id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1700000000, model };
   const usage = script.usage ?? {
@@ -209,7 +222,21 @@ function chatFrames(script: Script, body: Record<string, unknown>): Frames {
   return {
     contentType: 'text/event-stream',
     opening: delta({ role: 'assistant', content: '' }, null),
-    chunks: chunks.map((content) => delta({ content }, null)),
+    chunks: [
+      ...chunks.map((content) => delta({ content }, null)),
+      ...toolCalls.flatMap((call, index) => {
+        const id = call.id ?? `call_fake_${index}`;
+        const half = Math.ceil(call.arguments.length / 2);
+        return [
+          delta(
+            { tool_calls: [{ index, id, type: 'function', function: { name: call.name, arguments: '' } }] },
+            null,
+          ),
+          delta({ tool_calls: [{ index, function: { arguments: call.arguments.slice(0, half) } }] }, null),
+          delta({ tool_calls: [{ index, function: { arguments: call.arguments.slice(half) } }] }, null),
+        ];
+      }),
+    ],
     terminator: Buffer.concat([
       delta({}, finishReason),
       ...(options?.include_usage === true
@@ -225,11 +252,145 @@ function chatFrames(script: Script, body: Record<string, unknown>): Frames {
         created: 1700000000,
         model,
         choices: [
-          { index: 0, message: { role: 'assistant', content: chunks.join('') }, finish_reason: finishReason },
+          {
+            index: 0,
+            message: {
+              role: 'assistant',
+              content: chunks.join(''),
+              ...(toolCalls.length > 0
+                ? {
+                    tool_calls: toolCalls.map((call, index) => ({
+                      id: call.id ?? `call_fake_${index}`,
+                      type: 'function',
+                      function: { name: call.name, arguments: call.arguments },
+                    })),
+                  }
+                : {}),
+            },
+            finish_reason: finishReason,
+          },
         ],
         usage: fullUsage,
       }),
     ),
+    errorBody: (status) =>
+      JSON.stringify({
+        error: { message: `fake error ${status}`, type: 'fake_error', param: null, code: status },
+      }),
+  };
+}
+
+/** Characters of a Responses request's input text, for the default usage. */
+function inputChars(body: Record<string, unknown>): number {
+  const input = body['input'];
+  if (typeof input === 'string') return input.length;
+  if (!Array.isArray(input)) return 0;
+  return JSON.stringify(input).length;
+}
+
+/**
+ * Responses frames, built per request: response.created, then a message item whose text arrives
+ * as output_text.delta events, then function_call items with their arguments in two deltas, then
+ * response.completed (or response.incomplete for finishReason `length`) with usage.
+ */
+function responsesFrames(script: Script, body: Record<string, unknown>): Frames {
+  const chunks = scriptChunks(script);
+  const toolCalls = script.toolCalls ?? [];
+  const model = typeof body['model'] === 'string' ? body['model'] : 'fake-model';
+  let sequence = 0;
+  const event = (type: string, fields: Record<string, unknown>) =>
+    Buffer.from(
+      `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...fields })}\n\n`,
+    );
+  const usage = script.usage ?? {
+    prompt_tokens: Math.ceil(inputChars(body) / 4),
+    completion_tokens: chunks.length,
+  };
+  const response = (status: string, output: unknown[]) => ({
+    id: 'resp_fake',
+    object: 'response',
+    created_at: 1700000000,
+    status,
+    model,
+    output,
+    ...(status === 'incomplete' ? { incomplete_details: { reason: 'max_output_tokens' } } : {}),
+    usage: {
+      input_tokens: usage.prompt_tokens,
+      output_tokens: usage.completion_tokens,
+      total_tokens: usage.prompt_tokens + usage.completion_tokens,
+    },
+  });
+  const text = chunks.join('');
+  const message = {
+    type: 'message',
+    id: 'msg_fake',
+    role: 'assistant',
+    status: 'completed',
+    content: [{ type: 'output_text', text, annotations: [] }],
+  };
+  const calls = toolCalls.map((call, i) => ({
+    type: 'function_call',
+    id: `fc_fake_${i}`,
+    call_id: call.id ?? `call_fake_${i}`,
+    name: call.name,
+    arguments: call.arguments,
+    status: 'completed',
+  }));
+  const textIndex = chunks.length > 0 ? 0 : -1;
+  const output = [...(textIndex === 0 ? [message] : []), ...calls];
+  const opening = [event('response.created', { response: response('in_progress', []) })];
+  if (textIndex === 0) {
+    opening.push(
+      event('response.output_item.added', {
+        output_index: 0,
+        item: { ...message, status: 'in_progress', content: [] },
+      }),
+    );
+  }
+  const callFrames = calls.flatMap((call, i) => {
+    const outputIndex = i + (textIndex === 0 ? 1 : 0);
+    const half = Math.ceil(call.arguments.length / 2);
+    return [
+      event('response.output_item.added', {
+        output_index: outputIndex,
+        item: { ...call, arguments: '', status: 'in_progress' },
+      }),
+      event('response.function_call_arguments.delta', {
+        item_id: call.id,
+        output_index: outputIndex,
+        delta: call.arguments.slice(0, half),
+      }),
+      event('response.function_call_arguments.delta', {
+        item_id: call.id,
+        output_index: outputIndex,
+        delta: call.arguments.slice(half),
+      }),
+      event('response.output_item.done', { output_index: outputIndex, item: call }),
+    ];
+  });
+  const incomplete = script.finishReason === 'length';
+  return {
+    contentType: 'text/event-stream',
+    opening: Buffer.concat(opening),
+    chunks: [
+      ...chunks.map((delta) =>
+        event('response.output_text.delta', {
+          item_id: 'msg_fake',
+          output_index: 0,
+          content_index: 0,
+          delta,
+        }),
+      ),
+      ...callFrames,
+    ],
+    terminator: Buffer.concat([
+      ...(textIndex === 0 ? [event('response.output_item.done', { output_index: 0, item: message })] : []),
+      event(incomplete ? 'response.incomplete' : 'response.completed', {
+        response: response(incomplete ? 'incomplete' : 'completed', output),
+      }),
+    ]),
+    malformed: Buffer.from('event: response.output_text.delta\ndata: {"type":\n\n'),
+    whole: Buffer.from(JSON.stringify(response(incomplete ? 'incomplete' : 'completed', output))),
     errorBody: (status) =>
       JSON.stringify({
         error: { message: `fake error ${status}`, type: 'fake_error', param: null, code: status },
@@ -242,6 +403,7 @@ const frameCache = new WeakMap<Script, Map<Protocol, Frames>>();
 
 function framesFor(script: Script, protocol: Protocol, body: Record<string, unknown>): Frames {
   if (protocol === 'chat') return chatFrames(script, body);
+  if (protocol === 'responses') return responsesFrames(script, body);
   let byProtocol = frameCache.get(script);
   if (!byProtocol) {
     byProtocol = new Map();
@@ -269,6 +431,7 @@ const GENERATION_ROUTES: Record<string, Protocol> = {
   '/infill': 'llamacpp',
   '/completion': 'llamacpp',
   '/v1/chat/completions': 'chat',
+  '/v1/responses': 'responses',
 };
 
 const METADATA_ROUTES: Record<string, string> = {

@@ -45,7 +45,7 @@ export async function startTestShenma(config: ShenmaConfigInput): Promise<TestSh
   await new UserStore(server.db.db).add('tester', 'tester-password-1');
   const { secret: token } = await new TokenStore(server.db.db).create('tester', { name: 'tests' });
   const auth = (headers: Record<string, string>) =>
-    'authorization' in headers || 'api-key' in headers
+    'authorization' in headers || 'api-key' in headers || 'x-api-key' in headers
       ? headers
       : { authorization: `Bearer ${token}`, ...headers };
   return {

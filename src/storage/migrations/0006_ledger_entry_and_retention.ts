@@ -8,7 +8,7 @@ import type { Migration } from './migration.js';
  * The feedback tables get an index on `received_at` so retention can prune them cheaply.
  */
 export const ledgerEntryAndRetention: Migration = {
-  name: '0005_ledger_entry_and_retention',
+  name: '0006_ledger_entry_and_retention',
   async up(db) {
     // Rows written before this migration get a fresh id; new rows carry the one Shenma made.
     await db.schema

@@ -6,7 +6,7 @@ import type { Migration } from './migration.js';
  * written (full disk, read-only mode) must not call itself ready, since logins and chats write.
  */
 export const readinessProbe: Migration = {
-  name: '0006_readiness_probe',
+  name: '0007_readiness_probe',
   async up(db) {
     await db.schema
       .createTable('shenma_readiness')

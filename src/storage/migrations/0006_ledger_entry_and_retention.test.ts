@@ -4,7 +4,7 @@ import { openTestDatabase } from '../../../test/support/database.js';
 import { migrate } from '../migrate.js';
 import { MIGRATIONS } from './index.js';
 
-describe('migration 0005_ledger_entry_and_retention', () => {
+describe('migration 0006_ledger_entry_and_retention', () => {
   let test: Awaited<ReturnType<typeof openTestDatabase>>;
   beforeAll(async () => {
     test = await openTestDatabase('m0005', { migrated: false });
@@ -18,7 +18,7 @@ describe('migration 0005_ledger_entry_and_retention', () => {
         completion_tokens, estimated, total_ms, status)
         values (${requestId}, 'u', 'alice', 'm', 'openai', 1, 1, false, 5, 'ok')`.execute(test.database.db);
     }
-    expect((await migrate(test.database.db)).applied).toContain('0005_ledger_entry_and_retention');
+    expect((await migrate(test.database.db)).applied).toContain('0006_ledger_entry_and_retention');
   });
   afterAll(() => test.close());
 
