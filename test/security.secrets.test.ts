@@ -92,45 +92,49 @@ describe('/metrics and /readyz details beyond loopback', () => {
   const external = externalAddress();
   const models = [{ name: 'coder', url: 'http://127.0.0.1:1/v1', family: 'deepseek-coder' as const }];
 
-  it.skipIf(!external)('answer loopback callers, and others only with server.metricsToken', async () => {
-    const dataDir = tempDir();
-    const metricsToken = 'metrics-token-0123456789';
-    const server = await startEmbedded({
-      config: parseConfig({ models, server: { metricsToken }, database: {} }, 'test config'),
-      dataDir,
-      host: '0.0.0.0',
-      port: 0,
-      logLevel: 'silent',
-    });
-    try {
-      const port = new URL(server.url).port;
-      const remote = `http://${external}:${port}`;
-      const local = `http://127.0.0.1:${port}`;
-      expect((await fetch(`${local}/metrics`)).status).toBe(200);
-      const refused = await fetch(`${remote}/metrics`);
-      expect(refused.status).toBe(401);
-      expect(((await refused.json()) as { error: { message: string } }).error.message).toContain(
-        'server.metricsToken',
-      );
-      expect(
-        (await fetch(`${remote}/metrics`, { headers: { authorization: 'Bearer wrong-token-000000000' } }))
-          .status,
-      ).toBe(401);
-      const allowed = await fetch(`${remote}/metrics`, {
-        headers: { authorization: `Bearer ${metricsToken}` },
+  it.skipIf(!external)(
+    'answer loopback callers, and others only with server.metricsToken',
+    async () => {
+      const dataDir = tempDir();
+      const metricsToken = 'metrics-token-0123456789';
+      const server = await startEmbedded({
+        config: parseConfig({ models, server: { metricsToken }, database: {} }, 'test config'),
+        dataDir,
+        host: '0.0.0.0',
+        port: 0,
+        logLevel: 'silent',
       });
-      expect(allowed.status).toBe(200);
-      expect(await allowed.text()).toContain('shenma_model_replica_healthy');
-      // Probes still get the status; the details (model addresses, errors) need the token.
-      const bare = await fetch(`${remote}/readyz`);
-      expect(bare.status).toBe(503);
-      expect(await bare.json()).toEqual({ status: 'not_ready' });
-      const detailed = await fetch(`${remote}/readyz`, {
-        headers: { authorization: `Bearer ${metricsToken}` },
-      });
-      expect(((await detailed.json()) as { checks?: unknown }).checks).toBeDefined();
-    } finally {
-      await server.close();
-    }
-  });
+      try {
+        const port = new URL(server.url).port;
+        const remote = `http://${external}:${port}`;
+        const local = `http://127.0.0.1:${port}`;
+        expect((await fetch(`${local}/metrics`)).status).toBe(200);
+        const refused = await fetch(`${remote}/metrics`);
+        expect(refused.status).toBe(401);
+        expect(((await refused.json()) as { error: { message: string } }).error.message).toContain(
+          'server.metricsToken',
+        );
+        expect(
+          (await fetch(`${remote}/metrics`, { headers: { authorization: 'Bearer wrong-token-000000000' } }))
+            .status,
+        ).toBe(401);
+        const allowed = await fetch(`${remote}/metrics`, {
+          headers: { authorization: `Bearer ${metricsToken}` },
+        });
+        expect(allowed.status).toBe(200);
+        expect(await allowed.text()).toContain('shenma_model_replica_healthy');
+        // Probes still get the status; the details (model addresses, errors) need the token.
+        const bare = await fetch(`${remote}/readyz`);
+        expect(bare.status).toBe(503);
+        expect(await bare.json()).toEqual({ status: 'not_ready' });
+        const detailed = await fetch(`${remote}/readyz`, {
+          headers: { authorization: `Bearer ${metricsToken}` },
+        });
+        expect(((await detailed.json()) as { checks?: unknown }).checks).toBeDefined();
+      } finally {
+        await server.close();
+      }
+    },
+    90_000,
+  );
 });
