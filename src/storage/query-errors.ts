@@ -63,12 +63,10 @@ export function sanitizeQueryError(err: unknown, query: CompiledQuery): unknown 
 class SanitizingConnection implements DatabaseConnection {
   constructor(readonly inner: DatabaseConnection) {}
 
-  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    try {
-      return await this.inner.executeQuery<R>(query);
-    } catch (err) {
+  executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    return this.inner.executeQuery<R>(query).catch((err: unknown) => {
       throw sanitizeQueryError(err, query);
-    }
+    });
   }
 
   async *streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
