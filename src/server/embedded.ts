@@ -8,6 +8,7 @@ import { mountRoutes } from '../gateway/mount.js';
 import type { AnyRoleFactory, AnyRoleParts, RoleContext, RoleFactory } from '../gateway/role.js';
 import type { Role } from '../gateway/routes.js';
 import { ROUTES } from '../gateway/routes.js';
+import { type CredentialEvents, createCredentialEvents } from '../http/credential-events.js';
 import { errorBody, fastifyErrorHandler } from '../http/errors.js';
 import { useDepthLimitedJson } from '../http/json-body.js';
 import { requestIdGenerator } from '../http/request-id.js';
@@ -19,6 +20,7 @@ import { loggerOptions } from '../observability/logger.js';
 import { createRegistry } from '../observability/metrics.js';
 import { isLoopback, opsHandlers } from '../ops/health.js';
 import { type Database, openDatabase } from '../storage/database.js';
+import { createEphemeralStore } from '../storage/ephemeral.js';
 import { migrate } from '../storage/migrate.js';
 import { startRetention } from '../storage/retention.js';
 import { trampolineRole } from '../trampoline/role.js';
@@ -37,6 +39,8 @@ export interface EmbeddedOptions {
   host?: string;
   /** Defaults to the configured log level; tests pass 'silent'. */
   logLevel?: string;
+  /** Where the JSON log lines go (default stdout); tests read them. */
+  logStream?: { write(line: string): void };
 }
 
 export interface EmbeddedServer {
@@ -45,6 +49,8 @@ export interface EmbeddedServer {
   app: FastifyInstance;
   db: Database;
   models: ModelRegistry;
+  /** Where a disable or revoke made in this process is announced (admin commands use it). */
+  credentialChanges: CredentialEvents;
   close(): Promise<void>;
 }
 
@@ -92,7 +98,10 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     modelMetrics(registry),
   );
   const app = Fastify({
-    logger: loggerOptions(opts.logLevel ?? config.log.level),
+    logger: {
+      ...loggerOptions(opts.logLevel ?? config.log.level),
+      ...(opts.logStream ? { stream: opts.logStream } : {}),
+    },
     // One summary line per completion is logged by the handlers; per-request lines would double it.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: DEFAULT_BODY_LIMIT,
@@ -102,6 +111,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     genReqId: requestIdGenerator(),
     trustProxy: false,
   });
+  const ephemeral = createEphemeralStore(config.redis);
+  const credentialChanges = createCredentialEvents(config.redis);
   const parts: AnyRoleParts[] = [];
   let adminSocket: AdminSocket | undefined;
   let retention: { stop(): Promise<void> } | undefined;
@@ -113,6 +124,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     await app.close().catch(() => {});
     for (const p of [...parts].reverse()) await p.close?.().catch(() => {});
     await models.close().catch(() => {});
+    await ephemeral.close().catch(() => {});
+    await credentialChanges.close().catch(() => {});
     await db.close().catch(() => {});
   };
   try {
@@ -128,6 +141,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
       registry,
       models,
       log: app.log,
+      ephemeral,
+      credentialChanges,
     };
     for (const role of EMBEDDED_ROLES) parts.push(await role(ctx));
 
@@ -175,7 +190,10 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     );
     // Only the embedded database needs it: `shenma users|tokens` open PostgreSQL themselves.
     if (db.kind === 'pglite') {
-      const stores = { users: new UserStore(db.db), tokens: new TokenStore(db.db) };
+      const stores = {
+        users: new UserStore(db.db, { events: credentialChanges }),
+        tokens: new TokenStore(db.db, { events: credentialChanges }),
+      };
       adminSocket = await startAdminSocket({ dataDir: opts.dataDir, ...stores, log: app.log });
     }
     if (!isLoopback(host) && !config.server.metricsToken) {
@@ -186,7 +204,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     const address = await app.listen({ port, host });
     const actualPort = new URL(address).port;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
-    return { url, publicUrl, app, db, models, close: closeAll };
+    return { url, publicUrl, app, db, models, credentialChanges, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;
