@@ -59,6 +59,7 @@ const NON_JSON_REFUSALS = new Set([
   'identity.login',
   'trampoline.ok',
   'identity.pluginLogin',
+  'identity.pluginLoginConfirm',
   'identity.oidc',
 ]);
 

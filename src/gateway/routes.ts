@@ -311,6 +311,8 @@ export const ROUTES = [
     methods: ['POST'],
     paths: ['/oidc-auth/api/v1/plugin/login/confirm'],
     auth: 'none',
+    // The confirm form: a CSRF token and a few ids.
+    bodyLimit: { bytes: 16 * KiB },
     summary: 'The browser confirms (or refuses) a polling login: CSRF-protected form post',
   },
   // Trampoline role: hands the login result to the IDE.
