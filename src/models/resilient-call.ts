@@ -77,7 +77,7 @@ export interface ResilientCall<T> {
  */
 export async function* resilientCall<T>(call: ResilientCall<T>): AsyncGenerator<Answered<T>> {
   const { policy, signal, observe } = call;
-  const state = { started: false };
+  let started = false;
   let last: unknown;
   let trigger: unknown;
   let previous: ModelGroup | undefined;
@@ -88,11 +88,36 @@ export async function* resilientCall<T>(call: ResilientCall<T>): AsyncGenerator<
         observe?.retrying?.({ from: previous, to: group, nextModel: attempt === 0, cause: last, trigger });
       }
       previous = group;
+      // One try on one replica, streamed here rather than through a nested generator: every
+      // item of every answer passes this loop, so it is kept to one generator step.
+      const attemptOnce = new Attempt(call, group);
       try {
-        yield* tryOnce(call, group, tried, state);
+        const replica = await attemptOnce.lease(tried);
+        const held: T[] = [];
+        for (;;) {
+          const next = await attemptOnce.next(started);
+          if (next.done) break;
+          if (!started) {
+            if (policy.startsAnswer && !policy.startsAnswer(next.value)) {
+              held.push(next.value);
+              continue;
+            }
+            started = true;
+            attemptOnce.answerStarted();
+            for (const item of held.splice(0)) yield { item, group, replica };
+          }
+          yield { item: next.value, group, replica };
+        }
+        // The stream ended without anything that starts an answer: an empty answer, still complete.
+        if (!started) {
+          started = true;
+          for (const item of held.splice(0)) yield { item, group, replica };
+        }
+        group.markHealthy(replica);
         return;
-      } catch (err) {
-        if (state.started || signal.aborted || !isModelCallFailure(err)) throw err;
+      } catch (thrown) {
+        const err = attemptOnce.failed(thrown);
+        if (started || signal.aborted || !isModelCallFailure(err)) throw err;
         trigger = err;
         // Every replica of this model was tried already: the failure before is the news.
         const exhausted = err instanceof ModelUnavailableError && tried.size > 0;
@@ -100,105 +125,102 @@ export async function* resilientCall<T>(call: ResilientCall<T>): AsyncGenerator<
         if (!exhausted && policy.retryReplica(err)) continue;
         if (policy.nextModel(err)) break;
         throw last;
+      } finally {
+        await attemptOnce.close();
       }
     }
   }
   throw last;
 }
 
-/** One upstream call on one replica, holding opening items back until the answer starts. */
-async function* tryOnce<T>(
-  call: ResilientCall<T>,
-  group: ModelGroup,
-  tried: Set<Replica>,
-  state: { started: boolean },
-): AsyncGenerator<Answered<T>> {
-  const { policy, observe } = call;
-  const parent = call.signal;
-  const controller = new AbortController();
-  const onParent = () => controller.abort(parent.reason);
-  if (parent.aborted) onParent();
-  else parent.addEventListener('abort', onParent, { once: true });
-  let firstTokenTimer: NodeJS.Timeout | undefined;
-  const armFirstToken = () => {
-    firstTokenTimer = setTimeout(
-      () =>
-        controller.abort(
-          new UpstreamTimeout('first_token', `no first token within ${policy.firstTokenMs} ms`),
-        ),
-      policy.firstTokenMs,
+/** The state of one try: its abort (the caller's, or its own deadlines), lease and stream. */
+class Attempt<T> {
+  private readonly controller = new AbortController();
+  private readonly onParent = () => this.controller.abort(this.call.signal.reason);
+  private firstTokenTimer: NodeJS.Timeout | undefined;
+  private leaseHeld: Lease | undefined;
+  private iterator: AsyncIterator<T> | undefined;
+  private leasedAt = 0;
+
+  constructor(
+    private readonly call: ResilientCall<T>,
+    private readonly group: ModelGroup,
+  ) {
+    const parent = call.signal;
+    if (parent.aborted) this.onParent();
+    else parent.addEventListener('abort', this.onParent, { once: true });
+  }
+
+  private armFirstToken(): void {
+    const ms = this.call.policy.firstTokenMs;
+    this.firstTokenTimer = setTimeout(
+      () => this.controller.abort(new UpstreamTimeout('first_token', `no first token within ${ms} ms`)),
+      ms,
     );
-  };
-  if (policy.queueMs === undefined) armFirstToken();
-  let lease: Lease | undefined;
-  let iterator: AsyncIterator<T> | undefined;
-  try {
+  }
+
+  /** Waits for a slot on a replica not tried yet and opens the stream there. */
+  async lease(tried: Set<Replica>): Promise<Replica> {
+    const { policy, observe } = this.call;
+    if (policy.queueMs === undefined) this.armFirstToken();
     const queueStart = performance.now();
     try {
-      lease = await group.acquire(controller.signal, policy.queueMs ?? policy.firstTokenMs, tried);
+      this.leaseHeld = await this.group.acquire(
+        this.controller.signal,
+        policy.queueMs ?? policy.firstTokenMs,
+        tried,
+      );
     } finally {
-      observe?.queued?.(group, performance.now() - queueStart);
+      observe?.queued?.(this.group, performance.now() - queueStart);
     }
-    const replica = lease.replica;
+    const replica = this.leaseHeld.replica;
     tried.add(replica);
-    const leased = performance.now();
-    if (policy.queueMs !== undefined) armFirstToken();
-    iterator = call.open(replica, group, controller.signal)[Symbol.asyncIterator]();
-    const held: T[] = [];
+    this.leasedAt = performance.now();
+    if (policy.queueMs !== undefined) this.armFirstToken();
+    this.iterator = this.call.open(replica, this.group, this.controller.signal)[Symbol.asyncIterator]();
+    return replica;
+  }
+
+  /** The next item. Once the answer started, silence beyond `idleMs` ends the try. */
+  async next(started: boolean): Promise<IteratorResult<T>> {
+    const { idleMs } = this.call.policy;
+    // Idle is the upstream's silence only: the timer runs while we wait for it, not while a slow
+    // consumer makes us wait.
+    if (!started || idleMs === undefined) return this.iterator!.next();
+    const idleTimer = setTimeout(
+      () => this.controller.abort(new UpstreamTimeout('idle', `no token for ${idleMs} ms mid-answer`)),
+      idleMs,
+    );
     try {
-      for (;;) {
-        // Idle is the upstream's silence only: the timer runs while we wait for it, not while a
-        // slow consumer makes us wait.
-        const idleTimer =
-          state.started && policy.idleMs !== undefined
-            ? setTimeout(
-                () =>
-                  controller.abort(
-                    new UpstreamTimeout('idle', `no token for ${policy.idleMs} ms mid-answer`),
-                  ),
-                policy.idleMs,
-              )
-            : undefined;
-        let next: IteratorResult<T>;
-        try {
-          next = await iterator.next();
-        } finally {
-          clearTimeout(idleTimer);
-        }
-        if (next.done) break;
-        if (!state.started) {
-          if (policy.startsAnswer && !policy.startsAnswer(next.value)) {
-            held.push(next.value);
-            continue;
-          }
-          clearTimeout(firstTokenTimer);
-          state.started = true;
-          group.markHealthy(replica);
-          observe?.started?.(group, performance.now() - leased);
-          for (const item of held.splice(0)) yield { item, group, replica };
-        }
-        yield { item: next.value, group, replica };
-      }
-      // The stream ended without anything that starts an answer: an empty answer, still complete.
-      if (!state.started) {
-        state.started = true;
-        for (const item of held.splice(0)) yield { item, group, replica };
-      }
-      group.markHealthy(replica);
-    } catch (err) {
-      if (err instanceof UpstreamError && err.kind === 'unreachable') group.markDown(replica, err.message);
-      throw err;
+      return await this.iterator!.next();
+    } finally {
+      clearTimeout(idleTimer);
     }
-  } catch (err) {
-    // An abort surfaces as whatever the backend threw; the signal's reason says what it was.
-    const reason: unknown = controller.signal.aborted ? controller.signal.reason : err;
-    observe?.failed?.(group, reason);
-    throw reason;
-  } finally {
-    clearTimeout(firstTokenTimer);
-    parent.removeEventListener('abort', onParent);
-    // Closes the upstream request when we stop early (consumer left, or an error above).
-    await iterator?.return?.(undefined).catch(() => undefined);
-    lease?.release();
+  }
+
+  answerStarted(): void {
+    clearTimeout(this.firstTokenTimer);
+    const replica = this.leaseHeld!.replica;
+    this.group.markHealthy(replica);
+    this.call.observe?.started?.(this.group, performance.now() - this.leasedAt);
+  }
+
+  /** What the try failed with: an abort surfaces as whatever the backend threw, the signal says why. */
+  failed(thrown: unknown): unknown {
+    const replica = this.leaseHeld?.replica;
+    if (replica && thrown instanceof UpstreamError && thrown.kind === 'unreachable') {
+      this.group.markDown(replica, thrown.message);
+    }
+    const reason: unknown = this.controller.signal.aborted ? this.controller.signal.reason : thrown;
+    this.call.observe?.failed?.(this.group, reason);
+    return reason;
+  }
+
+  /** Closes the upstream request when we stop early (consumer left, or a failure) and frees the slot. */
+  async close(): Promise<void> {
+    clearTimeout(this.firstTokenTimer);
+    this.call.signal.removeEventListener('abort', this.onParent);
+    await this.iterator?.return?.(undefined).catch(() => undefined);
+    this.leaseHeld?.release();
   }
 }
