@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Child, freePort, spawnChild, waitExit } from './proc.js';
 
@@ -30,6 +30,7 @@ export interface StartShenmaOptions {
 
 export async function startShenma(o: StartShenmaOptions): Promise<ShenmaProcess> {
   const dataDir = join(o.dir, 'data');
+  mkdirSync(o.dir, { recursive: true });
   // A credential for the user routes, created before Shenma opens the database (PGlite: one
   // process at a time).
   const { child: provision, match: provisioned } = await spawnChild({
