@@ -29,11 +29,11 @@ let context: BrowserContext | undefined;
 /** captcha id → answer, filled by the observer as the server issues captchas. */
 const captchaAnswers = new Map<string, string>();
 
-async function newPage(locale: 'en' | 'zh-CN'): Promise<Page> {
+async function newPage(locale: 'en' | 'zh-CN', viewport = { width: 900, height: 760 }): Promise<Page> {
   context = await browser.newContext({
     locale,
     extraHTTPHeaders: { 'accept-language': locale === 'en' ? 'en' : 'zh-CN,zh;q=0.9' },
-    viewport: { width: 900, height: 760 },
+    viewport,
   });
   const page = await context.newPage();
   // Well inside the test timeout, so a missing element fails with its selector, not a timeout.
@@ -125,7 +125,7 @@ describeWithChromium('identity in a real browser', () => {
       expect((await first).url()).toBe(
         `${VSCODE_CALLBACK}?session_state=s+1&state=0123456789ab&code=the%2Fcode`,
       );
-      await expect.poll(() => page.title()).toBe('Login succeeded');
+      await expect.poll(() => page.title()).toBe('Signed in');
       await page.reload({ waitUntil: 'load' });
       await page.waitForTimeout(500);
       expect(opened.urls).toHaveLength(1);
@@ -154,7 +154,7 @@ describeWithChromium('identity in a real browser', () => {
       });
       await first;
       // While the aborted vscode: navigation settles, Chromium titles the tab "Loading vscode:…".
-      await expect.poll(() => page.title()).toBe('登录成功');
+      await expect.poll(() => page.title()).toBe('已登录');
       await expect(page.locator('body').textContent()).resolves.toContain('您可以关闭此页面');
       expect(dialogs).toEqual([]);
       // The value reaches VS Code intact, as data.
@@ -214,12 +214,52 @@ describeWithChromium('identity in a real browser', () => {
       expect(callback.searchParams.get('state')).toBe(state);
       expect(callback.searchParams.get('code')).toBeTruthy();
       expect(new URL(page.url()).pathname).toBe('/login/ok');
-      await expect.poll(() => page.title()).toBe('Login succeeded');
+      await expect.poll(() => page.title()).toBe('Signed in');
       await shot(page, 'login-trampoline');
 
       await page.reload({ waitUntil: 'load' });
       await page.waitForTimeout(500);
       expect(opened.urls).toHaveLength(1);
+    }, 40_000);
+  });
+
+  describe('on a phone-sized screen (390 px)', () => {
+    it('keeps a margin around the login card and names a CJK font for Chinese', async () => {
+      for (const locale of ['en', 'zh-CN'] as const) {
+        const page = await newPage(locale, { width: 390, height: 844 });
+        await page.goto(authUrl(randomState()));
+        const card = await page.locator('main').boundingBox();
+        expect(card).not.toBeNull();
+        // At least 8 px of page on either side of the card, and no horizontal scrolling.
+        expect(card!.x).toBeGreaterThanOrEqual(8);
+        expect(390 - (card!.x + card!.width)).toBeGreaterThanOrEqual(8);
+        expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+        const fonts = await page.evaluate<string>('getComputedStyle(document.body).fontFamily');
+        expect(fonts).toContain('Noto Sans CJK SC');
+        expect(fonts).toContain('Microsoft YaHei');
+        const heading = (await page.locator('h1').textContent()) ?? '';
+        expect(heading).toContain(locale === 'en' ? 'Sign in' : '登录');
+        await shot(page, `login-390-${locale}`);
+        await context?.close();
+        context = undefined;
+      }
+    }, 40_000);
+
+    it('"new captcha image" shows another image and keeps the typed user name', async () => {
+      const page = await newPage('en', { width: 390, height: 844 });
+      await page.goto(authUrl(randomState()));
+      const loginUrl = page.url();
+      const firstId = await page.locator('input[name="captcha_id"]').inputValue();
+      const firstImage = await page.locator('.captcha img').getAttribute('src');
+      await page.locator('input[name="username"]').fill('tester');
+      const posted = page.waitForResponse((r) => r.request().method() === 'POST');
+      await page.locator('button[name="new_captcha"]').click();
+      expect((await posted).status()).toBe(200);
+      await expect.poll(() => page.locator('input[name="captcha_id"]').inputValue()).not.toBe(firstId);
+      expect(await page.locator('.captcha img').getAttribute('src')).not.toBe(firstImage);
+      expect(await page.locator('input[name="username"]').inputValue()).toBe('tester');
+      expect(await page.getByRole('alert').count()).toBe(0);
+      expect(page.url()).toBe(loginUrl);
     }, 40_000);
   });
 });

@@ -377,11 +377,22 @@ describe('login refusals: wrong password, backoff, captcha', () => {
     expect(third.headers.get('location')).toBeNull();
 
     await new Promise((r) => setTimeout(r, 1100));
-    const withCaptcha = await browser.request(page.url);
-    expect(withCaptcha.status).toBe(200);
+    // The captcha is keyed by user name and address: the plain page (no name yet) has none, so
+    // others behind the same address are not bothered by alice's typos...
+    const plain = await (await browser.request(page.url)).text();
+    expect(plain).not.toContain('name="captcha"');
+    // ...and alice's next attempt is answered with one.
+    const withCaptcha = await submitLogin(
+      browser,
+      { url: page.url, html: plain },
+      { username: 'alice', password: 'alice-password-1' },
+    );
+    expect(withCaptcha.status).toBe(401);
     const captchaHtml = await withCaptcha.text();
+    expect(captchaHtml).toContain('Please enter the captcha.');
     expect(captchaHtml).toMatch(/<img src="data:image\/svg\+xml;base64,/);
     expect(captchaHtml).toContain('name="captcha"');
+    expect(captchaHtml).toContain('name="new_captcha"');
     expect(formField(captchaHtml, 'captcha_id')).toBeTruthy();
     // The right password with a wrong captcha is still refused.
     const badCaptcha = await submitLogin(

@@ -6,6 +6,8 @@ import { createRateLimiter } from '../http/rate-limit.js';
 import type { RouteHandler } from '../http/route-handler.js';
 import { modelReadiness } from '../models/index.js';
 import { ElasticsearchSink } from '../observability/elasticsearch.js';
+import { closeRedis, connectRedis } from '../storage/redis.js';
+import { RedisChannels } from '../storage/redis-channels.js';
 import { anthropicHandlers, modelsForEitherApi } from './anthropic-api/handlers.js';
 import { chatFeedbackHandlers } from './feedback.js';
 import { createChatHooks } from './hooks.js';
@@ -14,7 +16,7 @@ import { createQuotaGuard, createQuotaStore } from './quota/index.js';
 import { responsesHandlers } from './responses-api/handlers.js';
 import { ResponseStore } from './responses-api/store.js';
 import { ChatService } from './service.js';
-import { attachSocketChat, MemoryResumeStore, type SocketChat } from './socket/index.js';
+import { attachSocketChat, MemoryResumeStore, RedisResumeStore, type SocketChat } from './socket/index.js';
 
 /** Issue reports come from an unauthenticated page (docs/protocol.md §6.3), so they are rate-limited. */
 const ISSUE_RATE = { capacity: 5, refillPerMinute: 5, maxClients: 10_000 };
@@ -72,6 +74,17 @@ export const chatRole: RoleFactory<'chat'> = async (ctx) => {
   };
   const openAi = openAiChatHandlers(service);
   const hasChatModel = config.models.some((m) => m.roles.includes('chat'));
+  // With Redis, any replica can resume (and follow) an answer generated on any other.
+  const redis = config.redis.url ? connectRedis(config.redis.url) : undefined;
+  const channels = redis ? new RedisChannels(redis) : undefined;
+  const sharedResume =
+    redis && channels
+      ? new RedisResumeStore(redis, channels, {
+          prefix: config.redis.keyPrefix,
+          ttlMs: config.chat.resumeTtlMs,
+          log: ctx.log,
+        })
+      : undefined;
   let socketChat: SocketChat | undefined;
   return {
     handlers: {
@@ -90,18 +103,23 @@ export const chatRole: RoleFactory<'chat'> = async (ctx) => {
         service,
         authenticateToken: (token, address) => authenticate(bearerCredential(token, address)),
         config: config.chat,
-        resume: new MemoryResumeStore({ ttlMs: config.chat.resumeTtlMs }),
+        resume: sharedResume ?? new MemoryResumeStore({ ttlMs: config.chat.resumeTtlMs }),
+        ...(sharedResume ? { relay: sharedResume } : {}),
         log: ctx.log,
+        credentialChanges: ctx.credentialChanges,
       });
     },
     // The socket chat closes before the HTTP server (its sockets would hold it open), so answers
     // it aborts are recorded before the stores go.
     detach: async () => {
       await socketChat?.close();
+      sharedResume?.close();
     },
     close: async () => {
       await elasticsearch?.close();
       await quotaStore.close();
+      await channels?.close();
+      if (redis) await closeRedis(redis);
     },
   };
 };

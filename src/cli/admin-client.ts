@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { createCredentialEvents } from '../http/credential-events.js';
 import { type ApiToken, IdentityError, TokenStore, type User, UserStore } from '../identity/users.js';
 import {
   type AdminErrorBody,
@@ -37,7 +38,12 @@ const REQUEST_TIMEOUT_MS = 30_000;
 export async function openAdmin(values: CommonValues, io: CliIO): Promise<AdminSession> {
   const { config } = loadCliConfig(values, io, { writeDefault: false });
   const url = config.database.url;
-  if (url) return openDirect(() => openDatabase({ url, dataDir: '' }), `PostgreSQL at ${redactUrl(url)}`);
+  if (url)
+    return openDirect(
+      () => openDatabase({ url, dataDir: '' }),
+      `PostgreSQL at ${redactUrl(url)}`,
+      config.redis,
+    );
 
   const dataDir = resolveDataDir(values, io);
   const socketPath = adminSocketPath(dataDir);
@@ -99,7 +105,11 @@ export function toCliError(err: unknown): unknown {
   return err;
 }
 
-async function openDirect(open: () => Promise<Database>, target: string): Promise<AdminSession> {
+async function openDirect(
+  open: () => Promise<Database>,
+  target: string,
+  redis?: { url?: string | undefined; keyPrefix: string },
+): Promise<AdminSession> {
   let database: Database;
   try {
     database = await open();
@@ -114,9 +124,14 @@ async function openDirect(open: () => Promise<Database>, target: string): Promis
     await database.close();
     throw reachError(err, target);
   }
+  // Running servers on PostgreSQL hear of a disable or revoke through Redis, when there is one.
+  const events = redis?.url ? createCredentialEvents(redis) : undefined;
   return {
-    ops: directAdmin(new UserStore(database.db), new TokenStore(database.db)),
-    close: () => database.close(),
+    ops: directAdmin(new UserStore(database.db, { events }), new TokenStore(database.db, { events })),
+    close: async () => {
+      await events?.close();
+      await database.close();
+    },
   };
 }
 

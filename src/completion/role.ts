@@ -1,5 +1,7 @@
 import type { RoleFactory } from '../gateway/role.js';
 import { modelReadiness } from '../models/index.js';
+import { closeRedis, connectRedis } from '../storage/redis.js';
+import { RedisChannels } from '../storage/redis-channels.js';
 import { UsageLedger } from '../storage/usage-ledger.js';
 import { CompletionCache } from './cache.js';
 import { CompletionEngine } from './engine.js';
@@ -7,6 +9,7 @@ import { completionHandlers } from './handlers.js';
 import { completionMetrics } from './metrics.js';
 import { defaultCompletionModel } from './model-choice.js';
 import { SupersedeRegistry } from './supersede.js';
+import { shareSupersede } from './supersede-redis.js';
 import { tabbyHandlers } from './tabby.js';
 import { telemetryHandlers } from './telemetry.js';
 import { CompletionMeter, completionUsageRecord } from './usage.js';
@@ -18,11 +21,15 @@ export const completionRole: RoleFactory<'completion'> = async (ctx) => {
   const meter = new CompletionMeter(new UsageLedger(ctx.db.db), (err) =>
     ctx.log.warn({ err }, 'usage ledger write failed'),
   );
+  // With Redis, a newer request from a completion stream supersedes the older one on any replica.
+  const redis = config.redis.url ? connectRedis(config.redis.url) : undefined;
+  const channels = redis ? new RedisChannels(redis) : undefined;
+  const shared = channels ? shareSupersede(channels, config.redis.keyPrefix, ctx.log) : undefined;
   const engine = new CompletionEngine({
     config: config.completion,
     models: ctx.models,
     cache: new CompletionCache(config.completion.cache.maxEntries, config.completion.cache.ttlMs),
-    supersede: new SupersedeRegistry(),
+    supersede: shared?.registry ?? new SupersedeRegistry(),
     metrics,
     logCode: config.log.logCode,
     onOutcome: (job, result) => {
@@ -42,6 +49,11 @@ export const completionRole: RoleFactory<'completion'> = async (ctx) => {
     },
     readiness: [modelReadiness(ctx.models, 'completion')],
     // After the HTTP server stopped: every answered completion is in the ledger before the database closes.
-    close: () => meter.flush(),
+    close: async () => {
+      await meter.flush();
+      shared?.close();
+      await channels?.close();
+      if (redis) await closeRedis(redis);
+    },
   };
 };

@@ -67,3 +67,55 @@ describe('SupersedeRegistry', () => {
     expect(reg.size).toBe(0);
   });
 });
+
+describe('SupersedeRegistry with a broadcast (several replicas)', () => {
+  /** Records what the registry announces; the test delivers it in the order it chooses. */
+  function announcing() {
+    const published: { key: string; claimId: string }[] = [];
+    const reg = new SupersedeRegistry({ publish: (key, claimId) => published.push({ key, claimId }) });
+    return { reg, published };
+  }
+
+  it('announces every claim with an id unique to this replica', () => {
+    const a = announcing();
+    const b = announcing();
+    a.reg.claim('k', new AbortController());
+    a.reg.claim('k', new AbortController());
+    b.reg.claim('k', new AbortController());
+    const ids = [...a.published, ...b.published].map((p) => p.claimId);
+    expect(new Set(ids).size).toBe(3);
+    expect(a.published.map((p) => p.key)).toEqual(['k', 'k']);
+  });
+
+  it('aborts its request when another claim of the key is heard after its own', () => {
+    const { reg, published } = announcing();
+    const mine = new AbortController();
+    reg.claim('k', mine);
+    reg.announced('k', published[0]!.claimId);
+    reg.announced('other-key', 'elsewhere:1');
+    expect(mine.signal.aborted).toBe(false);
+    reg.announced('k', 'elsewhere:2');
+    expect(mine.signal.aborted).toBe(true);
+    expect(mine.signal.reason).toBeInstanceOf(SupersededError);
+    expect(reg.size).toBe(0);
+  });
+
+  it('keeps its request when the other claim was heard before its own (the other is older)', () => {
+    const { reg, published } = announcing();
+    const mine = new AbortController();
+    reg.claim('k', mine);
+    reg.announced('k', 'elsewhere:1');
+    reg.announced('k', published[0]!.claimId);
+    expect(mine.signal.aborted).toBe(false);
+    expect(reg.size).toBe(1);
+  });
+
+  it('ignores claims of keys it has no live request for', () => {
+    const { reg, published } = announcing();
+    const done = reg.claim('k', new AbortController());
+    reg.announced('k', published[0]!.claimId);
+    done();
+    reg.announced('k', 'elsewhere:1');
+    expect(reg.size).toBe(0);
+  });
+});

@@ -352,6 +352,11 @@ export const configSchema = z
           .regex(/^rediss?:\/\//, 'must be a redis:// URL')
           .optional()
           .describe('Redis for quotas and resumable chats across replicas; unset = in-process'),
+        keyPrefix: z
+          .string()
+          .min(1)
+          .default('shenma:')
+          .describe('Prefix of the keys and channels Shenma uses in Redis (one per installation)'),
       })
       .prefault({}),
     elasticsearch: z

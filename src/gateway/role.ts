@@ -2,10 +2,12 @@ import type { Server } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ShenmaConfig } from '../config/schema.js';
+import type { CredentialEvents } from '../http/credential-events.js';
 import type { Authenticate } from '../http/identity.js';
 import type { ModelRegistry } from '../models/index.js';
 import type { ReadinessCheck } from '../observability/readiness.js';
 import type { Database } from '../storage/database.js';
+import type { EphemeralStore } from '../storage/ephemeral.js';
 import type { HandledRouteId, Role, RouteHandlers } from './routes.js';
 
 /**
@@ -24,6 +26,13 @@ export interface RoleContext {
   registry: Registry;
   models: ModelRegistry;
   log: FastifyBaseLogger;
+  /**
+   * Short-lived state every replica must see (captcha answers, login backoff, polling logins):
+   * memory in one process, Redis when `redis.url` is set. The kaptcha and identity roles share it.
+   */
+  ephemeral: EphemeralStore;
+  /** Disabled users and revoked tokens, announced to every replica (through Redis when set). */
+  credentialChanges: CredentialEvents;
 }
 
 export interface RoleParts<R extends Role> {

@@ -237,6 +237,14 @@ export const ROUTES = [
     auth: 'none',
     summary: 'Polling login handoff for IDEs that cannot receive a vscode:// link',
   },
+  {
+    id: 'identity.pluginLoginConfirm',
+    role: 'identity',
+    methods: ['POST'],
+    paths: ['/oidc-auth/api/v1/plugin/login/confirm'],
+    auth: 'none',
+    summary: 'The browser confirms (or refuses) a polling login: CSRF-protected form post',
+  },
   // Trampoline role: hands the login result to the IDE.
   {
     id: 'trampoline.ok',

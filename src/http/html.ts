@@ -13,6 +13,15 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"'`]/g, (c) => ESCAPES[c]!);
 }
 
+/**
+ * The fonts our pages ask for, by name: Latin system fonts first, then the common CJK families
+ * (Noto/Source Han on Linux, PingFang on macOS, YaHei on Windows) so Chinese renders in a real
+ * CJK face wherever one is installed instead of whatever fallback the browser picks.
+ */
+export const PAGE_FONT_FAMILY =
+  'system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans CJK SC","Source Han Sans SC",' +
+  '"WenQuanYi Micro Hei","PingFang SC","Hiragino Sans GB","Microsoft YaHei",sans-serif';
+
 export interface HtmlDocument {
   /** The `lang` attribute, e.g. `en` or `zh-CN`. */
   lang: string;

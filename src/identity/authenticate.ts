@@ -2,6 +2,7 @@ import type { JWK } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { IdentityConfig } from '../config/schema.js';
 import { AuthenticationError } from '../http/authentication-error.js';
+import type { CredentialEvents } from '../http/credential-events.js';
 import type { Authenticate, CredentialSource, Identity } from '../http/identity.js';
 import { discoveredKeys, embeddedKeys } from './issuer-keys.js';
 import { createJwtVerifier } from './jwt-verifier.js';
@@ -27,6 +28,8 @@ export interface AuthenticatorOptions {
   fetch?: typeof fetch;
   /** Least time between JWKS refetches caused by unknown key ids (default 30 s). */
   jwksCooldownMs?: number;
+  /** News of disabled users: their remembered state is dropped at once, here and on every replica. */
+  changes?: CredentialEvents;
 }
 
 export const MISSING_CREDENTIALS =
@@ -61,6 +64,9 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticate {
     : undefined;
   // Users of an external IdP are managed there; its tokens carry no Shenma user id to look up.
   const userState = external ? undefined : createUserStateCache(opts.users);
+  opts.changes?.subscribe((change) => {
+    if (change.kind === 'user') userState?.delete(change.userId);
+  });
 
   return async (req): Promise<Identity> => {
     const fromGateway = trustedHeader?.(req);

@@ -1,11 +1,14 @@
 import type { RoleFactory } from '../gateway/role.js';
-// layer exception: the login page checks answers to the captchas the kaptcha role draws, so both
-// share one captcha service (to become a store both roles are given).
-import { captchaServiceFor } from '../kaptcha/service.js';
+// layer exception: the login page checks answers to the captchas the kaptcha role draws; both
+// build the captcha service over the shared short-lived store the server gives them.
+import { createCaptchaService } from '../kaptcha/service.js';
 import { createAuthenticator } from './authenticate.js';
 import { loadSigningKeys } from './keys.js';
+import { LoginBackoff } from './login/backoff.js';
+import { PLUGIN_LOGIN_CLIENT_ID } from './oidc/clients.js';
 import { createEmbeddedOidc } from './oidc/provider.js';
-import { pluginLoginHandler } from './plugin-login.js';
+import { pluginLoginHandler, remoteLoginNotice } from './plugin-login.js';
+import { PluginLoginStates } from './plugin-login-states.js';
 import { TokenStore, UserStore } from './users.js';
 
 /**
@@ -14,11 +17,24 @@ import { TokenStore, UserStore } from './users.js';
  * or external issuer JWTs, personal API tokens, a trusted gateway header when configured).
  */
 export const identityRole: RoleFactory<'identity'> = async (ctx) => {
-  const users = new UserStore(ctx.db.db);
-  // The embedded database has one writer, this process, so verified tokens may be cached.
-  const tokens = new TokenStore(ctx.db.db, { cacheVerified: ctx.db.kind === 'pglite' });
+  const events = ctx.credentialChanges;
+  const users = new UserStore(ctx.db.db, { events });
+  // Verified tokens may be remembered when this process hears of every change: it is the
+  // embedded database's one writer, or changes are broadcast through Redis.
+  const tokens = new TokenStore(ctx.db.db, {
+    cacheVerified: ctx.db.kind === 'pglite' || ctx.config.redis.url !== undefined,
+    events,
+  });
+  const stopListening = events.subscribe(() => tokens.forgetVerified());
   const keys = await loadSigningKeys(ctx.dataDir);
-  const oidc = await createEmbeddedOidc(ctx, { users, captcha: captchaServiceFor(ctx), keys });
+  const pluginLogins = new PluginLoginStates(ctx.ephemeral);
+  const oidc = await createEmbeddedOidc(ctx, {
+    users,
+    captcha: createCaptchaService(ctx.ephemeral),
+    backoff: new LoginBackoff(ctx.ephemeral),
+    remoteLogin: remoteLoginNotice(pluginLogins, PLUGIN_LOGIN_CLIENT_ID),
+    keys,
+  });
   const realmPath = `/realms/${ctx.config.identity.realm}`;
   const authenticate = createAuthenticator({
     identity: ctx.config.identity,
@@ -27,18 +43,27 @@ export const identityRole: RoleFactory<'identity'> = async (ctx) => {
     tokens,
     users,
     log: ctx.log,
+    changes: events,
+  });
+  const pluginLogin = pluginLoginHandler({
+    client: oidc.pluginLoginClient,
+    internalIssuer: `${ctx.internalUrl}${realmPath}`,
+    publicIssuer: oidc.issuer,
+    publicUrl: ctx.publicUrl.replace(/\/+$/, ''),
+    authenticate,
+    states: pluginLogins,
+    log: ctx.log,
   });
   return {
     handlers: {
       ...oidc.handlers,
-      'identity.pluginLogin': pluginLoginHandler({
-        client: oidc.pluginLoginClient,
-        internalIssuer: `${ctx.internalUrl}${realmPath}`,
-        publicIssuer: oidc.issuer,
-        authenticate,
-      }),
+      'identity.pluginLogin': pluginLogin,
+      'identity.pluginLoginConfirm': pluginLogin,
     },
     authenticate,
-    close: () => oidc.close(),
+    close: async () => {
+      stopListening();
+      await oidc.close();
+    },
   };
 };

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import { LRUCache } from 'lru-cache';
+import type { CredentialEvents } from '../http/credential-events.js';
 import type { ApiTokensTable, Tables, UsersTable } from '../storage/tables.js';
 import { dummyHash, hashPassword, verifyPassword } from './password.js';
 
@@ -75,9 +76,9 @@ export function hashApiToken(secret: string): string {
  * Verified API tokens can be remembered briefly so a completion does not cost a database query
  * (the embedded database answers one query at a time). The cache is shared by every store on the
  * same database handle, and revoking a token or disabling a user through any of them clears it.
- * Only a process that is the database's sole writer may use it (the embedded shape: admin
- * commands go through the running server); with PostgreSQL another replica could change a token
- * behind its back, so the stores there always ask the database.
+ * Only a process that hears of every change may use it: the database's sole writer (the
+ * embedded shape: admin commands go through the running server), or every replica when changes
+ * are broadcast through Redis (credential-events.ts). Otherwise the stores always ask the database.
  */
 const VERIFIED_TTL_MS = 30_000;
 type Verified = { user: User; token: ApiToken } | null;
@@ -93,7 +94,10 @@ function verifiedCache(db: object): LRUCache<string, { value: Verified }> {
 }
 
 export class UserStore {
-  constructor(private readonly db: Kysely<Tables>) {}
+  constructor(
+    private readonly db: Kysely<Tables>,
+    private readonly opts: { events?: CredentialEvents | undefined } = {},
+  ) {}
 
   async add(name: string, password: string | undefined, email?: string): Promise<User> {
     validateUserName(name);
@@ -140,6 +144,7 @@ export class UserStore {
       .where('id', '=', user.id)
       .execute();
     verifiedCache(this.db).clear();
+    await this.opts.events?.publish({ kind: 'user', userId: user.id });
     return { ...user, disabled };
   }
 
@@ -165,8 +170,13 @@ export class UserStore {
 export class TokenStore {
   constructor(
     private readonly db: Kysely<Tables>,
-    private readonly opts: { cacheVerified?: boolean } = {},
+    private readonly opts: { cacheVerified?: boolean; events?: CredentialEvents | undefined } = {},
   ) {}
+
+  /** Drops every remembered verification (another process changed a token or a user). */
+  forgetVerified(): void {
+    verifiedCache(this.db).clear();
+  }
 
   /** Creates a token and returns its secret; the secret is never retrievable again. */
   async create(
@@ -218,6 +228,7 @@ export class TokenStore {
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
     verifiedCache(this.db).clear();
+    if (Number(r.numUpdatedRows) > 0) await this.opts.events?.publish({ kind: 'token', tokenId: id });
     return Number(r.numUpdatedRows) > 0;
   }
 

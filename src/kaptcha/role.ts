@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RoleFactory } from '../gateway/role.js';
 import { HttpError } from '../http/errors.js';
 import { createRateLimiter } from '../http/rate-limit.js';
-import { captchaServiceFor } from './service.js';
+import { createCaptchaService } from './service.js';
 
 /**
  * The kaptcha role: captcha images for login pages. `/captcha` is ours ({id, image});
@@ -15,10 +15,10 @@ import { captchaServiceFor } from './service.js';
 export const CAPTCHA_RATE = { capacity: 20, refillPerMinute: 20, maxClients: 10_000 };
 
 export const kaptchaRole: RoleFactory<'kaptcha'> = async (ctx) => {
-  const captchas = captchaServiceFor(ctx);
+  const captchas = createCaptchaService(ctx.ephemeral);
   const limiter = createRateLimiter(CAPTCHA_RATE);
 
-  const issueFor = (req: FastifyRequest, reply: FastifyReply) => {
+  const issueFor = async (req: FastifyRequest, reply: FastifyReply) => {
     const decision = limiter.take(req.ip);
     if (!decision.allowed)
       throw new HttpError(
@@ -40,7 +40,7 @@ export const kaptchaRole: RoleFactory<'kaptcha'> = async (ctx) => {
         const { realm } = req.params as { realm: string };
         if (realm !== ctx.config.identity.realm)
           throw new HttpError(404, 'not_found_error', `no realm ${JSON.stringify(realm)}`);
-        const { id, image } = issueFor(req, reply);
+        const { id, image } = await issueFor(req, reply);
         return { uuid: id, code: image };
       },
     },

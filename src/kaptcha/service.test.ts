@@ -1,9 +1,8 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { RoleContext } from '../gateway/role.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryEphemeralStore } from '../storage/ephemeral.js';
 import {
   CAPTCHA_ALPHABET,
   CAPTCHA_LENGTH,
-  captchaServiceFor,
   createCaptchaService,
   setCaptchaAnswerObserver,
 } from './service.js';
@@ -17,17 +16,14 @@ function decodeSvg(dataUrl: string): string {
   return Buffer.from(dataUrl.slice(dataUrl.indexOf(',') + 1), 'base64').toString('utf8');
 }
 
-afterEach(() => {
-  vi.useRealTimers();
-  setCaptchaAnswerObserver(undefined);
-});
+afterEach(() => setCaptchaAnswerObserver(undefined));
 
 describe('captcha service', () => {
-  it('issues an SVG data URL whose markup does not contain the answer as text', () => {
+  it('issues an SVG data URL whose markup does not contain the answer as text', async () => {
     const seen: string[] = [];
     setCaptchaAnswerObserver((_id, answer) => seen.push(answer));
-    const service = createCaptchaService();
-    const { id, image } = service.issue();
+    const service = createCaptchaService(new MemoryEphemeralStore());
+    const { id, image } = await service.issue();
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     const svg = decodeSvg(image);
     expect(svg).toMatch(/^<svg /);
@@ -41,72 +37,67 @@ describe('captcha service', () => {
     expect(CAPTCHA_ALPHABET).not.toMatch(/[0OoIiLlJj1]/);
   });
 
-  it('accepts the right answer in any case, with surrounding spaces', () => {
-    const service = createCaptchaService({ random: alwaysFirst });
-    const a = service.issue();
-    expect(service.verify(a.id, ` ${KNOWN_ANSWER.toLowerCase()} `)).toBe(true);
+  it('accepts the right answer in any case, with surrounding spaces', async () => {
+    const service = createCaptchaService(new MemoryEphemeralStore(), { random: alwaysFirst });
+    const a = await service.issue();
+    expect(await service.verify(a.id, ` ${KNOWN_ANSWER.toLowerCase()} `)).toBe(true);
   });
 
-  it('is single use: a wrong answer consumes the id, and so does a right one', () => {
-    const service = createCaptchaService({ random: alwaysFirst });
-    const wrong = service.issue();
-    expect(service.verify(wrong.id, 'ZZZZ')).toBe(false);
-    expect(service.verify(wrong.id, KNOWN_ANSWER)).toBe(false);
-    const right = service.issue();
-    expect(service.verify(right.id, KNOWN_ANSWER)).toBe(true);
-    expect(service.verify(right.id, KNOWN_ANSWER)).toBe(false);
+  it('is single use: a wrong answer consumes the id, and so does a right one', async () => {
+    const service = createCaptchaService(new MemoryEphemeralStore(), { random: alwaysFirst });
+    const wrong = await service.issue();
+    expect(await service.verify(wrong.id, 'ZZZZ')).toBe(false);
+    expect(await service.verify(wrong.id, KNOWN_ANSWER)).toBe(false);
+    const right = await service.issue();
+    expect(await service.verify(right.id, KNOWN_ANSWER)).toBe(true);
+    expect(await service.verify(right.id, KNOWN_ANSWER)).toBe(false);
   });
 
-  it('refuses unknown ids and non-string answers', () => {
-    const service = createCaptchaService({ random: alwaysFirst });
-    expect(service.verify('no-such-id', KNOWN_ANSWER)).toBe(false);
-    const c = service.issue();
-    expect(service.verify(c.id, undefined as unknown as string)).toBe(false);
+  it('refuses unknown ids, discarded ids and non-string answers', async () => {
+    const service = createCaptchaService(new MemoryEphemeralStore(), { random: alwaysFirst });
+    expect(await service.verify('no-such-id', KNOWN_ANSWER)).toBe(false);
+    const c = await service.issue();
+    expect(await service.verify(c.id, undefined as unknown as string)).toBe(false);
+    const dropped = await service.issue();
+    await service.discard(dropped.id);
+    expect(await service.verify(dropped.id, KNOWN_ANSWER)).toBe(false);
   });
 
-  it('expires answers after the TTL', () => {
-    vi.useFakeTimers();
-    const service = createCaptchaService({ random: alwaysFirst, ttlMs: 1000 });
-    const early = service.issue();
-    const late = service.issue();
-    vi.advanceTimersByTime(999);
-    expect(service.verify(early.id, KNOWN_ANSWER)).toBe(true);
-    vi.advanceTimersByTime(1);
-    expect(service.verify(late.id, KNOWN_ANSWER)).toBe(false);
+  it('expires answers after the TTL (two minutes by default)', async () => {
+    let now = 1_000_000;
+    const store = new MemoryEphemeralStore({ now: () => now });
+    const short = createCaptchaService(store, { random: alwaysFirst, ttlMs: 1000 });
+    const early = await short.issue();
+    const late = await short.issue();
+    now += 999;
+    expect(await short.verify(early.id, KNOWN_ANSWER)).toBe(true);
+    now += 2;
+    expect(await short.verify(late.id, KNOWN_ANSWER)).toBe(false);
+
+    const standard = createCaptchaService(store, { random: alwaysFirst });
+    const kept = await standard.issue();
+    const dropped = await standard.issue();
+    now += 2 * 60_000 - 1;
+    expect(await standard.verify(kept.id, KNOWN_ANSWER)).toBe(true);
+    now += 2;
+    expect(await standard.verify(dropped.id, KNOWN_ANSWER)).toBe(false);
   });
 
-  it('defaults to a two-minute TTL', () => {
-    vi.useFakeTimers();
-    const service = createCaptchaService({ random: alwaysFirst });
-    const kept = service.issue();
-    const dropped = service.issue();
-    vi.advanceTimersByTime(2 * 60_000 - 1);
-    expect(service.verify(kept.id, KNOWN_ANSWER)).toBe(true);
-    vi.advanceTimersByTime(1);
-    expect(service.verify(dropped.id, KNOWN_ANSWER)).toBe(false);
-  });
-
-  it('keeps at most maxOutstanding answers, evicting the oldest', () => {
-    const service = createCaptchaService({ random: alwaysFirst, maxOutstanding: 3 });
-    const ids = Array.from({ length: 4 }, () => service.issue().id);
-    expect(service.verify(ids[0]!, KNOWN_ANSWER)).toBe(false);
-    for (const id of ids.slice(1)) expect(service.verify(id, KNOWN_ANSWER)).toBe(true);
-  });
-
-  it('draws characters from the injected random source', () => {
+  it('draws characters from the injected random source', async () => {
     const seen: string[] = [];
     setCaptchaAnswerObserver((_id, answer) => seen.push(answer));
-    const last = 0.999_999;
-    createCaptchaService({ random: () => last }).issue();
+    await createCaptchaService(new MemoryEphemeralStore(), { random: () => 0.999_999 }).issue();
     expect(seen[0]).toBe(CAPTCHA_ALPHABET.at(-1)!.repeat(CAPTCHA_LENGTH));
   });
 
-  it('gives one shared instance per role context', () => {
-    const ctxA = {} as RoleContext;
-    const ctxB = {} as RoleContext;
-    expect(captchaServiceFor(ctxA)).toBe(captchaServiceFor(ctxA));
-    expect(captchaServiceFor(ctxA)).not.toBe(captchaServiceFor(ctxB));
-    const issued = captchaServiceFor(ctxA).issue();
-    expect(captchaServiceFor(ctxB).verify(issued.id, 'AAAA')).toBe(false);
+  it('two services on one store are one: what one issues the other verifies, once', async () => {
+    const store = new MemoryEphemeralStore();
+    const kaptcha = createCaptchaService(store, { random: alwaysFirst });
+    const identity = createCaptchaService(store);
+    const issued = await kaptcha.issue();
+    expect(await identity.verify(issued.id, KNOWN_ANSWER)).toBe(true);
+    expect(await kaptcha.verify(issued.id, KNOWN_ANSWER)).toBe(false);
+    const elsewhere = createCaptchaService(new MemoryEphemeralStore());
+    expect(await elsewhere.verify((await kaptcha.issue()).id, KNOWN_ANSWER)).toBe(false);
   });
 });

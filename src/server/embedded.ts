@@ -8,6 +8,7 @@ import { mountRoutes } from '../gateway/mount.js';
 import type { AnyRoleFactory, AnyRoleParts, RoleContext, RoleFactory } from '../gateway/role.js';
 import type { Role } from '../gateway/routes.js';
 import { ROUTES } from '../gateway/routes.js';
+import { type CredentialEvents, createCredentialEvents } from '../http/credential-events.js';
 import { errorBody, fastifyErrorHandler } from '../http/errors.js';
 import { identityRole } from '../identity/role.js';
 import { TokenStore, UserStore } from '../identity/users.js';
@@ -17,6 +18,7 @@ import { loggerOptions } from '../observability/logger.js';
 import { createRegistry } from '../observability/metrics.js';
 import { opsHandlers } from '../ops/health.js';
 import { type Database, openDatabase } from '../storage/database.js';
+import { createEphemeralStore } from '../storage/ephemeral.js';
 import { migrate } from '../storage/migrate.js';
 import { trampolineRole } from '../trampoline/role.js';
 import { type AdminSocket, startAdminSocket } from './admin-socket.js';
@@ -34,6 +36,8 @@ export interface EmbeddedOptions {
   host?: string;
   /** Defaults to the configured log level; tests pass 'silent'. */
   logLevel?: string;
+  /** Where the JSON log lines go (default stdout); tests read them. */
+  logStream?: { write(line: string): void };
 }
 
 export interface EmbeddedServer {
@@ -42,6 +46,8 @@ export interface EmbeddedServer {
   app: FastifyInstance;
   db: Database;
   models: ModelRegistry;
+  /** Where a disable or revoke made in this process is announced (admin commands use it). */
+  credentialChanges: CredentialEvents;
   close(): Promise<void>;
 }
 
@@ -86,7 +92,10 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     modelMetrics(registry),
   );
   const app = Fastify({
-    logger: loggerOptions(opts.logLevel ?? config.log.level),
+    logger: {
+      ...loggerOptions(opts.logLevel ?? config.log.level),
+      ...(opts.logStream ? { stream: opts.logStream } : {}),
+    },
     // One summary line per completion is logged by the handlers; per-request lines would double it.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
@@ -94,6 +103,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     requestIdHeader: 'x-request-id',
     trustProxy: false,
   });
+  const ephemeral = createEphemeralStore(config.redis);
+  const credentialChanges = createCredentialEvents(config.redis);
   const parts: AnyRoleParts[] = [];
   let adminSocket: AdminSocket | undefined;
   const closeAll = async () => {
@@ -103,6 +114,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     await app.close().catch(() => {});
     for (const p of [...parts].reverse()) await p.close?.().catch(() => {});
     await models.close().catch(() => {});
+    await ephemeral.close().catch(() => {});
+    await credentialChanges.close().catch(() => {});
     await db.close().catch(() => {});
   };
   try {
@@ -118,6 +131,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
       registry,
       models,
       log: app.log,
+      ephemeral,
+      credentialChanges,
     };
     for (const role of EMBEDDED_ROLES) parts.push(await role(ctx));
 
@@ -153,13 +168,16 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     await models.startHealthChecks();
     // Only the embedded database needs it: `shenma users|tokens` open PostgreSQL themselves.
     if (db.kind === 'pglite') {
-      const stores = { users: new UserStore(db.db), tokens: new TokenStore(db.db) };
+      const stores = {
+        users: new UserStore(db.db, { events: credentialChanges }),
+        tokens: new TokenStore(db.db, { events: credentialChanges }),
+      };
       adminSocket = await startAdminSocket({ dataDir: opts.dataDir, ...stores, log: app.log });
     }
     const address = await app.listen({ port, host });
     const actualPort = new URL(address).port;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
-    return { url, publicUrl, app, db, models, close: closeAll };
+    return { url, publicUrl, app, db, models, credentialChanges, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

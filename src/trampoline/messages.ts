@@ -16,7 +16,7 @@ export interface TrampolineMessages {
 
 export const MESSAGES: Record<PageLanguage, TrampolineMessages> = {
   zh: {
-    successTitle: '登录成功',
+    successTitle: '已登录',
     opening: '正在返回 Visual Studio Code，完成登录。',
     browserPrompt: '如果浏览器询问是否打开，请点击“打开 Visual Studio Code”。',
     openButton: '打开 Visual Studio Code',
@@ -28,15 +28,15 @@ export const MESSAGES: Record<PageLanguage, TrampolineMessages> = {
     retry: '请回到 VS Code 重新登录。',
   },
   en: {
-    successTitle: 'Login succeeded',
+    successTitle: 'Signed in',
     opening: 'Returning to Visual Studio Code to finish signing in.',
     browserPrompt: 'If your browser asks, choose “Open Visual Studio Code”.',
     openButton: 'Open Visual Studio Code',
     closeHint: 'You may close this page once VS Code has opened.',
     hintAlt: 'Browser prompt: choose “Open Visual Studio Code”',
-    failedTitle: 'Login not completed',
-    missingParams: (names) => `The login callback is missing: ${names.join(', ')}.`,
-    providerError: 'The login service reported an error: ',
-    retry: 'Go back to VS Code and log in again.',
+    failedTitle: 'Sign-in not completed',
+    missingParams: (names) => `The sign-in callback is missing: ${names.join(', ')}.`,
+    providerError: 'The sign-in service reported an error: ',
+    retry: 'Go back to VS Code and sign in again.',
   },
 };

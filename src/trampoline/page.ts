@@ -1,4 +1,4 @@
-import { escapeHtml, htmlDocument } from '../http/html.js';
+import { escapeHtml, htmlDocument, PAGE_FONT_FAMILY } from '../http/html.js';
 import type { PageLanguage } from '../http/language.js';
 import { MESSAGES } from './messages.js';
 
@@ -41,7 +41,7 @@ const STYLE = `
 :root { color-scheme: light dark; --accent: #3b6cf6; --muted: #6b7280; }
 * { box-sizing: border-box; }
 body { margin: 0; min-height: 100vh; display: flex; align-items: center; justify-content: center;
-  font: 16px/1.6 system-ui, -apple-system, "Segoe UI", "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", sans-serif;
+  font: 16px/1.6 ${PAGE_FONT_FAMILY};
   background: #f3f5f9; color: #1f2937; }
 main { width: min(440px, calc(100vw - 32px)); padding: 40px 32px; text-align: center; background: #fff;
   border-radius: 16px; box-shadow: 0 10px 30px rgba(15, 23, 42, .08); }

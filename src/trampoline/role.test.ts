@@ -42,14 +42,14 @@ describe('GET /login/ok', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
     const html = await res.text();
-    expect(html).toContain('<title>Login succeeded</title>');
+    expect(html).toContain('<title>Signed in</title>');
     expect(html).toContain('Open Visual Studio Code');
     expect(html).toContain('You may close this page');
     const link = 'vscode://zgsm-ai.zgsm/callback?session_state=s-1&amp;state=0123456789ab&amp;code=c.o+d%2Fe';
     expect(html).toContain(`href="${link}"`);
 
     const zh = await (await okPage('state=0123456789ab&code=abc', 'zh-CN,zh;q=0.9')).text();
-    expect(zh).toContain('<title>登录成功</title>');
+    expect(zh).toContain('<title>已登录</title>');
     expect(zh).toContain('<html lang="zh-CN">');
     expect(zh).toContain('关闭此页面');
   });

@@ -2,16 +2,18 @@ import { randomUUID } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import type { ChatConfig } from '../../config/schema.js';
+import type { CredentialEvents } from '../../http/credential-events.js';
 import type { Identity } from '../../http/identity.js';
 import type { ChatService } from '../service.js';
 import { advisesFor } from './advise.js';
-import { type AuthenticateToken, authenticateHandshake } from './auth.js';
-import { ChatRun, INTERRUPTED } from './chat-run.js';
+import { type AuthenticateToken, authenticateHandshake, ConnectRefused } from './auth.js';
+import { ChatRun, type Followed, INTERRUPTED } from './chat-run.js';
 import { generate } from './generate.js';
 import type { SocketChatLog } from './log.js';
 import { parseChatPayload, parseRechatPayload } from './payload.js';
+import type { ChatRelay } from './relay.js';
 import { socketChatRequest } from './request.js';
-import type { ResumeStore } from './resume-store.js';
+import type { KeptChat, ResumeStore } from './resume-store.js';
 import { emitItem, isTerminal, type ServerToClientEvents } from './wire.js';
 
 /**
@@ -27,7 +29,11 @@ export interface SocketChatDeps {
   authenticateToken: AuthenticateToken;
   config: ChatConfig;
   resume: ResumeStore;
+  /** Present when several replicas share `resume`: a `rechat` may follow an answer running on another. */
+  relay?: ChatRelay;
   log: SocketChatLog;
+  /** When a user is disabled or a token revoked, the open sockets are checked again at once. */
+  credentialChanges?: Pick<CredentialEvents, 'subscribe'>;
 }
 
 export interface SocketChat {
@@ -44,8 +50,8 @@ export const CHAT_NAMESPACE = /^\/{1,2}chat\/?$/;
 
 interface SocketData {
   identity: Identity;
-  /** The chat this socket follows (asked for, or resumed), if any. */
-  run?: ChatRun;
+  /** The chat this socket follows (asked for, or resumed, here or on another replica), if any. */
+  run?: Followed;
 }
 
 type ClientToServerEvents = Record<'chat' | 'rechat' | 'ping', (payload: unknown) => void>;
@@ -54,7 +60,7 @@ type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<stri
 const NOT_YOURS = 'not your chat';
 
 export function attachSocketChat(server: HttpServer, deps: SocketChatDeps): SocketChat {
-  const { service, config, resume, log } = deps;
+  const { service, config, resume, relay, log } = deps;
   const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(
     server,
     {
@@ -73,6 +79,51 @@ export function attachSocketChat(server: HttpServer, deps: SocketChatDeps): Sock
   /** Answers in progress by chat id: a `rechat` for one of them follows it live. */
   const runs = new Map<string, ChatRun>();
   const pending = new Set<Promise<void>>();
+
+  const connected = new Set<ChatSocket>();
+
+  /**
+   * The socket's credentials, checked again now (a user disabled or a token revoked since the
+   * CONNECT). On refusal the socket is told why and disconnected, which also aborts its answer.
+   */
+  async function stillAllowed(socket: ChatSocket): Promise<boolean> {
+    const result = await authenticateHandshake(
+      socket.handshake.auth,
+      socket.handshake.address,
+      deps.authenticateToken,
+      log,
+    );
+    if (!(result instanceof ConnectRefused)) {
+      socket.data.identity = result;
+      return true;
+    }
+    if (result.data.status >= 500) {
+      // The check itself failed (database away): refuse this request, keep the connection.
+      socket.emit('error', result.message);
+      return false;
+    }
+    log.info(
+      { user: socket.data.identity.name, address: socket.handshake.address, reason: result.message },
+      'socket chat: credentials no longer valid, disconnecting',
+    );
+    socket.emit('error', result.message);
+    socket.disconnect(true);
+    return false;
+  }
+
+  const stopListening = deps.credentialChanges?.subscribe((change) => {
+    // After every listener has run (the caches forget first), check the sockets concerned.
+    setImmediate(() => {
+      for (const socket of connected) {
+        const { identity } = socket.data;
+        const concerned =
+          change.kind === 'user' ? identity.userId === change.userId : identity.via === 'api_token';
+        if (concerned)
+          stillAllowed(socket).catch((err: unknown) => log.error({ err }, 'socket chat: re-check failed'));
+      }
+    });
+  });
+  relay?.serve((chatId) => runs.get(chatId));
 
   const chat = io.of(CHAT_NAMESPACE);
   chat.use((socket, next) => {
@@ -95,7 +146,12 @@ export function attachSocketChat(server: HttpServer, deps: SocketChatDeps): Sock
 
   const busy = (socket: ChatSocket) => socket.data.run !== undefined && !socket.data.run.finished;
 
-  function onChat(socket: ChatSocket, input: unknown): void {
+  async function onChat(socket: ChatSocket, input: unknown): Promise<void> {
+    if (busy(socket)) {
+      socket.emit('error', 'a chat is already in progress on this connection');
+      return;
+    }
+    if (!(await stillAllowed(socket))) return;
     if (busy(socket)) {
       socket.emit('error', 'a chat is already in progress on this connection');
       return;
@@ -144,6 +200,7 @@ export function attachSocketChat(server: HttpServer, deps: SocketChatDeps): Sock
       socket.emit('error', 'a chat is already in progress on this connection');
       return;
     }
+    if (!(await stillAllowed(socket)) || busy(socket)) return;
     const { chatId, offset } = parsed.value;
     const { userId } = socket.data.identity;
     const live = runs.get(chatId);
@@ -156,12 +213,16 @@ export function attachSocketChat(server: HttpServer, deps: SocketChatDeps): Sock
       live.follow(socket, offset);
       return;
     }
-    let kept: Awaited<ReturnType<ResumeStore['read']>>;
+    let kept: KeptChat | undefined;
     try {
       kept = await resume.read(chatId, offset);
     } catch (err) {
       log.warn({ err, chatId }, 'socket chat: could not read a chat for rechat');
       socket.emit('error', 'cannot resume the chat right now; please ask again');
+      return;
+    }
+    if (busy(socket)) {
+      socket.emit('error', 'a chat is already in progress on this connection');
       return;
     }
     if (!kept) {
@@ -182,12 +243,21 @@ export function attachSocketChat(server: HttpServer, deps: SocketChatDeps): Sock
     }
     for (const item of kept.items) emitItem(socket, item);
     const last = kept.items.at(-1);
+    if (last && isTerminal(last)) return;
+    if (relay && kept.runner && kept.runner !== relay.replicaId) {
+      // Not finished, and generated by another replica: follow it there (it says if it stopped).
+      socket.data.run = relay.follow(chatId, userId, kept.runner, last?.offset ?? offset, socket);
+      return;
+    }
     // Neither running here nor finished: the server that ran it stopped (restart, crash).
-    if (!last || !isTerminal(last)) socket.emit('error', INTERRUPTED);
+    socket.emit('error', INTERRUPTED);
   }
 
   chat.on('connection', (socket: ChatSocket) => {
-    socket.on('chat', (payload) => onChat(socket, payload));
+    connected.add(socket);
+    socket.on('chat', (payload) => {
+      onChat(socket, payload).catch((err: unknown) => log.error({ err }, 'socket chat: chat failed'));
+    });
     socket.on('rechat', (payload) => {
       onRechat(socket, payload).catch((err: unknown) => log.error({ err }, 'socket chat: rechat failed'));
     });
@@ -195,12 +265,14 @@ export function attachSocketChat(server: HttpServer, deps: SocketChatDeps): Sock
       socket.emit('message', 'pong');
     });
     socket.on('disconnect', () => {
+      connected.delete(socket);
       socket.data.run?.unfollow(socket);
     });
   });
 
   return {
     async close() {
+      stopListening?.();
       for (const run of runs.values()) run.abort('the server is shutting down');
       // Not io.close(): that would also close the HTTP server, which is not ours to close.
       io.engine.close();

@@ -15,7 +15,8 @@ import {
  *
  * Followers: the socket that asked, plus any socket of the same user that sent `rechat` for it
  * while it runs (after a network blip the client reconnects on a new socket, often before the
- * server noticed the old one is dead). The upstream request is aborted when the LAST follower
+ * server noticed the old one is dead), and sockets on other replicas that did so (through the
+ * shared store, see redis-resume.ts). The upstream request is aborted when the LAST follower
  * disconnects: nobody is left to read the answer (the stop button is a disconnect). A later
  * `rechat` then replays what was produced, ending with the `error` item "interrupted".
  */
@@ -28,13 +29,28 @@ export interface Follower {
 export const INTERRUPTED =
   'interrupted: the connection closed before the answer was complete; please ask again';
 
-export class ChatRun {
+/** What a socket follows: an answer running here ({@link ChatRun}) or on another replica. */
+export interface Followed {
+  /** A terminal item was emitted: the socket may ask again. */
+  readonly finished: boolean;
+  /** The socket disconnected. */
+  unfollow(follower: Follower): void;
+}
+
+export class ChatRun implements Followed {
   /** Every item emitted so far; offsets are positions in it, starting at 1. */
   private readonly items: ResumeItem[] = [];
   private readonly followers = new Map<string, Follower>();
+  /** Followers on other replicas (sockets there that sent `rechat`), by their id. */
+  private readonly remoteFollowers = new Set<string>();
   private readonly controller = new AbortController();
-  /** Appends to the store, chained so the store sees the items in order. */
-  private stored: Promise<void> = Promise.resolve();
+  /** Items not yet handed to the store; they go in one append once the one in flight is done. */
+  private unstored: ResumeItem[] = [];
+  /** The next append must tell remote followers that there is something new. */
+  private notifyPending = false;
+  private storing: Promise<void> | undefined;
+  /** Cuts the current batch window short. */
+  private endWindow: (() => void) | undefined;
 
   constructor(
     readonly chatId: string,
@@ -72,14 +88,47 @@ export class ChatRun {
     if (this.finished) return;
     this.items.push(item);
     for (const follower of this.followers.values()) emitItem(follower, item);
-    if (isTerminal(item)) this.followers.clear();
-    const { chatId, owner } = this;
-    this.stored = this.stored
-      .then(() => this.store.append(chatId, owner, item))
-      .catch((err: unknown) => {
+    this.unstored.push(item);
+    if (this.remoteFollowers.size > 0) this.notifyPending = true;
+    if (isTerminal(item)) {
+      this.followers.clear();
+      this.remoteFollowers.clear();
+      // The end is stored at once: a client that reconnects elsewhere must find it.
+      this.endWindow?.();
+    }
+    this.storing ??= this.drainToStore();
+  }
+
+  /**
+   * One append in flight per chat: the items pushed meanwhile (and within the store's batch
+   * window) go together in the next one, so a shared store costs one round trip per batch, not
+   * per chunk, and sees the items in order.
+   */
+  private async drainToStore(): Promise<void> {
+    while (this.unstored.length > 0 || this.notifyPending) {
+      const window = this.store.batchWindowMs;
+      if (window && !this.finished) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, window);
+          this.endWindow = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.endWindow = undefined;
+      }
+      const items = this.unstored;
+      const notify = this.notifyPending;
+      this.unstored = [];
+      this.notifyPending = false;
+      try {
+        await this.store.append(this.chatId, this.owner, items, notify ? { notify } : undefined);
+      } catch (err) {
         // Resuming is best effort: a store failure must not break the live answer.
-        this.log.warn({ err, chatId }, 'socket chat: could not keep an item for rechat');
-      });
+        this.log.warn({ err, chatId: this.chatId }, 'socket chat: could not keep items for rechat');
+      }
+    }
+    this.storing = undefined;
   }
 
   /**
@@ -94,7 +143,28 @@ export class ChatRun {
   /** A follower disconnected; the last one leaving aborts the upstream request. */
   unfollow(follower: Follower): void {
     if (!this.followers.delete(follower.id)) return;
-    if (this.followers.size === 0 && !this.finished) this.abort('the client disconnected');
+    this.abortIfUnfollowed();
+  }
+
+  /**
+   * A socket on another replica follows this chat through the shared store. It keeps the answer
+   * running like a local follower, and is told (after the items stored so far) to read on.
+   */
+  followRemotely(followerId: string): void {
+    if (!this.finished) this.remoteFollowers.add(followerId);
+    this.notifyPending = true;
+    this.storing ??= this.drainToStore();
+  }
+
+  unfollowRemotely(followerId: string): void {
+    if (!this.remoteFollowers.delete(followerId)) return;
+    this.abortIfUnfollowed();
+  }
+
+  private abortIfUnfollowed(): void {
+    if (this.followers.size === 0 && this.remoteFollowers.size === 0 && !this.finished) {
+      this.abort('the client disconnected');
+    }
   }
 
   abort(reason: string): void {
@@ -104,7 +174,7 @@ export class ChatRun {
   }
 
   /** Resolves once every item emitted so far is in the resume store. */
-  flushed(): Promise<void> {
-    return this.stored;
+  async flushed(): Promise<void> {
+    while (this.storing) await this.storing;
   }
 }

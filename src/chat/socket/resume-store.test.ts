@@ -9,14 +9,14 @@ const json = (offset: number): ResumeItem => ({
 });
 
 async function fill(store: MemoryResumeStore, chatId: string, n: number, owner = 'u1') {
-  for (let i = 1; i <= n; i++) await store.append(chatId, owner, json(i));
+  for (let i = 1; i <= n; i++) await store.append(chatId, owner, [json(i)]);
 }
 
 describe('MemoryResumeStore', () => {
   it('returns the items after an offset, and the owner', async () => {
     const store = new MemoryResumeStore({ ttlMs: 1000 });
     await fill(store, 'c1', 3);
-    await store.append('c1', 'u1', { offset: 4, event: 'message', data: '[DONE]' });
+    await store.append('c1', 'u1', [{ offset: 4, event: 'message', data: '[DONE]' }]);
     const read = await store.read('c1', 2);
     expect(read).toEqual({ owner: 'u1', items: [json(3), { offset: 4, event: 'message', data: '[DONE]' }] });
     expect((await store.read('c1', 4))?.items).toEqual([]);
@@ -26,7 +26,7 @@ describe('MemoryResumeStore', () => {
   it('refuses to mix owners in one chat', async () => {
     const store = new MemoryResumeStore({ ttlMs: 1000 });
     await fill(store, 'c1', 1, 'u1');
-    await expect(store.append('c1', 'u2', json(2))).rejects.toThrow('belongs to another user');
+    await expect(store.append('c1', 'u2', [json(2)])).rejects.toThrow('belongs to another user');
   });
 
   it('forgets a chat ttlMs after its last item', async () => {
@@ -34,7 +34,7 @@ describe('MemoryResumeStore', () => {
     const store = new MemoryResumeStore({ ttlMs: 100, now: () => now });
     await fill(store, 'c1', 1);
     now = 90;
-    await store.append('c1', 'u1', json(2));
+    await store.append('c1', 'u1', [json(2)]);
     now = 150;
     expect((await store.read('c1', 0))?.items).toHaveLength(2);
     now = 190;
@@ -55,7 +55,7 @@ describe('MemoryResumeStore', () => {
     const store = new MemoryResumeStore({ ttlMs: 1000, maxChats: 2 });
     await fill(store, 'a', 1);
     await fill(store, 'b', 1);
-    await store.append('a', 'u1', json(2));
+    await store.append('a', 'u1', [json(2)]);
     await fill(store, 'c', 1);
     expect(await store.read('b', 0)).toBeUndefined();
     expect((await store.read('a', 0))?.items).toHaveLength(2);

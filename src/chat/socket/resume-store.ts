@@ -6,14 +6,35 @@ import type { ResumeItem } from './wire.js';
  * for an hour and let anyone read any chat (chat-server §2.12 #1); here every chat has an owner.
  */
 export interface ResumeStore {
-  /** Adds the chat's next item (offsets arrive in order, 1, 2, ...) and renews its TTL. */
-  append(chatId: string, owner: string, item: ResumeItem): Promise<void>;
+  /**
+   * Adds the chat's next items (offsets arrive in order, 1, 2, ...) and renews its TTL. Callers
+   * batch: items produced while the previous append was in flight come in the next call.
+   * `notify` also tells replicas following the chat that it has new items (shared stores only).
+   */
+  append(
+    chatId: string,
+    owner: string,
+    items: readonly ResumeItem[],
+    opts?: { notify?: boolean },
+  ): Promise<void>;
   /**
    * The kept items with an offset above `fromOffset`, oldest first, and the chat's owner;
    * undefined when the chat is unknown or expired. When a bound dropped older items, the first
    * one returned has an offset above `fromOffset + 1`: the caller must not replay with a gap.
    */
-  read(chatId: string, fromOffset: number): Promise<{ owner: string; items: ResumeItem[] } | undefined>;
+  read(chatId: string, fromOffset: number): Promise<KeptChat | undefined>;
+  /**
+   * How long a chat's items wait to be appended together (a store behind a network round trip
+   * sets it; the terminal item never waits). Followers here get every item at once regardless.
+   */
+  readonly batchWindowMs?: number;
+}
+
+export interface KeptChat {
+  owner: string;
+  items: ResumeItem[];
+  /** The replica that generates the chat, in a store several replicas share. */
+  runner?: string;
 }
 
 export interface MemoryResumeStoreOptions {
@@ -61,7 +82,8 @@ export class MemoryResumeStore implements ResumeStore {
     return { chats: this.chats.size, items: this.itemCount };
   }
 
-  async append(chatId: string, owner: string, item: ResumeItem): Promise<void> {
+  async append(chatId: string, owner: string, items: readonly ResumeItem[]): Promise<void> {
+    if (items.length === 0) return;
     const now = this.now();
     this.dropExpired(now);
     const kept = this.chats.get(chatId);
@@ -69,12 +91,13 @@ export class MemoryResumeStore implements ResumeStore {
     const chat = kept ?? { owner, items: [], expiresAt: 0 };
     this.chats.delete(chatId);
     this.chats.set(chatId, chat);
-    chat.items.push(item);
+    chat.items.push(...items);
     chat.expiresAt = now + this.opts.ttlMs;
-    this.itemCount++;
-    if (chat.items.length > this.maxItemsPerChat) {
-      chat.items.shift();
-      this.itemCount--;
+    this.itemCount += items.length;
+    const over = chat.items.length - this.maxItemsPerChat;
+    if (over > 0) {
+      chat.items.splice(0, over);
+      this.itemCount -= over;
     }
     // The chat just appended to is the newest, so it is dropped last (only if it alone is too big).
     while (this.chats.size > this.maxChats || this.itemCount > this.maxItems) {
@@ -84,10 +107,7 @@ export class MemoryResumeStore implements ResumeStore {
     }
   }
 
-  async read(
-    chatId: string,
-    fromOffset: number,
-  ): Promise<{ owner: string; items: ResumeItem[] } | undefined> {
+  async read(chatId: string, fromOffset: number): Promise<KeptChat | undefined> {
     const chat = this.chats.get(chatId);
     if (!chat) return undefined;
     if (chat.expiresAt <= this.now()) {

@@ -1,38 +1,35 @@
-import { LRUCache } from 'lru-cache';
+import { createHash } from 'node:crypto';
+import type { EphemeralStore } from '../../storage/ephemeral.js';
 
 /**
- * Slows down password guessing, per user name and per client address: after a failure beyond
- * the free ones, further attempts are refused (429 with Retry-After) until a delay has passed,
- * doubling with each failure: 1 s, 2 s, 4 s ... up to 5 minutes. Kept in memory in a bounded
- * LRU; a key with no failure for `forgetAfterMs` starts over. (The deployed shape can move this
- * to Redis behind the same methods.)
+ * Slows down password guessing without letting anyone lock a user out. Failures are counted per
+ * (user name, address) pair, per address, and per user name:
+ * - the pair and the address are delayed: after the free failures each attempt waits, doubling
+ *   1 s, 2 s, 4 s ... up to 5 minutes. A pair is one person at one place, so it gets one free
+ *   typo; an address may be a whole office behind one NAT, so it gets many (30);
+ * - the user name alone is never delayed (that would let anyone lock its owner out from
+ *   elsewhere): many failures for it, from anywhere, only make the login page ask for a captcha.
+ * Counts live in the shared short-lived store (Redis with several replicas) and are forgotten
+ * after a quiet period. User names are stored hashed: a typed "name" may be a password.
  */
 
 export interface BackoffPolicy {
-  /** Failures allowed before any delay (a single typo costs nothing). */
+  /** Failures allowed before any delay. */
   freeFailures: number;
   baseMs: number;
   maxMs: number;
 }
 
+/** A person mistyping once is not slowed down; from the second failure on, each doubles the wait. */
+export const PAIR_POLICY: BackoffPolicy = { freeFailures: 1, baseMs: 1000, maxMs: 5 * 60_000 };
+/** Much higher: dozens of people share an office address. */
+export const ADDRESS_POLICY: BackoffPolicy = { freeFailures: 30, baseMs: 1000, maxMs: 5 * 60_000 };
+
 export interface LoginBackoffOptions {
-  user?: BackoffPolicy;
+  pair?: BackoffPolicy;
   address?: BackoffPolicy;
   forgetAfterMs?: number;
-  maxEntries?: number;
   now?: () => number;
-}
-
-/** A person mistyping once is not slowed down; from the second failure on, each doubles the wait. */
-export const USER_POLICY: BackoffPolicy = { freeFailures: 1, baseMs: 1000, maxMs: 5 * 60_000 };
-/** Several people can share an address (an office NAT), so it gets a few more free failures. */
-export const ADDRESS_POLICY: BackoffPolicy = { freeFailures: 3, baseMs: 1000, maxMs: 5 * 60_000 };
-const FORGET_AFTER_MS = 30 * 60_000;
-const MAX_ENTRIES = 50_000;
-
-interface Entry {
-  failures: number;
-  blockedUntil: number;
 }
 
 export interface AttemptKeys {
@@ -40,72 +37,96 @@ export interface AttemptKeys {
   address: string;
 }
 
+export interface AttemptStatus {
+  /** Milliseconds until an attempt may be checked; 0 when it may now. */
+  retryAfterMs: number;
+  pairFailures: number;
+  addressFailures: number;
+  userFailures: number;
+}
+
+const FORGET_AFTER_MS = 30 * 60_000;
+const PREFIX = 'login-backoff:';
+
 export function delayAfter(failures: number, policy: BackoffPolicy): number {
   const over = failures - policy.freeFailures;
   if (over <= 0) return 0;
   return Math.min(policy.maxMs, policy.baseMs * 2 ** Math.min(over - 1, 30));
 }
 
+type Kind = 'pair' | 'address' | 'user';
+
 export class LoginBackoff {
-  private readonly entries: LRUCache<string, Entry>;
-  private readonly user: BackoffPolicy;
-  private readonly address: BackoffPolicy;
+  private readonly policies: Record<Exclude<Kind, 'user'>, BackoffPolicy>;
+  private readonly forgetAfterMs: number;
   private readonly now: () => number;
 
-  constructor(opts: LoginBackoffOptions = {}) {
-    this.user = opts.user ?? USER_POLICY;
-    this.address = opts.address ?? ADDRESS_POLICY;
+  constructor(
+    private readonly store: EphemeralStore,
+    opts: LoginBackoffOptions = {},
+  ) {
+    this.policies = { pair: opts.pair ?? PAIR_POLICY, address: opts.address ?? ADDRESS_POLICY };
+    this.forgetAfterMs = opts.forgetAfterMs ?? FORGET_AFTER_MS;
     this.now = opts.now ?? Date.now;
-    this.entries = new LRUCache<string, Entry>({
-      max: opts.maxEntries ?? MAX_ENTRIES,
-      ttl: opts.forgetAfterMs ?? FORGET_AFTER_MS,
-      ttlAutopurge: false,
-      // Read the clock on every check (the default caches it for 1 ms, which hides the test clock).
-      ttlResolution: 0,
-      perf: { now: () => this.now() },
-    });
   }
 
-  private static keys(k: AttemptKeys): Array<[string, 'user' | 'address']> {
-    const out: Array<[string, 'user' | 'address']> = [[`a:${k.address}`, 'address']];
-    if (k.user) out.push([`u:${normalizeUserName(k.user)}`, 'user']);
-    return out;
+  private static keys(k: AttemptKeys): Partial<Record<Kind, string>> {
+    const address = `a:${k.address}`;
+    if (!k.user) return { address };
+    const user = `u:${userNameKey(k.user)}`;
+    return { address, user, pair: `p:${userNameKey(k.user)}@${k.address}` };
   }
 
-  /** Milliseconds until an attempt for these keys may be checked; 0 when it may now. */
-  retryAfterMs(k: AttemptKeys): number {
+  async status(k: AttemptKeys): Promise<AttemptStatus> {
+    const keys = LoginBackoff.keys(k);
     const now = this.now();
-    let wait = 0;
-    for (const [key] of LoginBackoff.keys(k)) {
-      const e = this.entries.get(key);
-      if (e) wait = Math.max(wait, e.blockedUntil - now);
-    }
-    return Math.max(0, wait);
+    const count = async (key?: string) =>
+      key ? Number((await this.store.get(`${PREFIX}f:${key}`)) ?? 0) : 0;
+    const until = async (key?: string) =>
+      key ? Number((await this.store.get(`${PREFIX}b:${key}`)) ?? 0) : 0;
+    const [pairFailures, addressFailures, userFailures, pairUntil, addressUntil] = await Promise.all([
+      count(keys.pair),
+      count(keys.address),
+      count(keys.user),
+      until(keys.pair),
+      until(keys.address),
+    ]);
+    return {
+      retryAfterMs: Math.max(0, pairUntil - now, addressUntil - now),
+      pairFailures,
+      addressFailures,
+      userFailures,
+    };
   }
 
-  /** The larger failure count of the user name and the address. */
-  failures(k: AttemptKeys): number {
-    let n = 0;
-    for (const [key] of LoginBackoff.keys(k)) n = Math.max(n, this.entries.get(key)?.failures ?? 0);
-    return n;
+  /** A wrong password (or unknown name): counts for the pair, the address and the name. */
+  async recordFailure(k: AttemptKeys): Promise<void> {
+    const keys = LoginBackoff.keys(k);
+    await Promise.all([
+      this.count(keys.address!, this.policies.address),
+      keys.pair ? this.count(keys.pair, this.policies.pair) : undefined,
+      keys.user ? this.store.increment(`${PREFIX}f:${keys.user}`, this.forgetAfterMs) : undefined,
+    ]);
   }
 
-  recordFailure(k: AttemptKeys): void {
-    const now = this.now();
-    for (const [key, kind] of LoginBackoff.keys(k)) {
-      const failures = (this.entries.get(key)?.failures ?? 0) + 1;
-      const delay = delayAfter(failures, kind === 'user' ? this.user : this.address);
-      this.entries.set(key, { failures, blockedUntil: now + delay });
-    }
+  /** A success clears this pair's record; the address's and the name's stay (others may be guessing). */
+  async recordSuccess(k: AttemptKeys): Promise<void> {
+    const pair = LoginBackoff.keys(k).pair;
+    if (!pair) return;
+    await Promise.all([this.store.delete(`${PREFIX}f:${pair}`), this.store.delete(`${PREFIX}b:${pair}`)]);
   }
 
-  /** A successful login clears the user name's record (the address's stays: it may be shared). */
-  recordSuccess(user: string): void {
-    this.entries.delete(`u:${normalizeUserName(user)}`);
+  private async count(key: string, policy: BackoffPolicy): Promise<void> {
+    const failures = await this.store.increment(`${PREFIX}f:${key}`, this.forgetAfterMs);
+    const delay = delayAfter(failures, policy);
+    if (delay > 0) await this.store.put(`${PREFIX}b:${key}`, String(this.now() + delay), this.forgetAfterMs);
   }
 }
 
-/** Case and Unicode variants of one name share a record, so they cannot be used to dodge it. */
-function normalizeUserName(name: string): string {
-  return name.normalize('NFKC').trim().toLowerCase();
+/** Case and Unicode variants of one name share a record; the name itself is not kept. */
+export function userNameKey(name: string): string {
+  return createHash('sha256')
+    .update(name.normalize('NFKC').trim().toLowerCase())
+    .digest('base64url')
+    .slice(0, 22);
 }

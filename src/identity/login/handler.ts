@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { InteractionResults, Provider } from 'oidc-provider';
 import type { IdentityConfig } from '../../config/schema.js';
@@ -7,19 +8,33 @@ import type { RouteHandler } from '../../http/route-handler.js';
 // layer exception: the login form checks a captcha answer the kaptcha role issued (one service).
 import type { CaptchaService } from '../../kaptcha/service.js';
 import type { UserStore } from '../users.js';
-import { LoginBackoff } from './backoff.js';
+import type { AttemptStatus, LoginBackoff } from './backoff.js';
 import { autoConsent } from './consent.js';
 import { CSRF_COOKIE, CSRF_FIELD, csrfCookieHeader, LoginCsrf, readCookie } from './csrf.js';
 import { type Messages, messagesFor } from './i18n.js';
-import { loginPageHtml, messagePageHtml, sendPage } from './page.js';
+import { loginPageHtml, messagePageHtml, type RemoteLoginNotice, sendPage } from './page.js';
 
 /**
  * The login page oidc-provider sends the browser to (`interactions.url`): GET shows the form,
  * POST checks CSRF, backoff, captcha and password, then hands the account to the provider.
  */
 
-/** From this many failures (for the user name or the address) the form asks for a captcha. */
+/**
+ * When the form asks for a captcha (identity.captcha 'after-failures'): after this many failures
+ * of one user name from one address; of any names from one address (an office NAT: much
+ * higher); or of one name from anywhere (guessing spread over many addresses).
+ */
 export const CAPTCHA_AFTER_FAILURES = 2;
+export const CAPTCHA_AFTER_ADDRESS_FAILURES = 20;
+export const CAPTCHA_AFTER_USER_FAILURES = 10;
+
+export function captchaAfterFailures(s: AttemptStatus): boolean {
+  return (
+    s.pairFailures >= CAPTCHA_AFTER_FAILURES ||
+    s.addressFailures >= CAPTCHA_AFTER_ADDRESS_FAILURES ||
+    s.userFailures >= CAPTCHA_AFTER_USER_FAILURES
+  );
+}
 /** Longer input is refused before it reaches the password hash. */
 const MAX_USERNAME = 256;
 const MAX_PASSWORD = 1024;
@@ -32,8 +47,10 @@ export interface LoginHandlerDeps {
   publicUrl: string;
   /** Secret the CSRF key is derived from (one of the persisted cookie keys). */
   csrfSecret: string;
-  backoff?: LoginBackoff;
+  backoff: LoginBackoff;
   log: FastifyBaseLogger;
+  /** For a login a remote IDE started (polling login): what to tell the person at the browser. */
+  remoteLogin?: (params: Record<string, unknown>) => Promise<RemoteLoginNotice | undefined>;
 }
 
 interface LoginParams {
@@ -47,6 +64,7 @@ interface LoginBody {
   csrf?: unknown;
   captcha?: unknown;
   captcha_id?: unknown;
+  new_captcha?: unknown;
 }
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -56,24 +74,27 @@ function field(value: unknown): string {
 }
 
 export function createLoginHandler(deps: LoginHandlerDeps): RouteHandler {
-  const { provider, users, captcha, identity, log } = deps;
-  const backoff = deps.backoff ?? new LoginBackoff();
+  const { provider, users, captcha, backoff, identity, log } = deps;
   const csrf = new LoginCsrf(deps.csrfSecret);
+  // Failed logins are logged with a keyed hash of the typed name, never the name: it may be a
+  // password typed into the wrong field. The same name gives the same tag, so repeats show.
+  const tagKey = createHmac('sha256', deps.csrfSecret).update('shenma login log tag v1').digest();
+  const userTag = (name: string) => createHmac('sha256', tagKey).update(name).digest('hex').slice(0, 12);
   const publicPath = new URL(deps.publicUrl).pathname.replace(/\/+$/, '');
   const secureCookie = deps.publicUrl.startsWith('https:');
 
-  const captchaNeeded = (keys: { user?: string; address: string }) =>
-    identity.captcha === 'always' ||
-    (identity.captcha === 'after-failures' && backoff.failures(keys) >= CAPTCHA_AFTER_FAILURES);
+  const captchaNeeded = (status: AttemptStatus) =>
+    identity.captcha === 'always' || (identity.captcha === 'after-failures' && captchaAfterFailures(status));
 
   /** Renders the form; keeps the browser's CSRF cookie when it has one so other tabs still work. */
-  const renderForm = (
+  const renderForm = async (
     req: FastifyRequest,
     reply: FastifyReply,
     m: Messages,
-    uid: string,
+    details: Interaction,
     opts: { status: number; username: string; error?: string; headers?: Record<string, string> },
   ) => {
+    const uid = details.uid;
     const existing = readCookie(req.headers.cookie, CSRF_COOKIE);
     const cookieValue = existing ?? csrf.newCookieValue();
     const headers: Record<string, string> = { ...opts.headers };
@@ -85,7 +106,8 @@ export function createLoginHandler(deps: LoginHandlerDeps): RouteHandler {
       );
     }
     const keys = { user: opts.username || undefined, address: req.ip };
-    const challenge = captchaNeeded(keys) ? captcha.issue() : undefined;
+    const challenge = captchaNeeded(await backoff.status(keys)) ? await captcha.issue() : undefined;
+    const remote = await deps.remoteLogin?.(details.params);
     return sendPage(
       reply,
       opts.status,
@@ -95,6 +117,7 @@ export function createLoginHandler(deps: LoginHandlerDeps): RouteHandler {
           csrf: csrf.tokenFor(uid, cookieValue),
           error: opts.error,
           captcha: challenge,
+          remote,
         }),
       headers,
     );
@@ -127,7 +150,10 @@ export function createLoginHandler(deps: LoginHandlerDeps): RouteHandler {
     if (!details) return sendPage(reply, 400, (n) => messagePageHtml(m, n, m.expired));
     if (details.prompt.name === 'consent') return consent(req, reply, details);
     const hint = details.params.login_hint;
-    return renderForm(req, reply, m, uid, { status: 200, username: typeof hint === 'string' ? hint : '' });
+    return renderForm(req, reply, m, details, {
+      status: 200,
+      username: typeof hint === 'string' ? hint : '',
+    });
   };
 
   const submit = async (req: FastifyRequest, reply: FastifyReply, m: Messages, uid: string) => {
@@ -142,21 +168,32 @@ export function createLoginHandler(deps: LoginHandlerDeps): RouteHandler {
     const username = field(body.username).trim();
     const password = field(body.password);
     const keys = { user: username || undefined, address: req.ip };
-    const again = (status: number, error: string, headers?: Record<string, string>) =>
-      renderForm(req, reply, m, uid, { status, username, error, ...(headers ? { headers } : {}) });
+    const again = (status: number, error: string | undefined, headers?: Record<string, string>) =>
+      renderForm(req, reply, m, details, {
+        status,
+        username,
+        ...(error ? { error } : {}),
+        ...(headers ? { headers } : {}),
+      });
 
-    const waitMs = backoff.retryAfterMs(keys);
+    if (body.new_captcha !== undefined) {
+      // "New image": the old answer is dropped unchecked and nothing is counted.
+      await captcha.discard(field(body.captcha_id));
+      return again(200, undefined);
+    }
+    const status = await backoff.status(keys);
+    const waitMs = status.retryAfterMs;
     if (waitMs > 0) {
       const seconds = Math.ceil(waitMs / 1000);
       return again(429, m.tooMany(seconds), { 'retry-after': String(seconds) });
     }
-    if (captchaNeeded(keys)) {
+    if (captchaNeeded(status)) {
       const id = field(body.captcha_id);
       const answer = field(body.captcha);
       if (!id || !answer) return again(401, m.captchaRequired);
-      if (!captcha.verify(id, answer)) {
+      if (!(await captcha.verify(id, answer))) {
         // Counted against the address only: it says nothing about the user's password.
-        backoff.recordFailure({ address: req.ip });
+        await backoff.recordFailure({ address: req.ip });
         return again(401, m.captchaWrong);
       }
     }
@@ -165,12 +202,12 @@ export function createLoginHandler(deps: LoginHandlerDeps): RouteHandler {
         ? await users.checkPassword(username, password)
         : undefined;
     if (!user) {
-      backoff.recordFailure(keys);
-      log.info({ user: username, address: req.ip }, 'login failed');
+      await backoff.recordFailure(keys);
+      log.info({ userTag: userTag(username), address: req.ip }, 'login failed');
       // One message whether the name or the password was wrong: names are not disclosed.
       return again(401, m.badCredentials);
     }
-    backoff.recordSuccess(username);
+    await backoff.recordSuccess(keys);
     reply.raw.setHeader(
       'set-cookie',
       csrfCookieHeader('', `${publicPath}/realms/${identity.realm}/login/${uid}`, secureCookie, true),
@@ -185,6 +222,13 @@ export function createLoginHandler(deps: LoginHandlerDeps): RouteHandler {
       return reply.code(404).send(errorBody('not_found_error', `no realm "${realm}"`));
     }
     const m = messagesFor(pickLanguage(req.headers['accept-language']));
-    return req.method === 'POST' ? submit(req, reply, m, uid) : showForm(req, reply, m, uid);
+    try {
+      return await (req.method === 'POST' ? submit(req, reply, m, uid) : showForm(req, reply, m, uid));
+    } catch (err) {
+      // The shared store (Redis) or the database is away: a page that says so, not a stack.
+      if (reply.sent || reply.raw.headersSent) throw err;
+      log.error({ err }, 'login page: backoff, captcha or user store unavailable');
+      return sendPage(reply, 503, (n) => messagePageHtml(m, n, m.unavailable), { 'retry-after': '5' });
+    }
   };
 }

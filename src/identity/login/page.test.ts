@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { escapeHtml } from '../../http/html.js';
 import { pickLanguage } from '../../http/language.js';
 import { messagesFor } from './i18n.js';
-import { loginPageHtml, pageSecurityHeaders } from './page.js';
+import { confirmPageHtml, loginPageHtml, pageSecurityHeaders } from './page.js';
 
 describe('login page language', () => {
   it.each([
@@ -61,5 +61,23 @@ describe('login page HTML', () => {
     expect(h['x-frame-options']).toBe('DENY');
     expect(h['cache-control']).toBe('no-store');
     expect(escapeHtml(`<&"'>`)).toBe('&lt;&amp;&quot;&#39;&gt;');
+  });
+});
+
+describe('polling-login confirmation page', () => {
+  it('names machine, plugin version and user as text, with Refuse before Continue and no script', () => {
+    const html = confirmPageHtml(messagesFor('en'), 'nonce', {
+      machineCode: '<img src=x onerror=alert(1)>',
+      pluginVersion: '2.0.0"',
+      user: 'tester',
+      action: 'https://shenma.example/oidc-auth/api/v1/plugin/login/confirm',
+      confirmId: 'c'.repeat(32),
+      csrf: 'token',
+    });
+    expect(html).toContain('machine &lt;img src=x onerror=alert(1)&gt;, plugin version 2.0.0&quot;');
+    expect(html).toContain('asks to sign in as tester.');
+    expect(html).not.toMatch(/<script|<img/);
+    expect(html.indexOf('value="refuse"')).toBeLessThan(html.indexOf('value="allow"'));
+    expect(messagesFor('zh').remoteLoginConfirm('m', '1', 'u')).toContain('请求以 u 的身份登录');
   });
 });

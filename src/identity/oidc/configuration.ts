@@ -6,7 +6,7 @@ import type { Tables } from '../../storage/tables.js';
 import type { UserStore } from '../users.js';
 import { kyselyAdapterFactory } from './adapter.js';
 import { DEFAULT_SCOPE, oidcClients, type PluginLoginClient } from './clients.js';
-import { renderProviderError } from './error-page.js';
+import { logoutSource, postLogoutSuccessSource, renderProviderError } from './provider-pages.js';
 
 /**
  * oidc-provider settings that make it answer like the Keycloak realm the extension was built
@@ -136,10 +136,17 @@ export function providerConfiguration(s: ProviderSettings): Configuration {
     },
     features: {
       devInteractions: { enabled: false },
-      revocation: { enabled: true },
-      introspection: { enabled: true },
+      // A client may revoke, and learn about, only the tokens issued to it.
+      revocation: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
+      },
+      introspection: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
+      },
       userinfo: { enabled: true },
-      rpInitiatedLogout: { enabled: true },
+      rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => API_RESOURCE,
@@ -158,5 +165,8 @@ export function providerConfiguration(s: ProviderSettings): Configuration {
       },
     },
     renderError: renderProviderError,
+    // Browsers may call the provider's CORS endpoints only from our own clients' origins.
+    clientBasedCORS: (_ctx, origin, client) =>
+      client.redirectUris?.some((uri) => URL.parse(uri)?.origin === origin) ?? false,
   };
 }

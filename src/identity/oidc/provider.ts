@@ -7,7 +7,8 @@ import type { RouteHandler } from '../../http/route-handler.js';
 // layer exception: the login form checks a captcha answer the kaptcha role issued (one service).
 import type { CaptchaService } from '../../kaptcha/service.js';
 import type { SigningKeys } from '../keys.js';
-import { createLoginHandler } from '../login/handler.js';
+import type { LoginBackoff } from '../login/backoff.js';
+import { createLoginHandler, type LoginHandlerDeps } from '../login/handler.js';
 import type { UserStore } from '../users.js';
 import { type PluginLoginClient, pluginLoginClient, usesPublicSecret } from './clients.js';
 import { KEYCLOAK_ROUTES, providerConfiguration } from './configuration.js';
@@ -32,6 +33,8 @@ export interface EmbeddedOidc {
 export interface EmbeddedOidcDeps {
   users: UserStore;
   captcha: CaptchaService;
+  backoff: LoginBackoff;
+  remoteLogin?: LoginHandlerDeps['remoteLogin'];
   keys: SigningKeys;
 }
 
@@ -128,6 +131,8 @@ export async function createEmbeddedOidc(ctx: RoleContext, deps: EmbeddedOidcDep
     provider,
     users: deps.users,
     captcha: deps.captcha,
+    backoff: deps.backoff,
+    ...(deps.remoteLogin ? { remoteLogin: deps.remoteLogin } : {}),
     identity,
     publicUrl,
     csrfSecret: secrets.cookieKeys[0]!,
