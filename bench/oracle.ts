@@ -1,182 +1,202 @@
 /**
- * Oracle benchmark for the post-processing pipeline, no model needed: the HumanEval infilling
- * problems' true middle is fed as the "model output", alone and with the kinds of junk models
- * add, and we count how often the pipeline gives back exactly the true middle.
+ * Oracle benchmark for completion quality, no model needed: in the HumanEval infilling problems
+ * the true middle is known, so it is fed through `/v2/completions`' pipeline as the "model output",
+ * alone and followed by the kinds of junk models add, and the reply is compared with it.
  *
- *   npx tsx bench/oracle.ts
+ *   npm run bench:oracle
+ *   npm run bench:oracle -- --set RandomSpan --show 5 --kind f   # print misses to look at
+ *
+ * Sets: SingleLine and MultiLine (the fixtures' whole-line holes), RandomSpan (holes cut at
+ * seeded random points of the same solutions; see bench/lib/oracle-cases.ts).
  */
-import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
-import { runFilters } from '../src/completion/filters/index.js';
-import { FIM_TEMPLATES } from '../src/completion/prompt/templates.js';
-import { StopDetector } from '../src/completion/stream/stop-detector.js';
-import { cursorView, type FilterContext, type LineMode } from '../src/completion/types.js';
-import { FILTER_NAMES, type FilterName } from '../src/config/schema.js';
+import { parseArgs } from 'node:util';
+import {
+  JUNK_KINDS,
+  type OracleCase,
+  type OracleSet,
+  randomSpanSet,
+  wholeLineSet,
+} from './lib/oracle-cases.js';
+import { complete, type PipelineResult } from './lib/oracle-pipeline.js';
+import { table } from './lib/stats.js';
 
-interface Problem {
-  task_id: string;
-  prompt: string;
-  suffix: string;
-  canonical_solution: string;
-}
-
-const DATA_FILES = ['HumanEval-SingleLineInfilling', 'HumanEval-MultiLineInfilling'] as const;
-const LANGUAGE = 'python';
-const TEMPLATE = FIM_TEMPLATES['deepseek-coder'];
-const END_OF_SENTENCE = '<｜end▁of▁sentence｜>';
-const ALL_FILTERS = Object.fromEntries(FILTER_NAMES.map((name) => [name, true])) as Record<
-  FilterName,
-  boolean
->;
-/** For the trade-off column: everything except the "block ended" rules. */
-const WITHOUT_SCOPE: Record<FilterName, boolean> = { ...ALL_FILTERS, scopeLimit: false };
-/** Streams arrive in token-sized pieces; the detector's result does not depend on the size. */
-const PIECE_CHARS = 4;
-
-function loadProblems(name: string): Problem[] {
-  const url = new URL(`../../shared/fixtures/humaneval-infilling/${name}.jsonl.gz`, import.meta.url);
-  return gunzipSync(readFileSync(url))
-    .toString('utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as Problem);
-}
-
-interface JunkKind {
-  label: string;
-  /** The "model output", or undefined when this problem cannot carry this junk. */
-  make(p: Problem): string | undefined;
-}
-
-function lastNonBlankLine(text: string): string | undefined {
-  return text
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .at(-1);
-}
-
-const JUNK_KINDS: JunkKind[] = [
-  { label: '(a) true middle alone', make: (p) => p.canonical_solution },
-  {
-    label: '(b) + first 3 suffix lines again',
-    make: (p) => {
-      if (p.suffix.trim() === '') return undefined;
-      const lines = p.suffix.split('\n');
-      return p.canonical_solution + lines.slice(0, 3).join('\n') + (lines.length > 3 ? '\n' : '');
-    },
+const { values: args } = parseArgs({
+  options: {
+    set: { type: 'string', default: 'SingleLine,MultiLine,RandomSpan' },
+    'per-task': { type: 'string', default: '3' },
+    seed: { type: 'string', default: '11' },
+    kind: { type: 'string' },
+    show: { type: 'string', default: '0' },
   },
-  {
-    label: '(c) + last line repeated x3',
-    make: (p) => {
-      const last = lastNonBlankLine(p.canonical_solution);
-      return last === undefined ? undefined : p.canonical_solution + `${last}\n`.repeat(3);
-    },
-  },
-  {
-    label: '(d) + an unrelated function',
-    make: (p) =>
-      `${p.canonical_solution}\n\ndef unrelated_helper(values):\n    return [v * 2 for v in values]\n`,
-  },
-  {
-    label: `(e) + leaked EOS + junk`,
-    make: (p) => `${p.canonical_solution}${END_OF_SENTENCE}\n# File: other.py\nimport os\n`,
-  },
-];
+});
 
-/** The simple rule: multi-line when the cursor line before the cursor is blank. */
-function lineModeFor(p: Problem): LineMode {
-  return cursorView(p.prompt, p.suffix).linePrefix.trim() === '' ? 'multi' : 'single';
-}
-
-function detect(p: Problem, output: string, lineMode: LineMode): string {
-  const detector = new StopDetector({
-    prefix: p.prompt,
-    suffix: p.suffix,
-    lineMode,
-    stop: [...TEMPLATE.stop],
-    specialTokens: [...TEMPLATE.specialTokens],
-  });
-  for (let i = 0; i < output.length; i += PIECE_CHARS) {
-    if (detector.push(output.slice(i, i + PIECE_CHARS))) break;
-  }
-  return detector.text();
-}
-
-/** Only trailing whitespace (per line and blank lines at the end) is ignored. */
+/**
+ * Compared as the editor would show it: trailing spaces after code and blank lines at the very
+ * end do not count; everything else (indentation, whitespace-only lines inside) must match.
+ */
 function normalize(text: string): string {
   return text
     .split(/\r?\n/)
-    .map((line) => line.trimEnd())
+    .map((line) => (line.trim() === '' ? line : line.trimEnd()))
     .join('\n')
-    .replace(/\n+$/, '');
+    .replace(/\s+$/, '');
+}
+
+type Outcome = 'exact' | 'right' | 'short' | 'empty' | 'junk';
+
+/**
+ * exact: the whole true middle. right: a prefix of it that ends at a line end and has at least
+ * its first non-blank line. short: a prefix of it that does not. empty: nothing although the
+ * middle was not. junk: text that is not in the true middle.
+ */
+function outcomeOf(reply: string, middle: string): Outcome {
+  const got = normalize(reply);
+  const want = normalize(middle);
+  if (got === want) return 'exact';
+  if (got === '') return 'empty';
+  if (!want.startsWith(got)) return 'junk';
+  if (!want.startsWith(`${got}\n`)) return 'short';
+  const firstLineEnd = want.search(/\S[^\n]*(\n|$)/);
+  const firstNonBlankEnd = firstLineEnd === -1 ? 0 : want.indexOf('\n', firstLineEnd);
+  return firstNonBlankEnd === -1 || got.length >= firstNonBlankEnd ? 'right' : 'short';
 }
 
 interface Tally {
   cases: number;
-  raw: number;
-  detector: number;
-  pipeline: number;
-  withoutScope: number;
+  exact: number;
+  right: number;
+  junk: number;
+  empty: number;
 }
 
-function percent(hits: number, of: number): string {
-  return of === 0 ? '   n/a' : `${((100 * hits) / of).toFixed(1).padStart(5)}%`;
+const newTally = (): Tally => ({ cases: 0, exact: 0, right: 0, junk: 0, empty: 0 });
+
+function add(t: Tally, o: Outcome): void {
+  t.cases++;
+  if (o === 'exact') t.exact++;
+  if (o === 'exact' || o === 'right') t.right++;
+  if (o === 'junk') t.junk++;
+  if (o === 'empty') t.empty++;
+}
+
+function pct(hits: number, of: number): string {
+  return of === 0 ? 'n/a' : `${((100 * hits) / of).toFixed(1)}%`;
+}
+
+function row(label: string, t: Tally): string[] {
+  return [
+    label,
+    String(t.cases),
+    pct(t.right, t.cases),
+    pct(t.exact, t.cases),
+    pct(t.junk, t.cases),
+    pct(t.empty, t.cases),
+  ];
+}
+
+/** What made a case come out as it did: refusal, line-mode cut, detector stop, filters. */
+function blame(r: PipelineResult): string {
+  if (r.rejectedBy) return `rejected:${r.rejectedBy}`;
+  const parts = [`${r.lineMode}-line`];
+  if (r.stopReason) parts.push(`detector:${r.stopReason}`);
+  if (r.hits.length > 0) parts.push(r.hits.join('+'));
+  return parts.join(' ');
+}
+
+function showCase(c: OracleCase, output: string, r: PipelineResult, outcome: Outcome): void {
+  const tail = c.prefix.split('\n').slice(-3).join('\n');
+  const head = c.suffix.split('\n').slice(0, 2).join('\n');
+  console.log(`  ── ${c.id} → ${outcome} (${blame(r)})`);
+  console.log(`     prefix …${JSON.stringify(tail)}`);
+  console.log(`     middle  ${JSON.stringify(c.middle)}`);
+  console.log(`     suffix  ${JSON.stringify(head)}…`);
+  console.log(`     output  ${JSON.stringify(output)}`);
+  console.log(`     reply   ${JSON.stringify(r.text)}`);
+}
+
+interface Target {
+  label: string;
+  met: boolean;
 }
 
 const started = performance.now();
-const missesByFilter = new Map<string, number>();
-console.log('Oracle benchmark: HumanEval infilling (python), deepseek-coder special tokens.');
-console.log('Exact match with the true middle; only trailing whitespace differences are ignored.');
-console.log('raw = output as is; detector = stream stop detector only; pipeline = detector + all filters;');
-console.log(
-  'no-scope = all filters but scopeLimit and no detector (what the "block ended" rule costs and buys).\n',
-);
-for (const file of DATA_FILES) {
-  const problems = loadProblems(file);
-  const modes = problems.map(lineModeFor);
-  const multi = modes.filter((m) => m === 'multi').length;
-  console.log(
-    `${file}: ${problems.length} problems (${multi} multi-line, ${problems.length - multi} single-line)`,
-  );
-  console.log(
-    `  ${'junk kind'.padEnd(36)} ${'cases'.padStart(6)} ${'raw'.padStart(7)} ${'detector'.padStart(9)} ${'pipeline'.padStart(9)} ${'no-scope'.padStart(9)}`,
-  );
-  for (const kind of JUNK_KINDS) {
-    const tally: Tally = { cases: 0, raw: 0, detector: 0, pipeline: 0, withoutScope: 0 };
-    problems.forEach((p, i) => {
-      const output = kind.make(p);
-      if (output === undefined) return;
-      const lineMode = modes[i]!;
-      const expected = normalize(p.canonical_solution);
-      const detected = detect(p, output, lineMode);
-      const ctx: FilterContext = {
-        prefix: p.prompt,
-        suffix: p.suffix,
-        language: LANGUAGE,
-        lineMode,
-        specialTokens: [...TEMPLATE.specialTokens],
-      };
-      const { text, hits } = runFilters(detected, ctx, ALL_FILTERS);
-      tally.cases++;
-      if (normalize(runFilters(output, ctx, WITHOUT_SCOPE).text) === expected) tally.withoutScope++;
-      if (normalize(output) === expected) tally.raw++;
-      if (normalize(detected) === expected) tally.detector++;
-      if (normalize(text) === expected) tally.pipeline++;
-      else if (kind.label.startsWith('(a)')) {
-        const blame = normalize(detected) !== expected ? 'stop detector (block end)' : hits.join(' + ');
-        const key = `${file}: ${blame}`;
-        missesByFilter.set(key, (missesByFilter.get(key) ?? 0) + 1);
+const wanted = new Set(args.set.split(','));
+const sets: OracleSet[] = [];
+if (wanted.has('SingleLine')) sets.push(wholeLineSet('SingleLine'));
+if (wanted.has('MultiLine')) sets.push(wholeLineSet('MultiLine'));
+if (wanted.has('RandomSpan')) sets.push(randomSpanSet(Number(args['per-task']), Number(args.seed)));
+const kinds = JUNK_KINDS.filter((k) => !args.kind || k.label.startsWith(`(${args.kind})`));
+let toShow = Number(args.show);
+
+console.log('Oracle benchmark: HumanEval infilling (python) through the /v2/completions pipeline');
+console.log('(rules, line mode, stop strings, stop detector, filters; default configuration,');
+console.log('deepseek-coder special tokens). The "model output" is the true middle, alone or with junk.');
+console.log('right = a prefix of the true middle ending at a line end, with at least its first line;');
+console.log('exact = all of it; junk = text not in the true middle; empty = nothing although it was not.\n');
+
+const targets: Target[] = [];
+for (const set of sets) {
+  const refused = new Map<string, number>();
+  const missBlame = new Map<string, number>();
+  const all = newTally();
+  const rows: string[][] = [];
+  for (const kind of kinds) {
+    const tally = newTally();
+    for (const c of set.cases) {
+      const output = kind.make(c);
+      if (output === undefined) continue;
+      const r = complete(c.prefix, c.suffix, output);
+      const outcome = outcomeOf(r.text, c.middle);
+      add(tally, outcome);
+      add(all, outcome);
+      if (kind === JUNK_KINDS[0]) {
+        if (r.rejectedBy) refused.set(r.rejectedBy, (refused.get(r.rejectedBy) ?? 0) + 1);
+        if (outcome !== 'exact') {
+          const key = `${outcome}: ${blame(r)}`;
+          missBlame.set(key, (missBlame.get(key) ?? 0) + 1);
+        }
       }
-    });
-    console.log(
-      `  ${kind.label.padEnd(36)} ${String(tally.cases).padStart(6)} ${percent(tally.raw, tally.cases).padStart(7)} ${percent(tally.detector, tally.cases).padStart(9)} ${percent(tally.pipeline, tally.cases).padStart(9)} ${percent(tally.withoutScope, tally.cases).padStart(9)}`,
-    );
+      if (outcome !== 'exact' && toShow > 0) {
+        toShow--;
+        showCase(c, output, r, outcome);
+      }
+    }
+    rows.push(row(kind.label, tally));
+  }
+  rows.push(row('all kinds', all));
+  const multi = set.cases.filter((c) => c.middle.includes('\n')).length;
+  console.log(`${set.name}: ${set.cases.length} requests (${multi} with a multi-line middle)`);
+  console.log(
+    table(['  junk kind', 'cases', 'right whole-line', 'exact', 'junk kept', 'empty'], rows)
+      .split('\n')
+      .map((l) => `  ${l}`)
+      .join('\n'),
+  );
+  if (refused.size > 0) {
+    const list = [...refused].map(([rule, n]) => `${rule} ${n} (${pct(n, set.cases.length)})`).join(', ');
+    console.log(`  refused by a rule (counted as empty): ${list}`);
+  }
+  if (missBlame.size > 0) {
+    console.log('  (a) not exact, by outcome and what decided it:');
+    for (const [key, n] of [...missBlame].sort((a, b) => b[1] - a[1]).slice(0, 12))
+      console.log(`    ${String(n).padStart(5)}  ${key}`);
   }
   console.log('');
+  if (kinds.length === JUNK_KINDS.length) {
+    const share = (n: number) => n / all.cases;
+    if (set.name === 'SingleLine')
+      targets.push({ label: 'SingleLine exact ≥ 99.9%', met: share(all.exact) >= 0.999 });
+    if (set.name === 'MultiLine')
+      targets.push({ label: 'MultiLine exact ≥ 95%', met: share(all.exact) >= 0.95 });
+    if (set.name === 'RandomSpan') {
+      targets.push({ label: 'RandomSpan right whole-line ≥ 97%', met: share(all.right) >= 0.97 });
+      targets.push({ label: 'RandomSpan junk kept ≤ 1%', met: share(all.junk) <= 0.01 });
+      targets.push({ label: 'RandomSpan exact ≥ 80%', met: share(all.exact) >= 0.8 });
+    }
+  }
 }
-if (missesByFilter.size > 0) {
-  console.log('True middles changed by the pipeline (case (a)), by what changed them:');
-  for (const [key, count] of [...missesByFilter].sort((a, b) => b[1] - a[1]))
-    console.log(`  ${key}: ${count}`);
+if (targets.length > 0) {
+  console.log('Targets (all junk kinds together):');
+  for (const t of targets) console.log(`  ${t.met ? 'met    ' : 'NOT MET'}  ${t.label}`);
 }
 console.log(`\n(${((performance.now() - started) / 1000).toFixed(1)} s)`);

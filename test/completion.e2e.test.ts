@@ -59,13 +59,16 @@ describe('POST /v2/completions (the extension 1.2.x)', () => {
     const body = await res.json();
     expect(body.object).toBe('text_completion');
     expect(body.choices).toHaveLength(1);
+    // The rest of the cursor line is blank, so several lines were asked for; the cursor-line
+    // policy keeps the one line, as `return a + b` is a statement of its own.
     expect(body.choices[0].text).toBe('a + b');
     expect(res.headers.get('x-complete-id')).toBe(body.id);
     const sent = fake.requests.find((r) => r.path === '/v1/completions')!.body as Record<string, unknown>;
     expect(sent.prompt).toBe(`${DEEPSEEK_BEGIN}${sum}${DEEPSEEK_HOLE}\n\nprint(add(1, 2))\n${DEEPSEEK_END}`);
     expect(sent.stream).toBe(true);
     expect(sent.suffix).toBeUndefined();
-    expect(sent.stop).toEqual(expect.arrayContaining(['<｜end▁of▁sentence｜>', '\n']));
+    expect(sent.stop).toEqual(expect.arrayContaining(['<｜end▁of▁sentence｜>']));
+    expect(sent.stop).not.toContain('\n');
   });
 
   it('stops reading as soon as a single-line answer is decided and closes the upstream stream', async () => {
@@ -73,13 +76,26 @@ describe('POST /v2/completions (the extension 1.2.x)', () => {
       chunks: ['x', ')', '\n', ...Array.from({ length: 200 }, () => 'junk ')],
       interChunkMs: 5,
     });
-    const res = await shenma.post('/v2/completions', extensionBody('print(foo(', ')\n'));
+    // `x)` closes foo; the suffix's `))` then re-types it: only `x` is new.
+    const res = await shenma.post('/v2/completions', extensionBody('print(foo(', '))\n'));
     const body = await res.json();
     expect(body.choices[0]?.text).toBe('x');
     const record = await fake.waitForStreamEnd(0, 2000);
     expect(record.clientClosed).toBe(true);
     expect(record.chunksRemainingAtClose).toBeGreaterThan(150);
     expect(record.chunksWrittenAfterClientClose).toBe(0);
+  });
+
+  it('refuses an answer that is only a new top-level function inside a body, and names the rule that cut it', async () => {
+    fake.enqueue({ chunks: ['\n\ndef _helper(values):\n', '    return values\n'] });
+    const res = await shenma.post(
+      '/v2/completions',
+      extensionBody('def mean(xs):\n    total = sum(xs)\n', '\n    return total / len(xs)\n'),
+    );
+    const body = await res.json();
+    expect(body.choices).toEqual([]);
+    expect(body.reason).toBe('empty');
+    expect(body.server_extra_kwargs.hit_processors).toContain('scopeLimit');
   });
 
   it('answers 200 with empty choices and the rule name when it should not complete, without calling the model', async () => {
@@ -190,7 +206,10 @@ describe('deadlines, overload and fallback', () => {
     });
     const r500 = await shenma.post('/v1/completions', { model: 'coder', prompt: 'x = ', max_tokens: 8 });
     expect(r500.status).toBe(502);
-    expect((await r500.json()).error.message).toContain('boom');
+    // Status and model name reach the client; the backend's own text ("boom") only the log.
+    const message500 = (await r500.json()).error.message;
+    expect(message500).toContain('model "coder" failed: backend answered 500');
+    expect(message500).not.toContain('boom');
 
     fake.enqueue({ chunks: [], fault: { kind: 'status', status: 429, retryAfter: 7 } });
     backup.enqueue({ chunks: [], fault: { kind: 'status', status: 429, retryAfter: 7 } });
@@ -211,6 +230,8 @@ describe('POST /v1/completions (OpenAI-compatible)', () => {
     });
     expect(res.status).toBe(200);
     const body = await res.json();
+    // The rest of the cursor line is blank, so several lines were asked for; the cursor-line
+    // policy keeps the one line, as `return a + b` is a statement of its own.
     expect(body.choices[0].text).toBe('a + b');
     expect(body.usage.total_tokens).toBeGreaterThan(0);
     const sent = fake.requests.find((r) => r.path === '/v1/completions')!.body as Record<string, unknown>;

@@ -1,6 +1,7 @@
+import { redactUrl } from '../observability/redact.js';
 import { parseRoleList, SERVED_ROLE_NAMES, type ServedRole, startEmbedded } from '../server/embedded.js';
 import { DataDirLockedError } from '../storage/database.js';
-import { loadCliConfig, parsePort, resolveDataDir } from './context.js';
+import { dataDirProblem, loadCliConfig, parsePort, resolveDataDir } from './context.js';
 import { CliError, type CliIO, parseCommandArgs } from './io.js';
 
 const HELP = `Usage: shenma start [--config FILE] [--port N] [--host ADDR] [--data-dir DIR] [--roles LIST]
@@ -37,6 +38,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     );
   }
   const dataDir = resolveDataDir(values, io);
+  // Everything the server writes (database files, keys, sockets) is for this user only.
+  process.umask(0o077);
   let server: Awaited<ReturnType<typeof startEmbedded>>;
   try {
     server = await startEmbedded({
@@ -48,14 +51,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     });
   } catch (err) {
     // Expected operator mistakes get one line, not a stack trace.
-    if (err instanceof DataDirLockedError) throw new CliError(err.message);
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE')
-      throw new CliError(
-        `port ${port ?? loaded.config.server.port} is already in use (--port N picks another)`,
-      );
-    if (code === 'EACCES')
-      throw new CliError(`not allowed to listen on port ${port ?? loaded.config.server.port}`);
+    const message = startFailure(err, port ?? loaded.config.server.port, dataDir);
+    if (message) throw new CliError(message);
     throw err;
   }
   io.out(
@@ -66,7 +63,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     for (const r of g.replicas) {
       if (r.healthy === false) {
         io.out(
-          `warning: model "${g.name}" at ${r.config.url} is not reachable (${r.lastError}); completions answer 503 until it is`,
+          `warning: model "${g.name}" at ${redactUrl(r.config.url)} is not reachable (${r.lastError}); completions answer 503 until it is`,
         );
       }
     }
@@ -79,4 +76,16 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   io.out('shenma: shutting down');
   await server.close();
   return 0;
+}
+
+/**
+ * One line for the start failures an operator can fix: the port, or the data directory (named by
+ * the path that failed, so a read-only data directory is not mistaken for a port problem).
+ */
+export function startFailure(err: unknown, port: number, dataDir: string): string | undefined {
+  if (err instanceof DataDirLockedError) return err.message;
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'EADDRINUSE') return `port ${port} is already in use (--port N picks another)`;
+  if (e.code === 'EACCES' && e.syscall === 'listen') return `not allowed to listen on port ${port}`;
+  return dataDirProblem(err, dataDir);
 }

@@ -22,7 +22,7 @@ import { createEstimateCounter } from './prompt/tokens.js';
 import { type RunNotes, recordFailure, recordOutcome } from './record.js';
 import { checkRejectRules } from './rules/index.js';
 import { decideLineMode } from './rules/line-mode.js';
-import { StopDetector } from './stream/stop-detector.js';
+import { filterOfStop, StopDetector } from './stream/stop-detector.js';
 import { SupersededError, type SupersedeRegistry } from './supersede.js';
 import {
   type BuiltPrompt,
@@ -143,6 +143,8 @@ interface Generated {
   pieces: number;
   source: 'model' | 'deadline_partial';
   finishReason: 'stop' | 'length';
+  /** The filter whose rule the stream stop detector applied when it cut the text. */
+  cutBy?: FilterName;
 }
 
 /** Lines that are complete (end in a line break) in a partial answer cut by a deadline. */
@@ -182,6 +184,10 @@ export class CompletionEngine {
       this.deps.onOutcome?.(job, outcome);
       return outcome;
     } catch (err) {
+      // The backend's own words go to the log only; the client hears the status and the model.
+      if (err instanceof UpstreamError && err.detail) {
+        job.log.warn({ model: model?.name, status: err.status, upstream: err.detail }, 'model backend error');
+      }
       const http =
         err instanceof HttpError
           ? err
@@ -416,6 +422,7 @@ export class CompletionEngine {
     const prompt = current?.prompt ?? this.promptFor(run, model);
     // The stream ended without our stop decision: either the model stopped or it hit max_tokens.
     const finishReason = detector?.reason === undefined && pieces >= run.maxTokens ? 'length' : 'stop';
+    const cutBy = filterOfStop(detector?.reason);
     return {
       group: current?.group ?? model,
       ...(current ? { replica: current.replica } : {}),
@@ -425,6 +432,7 @@ export class CompletionEngine {
       pieces,
       source: 'model',
       finishReason,
+      ...(cutBy ? { cutBy } : {}),
     };
   }
 
@@ -445,9 +453,10 @@ export class CompletionEngine {
       },
       config.filters,
     );
+    const hits = g.cutBy && !filtered.hits.includes(g.cutBy) ? [g.cutBy, ...filtered.hits] : filtered.hits;
     // A deadline's partial answer is not what the model would say given time: not cached.
     if (g.source === 'model') {
-      cache.set(this.cacheKey(run, g.group, g.prompt), { text: filtered.text, filters: filtered.hits });
+      cache.set(this.cacheKey(run, g.group, g.prompt), { text: filtered.text, filters: hits });
       cache.remember(g.group.name, input.prefix, input.suffix, filtered.text);
     }
     if (this.deps.logCode) run.job.log.info({ raw: g.raw, text: filtered.text }, 'completion text');
@@ -462,7 +471,7 @@ export class CompletionEngine {
       rawText: g.raw,
       source: g.source,
       finishReason: g.finishReason,
-      filters: filtered.hits,
+      filters: hits,
       completionTokens: this.countTokens(g),
       ...(g.replica ? { replica: g.replica.config.url } : {}),
     };

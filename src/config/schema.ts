@@ -328,8 +328,35 @@ export const configSchema = z
       .object({
         host: z.string().default('127.0.0.1').describe('Address to listen on (0.0.0.0 for all)'),
         port: z.number().int().min(0).max(65535).default(9080),
+        metricsToken: z
+          .string()
+          .min(16, 'use at least 16 characters')
+          .optional()
+          .describe(
+            'Bearer token for /metrics and the /readyz details when the server listens beyond loopback ' +
+              '(callers from loopback never need it); use ${ENV_VAR}',
+          ),
       })
       .prefault({}),
+    retention: z
+      .object({
+        feedbackDays: z
+          .number()
+          .int()
+          .positive()
+          .default(180)
+          .describe(
+            'Completion feedback, error counters, chat feedback and issue reports older than this are deleted',
+          ),
+        feedbackMaxRows: z
+          .number()
+          .int()
+          .positive()
+          .default(200_000)
+          .describe('Most rows kept per feedback table; the oldest go first'),
+      })
+      .prefault({})
+      .describe('How long client-written feedback is kept (pruned hourly, off the request path)'),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -1,4 +1,5 @@
 import type { ModelConfig } from '../config/schema.js';
+import { redactUrl, redactUrlsIn } from '../observability/redact.js';
 import type { ModelBackend } from './backend.js';
 import { UpstreamError } from './backend.js';
 import type { ModelMetrics } from './metrics.js';
@@ -143,7 +144,7 @@ export class ModelGroup {
     const usable = this.candidates(exclude);
     if (usable.length === 0) {
       const down = this.replicas.filter((r) => !exclude?.has(r));
-      const detail = down.map((r) => `${r.config.url}: ${r.lastError ?? 'down'}`).join('; ');
+      const detail = down.map((r) => `${redactUrl(r.config.url)}: ${r.lastError ?? 'down'}`).join('; ');
       return Promise.reject(new ModelUnavailableError(this.name, detail || 'no other replica to try'));
     }
     const free = this.pickFree(exclude);
@@ -184,20 +185,20 @@ export class ModelGroup {
     if (replica.healthy === true) return;
     replica.healthy = true;
     replica.lastError = undefined;
-    this.metrics?.replicaHealthy.set({ model: this.name, url: replica.config.url }, 1);
+    this.metrics?.replicaHealthy.set({ model: this.name, url: redactUrl(replica.config.url) }, 1);
     this.dispatch();
   }
 
   markDown(replica: Replica, reason: string): void {
     replica.healthy = false;
-    replica.lastError = reason;
-    this.metrics?.replicaHealthy.set({ model: this.name, url: replica.config.url }, 0);
+    replica.lastError = redactUrlsIn(reason);
+    this.metrics?.replicaHealthy.set({ model: this.name, url: redactUrl(replica.config.url) }, 0);
     // Waiters that can only be served by down replicas would wait for nothing: fail them now.
     for (const w of [...this.waiters]) {
       if (this.candidates(w.exclude).length === 0) {
         this.waiters.splice(this.waiters.indexOf(w), 1);
         w.cleanup();
-        w.reject(new ModelUnavailableError(this.name, reason));
+        w.reject(new ModelUnavailableError(this.name, replica.lastError));
       }
     }
   }

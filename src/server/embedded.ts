@@ -10,16 +10,19 @@ import type { Role } from '../gateway/routes.js';
 import { ROUTES } from '../gateway/routes.js';
 import { type CredentialEvents, createCredentialEvents } from '../http/credential-events.js';
 import { errorBody, fastifyErrorHandler } from '../http/errors.js';
+import { useDepthLimitedJson } from '../http/json-body.js';
+import { requestIdGenerator } from '../http/request-id.js';
 import { identityRole } from '../identity/role.js';
 import { TokenStore, UserStore } from '../identity/users.js';
 import { kaptchaRole } from '../kaptcha/role.js';
 import { createBackend, ModelRegistry, modelMetrics } from '../models/index.js';
 import { loggerOptions } from '../observability/logger.js';
 import { createRegistry } from '../observability/metrics.js';
-import { opsHandlers } from '../ops/health.js';
+import { isLoopback, opsHandlers } from '../ops/health.js';
 import { type Database, openDatabase } from '../storage/database.js';
 import { createEphemeralStore } from '../storage/ephemeral.js';
 import { migrate } from '../storage/migrate.js';
+import { startRetention } from '../storage/retention.js';
 import { trampolineRole } from '../trampoline/role.js';
 import { type AdminSocket, startAdminSocket } from './admin-socket.js';
 
@@ -57,8 +60,11 @@ export interface EmbeddedServer {
   close(): Promise<void>;
 }
 
-/** Bodies carry whole documents (prefix + suffix); 16 MiB is far above any real file. */
-const BODY_LIMIT = 16 * 1024 * 1024;
+/**
+ * Routes in the table set their own limits; this covers what no route claims (404s), so an
+ * unknown path cannot be used to make the server read a large body.
+ */
+const DEFAULT_BODY_LIMIT = 64 * 1024;
 
 /**
  * Every role but ops (which the server itself mounts): a role left out here fails `tsc`. Identity
@@ -125,17 +131,21 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     },
     // One summary line per completion is logged by the handlers; per-request lines would double it.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: BODY_LIMIT,
+    bodyLimit: DEFAULT_BODY_LIMIT,
     routerOptions: { ignoreDuplicateSlashes: true, ignoreTrailingSlash: true },
-    requestIdHeader: 'x-request-id',
+    // The client's x-request-id is read by the generator (and checked); restarts never reuse ids.
+    requestIdHeader: false,
+    genReqId: requestIdGenerator(),
     trustProxy: false,
   });
   const ephemeral = createEphemeralStore(config.redis);
   const credentialChanges = createCredentialEvents(config.redis);
   const parts: AnyRoleParts[] = [];
   let adminSocket: AdminSocket | undefined;
+  let retention: { stop(): Promise<void> } | undefined;
   const closeAll = async () => {
     await adminSocket?.close().catch(() => {});
+    await retention?.stop().catch(() => {});
     // Open sockets would keep app.close() waiting forever: the IDE's chat socket stays connected.
     for (const p of parts) await p.detach?.().catch(() => {});
     await app.close().catch(() => {});
@@ -170,7 +180,9 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
       if (selected.has(name)) servedParts.push(built);
     }
 
-    await app.register(formbody, { bodyLimit: 1024 * 1024 });
+    // Form bodies are the login page's; the route's own limit applies (no parser-wide override).
+    await app.register(formbody);
+    useDepthLimitedJson(app);
     app.setErrorHandler(fastifyErrorHandler);
     app.setNotFoundHandler((req, reply) =>
       reply
@@ -185,8 +197,9 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
       ...servedParts.flatMap((p) => p.readiness ?? []),
       {
         name: 'database',
+        // A write, not a ping: reads keep working on a full disk while logins and chats fail.
         check: async () => {
-          await db.ping();
+          await db.checkWritable();
           return { ok: true, detail: db.kind };
         },
       },
@@ -194,12 +207,21 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     await mountRoutes(
       app,
       ROUTES.filter((r) => r.role === 'ops' || selected.has(r.role)),
-      Object.assign({}, ...servedParts.map((p) => p.handlers), opsHandlers(registry, readiness)),
-      authenticate ? { authenticate } : {},
+      Object.assign(
+        {},
+        ...servedParts.map((p) => p.handlers),
+        opsHandlers(registry, readiness, { host, metricsToken: config.server.metricsToken }),
+      ),
+      { ...(authenticate ? { authenticate } : {}), models: config.models },
     );
 
     for (const p of servedParts) p.attach?.(app.server, authenticate);
     await models.startHealthChecks();
+    retention = startRetention(
+      db.db,
+      { maxAgeDays: config.retention.feedbackDays, maxRows: config.retention.feedbackMaxRows },
+      app.log,
+    );
     // Only the embedded database needs it: `shenma users|tokens` open PostgreSQL themselves.
     if (db.kind === 'pglite') {
       const stores = {
@@ -207,6 +229,11 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
         tokens: new TokenStore(db.db, { events: credentialChanges }),
       };
       adminSocket = await startAdminSocket({ dataDir: opts.dataDir, ...stores, log: app.log });
+    }
+    if (!isLoopback(host) && !config.server.metricsToken) {
+      app.log.warn(
+        `listening on ${host}: /metrics and the /readyz details answer loopback callers only; set server.metricsToken to scrape them from elsewhere`,
+      );
     }
     const address = await app.listen({ port, host });
     const actualPort = new URL(address).port;

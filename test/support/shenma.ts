@@ -18,6 +18,8 @@ export type JsonResponse = Omit<Response, 'json'> & { json(): Promise<any> };
 export interface TestShenma {
   server: EmbeddedServer;
   url: string;
+  /** The server's data directory (signing keys, embedded database). */
+  dataDir: string;
   /** A personal API token of the user `tester`, sent by post/get unless a call sets its own auth. */
   token: string;
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<JsonResponse>;
@@ -49,6 +51,7 @@ export async function startTestShenma(config: ShenmaConfigInput): Promise<TestSh
   return {
     server,
     url,
+    dataDir,
     token,
     post: (p, body, headers = {}) =>
       fetch(url + p, {

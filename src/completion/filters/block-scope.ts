@@ -1,9 +1,12 @@
+import { continuesCursorLine, cursorLineLimit } from '../rules/cursor-line-policy.js';
 import {
   firstNonBlankLine,
   indentWidth,
   isBlank,
+  isClosersOnly,
   isClosingLine,
   isContinuationLine,
+  isDefinitionLine,
   lastLineOf,
   opensBlock,
   previousNonBlankLine,
@@ -11,18 +14,28 @@ import {
 
 /**
  * Where a multi-line completion's block ends. Both the stream stop detector and the
- * `scopeLimit` filter use this so that a streamed answer and a post-processed one agree.
+ * `scopeLimit` filter walk the answer's lines through `BlockScope`, so that a streamed answer
+ * and a post-processed one agree.
  *
  * The "cursor's block" is:
- * - cursor mid-line: the cursor line itself; if that line opens a block (ends with `:`/`{`,
- *   leaves a bracket open) the completion may only go deeper, else it may continue at its level;
+ * - the answer goes on text on the cursor line: the cursor-line policy
+ *   (`rules/cursor-line-policy.ts`): only what belongs to that line;
+ * - the answer starts with a line break after text on the cursor line: the block that line is
+ *   in, or the body of the block it opens;
  * - cursor at a line start: the block of the first completion line, but never wider than the
  *   block the previous prefix line is in (a dedent at the start is respected) and never wider
- *   than the body of a block the previous line opens — unless the code after the cursor goes on
- *   at a shallower (non-zero) indentation: then the completion may go on down to that level,
- *   because code written in that gap naturally continues the enclosing block (a blank line under
- *   `if x:` inside a function is often filled with the body and then more of the function).
- *   A suffix at column 0 never loosens the limit, or a new top-level function would pass.
+ *   than the body of a block the previous line opens.
+ * In the last two cases the block widens when the code after the cursor shows that the enclosing
+ * block is not over yet, or not there at all:
+ * - the suffix goes on at a shallower (non-zero) indentation: the completion may go on down to
+ *   that level, because code written in that gap naturally continues the enclosing block (a blank
+ *   line under `if x:` inside a function is often filled with the body and then more of it);
+ * - nothing indented follows (end of file, or the next top-level definition): the completion may
+ *   finish the enclosing definition, down to any indented line. Column 0 stays outside, or a new
+ *   top-level function would pass.
+ * An answer whose first line is a new top-level definition while the cursor is inside an indented
+ * block (the cursor line or the code after it is indented) begins after that block has ended:
+ * nothing of it is kept.
  */
 export interface ScopeAnchor {
   /** Cursor line before the cursor. */
@@ -34,41 +47,105 @@ export interface ScopeAnchor {
 }
 
 export function scopeAnchor(prefix: string, suffix: string): ScopeAnchor {
-  const next = firstNonBlankLine(suffix);
+  // Closers after text on the cursor line end the answer's last line; the code after the cursor
+  // is on the next lines. (Before a `}` at a line start, that `}` is the next line.)
+  const linePrefix = lastLineOf(prefix);
+  const lineEnd = suffix.indexOf('\n');
+  const rest = lineEnd === -1 ? suffix : suffix.slice(0, lineEnd);
+  const skipRest = !isBlank(linePrefix) && isClosersOnly(rest);
+  const next = firstNonBlankLine(skipRest ? suffix.slice(rest.length) : suffix);
   return {
-    linePrefix: lastLineOf(prefix),
+    linePrefix,
     previousLine: previousNonBlankLine(prefix),
     suffixIndent: next === undefined ? undefined : indentWidth(next),
   };
 }
 
-/** True when the reference line is the cursor line itself (cursor after some text). */
-export function anchoredMidLine(anchor: ScopeAnchor): boolean {
-  return !isBlank(anchor.linePrefix);
+/** Widens a limit where the suffix shows the enclosing block goes on, or is unfinished. */
+function widenForSuffix(strict: number, suffixIndent: number | undefined): number {
+  if (suffixIndent !== undefined && suffixIndent > 0) return Math.min(strict, suffixIndent);
+  return Math.min(strict, 1);
+}
+
+/** The limit for lines after `line`, the last line written before them. */
+function limitAfter(line: string, suffixIndent: number | undefined): number {
+  const indent = indentWidth(line);
+  return widenForSuffix(opensBlock(line) ? indent + 1 : indent, suffixIndent);
+}
+
+/** The limit set by the first non-blank line of an answer that starts at a line start. */
+function limitFromReference(anchor: ScopeAnchor, reference: string): number {
+  const indent = indentWidth(reference);
+  const previous = anchor.previousLine;
+  if (previous === undefined) return indent;
+  const previousIndent = indentWidth(previous);
+  const strict =
+    opensBlock(previous) && indent > previousIndent ? previousIndent + 1 : Math.min(indent, previousIndent);
+  return widenForSuffix(strict, anchor.suffixIndent);
+}
+
+function beginsAfterBlock(anchor: ScopeAnchor, reference: string): boolean {
+  if (indentWidth(reference) > 0 || !isDefinitionLine(reference)) return false;
+  return indentWidth(anchor.linePrefix) > 0 || (anchor.suffixIndent ?? 0) > 0;
 }
 
 /**
- * Lines indented less than the returned width leave the block. `referenceLine` is the cursor
- * line (mid-line cursor) or the first non-blank completion line, as it will read in the document.
+ * `outward`: the line leaves the block, but the code after the cursor is indented deeper than
+ * it, so the answer may be on its way to open the block that code belongs to (the cursor was in
+ * an `if` body; the answer finishes it, goes on in the function and opens the loop whose body
+ * follows the cursor). Whether it got there is known only at the end: see `reachesSuffix`.
  */
-export function indentLimit(anchor: ScopeAnchor, referenceLine: string): number {
-  const reference = indentWidth(referenceLine);
-  if (anchoredMidLine(anchor)) return opensBlock(referenceLine) ? reference + 1 : reference;
-  const previous = anchor.previousLine;
-  if (previous === undefined) return reference;
-  const previousIndent = indentWidth(previous);
-  const strict =
-    opensBlock(previous) && reference > previousIndent
-      ? previousIndent + 1
-      : Math.min(reference, previousIndent);
-  const { suffixIndent } = anchor;
-  return suffixIndent !== undefined && suffixIndent > 0 ? Math.min(strict, suffixIndent) : strict;
-}
+export type LineVerdict = 'inside' | 'closer' | 'end' | 'outward';
 
-export type LineVerdict = 'inside' | 'closer' | 'end';
-
-/** Where a complete line after the reference line stands relative to the block. */
-export function classifyLine(line: string, limit: number): LineVerdict {
+/** Where a complete line stands relative to a block whose lines are indented at least `limit`. */
+export function classifyLine(line: string, limit: number): Exclude<LineVerdict, 'outward'> {
   if (isBlank(line) || indentWidth(line) >= limit || isContinuationLine(line)) return 'inside';
   return isClosingLine(line) ? 'closer' : 'end';
+}
+
+/**
+ * An answer that went `outward` is kept whole only if the code after the cursor fits on after its
+ * last line: as that line's body (it opens a block and the suffix is deeper) or as its sibling.
+ * Otherwise it stops at the first outward line.
+ */
+export function reachesSuffix(anchor: ScopeAnchor, lastLine: string | undefined): boolean {
+  if (lastLine === undefined || anchor.suffixIndent === undefined) return false;
+  const indent = indentWidth(lastLine);
+  return anchor.suffixIndent === indent || (opensBlock(lastLine) && anchor.suffixIndent > indent);
+}
+
+/** Judges the complete lines of one answer, in order. */
+export class BlockScope {
+  readonly #anchor: ScopeAnchor;
+  #index = 0;
+  /** Lines indented less than this leave the block; known once the first line(s) set it. */
+  #limit: number | undefined;
+
+  constructor(anchor: ScopeAnchor) {
+    this.#anchor = anchor;
+  }
+
+  /** The next line of the answer, without its line break. */
+  next(line: string): LineVerdict {
+    const anchor = this.#anchor;
+    const index = this.#index++;
+    if (this.#limit !== undefined) {
+      const verdict = classifyLine(line, this.#limit);
+      const indent = indentWidth(line);
+      if (verdict !== 'end' || indent === 0 || (anchor.suffixIndent ?? 0) <= indent) return verdict;
+      this.#limit = indent;
+      return 'outward';
+    }
+    if (index === 0 && !isBlank(anchor.linePrefix)) {
+      this.#limit = continuesCursorLine(anchor.linePrefix, line)
+        ? cursorLineLimit(anchor.linePrefix + line)
+        : limitAfter(anchor.linePrefix, anchor.suffixIndent);
+      return 'inside';
+    }
+    const docLine = index === 0 ? anchor.linePrefix + line : line;
+    if (isBlank(docLine)) return 'inside';
+    if (beginsAfterBlock(anchor, docLine)) return 'end';
+    this.#limit = limitFromReference(anchor, docLine);
+    return 'inside';
+  }
 }

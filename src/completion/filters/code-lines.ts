@@ -38,7 +38,8 @@ export function lastNonBlankLinesAbove(prefix: string, count: number): string[] 
   const found: string[] = [];
   let end = prefix.lastIndexOf('\n');
   while (end >= 0 && found.length < count) {
-    const start = prefix.lastIndexOf('\n', end - 1) + 1;
+    // lastIndexOf clamps a negative start to 0, which would find the break at `end` itself again.
+    const start = end === 0 ? 0 : prefix.lastIndexOf('\n', end - 1) + 1;
     const line = prefix.slice(start, prefix[end - 1] === '\r' ? end - 1 : end);
     if (!isBlank(line)) found.push(line);
     if (start === 0) break;
@@ -115,11 +116,12 @@ const CLOSERS = ')]}';
 /**
  * Net bracket depth change over `text` and the lowest depth reached, skipping string literals
  * and line comments so `"("` or `# (` do not count. Strings are tracked per line only, which is
- * enough for the short texts the filters look at.
+ * enough for the short texts the filters look at; `openQuote` says the last line ends inside one.
  */
-export function bracketBalance(text: string): { delta: number; lowest: number } {
+export function bracketBalance(text: string): { delta: number; lowest: number; openQuote: boolean } {
   let depth = 0;
   let lowest = 0;
+  let openQuote = false;
   for (const line of splitLines(text)) {
     let quote: string | undefined;
     for (let i = 0; i < line.length; i++) {
@@ -138,8 +140,9 @@ export function bracketBalance(text: string): { delta: number; lowest: number } 
         if (depth < lowest) lowest = depth;
       }
     }
+    openQuote = quote !== undefined;
   }
-  return { delta: depth, lowest };
+  return { delta: depth, lowest, openQuote };
 }
 
 function withoutTrailingComment(line: string): string {
@@ -164,4 +167,27 @@ export function isContinuationLine(line: string): boolean {
 export function isClosingLine(line: string): boolean {
   const t = line.trim();
   return /^[)\]}][)\]};,]*$/.test(t) || /^end\b[;,)]*$/.test(t);
+}
+
+/** Words that start a definition (after modifiers such as `export`, `async`, `public`, `static`). */
+const DEFINITION_START =
+  /^(?:(?:export|default|async|public|private|protected|internal|static|final|abstract|sealed|pub|inline|extern|unsafe)\s+)*(?:def|class|function\*?|func|fn|interface|struct|enum|trait|impl|type|record|namespace|module|const|let|var)\b/;
+/** `int helper(int x) {`, `static char *name(void)`: a C-family function header. */
+const C_FUNCTION_HEADER = /^[A-Za-z_][\w:<>,*&\s[\]]*[\s*&]\*?[A-Za-z_]\w*\s*\([^;=]*\)\s*\{?\s*$/;
+const CONTROL_WORD = /^(?:if|for|while|switch|return|else|do|case|catch|sizeof)\b/;
+
+/** A line that starts a new definition: a function, class, type, module-level binding or decorator. */
+export function isDefinitionLine(line: string): boolean {
+  const t = line.trim();
+  if (t.startsWith('@')) return true;
+  if (DEFINITION_START.test(t)) return true;
+  return C_FUNCTION_HEADER.test(t) && !CONTROL_WORD.test(t);
+}
+
+/**
+ * The rest of a cursor line that holds only closing punctuation, perhaps ending the statement:
+ * `)`, `'))`, `]):`, `);`. What an editor auto-inserts, or a user leaves behind, while typing.
+ */
+export function isClosersOnly(rest: string): boolean {
+  return /^[)\]}'"`]+[:;,]?$/.test(rest.trimEnd());
 }

@@ -33,6 +33,13 @@ const cases: GoldenCase[] = [
     expected: 'a = 1\nb = 2\n',
   },
   {
+    name: 'does not fire (and ends): a document that starts with a blank line and fewer lines than the answer',
+    prefix: '\n\ndef f(n):\n',
+    suffix: '',
+    output: '    a = 1\n    b = 2\n    c = 3\n    return a + b + c\n',
+    expected: '    a = 1\n    b = 2\n    c = 3\n    return a + b + c\n',
+  },
+  {
     name: 'does not fire: the true next statement',
     prefix: 'def area(r):\n    import math\n    ',
     suffix: '\n',

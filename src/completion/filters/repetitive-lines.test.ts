@@ -26,6 +26,21 @@ const cases: GoldenCase[] = [
     expected: 'a()\nb()\n',
   },
   {
+    name: 'python: the cursor line, once completed, repeated as whole lines',
+    prefix: 'def f(s):\n    for c ',
+    suffix: '\n        print(c)\n',
+    output: 'in s:\n    for c in s:\n    for c in s:\n    for c in s:',
+    expected: 'in s:\n',
+  },
+  {
+    name: 'java: copies separated by blank lines',
+    prefix: 'class A {\n  void f() {\n    ',
+    suffix: '\n  }\n}\n',
+    output: 'count++;\n\n    count++;\n\n    count++;\n\n    count++;\n',
+    expected: 'count++;\n',
+    language: 'java',
+  },
+  {
     name: 'does not fire: two identical lines in a row are plausible code',
     prefix: '',
     suffix: '',

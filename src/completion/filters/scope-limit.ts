@@ -1,6 +1,15 @@
-import { anchoredMidLine, classifyLine, indentLimit, scopeAnchor } from './block-scope.js';
-import { firstNonBlankLine, indentWidth, isBlank, isClosingLine, lineSpans } from './code-lines.js';
+import { type CursorView, viewOf } from '../types.js';
+import { BlockScope, reachesSuffix, scopeAnchor } from './block-scope.js';
+import {
+  firstNonBlankLine,
+  indentWidth,
+  isBlank,
+  isClosersOnly,
+  isClosingLine,
+  lineSpans,
+} from './code-lines.js';
 import type { CompletionFilter } from './filter.js';
+import { lineMisfit } from './line-fit.js';
 
 /**
  * Whether the text after the cursor already closes (or still continues) the block that `closer`
@@ -17,9 +26,23 @@ function suffixClosesBlock(closer: string, suffix: string): boolean {
 }
 
 /**
- * Multi-line answers stop where the cursor's block ends: at the first line indented less than
- * the block (continuations like `else:` or `} catch {` excepted). A closing line there is kept
- * once, unless the suffix already closes the block. Single-line answers are limited to one line
+ * With closers left after text on the cursor line (`)`, `'))`) they end the answer's last line
+ * (when several lines were asked for anyway, `multiline: always`). A multi-line answer whose last
+ * line does not read right with them (the model re-typed them on its first line and went on with
+ * a body) keeps only its first line, which suffixOverlap then judges.
+ */
+function fitClosers(text: string, prefix: string, view: CursorView): string {
+  const { linePrefix, lineSuffix } = view;
+  if (isBlank(linePrefix) || !isClosersOnly(lineSuffix) || !text.includes('\n')) return text;
+  if (lineMisfit(prefix, text.replace(/\s+$/, ''), lineSuffix) === 0) return text;
+  return text.slice(0, lineSpans(text)[0]!.end);
+}
+
+/**
+ * Multi-line answers stop where the cursor's block ends (see `BlockScope`): at the first line
+ * indented less than the block (continuations like `else:` or `} catch {` excepted). A closing
+ * line there is kept once, unless the suffix already closes the block. An answer that begins
+ * after the cursor's block has ended keeps nothing. Single-line answers are limited to one line
  * before the chain runs (see `runFilters`).
  */
 export const scopeLimit: CompletionFilter = {
@@ -27,21 +50,24 @@ export const scopeLimit: CompletionFilter = {
   apply(text, ctx) {
     if (ctx.lineMode === 'single') return text;
     const anchor = scopeAnchor(ctx.prefix, ctx.suffix);
+    const scope = new BlockScope(anchor);
     const spans = lineSpans(text);
-    const docLine = (i: number): string => (i === 0 ? anchor.linePrefix + spans[0]!.text : spans[i]!.text);
-    let reference = 0;
-    if (!anchoredMidLine(anchor)) {
-      while (reference < spans.length && isBlank(docLine(reference))) reference++;
-      if (reference === spans.length) return text;
+    let outwardAt: number | undefined;
+    let kept = text.length;
+    for (const span of spans) {
+      const verdict = scope.next(span.text);
+      if (verdict === 'outward') outwardAt ??= span.start;
+      if (verdict === 'inside' || verdict === 'outward') continue;
+      kept = verdict === 'closer' && !suffixClosesBlock(span.text, ctx.suffix) ? span.next : span.start;
+      break;
     }
-    const limit = indentLimit(anchor, docLine(reference));
-    for (let i = reference + 1; i < spans.length; i++) {
-      const span = spans[i]!;
-      const verdict = classifyLine(span.text, limit);
-      if (verdict === 'inside') continue;
-      if (verdict === 'closer' && !suffixClosesBlock(span.text, ctx.suffix)) return text.slice(0, span.next);
-      return text.slice(0, span.start);
+    if (outwardAt !== undefined) {
+      const lastLine = lineSpans(text.slice(0, kept))
+        .map((s, i) => (i === 0 ? anchor.linePrefix + s.text : s.text))
+        .filter((line) => !isBlank(line))
+        .at(-1);
+      if (!reachesSuffix(anchor, lastLine)) kept = outwardAt;
     }
-    return text;
+    return fitClosers(text.slice(0, kept), ctx.prefix, viewOf(ctx));
   },
 };

@@ -1,12 +1,15 @@
+import { cursorView } from '../types.js';
 import {
   bracketBalance,
   firstNonBlankLines,
   isBlank,
+  isClosersOnly,
   lastLineOf,
   lineSpans,
   splitLines,
 } from './code-lines.js';
 import type { CompletionFilter } from './filter.js';
+import { lineMisfit } from './line-fit.js';
 
 /** Below this many non-space characters an overlap is too common (`}`, `x`, `i++`) to trust. */
 const MIN_OVERLAP_CHARS = 8;
@@ -20,7 +23,7 @@ function nonSpaceLength(text: string): number {
   return text.replace(/\s/g, '').length;
 }
 
-/** Only closing brackets and punctuation: a duplicate exactly when the answer did not open them. */
+/** Only closing brackets and punctuation: whether it is a duplicate depends on the brackets. */
 function isPunctuationOnly(text: string): boolean {
   return /^[\s)\]}>;,:.'"`]*$/.test(text);
 }
@@ -41,7 +44,6 @@ function endsSuffixLine(suffix: string, k: number): boolean {
   return suffix[k - 1] === '\n' || /^[ \t]*(\r?\n|$)/.test(suffix.slice(k));
 }
 
-/** Exact re-typing: the answer ends with the first characters of the suffix, up to a line end. */
 /**
  * A copy of the suffix starts where the suffix itself starts: not inside a word, and, when the
  * cursor sits in a line's indentation, at that same indentation (so `  }` does not count as a
@@ -64,6 +66,13 @@ function cutExactOverlap(text: string, prefix: string, suffix: string): string |
     const before = body.slice(0, body.length - k);
     const overlap = suffix.slice(0, k);
     if (!startsLikeSuffix(before, overlap, linePrefix)) continue;
+    // Closers re-typed on the cursor line: judged by how the line reads with and without them.
+    if (isPunctuationOnly(overlap) && !overlap.includes('\n')) {
+      const lineSuffix = overlap.trimEnd();
+      return lineMisfit(prefix, before, lineSuffix) < lineMisfit(prefix, body, lineSuffix)
+        ? before
+        : undefined;
+    }
     return isConvincingOverlap(before, overlap, startsAtLineStart(before)) ? before : undefined;
   }
   return undefined;
@@ -97,13 +106,52 @@ function cutLineOverlap(text: string, prefix: string, suffix: string): string | 
   return undefined;
 }
 
+/** What a model writes after re-typing those closers: the statement's last character. */
+const STATEMENT_END = /[ \t]*[:;,{]$/;
+
+/**
+ * The answer ends with the closers that already follow the cursor: all of them (perhaps plus the
+ * statement's last character, `x)):` before `))`) or only the first few (`x)` before `))`). Which
+ * closers are the model's own and which are copies is read from the cursor line's brackets and
+ * quotes (with those the lines above left open): a copy is cut when the line reads better
+ * without it (`return len(s` + `)` + `)`), and kept when the answer closes what it opened
+ * (`print(` + `len(xs)` + `)`).
+ */
+function cutRetypedCloser(text: string, prefix: string, suffix: string): string | undefined {
+  const { linePrefix, lineSuffix } = cursorView(prefix, suffix);
+  const rest = lineSuffix.trimEnd();
+  // Before closers at a line start, a closing line is duplicatedClosingLine's to judge.
+  if (isBlank(linePrefix) || !isClosersOnly(rest)) return undefined;
+  // A multi-line answer cut after its first line ends with that line's break.
+  const body = text.replace(/\s+$/, '');
+  const misfit = (answer: string) => lineMisfit(prefix, answer, lineSuffix);
+  const asIs = misfit(body);
+  if (asIs === 0) return undefined;
+  const statementEnd = STATEMENT_END.exec(body);
+  for (let k = rest.length; k > 0; k--) {
+    const copy = rest.slice(0, k);
+    const candidates = [body.endsWith(copy) ? body.slice(0, -k) : undefined];
+    if (k === rest.length && statementEnd) {
+      const beforeEnd = body.slice(0, statementEnd.index);
+      if (beforeEnd.endsWith(copy)) candidates.push(beforeEnd.slice(0, -k));
+    }
+    for (const before of candidates) {
+      if (before !== undefined && !before.endsWith('\n') && misfit(before) < asIs) return before;
+    }
+  }
+  return undefined;
+}
+
 /** The end of the answer re-types what already follows the cursor: cut the copy. */
 export const suffixOverlap: CompletionFilter = {
   name: 'suffixOverlap',
   apply(text, ctx) {
     if (isBlank(text) || isBlank(ctx.suffix)) return text;
     return (
-      cutExactOverlap(text, ctx.prefix, ctx.suffix) ?? cutLineOverlap(text, ctx.prefix, ctx.suffix) ?? text
+      cutRetypedCloser(text, ctx.prefix, ctx.suffix) ??
+      cutExactOverlap(text, ctx.prefix, ctx.suffix) ??
+      cutLineOverlap(text, ctx.prefix, ctx.suffix) ??
+      text
     );
   },
 };

@@ -67,10 +67,10 @@ describe('StopDetector', () => {
     expect(d.reason).toBe('block-end');
   });
 
-  it('multi-line: else/except lines continue the block', () => {
-    const text = '        a = 1\n    else:\n        a = 2\n    return a\n';
+  it('multi-line: else/except lines continue the block; at the end of the file the function may be finished', () => {
+    const text = '        a = 1\n    else:\n        a = 2\n    return a\nprint(f(1))\n';
     const d = feed(options('def f(x):\n    if x:\n', '', 'multi'), [text]);
-    expect(d.text()).toBe('        a = 1\n    else:\n        a = 2\n');
+    expect(d.text()).toBe('        a = 1\n    else:\n        a = 2\n    return a\n');
   });
 
   it('multi-line: keeps the closing line for the filters to judge', () => {

@@ -1,10 +1,5 @@
-import {
-  anchoredMidLine,
-  classifyLine,
-  indentLimit,
-  type ScopeAnchor,
-  scopeAnchor,
-} from '../filters/block-scope.js';
+import type { FilterName } from '../../config/schema.js';
+import { BlockScope, scopeAnchor } from '../filters/block-scope.js';
 import { isBlank } from '../filters/code-lines.js';
 import { type CursorView, type LineMode, viewOf } from '../types.js';
 
@@ -43,16 +38,13 @@ export class StopDetector {
   readonly #lineMode: LineMode;
   readonly #markers: Marker[];
   readonly #longestMarker: number;
-  readonly #anchor: ScopeAnchor;
+  readonly #scope: BlockScope;
   /** A line break before any text ends a single-line answer when the cursor line has text. */
   readonly #cursorLineHasText: boolean;
   #received = '';
   /** Marker matches ending before this index have been searched for. */
   #searchedTo = 0;
   #lineStart = 0;
-  #lineIndex = 0;
-  /** Indent below which a line leaves the block; known once the reference line is complete. */
-  #indentLimit: number | undefined;
   #decision: Decision | undefined;
 
   constructor(opts: StopDetectorOptions) {
@@ -66,7 +58,7 @@ export class StopDetector {
         .map((text): Marker => ({ text, reason: 'stop' })),
     ];
     this.#longestMarker = Math.max(0, ...this.#markers.map((m) => m.text.length));
-    this.#anchor = scopeAnchor(opts.prefix, opts.suffix);
+    this.#scope = new BlockScope(scopeAnchor(opts.prefix, opts.suffix));
     const { linePrefix, lineSuffix } = viewOf(opts);
     this.#cursorLineHasText = !isBlank(linePrefix + lineSuffix);
   }
@@ -147,7 +139,6 @@ export class StopDetector {
       const decision = this.#completeLine(text.slice(this.#lineStart, end), end, lineBreak);
       if (decision) return decision;
       this.#lineStart = lineBreak + 1;
-      this.#lineIndex++;
     }
   }
 
@@ -157,14 +148,9 @@ export class StopDetector {
       if (isBlank(line) && !this.#cursorLineHasText) return undefined;
       return { trigger: lineBreak, cut: end, reason: 'newline' };
     }
-    const docLine = this.#lineIndex === 0 ? this.#anchor.linePrefix + line : line;
-    if (this.#indentLimit === undefined) {
-      if (anchoredMidLine(this.#anchor) || !isBlank(docLine))
-        this.#indentLimit = indentLimit(this.#anchor, docLine);
-      return undefined;
-    }
-    const verdict = classifyLine(docLine, this.#indentLimit);
-    if (verdict === 'inside') return undefined;
+    const verdict = this.#scope.next(line);
+    // An outward line may still lead to the code after the cursor; scopeLimit judges it at the end.
+    if (verdict === 'inside' || verdict === 'outward') return undefined;
     // A closing line is kept for the filters to judge against the suffix.
     return { trigger: lineBreak, cut: verdict === 'closer' ? end : this.#lineStart, reason: 'block-end' };
   }
@@ -175,4 +161,15 @@ function earlier(a: Decision | undefined, b: Decision | undefined): Decision | u
   if (!b) return a;
   if (a.trigger !== b.trigger) return a.trigger < b.trigger ? a : b;
   return a.cut <= b.cut ? a : b;
+}
+
+/**
+ * The filter whose rule a stop decision applied, so a cut made while streaming is reported under
+ * the same name as the filter's (`hit_processors`, filter-hit metrics). Stop strings and the
+ * single-line break are the request's own limits, not a filter's.
+ */
+export function filterOfStop(reason: StopReason | undefined): FilterName | undefined {
+  if (reason === 'block-end') return 'scopeLimit';
+  if (reason === 'special-token') return 'specialTokens';
+  return undefined;
 }
