@@ -1,17 +1,17 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { type DeployedShape, prepareDeployedShape } from './lib/deployed.js';
 import { type FakeControl, type Script, type StreamRecord, spawnFakeModel } from './lib/fake.js';
 import { makePool, type PhaseResult, runPhase, sendOnce, type Target } from './lib/load.js';
 import { findNginx, startNginx } from './lib/nginx.js';
 import {
   type Child,
   epochMs,
-  freePort,
   installExitHandlers,
   isStopping,
   memMiB,
@@ -20,9 +20,9 @@ import {
   sleep,
   spawnChild,
   stopAll,
-  waitExit,
 } from './lib/proc.js';
 import { type Hotspot, monotonicUs, summariseProfile, type Window } from './lib/profile.js';
+import { type ShenmaProcess, startShenma } from './lib/shenma.js';
 import { fmt, median, percentile, signed, table } from './lib/stats.js';
 import {
   COMPLETION_TEXT,
@@ -45,6 +45,7 @@ const USAGE = `usage: npm run bench:completion -- [--rounds N] [--measure-ms N] 
   --measure-ms N   measured time per phase at c=16/64 and for throughput (default 2000; c=1 gets 1.5x)
   --pin            taskset: proxies (Shenma, nginx, Node proxy) on CPU 0, fake model + load generator on CPU 1
   --skip-nginx     leave nginx out even when it is installed
+  --skip-deployed  leave out the shenma-pg row (Shenma on the real PostgreSQL + Redis, see bench/lib/deployed.ts)
   --skip-build     use the existing dist/ instead of running \`npm run build\` first
   --quick          smoke run: 1 round, 600 ms phases
   --profile        run Shenma under \`node --cpu-prof\` and print its hottest functions (skews its numbers)`;
@@ -79,6 +80,7 @@ function options() {
       pin: { type: 'boolean' },
       'skip-build': { type: 'boolean' },
       'skip-nginx': { type: 'boolean' },
+      'skip-deployed': { type: 'boolean' },
       quick: { type: 'boolean' },
       profile: { type: 'boolean' },
       help: { type: 'boolean' },
@@ -102,6 +104,7 @@ function options() {
     pin: values.pin ?? false,
     build: !(values['skip-build'] ?? false),
     nginx: !(values['skip-nginx'] ?? false),
+    deployed: !(values['skip-deployed'] ?? false),
     quick,
     profile: values.profile ?? false,
   };
@@ -135,7 +138,7 @@ function build() {
   }
 }
 
-function shenmaConfig(fakeUrl: string): string {
+function shenmaConfig(fakeUrl: string, deployed?: DeployedShape): string {
   return `# written by bench/completion.ts
 log:
   level: warn
@@ -149,7 +152,7 @@ models:
 completion:
   cache:
     maxEntries: 0
-`;
+${deployed ? `database:\n  url: ${deployed.databaseUrl}\nredis:\n  url: ${deployed.redisUrl}\n` : ''}`;
 }
 
 interface ExtensionAnswer {
@@ -357,50 +360,38 @@ async function main() {
     );
   }
 
-  // A credential for the user routes, created in the data directory before Shenma opens it.
-  const dataDir = join(tmp, 'data');
-  const { child: provision, match: provisioned } = await spawnChild({
-    name: 'provision',
-    command: process.execPath,
-    args: ['--import', 'tsx', 'bench/lib/provision.ts', '--data-dir', dataDir],
-    cwd: ROOT,
-    ready: /^(?:TOKEN (\S+)|NOAUTH)$/,
-    readyTimeoutMs: 120_000,
+  const profileDir = join(tmp, 'profile');
+  const embedded = await startShenma({
+    name: 'shenma',
+    root: ROOT,
+    config: shenmaConfig(fakeUrl),
+    dir: join(tmp, 'shenma'),
+    ...(opts.profile ? { profileDir } : {}),
+    ...(proxyCpus ? { cpus: proxyCpus } : {}),
   });
-  const code = await waitExit(provision, 30_000);
-  if (code !== 0) throw new Error(`provision exited with ${code}:\n${provision.tail()}`);
-  const token = provisioned?.[1];
+  const { child: shenma, url: shenmaUrl, readyMs: shenmaReadyMs, token } = embedded;
   progress(
     token ? 'created user "bench" with an API token' : 'this build has no identity store: no credential sent',
   );
-
-  const configFile = join(tmp, 'shenma.yaml');
-  writeFileSync(configFile, shenmaConfig(fakeUrl));
-  const shenmaPort = await freePort();
-  const profileDir = join(tmp, 'profile');
-  const shenmaStart = Date.now();
-  const { child: shenma, match: shenmaMatch } = await spawnChild({
-    name: 'shenma',
-    command: process.execPath,
-    args: [
-      ...(opts.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
-      'bin/shenma.js',
-      'start',
-      '--config',
-      configFile,
-      '--data-dir',
-      dataDir,
-      '--port',
-      String(shenmaPort),
-    ],
-    cwd: ROOT,
-    ready: /shenma listening on (\S+)/,
-    readyTimeoutMs: 120_000,
-    ...(proxyCpus ? { cpus: proxyCpus } : {}),
-  });
-  const shenmaReadyMs = Date.now() - shenmaStart;
-  const shenmaUrl = shenmaMatch![1]!;
   progress(`shenma ${shenmaUrl} (node pid ${shenma.pid}, ready in ${(shenmaReadyMs / 1000).toFixed(1)} s)`);
+
+  // The deployed shape: the same Shenma on the real PostgreSQL and Redis (multi-replica path).
+  let deployed: ShenmaProcess | undefined;
+  if (opts.deployed) {
+    const shape = await prepareDeployedShape();
+    if ('skipped' in shape) log(`NOTE: the shenma-pg row is SKIPPED: ${shape.skipped}`);
+    else {
+      deployed = await startShenma({
+        name: 'shenma-pg',
+        root: ROOT,
+        config: shenmaConfig(fakeUrl, shape),
+        dir: join(tmp, 'shenma-pg'),
+        databaseUrl: shape.databaseUrl,
+        ...(proxyCpus ? { cpus: proxyCpus } : {}),
+      });
+      progress(`shenma-pg ${deployed.url} (node pid ${deployed.child.pid}, PostgreSQL + Redis)`);
+    }
+  }
 
   const connections = Math.max(...CONCURRENCIES, THROUGHPUT_CLIENTS) + 8;
   const openAi = openAiBody();
@@ -446,10 +437,25 @@ async function main() {
       ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
       pool: makePool(shenmaUrl, connections),
     },
+    ...(deployed
+      ? [
+          {
+            name: 'shenma-pg',
+            url: deployed.url,
+            path: '/v2/completions',
+            body: extensionBody(),
+            kind: 'json' as const,
+            pid: deployed.child.pid,
+            ...(deployed.token ? { headers: { authorization: `Bearer ${deployed.token}` } } : {}),
+            pool: makePool(deployed.url, connections),
+          },
+        ]
+      : []),
   ];
   const byName = (n: string) => targets.find((t) => t.name === n);
 
   await checkShenma(byName('shenma')!);
+  if (deployed) await checkShenma(byName('shenma-pg')!);
   for (const t of targets) if (t.kind === 'sse') await sendOnce(t, newStreamId());
   const shenmaIdleHwm = memMiB(shenma.pid, 'VmHWM');
   const shenmaIdleRss = memMiB(shenma.pid, 'VmRSS');
@@ -531,6 +537,7 @@ async function main() {
 
   const shenmaHwm = memMiB(shenma.pid, 'VmHWM');
   const shenmaRss = memMiB(shenma.pid, 'VmRSS');
+  const deployedHwm = deployed ? memMiB(deployed.child.pid, 'VmHWM') : undefined;
   const nodeHwm = memMiB(nodeProxy.pid, 'VmHWM');
   const nginxHwm = nginx
     ? Math.max(...processTree(nginx.child.pid).map((p) => memMiB(p, 'VmHWM') ?? 0))
@@ -660,6 +667,10 @@ async function main() {
       `RSS idle ${fmt(shenmaIdleRss, 0)} → end ${fmt(shenmaRss, 0)} MiB); node-proxy peak ${fmt(nodeHwm, 0)} MiB` +
       (nginxHwm !== undefined ? `; nginx process peak ${fmt(nginxHwm, 0)} MiB` : ''),
   );
+  if (deployed)
+    log(
+      `shenma-pg (PostgreSQL + Redis, no embedded database): peak RSS ${fmt(deployedHwm, 0)} MiB; start-up ${(deployed.readyMs / 1000).toFixed(1)} s`,
+    );
   log(`Shenma start-up (spawn → listening, fresh data dir): ${(shenmaReadyMs / 1000).toFixed(1)} s`);
 
   if (opts.profile) {

@@ -207,7 +207,10 @@ describe('deadlines, overload and fallback', () => {
     });
     const r500 = await shenma.post('/v1/completions', { model: 'coder', prompt: 'x = ', max_tokens: 8 });
     expect(r500.status).toBe(502);
-    expect((await r500.json()).error.message).toContain('boom');
+    // Status and model name reach the client; the backend's own text ("boom") only the log.
+    const message500 = (await r500.json()).error.message;
+    expect(message500).toContain('model "coder" failed: backend answered 500');
+    expect(message500).not.toContain('boom');
 
     fake.enqueue({ chunks: [], fault: { kind: 'status', status: 429, retryAfter: 7 } });
     backup.enqueue({ chunks: [], fault: { kind: 'status', status: 429, retryAfter: 7 } });

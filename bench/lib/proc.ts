@@ -96,6 +96,8 @@ export interface SpawnOptions {
   readyTimeoutMs?: number;
   /** `taskset -c <cpus>` prefix; the pid is still the real process (taskset execs it). */
   cpus?: string;
+  /** Added to the environment the child inherits. */
+  env?: Record<string, string>;
 }
 
 export async function spawnChild(
@@ -107,7 +109,7 @@ export async function spawnChild(
     cwd: opts.cwd,
     // stdin stays a pipe so a child of ours that watches it (the Node proxy) dies with us even on SIGKILL.
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_ENV: 'production' },
+    env: { ...process.env, NODE_ENV: 'production', ...opts.env },
   });
   const lines: string[] = [];
   const child: Child = {

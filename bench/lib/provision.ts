@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
  * data directory before `shenma start` opens it (the embedded database allows one process at a
  * time). It uses the built dist/ modules at run time, so the benchmark does not break at compile time
  * when their signatures move. Run as its own process:
- *   node --import tsx bench/lib/provision.ts --data-dir DIR
+ *   node --import tsx bench/lib/provision.ts --data-dir DIR [--database-url postgres://…]
  * Prints `TOKEN <secret>`, or `NOAUTH` when this build has no identity store yet.
  */
 
@@ -36,7 +36,9 @@ function need<T>(mod: Module | undefined, name: string, file: string): T {
 }
 
 async function main() {
-  const { values } = parseArgs({ options: { 'data-dir': { type: 'string' }, user: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { 'data-dir': { type: 'string' }, 'database-url': { type: 'string' }, user: { type: 'string' } },
+  });
   const dataDir = values['data-dir'];
   if (!dataDir) throw new Error('--data-dir is required');
   const users = await load('identity/users.js');
@@ -46,7 +48,7 @@ async function main() {
   }
   const database = await load('storage/database.js');
   const migrations = await load('storage/migrate.js');
-  const openDatabase = need<(o: { dataDir: string }) => Promise<Db>>(
+  const openDatabase = need<(o: { dataDir: string; url?: string }) => Promise<Db>>(
     database,
     'openDatabase',
     'storage/database.js',
@@ -62,7 +64,8 @@ async function main() {
       db: unknown,
     ) => { create(user: string, o: { name?: string }): Promise<{ secret: string }> }
   >(users, 'TokenStore', 'identity/users.js');
-  const db = await openDatabase({ dataDir });
+  const url = values['database-url'];
+  const db = await openDatabase({ dataDir, ...(url ? { url } : {}) });
   try {
     await migrate(db.db);
     const name = values.user ?? 'bench';

@@ -155,6 +155,45 @@ describe('chat feedback REST', () => {
     }
   });
 
+  it('stores only the known fields: unknown ones, however large, are dropped', async () => {
+    const res = await post('/api/feedbacks/evaluate', {
+      agent_name: 'a',
+      conversation_id: 'conv-unknown',
+      rating: 'like',
+      padding: 'x'.repeat(100_000),
+      nested: { deep: [1, 2, 3] },
+    });
+    expect(res.statusCode).toBe(200);
+    const [stored] = (await rows('evaluate')).filter((r) => r.conversation_id === 'conv-unknown');
+    expect(Object.keys(stored!.body).sort()).toEqual(['agent_name', 'client', 'conversation_id', 'rating']);
+  });
+
+  it('caps every stored text field with a 400 naming it', async () => {
+    const cases: [string, Record<string, unknown>, string][] = [
+      [
+        '/api/feedbacks/evaluate',
+        { agent_name: 'x'.repeat(201), conversation_id: 'c', rating: 'like' },
+        'agent_name',
+      ],
+      [
+        '/api/feedbacks/evaluate',
+        { agent_name: 'x', conversation_id: 'c', rating: 'like', message_id: 'm'.repeat(201) },
+        'message_id',
+      ],
+      ['/api/feedbacks/issue', { category: 'bug', description: 'd'.repeat(20_001) }, 'description'],
+      [
+        '/api/feedbacks/issue',
+        { category: 'bug', description: 'd', screenshot_name: 'n'.repeat(256) },
+        'screenshot_name',
+      ],
+    ];
+    for (const [url, body, field] of cases) {
+      const res = await post(url, body);
+      expect(res.statusCode, field).toBe(400);
+      expect(res.json().error.param).toBe(field);
+    }
+  });
+
   it('drops NUL characters PostgreSQL cannot store instead of failing', async () => {
     const res = await post('/api/feedbacks/issue', { category: 'bug', description: 'a\u0000b' });
     expect(res.statusCode).toBe(200);

@@ -15,7 +15,8 @@ import type { ChatFeedbackTable } from '../storage/tables.js';
  * raw `{"status":"ok"}` for the webview calls, the envelope for the issue page.
  */
 
-const evaluate = z.looseObject({
+// Only the fields below are stored: z.object drops anything else the client sends.
+const evaluate = z.object({
   agent_name: z.string().min(1).max(200),
   conversation_id: z.string().min(1).max(200),
   message_id: z.string().max(200).nullish(),
@@ -23,7 +24,7 @@ const evaluate = z.looseObject({
   rating: z.enum(['like', 'dislike']),
 });
 
-const useCode = z.looseObject({
+const useCode = z.object({
   conversation_id: z.string().min(1).max(200),
   accept_num: z.number().int().nonnegative().max(1_000_000),
   behavior: z.enum(['copy', 'accept', 'diff', 'ctrlc']),
@@ -34,11 +35,12 @@ export const MAX_SCREENSHOT_BYTES = 2 * 1024 * 1024;
 
 const DATA_URL = /^data:image\/(png|jpeg|jpg|gif|webp|bmp);base64,([A-Za-z0-9+/]*={0,2})$/;
 
-const issue = z.looseObject({
+const issue = z.object({
   category: z.string().min(1).max(100),
   description: z.string().min(1).max(20_000),
   // A contact number on the page's form; some browsers send it as a number.
   number: z.union([z.string().max(100), z.number()]).nullish(),
+  // Size-checked by checkScreenshot (413 naming the field), before any pattern runs over it.
   screenshot_data: z.string().nullish(),
   screenshot_name: z.string().max(255).nullish(),
 });

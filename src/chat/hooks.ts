@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import type { Registry } from 'prom-client';
 import type { ShenmaConfig } from '../config/schema.js';
 import type { ElasticsearchSink } from '../observability/elasticsearch.js';
 import type { Database } from '../storage/database.js';
@@ -27,6 +28,8 @@ export interface ChatHookDeps {
   quota: QuotaGuard;
   elasticsearch?: ElasticsearchSink;
   log: FastifyBaseLogger;
+  /** Where the ledger's conflict counter goes. */
+  registry?: Registry;
 }
 
 export function createChatHooks(deps: ChatHookDeps): ChatHooks {
@@ -34,10 +37,14 @@ export function createChatHooks(deps: ChatHookDeps): ChatHooks {
   const chat = config.chat;
   const words = new WordMatcher(chat.contentFilter.words);
   const conversations = new ConversationStore(deps.db.db);
-  const ledger = new UsageLedger(deps.db.db);
+  const ledger = new UsageLedger(deps.db.db, {
+    log: deps.log,
+    ...(deps.registry ? { registry: deps.registry } : {}),
+  });
   // Reservations live from prepare to record; the service calls record for every request,
-  // including refused ones, so entries never linger.
-  const held = new Map<string, Reservation[]>();
+  // including refused ones, so entries never linger. Keyed by the request's context object, not
+  // its id: two requests may carry the same client-chosen id.
+  const held = new Map<ChatContext, Reservation[]>();
 
   const promptTokens = (messages: readonly ChatMessage[]) =>
     estimatePromptTokens(messages, chat.charsPerToken);
@@ -52,16 +59,16 @@ export function createChatHooks(deps: ChatHookDeps): ChatHooks {
       const system = ctx.messages.filter((m) => m.role === 'system');
       const turn = ctx.messages.filter((m) => m.role !== 'system');
       const messages = [...system, ...history, ...turn];
-      held.set(ctx.requestId, await deps.quota.admit(ctx, promptTokens(messages) + ANSWER_RESERVE_TOKENS));
+      held.set(ctx, await deps.quota.admit(ctx, promptTokens(messages) + ANSWER_RESERVE_TOKENS));
       return messages;
     },
 
     createOutputFilter: () => createMaskingFilter(words, chat.contentFilter.mask),
 
     async record(ctx: ChatContext, outcome: ChatOutcome): Promise<void> {
-      await ledger.record(usageRecordOf(ctx, outcome));
-      const reservations = held.get(ctx.requestId);
-      held.delete(ctx.requestId);
+      const entryId = await ledger.record(usageRecordOf(ctx, outcome));
+      const reservations = held.get(ctx);
+      held.delete(ctx);
       try {
         if (reservations) {
           const used = outcome.usage.promptTokens + outcome.usage.completionTokens;
@@ -96,7 +103,8 @@ export function createChatHooks(deps: ChatHookDeps): ChatHooks {
           first_token_ms: outcome.firstTokenMs ?? null,
           total_ms: Math.round(outcome.totalMs),
         },
-        { id: ctx.requestId },
+        // The ledger's entry id, so a repeated request id never overwrites another request's event.
+        { id: entryId },
       );
     },
   };

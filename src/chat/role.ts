@@ -1,8 +1,6 @@
 import type { RoleFactory } from '../gateway/role.js';
-import { callerOf } from '../http/caller.js';
 import { HttpError } from '../http/errors.js';
 import { bearerCredential } from '../http/identity.js';
-import { createRateLimiter } from '../http/rate-limit.js';
 import type { RouteHandler } from '../http/route-handler.js';
 import { modelReadiness } from '../models/index.js';
 import { ElasticsearchSink } from '../observability/elasticsearch.js';
@@ -17,9 +15,6 @@ import { responsesHandlers } from './responses-api/handlers.js';
 import { ResponseStore } from './responses-api/store.js';
 import { ChatService } from './service.js';
 import { attachSocketChat, MemoryResumeStore, RedisResumeStore, type SocketChat } from './socket/index.js';
-
-/** Issue reports come from an unauthenticated page (docs/protocol.md §6.3), so they are rate-limited. */
-const ISSUE_RATE = { capacity: 5, refillPerMinute: 5, maxClients: 10_000 };
 
 /**
  * The chat role: the OpenAI-compatible chat API, the extension's Socket.IO chat, and the chat
@@ -42,6 +37,7 @@ export const chatRole: RoleFactory<'chat'> = async (ctx) => {
     quota: createQuotaGuard(config.quotas, quotaStore),
     ...(elasticsearch ? { elasticsearch } : {}),
     log: ctx.log,
+    registry: ctx.registry,
   });
   const service = new ChatService({
     config: config.chat,
@@ -51,20 +47,6 @@ export const chatRole: RoleFactory<'chat'> = async (ctx) => {
     log: ctx.log,
   });
   const feedback = chatFeedbackHandlers(ctx.db);
-  const issueLimit = createRateLimiter(ISSUE_RATE);
-  const issue: RouteHandler = async (req, reply) => {
-    const decision = issueLimit.take(callerOf(req).key);
-    if (!decision.allowed) {
-      throw new HttpError(
-        429,
-        'rate_limit_error',
-        'too many issue reports; try again later',
-        undefined,
-        decision.retryAfterSeconds,
-      );
-    }
-    return feedback['chat.issue'](req, reply);
-  };
   // Without a configured version the IDE is told its own: no update prompt it cannot act on.
   const extensionVersion: RouteHandler = async (req, reply) => {
     const running = req.headers['ide-version'];
@@ -92,7 +74,8 @@ export const chatRole: RoleFactory<'chat'> = async (ctx) => {
       ...anthropicHandlers({ service, charsPerToken: config.chat.charsPerToken }),
       ...responsesHandlers({ service, store: new ResponseStore(ctx.db.db), log: ctx.log }),
       'chat.feedback': feedback['chat.feedback'],
-      'chat.issue': issue,
+      // Rate-limited by the gateway (the route table's rateLimit), before the body is read.
+      'chat.issue': feedback['chat.issue'],
       'chat.extensionVersion': extensionVersion,
     },
     // Always checked: a server without a chat model is not ready for the IDE's chat, and says so.

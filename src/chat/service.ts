@@ -12,6 +12,7 @@ import {
   ModelUnavailableError,
   OverloadedError,
   resilientCall,
+  UpstreamError,
   UpstreamTimeout,
 } from '../models/index.js';
 import { AnswerTracker, carriesAnswer } from './answer.js';
@@ -253,6 +254,12 @@ export class ChatService {
       const failure = describeFailure(cause, progress.model, progress.started);
       if (failure.error.status === 500)
         this.deps.log.error({ err: cause, requestId: ctx.requestId }, 'chat failed');
+      if (cause instanceof UpstreamError && cause.detail) {
+        this.deps.log.warn(
+          { requestId: ctx.requestId, model: progress.model, status: cause.status, upstream: cause.detail },
+          'model backend error',
+        );
+      }
       if (!recorded) await finish(outcome(failure.status, failure.error.message));
       throw failure.error;
     } finally {

@@ -1,6 +1,7 @@
 import { request } from 'node:http';
 import { createCredentialEvents } from '../http/credential-events.js';
 import { type ApiToken, IdentityError, TokenStore, type User, UserStore } from '../identity/users.js';
+import { redactUrl } from '../observability/redact.js';
 import {
   type AdminErrorBody,
   type AdminOps,
@@ -14,7 +15,6 @@ import {
 import { type Database, DataDirLockedError, openDatabase } from '../storage/database.js';
 import { MigrationError, type MigrationState, migrate } from '../storage/migrate.js';
 import { type CommonValues, loadCliConfig, resolveDataDir } from './context.js';
-import { redactUrl } from './db.js';
 import { CliError, type CliIO } from './io.js';
 
 /**

@@ -17,8 +17,35 @@ export interface CommonValues {
 
 export function resolveDataDir(values: CommonValues, io: CliIO): string {
   const dir = path.resolve(values['data-dir'] ?? io.env.SHENMA_DATA_DIR ?? DEFAULT_DATA_DIR);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    const problem = dataDirProblem(err, dir);
+    throw problem ? new CliError(problem) : err;
+  }
   return dir;
+}
+
+const FILE_PROBLEMS: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  ENOTDIR: 'a part of the path is not a directory',
+};
+
+/**
+ * One line for a file-system failure under the data directory, naming the path that failed (a
+ * read-only data directory must not read like a port problem); undefined for other errors.
+ */
+export function dataDirProblem(err: unknown, dataDir: string): string | undefined {
+  const e = err as NodeJS.ErrnoException;
+  const problem = e?.code ? FILE_PROBLEMS[e.code] : undefined;
+  if (!problem || typeof e.path !== 'string') return undefined;
+  return (
+    `cannot ${e.syscall ?? 'write'} ${e.path}: ${problem}; the data directory ${dataDir} must be writable ` +
+    'by this user (--data-dir DIR picks another)'
+  );
 }
 
 export interface LoadedConfig {

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { redactUrl } from '../observability/redact.js';
 import type { MigrationOps } from '../server/admin-socket.js';
 import { type Database, DataDirLockedError, openDatabase } from '../storage/database.js';
 import { MigrationError, migrate, migrationStatus } from '../storage/migrate.js';
@@ -116,12 +117,4 @@ function toCliError(err: unknown, target: string): unknown {
 }
 
 /** The URL with any password replaced, for printing. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
-}
+export { redactUrl };

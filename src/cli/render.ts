@@ -1,18 +1,25 @@
 import { chmod, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { keycloakIssuer, renderKeycloakRealm } from '../deploy/keycloak-realm.js';
+import { DeploymentError, loadDeployment } from '../deploy/load.js';
+import { RenderError, renderFiles, writeRendered } from '../deploy/render.js';
+import { SecretsError } from '../deploy/secrets.js';
 import { loadCliConfig } from './context.js';
 import { CliError, type CliIO, parseCommandArgs } from './io.js';
 import { USAGE } from './usage.js';
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, { out: { type: 'string' } }, true);
+  const { values, positionals } = parseCommandArgs(
+    argv,
+    { out: { type: 'string' }, dir: { type: 'string' } },
+    true,
+  );
   if (values.help) {
     io.out(USAGE.render);
     return 0;
   }
   const [what, ...extra] = positionals;
-  if (!what) throw new CliError(`missing what to render\n\n${USAGE.render}`, 2);
+  if (!what) return renderDeployFolder(values, io);
   if (what !== 'keycloak-realm') throw new CliError(`unknown target "${what}"\n\n${USAGE.render}`, 2);
   if (extra.length > 0) throw new CliError(`unexpected argument "${extra[0]}"`, 2);
 
@@ -49,6 +56,30 @@ async function writePrivateFile(file: string, text: string): Promise<void> {
     if (e.code === 'ENOENT' || e.code === 'EACCES' || e.code === 'EEXIST') {
       throw new CliError(`cannot write ${file}: ${e.message}`);
     }
+    throw err;
+  }
+}
+
+/** Where the deploy folder goes: --dir, else deploy/ beside the config file. */
+export function deployDir(values: { dir?: string | undefined }, configFile: string): string {
+  return path.resolve(values.dir ?? path.join(path.dirname(configFile), 'deploy'));
+}
+
+async function renderDeployFolder(
+  values: { config?: string | undefined; dir?: string | undefined; out?: string | undefined },
+  io: CliIO,
+): Promise<number> {
+  if (values.out !== undefined) throw new CliError('render (the deploy folder) takes --dir, not --out', 2);
+  try {
+    const d = await loadDeployment(values.config, io.env);
+    const dir = deployDir(values, d.configFile);
+    const { files } = renderFiles(d.config, d.raw, d.secrets, { dir });
+    const written = await writeRendered(dir, files);
+    io.out(`rendered ${written.length} files into ${dir} (identity: ${d.config.deploy.identity})`);
+    return 0;
+  } catch (err) {
+    if (err instanceof DeploymentError || err instanceof RenderError || err instanceof SecretsError)
+      throw new CliError(err.message);
     throw err;
   }
 }

@@ -1,8 +1,8 @@
 import { pino } from 'pino';
 import { loggerOptions } from '../observability/logger.js';
-import { startEmbedded } from '../server/embedded.js';
+import { parseRoleList, type ServedRole, startEmbedded } from '../server/embedded.js';
 import { DataDirLockedError } from '../storage/database.js';
-import { loadCliConfig, parsePort, resolveDataDir } from './context.js';
+import { dataDirProblem, loadCliConfig, parsePort, resolveDataDir } from './context.js';
 import { CliError, type CliIO, parseCommandArgs } from './io.js';
 import { USAGE } from './usage.js';
 
@@ -10,12 +10,21 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseCommandArgs(argv, {
     port: { type: 'string', short: 'p' },
     host: { type: 'string' },
+    roles: { type: 'string' },
   });
   if (values.help) {
     io.out(USAGE.start);
     return 0;
   }
   const port = parsePort(values.port);
+  let roles: ServedRole[] | undefined;
+  if (values.roles !== undefined) {
+    try {
+      roles = parseRoleList(values.roles);
+    } catch (err) {
+      throw new CliError(`--roles: ${(err as Error).message}`, 2);
+    }
+  }
   const loaded = loadCliConfig(values, io, { writeDefault: true, ...(port !== undefined ? { port } : {}) });
   // stdout carries JSON log lines only, start-up notes included, so log collectors can parse all of it.
   const log = pino(loggerOptions(loaded.config.log.level));
@@ -26,6 +35,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     );
   }
   const dataDir = resolveDataDir(values, io);
+  // Everything the server writes (database files, keys, sockets) is for this user only.
+  process.umask(0o077);
   let server: Awaited<ReturnType<typeof startEmbedded>>;
   try {
     server = await startEmbedded({
@@ -34,21 +45,17 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       logger: log,
       ...(port !== undefined ? { port } : {}),
       ...(values.host ? { host: values.host } : {}),
+      ...(roles ? { roles } : {}),
     });
   } catch (err) {
     // Expected operator mistakes get one line, not a stack trace.
-    if (err instanceof DataDirLockedError) throw new CliError(err.message);
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE')
-      throw new CliError(
-        `port ${port ?? loaded.config.server.port} is already in use (--port N picks another)`,
-      );
-    if (code === 'EACCES')
-      throw new CliError(`not allowed to listen on port ${port ?? loaded.config.server.port}`);
-    if (code === 'EADDRNOTAVAIL')
-      throw new CliError(
-        `cannot listen on ${values.host ?? loaded.config.server.host}: not an address of this machine`,
-      );
+    const message = startFailure(
+      err,
+      port ?? loaded.config.server.port,
+      values.host ?? loaded.config.server.host,
+      dataDir,
+    );
+    if (message) throw new CliError(message);
     throw err;
   }
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
@@ -69,4 +76,17 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   await server.close();
   log.info('shut down');
   return 0;
+}
+
+/**
+ * One line for the start failures an operator can fix: the port, or the data directory (named by
+ * the path that failed, so a read-only data directory is not mistaken for a port problem).
+ */
+export function startFailure(err: unknown, port: number, host: string, dataDir: string): string | undefined {
+  if (err instanceof DataDirLockedError) return err.message;
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'EADDRINUSE') return `port ${port} is already in use (--port N picks another)`;
+  if (e.code === 'EACCES' && e.syscall === 'listen') return `not allowed to listen on port ${port}`;
+  if (e.code === 'EADDRNOTAVAIL') return `cannot listen on ${host}: not an address of this machine`;
+  return dataDirProblem(err, dataDir);
 }

@@ -15,9 +15,10 @@ export const ADMIN_HELP_FOOTER = [
 ].join('\n');
 
 export const USAGE = {
-  start: `Usage: shenma start [--config FILE] [--port N] [--host ADDR] [--data-dir DIR]
+  start: `Usage: shenma start [--config FILE] [--port N] [--host ADDR] [--data-dir DIR] [--roles LIST]
 
 Runs every Shenma role in one process on one port (default 9080): the embedded shape.
+--roles completion,chat,... runs only those roles (what each deployed service runs).
 Without --config, ./shenma.yaml is used and written with commented defaults if missing.
 
   --host ADDR   Address to listen on (default 127.0.0.1, server.host). 0.0.0.0 lets teammates
@@ -49,12 +50,16 @@ a second Ctrl-C stops at once.`,
     '  --data-dir DIR   Data directory holding the keys (default: $SHENMA_DATA_DIR or .shenma)',
   ].join('\n'),
   render: [
-    'Usage: shenma render <what> [options]',
+    'Usage: shenma render [keycloak-realm] [options]',
     '',
+    '  (no target)      The docker compose deployment folder (--dir, default deploy/): compose.yaml,',
+    "                   every file it mounts, the Dockerfile of Shenma's image and the .env (0600)",
+    '                   with the credentials from shenma.secrets.env',
     '  keycloak-realm   Keycloak realm import (JSON) for the deployed shape: realm, lifespans,',
     '                   brute-force protection and the IDE client with its secret; no users',
     '',
     'Options:',
+    '  --dir DIR        Deployment folder (default deploy/ beside the config file)',
     '  --out FILE       Write to FILE (mode 0600: it holds the client secret) instead of stdout',
     '  --config FILE    Configuration file (default: ./shenma.yaml if it exists)',
   ].join('\n'),

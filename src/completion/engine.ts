@@ -184,6 +184,10 @@ export class CompletionEngine {
       this.deps.onOutcome?.(job, outcome);
       return outcome;
     } catch (err) {
+      // The backend's own words go to the log only; the client hears the status and the model.
+      if (err instanceof UpstreamError && err.detail) {
+        job.log.warn({ model: model?.name, status: err.status, upstream: err.detail }, 'model backend error');
+      }
       const http =
         err instanceof HttpError
           ? err

@@ -18,8 +18,9 @@ import { CompletionMeter, completionUsageRecord } from './usage.js';
 export const completionRole: RoleFactory<'completion'> = async (ctx) => {
   const { config } = ctx;
   const metrics = completionMetrics(ctx.registry);
-  const meter = new CompletionMeter(new UsageLedger(ctx.db.db), (err) =>
-    ctx.log.warn({ err }, 'usage ledger write failed'),
+  const meter = new CompletionMeter(
+    new UsageLedger(ctx.db.db, { registry: ctx.registry, log: ctx.log }),
+    (err) => ctx.log.warn({ err }, 'usage ledger write failed'),
   );
   // With Redis, a newer request from a completion stream supersedes the older one on any replica.
   const redis = config.redis.url ? connectRedis(config.redis.url) : undefined;

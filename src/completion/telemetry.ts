@@ -14,9 +14,11 @@ import { recordClientErrorReport, recordCompletionFeedback } from './feedback-st
  * Replies use the original server's envelope.
  */
 
-const epochMs = z.number().int().nonnegative().nullish();
+// The largest time a JavaScript Date holds; beyond it the row could not be written.
+const epochMs = z.number().int().nonnegative().max(8_640_000_000_000_000).nullish();
 
-const feedbackItem = z.looseObject({
+// z.object, not looseObject: only the known fields reach the database, each with a size cap.
+const feedbackItem = z.object({
   id: z.string().min(1).max(200),
   language: z.string().max(64).nullish(),
   acception: z.enum(['accepted', 'rejected', 'canceled', 'none']).nullish(),
@@ -26,18 +28,30 @@ const feedbackItem = z.looseObject({
   start_time: epochMs,
   end_time: epochMs,
   handle_time: epochMs,
-  expend_time: z.number().int().nullish(),
+  // The column is a 32-bit integer.
+  expend_time: z.number().int().min(-2_147_483_648).max(2_147_483_647).nullish(),
 });
 
-const feedbackBatch = z.looseObject({
+const feedbackBatch = z.object({
   count: z.number().int().nonnegative().optional(),
   data: z.array(feedbackItem).max(1000, 'at most 1000 points per batch'),
 });
 
-const errorReport = z.looseObject({
-  openapi_total: z.number().optional(),
-  openapi_cancel: z.number().optional(),
-  openapi_error: z.number().optional(),
+const counter = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional();
+
+/** The extension's counters (docs/protocol.md §4.4); `status` is a JS Map it serialises as `{}`. */
+const errorReport = z.object({
+  openapi_total: counter,
+  openapi_cancel: counter,
+  openapi_error: counter,
+  memo_ok: counter,
+  memo_failed: counter,
+  upload_ok: counter,
+  upload_failed: counter,
+  status: z
+    .record(z.string().max(100), z.union([z.number(), z.string().max(200), z.boolean(), z.null()]))
+    .refine((s) => Object.keys(s).length <= 50, 'at most 50 entries')
+    .optional(),
 });
 
 const ok = (data: unknown = null) => ({ message: '操作成功', data, success: true });

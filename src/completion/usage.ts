@@ -65,7 +65,7 @@ export class CompletionMeter {
   private writing: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly ledger: { record(row: UsageRecord): Promise<void> },
+    private readonly ledger: { record(row: UsageRecord): Promise<unknown> },
     private readonly onError: (err: unknown) => void,
     private readonly batchMs = 1000,
   ) {}

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { deploySchema } from './deploy.js';
 
 /**
  * The one config schema. It drives validation (with path-named errors), defaults, the
@@ -335,8 +336,35 @@ export const configSchema = z
         drainMs: durationMs(
           'On shutdown, how long chat answers in flight may finish before they are ended with an error',
         ).default(10_000),
+        metricsToken: z
+          .string()
+          .min(16, 'use at least 16 characters')
+          .optional()
+          .describe(
+            'Bearer token for /metrics and the /readyz details when the server listens beyond loopback ' +
+              '(callers from loopback never need it); use ${ENV_VAR}',
+          ),
       })
       .prefault({}),
+    retention: z
+      .object({
+        feedbackDays: z
+          .number()
+          .int()
+          .positive()
+          .default(180)
+          .describe(
+            'Completion feedback, error counters, chat feedback and issue reports older than this are deleted',
+          ),
+        feedbackMaxRows: z
+          .number()
+          .int()
+          .positive()
+          .default(200_000)
+          .describe('Most rows kept per feedback table; the oldest go first'),
+      })
+      .prefault({})
+      .describe('How long client-written feedback is kept (pruned hourly, off the request path)'),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -389,6 +417,7 @@ export const configSchema = z
     completion: completionSchema,
     chat: chatSchema,
     quotas: quotasSchema,
+    deploy: deploySchema,
   })
   .superRefine(
     (cfg, ctx) => {

@@ -15,6 +15,20 @@ export type RouteAuth =
   /** A user credential (Bearer JWT, API token or the `api-key` header). */
   | 'user';
 
+/**
+ * The largest request body a route accepts, enforced before the body is read (413 naming it).
+ * `context`: sized to the largest context window among the models serving that role, since the
+ * server only ever uses that much text; see `bodyLimitBytes`.
+ */
+export type BodyLimit = { bytes: number } | { context: 'completion' | 'chat' };
+
+/** Requests per caller (the user when authenticated, else the address), checked before the body is read. */
+export interface RateLimitSpec {
+  /** Requests allowed at once. */
+  burst: number;
+  perMinute: number;
+}
+
 export interface RouteSpec {
   /** Stable id; a role's plugin provides a handler under this id. */
   id: string;
@@ -29,9 +43,41 @@ export interface RouteSpec {
   raw?: boolean;
   /** Served by a WebSocket server attached to the HTTP server (Socket.IO), not by a route handler. */
   websocket?: boolean;
+  /** Required on every route with a body (POST); GET bodies are never read. */
+  bodyLimit?: BodyLimit;
+  rateLimit?: RateLimitSpec;
   /** Error bodies in another API's shape than OpenAI's (auth and body errors included). */
   errors?: 'anthropic';
   summary: string;
+}
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/**
+ * A context-sized body still gets at least this much: the extension sends the whole document
+ * (docs/protocol.md §4.2) and the server trims it to the window around the cursor.
+ */
+export const MIN_CONTEXT_BODY_BYTES = 1 * MiB;
+
+/**
+ * Bytes per character of context: the extension sends the document prefix twice
+ * (`prompt_options.prefix` and `calculate_hide_score.prefix`), and UTF-8 with JSON escaping takes
+ * up to 4 bytes for one character.
+ */
+const BYTES_PER_CONTEXT_CHAR = 8;
+
+/** What `limit` allows, in bytes, for the configured models. */
+export function bodyLimitBytes(
+  limit: BodyLimit,
+  models: readonly { roles: readonly string[]; contextWindow: number; charsPerToken: number }[],
+): number {
+  if ('bytes' in limit) return limit.bytes;
+  const chars = Math.max(
+    0,
+    ...models.filter((m) => m.roles.includes(limit.context)).map((m) => m.contextWindow * m.charsPerToken),
+  );
+  return Math.max(MIN_CONTEXT_BODY_BYTES, Math.ceil(chars * BYTES_PER_CONTEXT_CHAR));
 }
 
 export const ROUTES = [
@@ -42,6 +88,7 @@ export const ROUTES = [
     methods: ['POST'],
     paths: ['/v2/completions'],
     auth: 'user',
+    bodyLimit: { context: 'completion' },
     summary:
       'Zhuge Shenma extension 1.2.x completion (prompt_options); calculate_hide_score is accepted and ignored: no score hides a suggestion',
   },
@@ -51,6 +98,7 @@ export const ROUTES = [
     methods: ['POST'],
     paths: ['/v1/completions'],
     auth: 'user',
+    bodyLimit: { context: 'completion' },
     summary: 'OpenAI-compatible completion with suffix (Continue, curl, ...)',
   },
   {
@@ -59,6 +107,7 @@ export const ROUTES = [
     methods: ['POST'],
     paths: ['/code-completion/api/v1/completions'],
     auth: 'user',
+    bodyLimit: { context: 'completion' },
     summary: 'Later client completion (client_id, parent_id, trigger_mode, import_content)',
   },
   {
@@ -67,6 +116,7 @@ export const ROUTES = [
     methods: ['POST'],
     paths: ['/tabby/v1/completions'],
     auth: 'user',
+    bodyLimit: { context: 'completion' },
     summary:
       "Tabby's completion API (language, segments); /v1/completions also takes it, told apart by shape",
   },
@@ -76,6 +126,7 @@ export const ROUTES = [
     methods: ['GET', 'POST'],
     paths: ['/v1/health', '/tabby/v1/health'],
     auth: 'user',
+    bodyLimit: { bytes: 16 * KiB },
     summary: "Tabby's health check (HealthState) that tabby-agent makes before completing",
   },
   {
@@ -92,6 +143,7 @@ export const ROUTES = [
     methods: ['POST'],
     paths: ['/v1/events', '/tabby/v1/events'],
     auth: 'user',
+    bodyLimit: { bytes: 64 * KiB },
     summary: "Tabby's completion events (view, select, dismiss), stored as completion feedback",
   },
   {
@@ -101,6 +153,8 @@ export const ROUTES = [
     paths: ['/api/feedbacks/completions'],
     auth: 'user',
     cors: true,
+    // Up to a few hundred points with the code the user typed instead.
+    bodyLimit: { bytes: 256 * KiB },
     summary: 'Batched accept/reject telemetry from the extension, de-duplicated by id',
   },
   {
@@ -110,6 +164,9 @@ export const ROUTES = [
     paths: ['/api/feedbacks/error'],
     auth: 'user',
     cors: true,
+    bodyLimit: { bytes: 16 * KiB },
+    // The extension sends one only when its error count changed.
+    rateLimit: { burst: 10, perMinute: 10 },
     summary: 'Client error counters from the extension',
   },
   {
@@ -129,6 +186,7 @@ export const ROUTES = [
     paths: ['/v1/chat/completions', '/chat-rag/api/v1/chat/completions'],
     auth: 'user',
     cors: true,
+    bodyLimit: { context: 'chat' },
     summary: 'OpenAI-compatible chat, SSE or JSON; unknown fields passed upstream',
   },
   {
@@ -138,6 +196,7 @@ export const ROUTES = [
     paths: ['/v1/responses'],
     auth: 'user',
     cors: true,
+    bodyLimit: { context: 'chat' },
     summary: 'OpenAI Responses API (typed SSE events or JSON), translated to Chat Completions upstream',
   },
   {
@@ -147,6 +206,7 @@ export const ROUTES = [
     paths: ['/v1/messages'],
     auth: 'user',
     errors: 'anthropic',
+    bodyLimit: { context: 'chat' },
     summary: 'Anthropic Messages API (x-api-key, SSE message events or JSON) onto any chat model',
   },
   {
@@ -156,6 +216,7 @@ export const ROUTES = [
     paths: ['/v1/messages/count_tokens'],
     auth: 'user',
     errors: 'anthropic',
+    bodyLimit: { context: 'chat' },
     summary: "Anthropic's token count, answered with Shenma's prompt estimate",
   },
   {
@@ -183,6 +244,7 @@ export const ROUTES = [
     paths: ['/api/feedbacks/evaluate', '/api/feedbacks/use_code'],
     auth: 'user',
     cors: true,
+    bodyLimit: { bytes: 16 * KiB },
     summary: 'Thumbs up/down and code-use reports from the chat webview',
   },
   {
@@ -190,9 +252,12 @@ export const ROUTES = [
     role: 'chat',
     methods: ['POST'],
     paths: ['/api/feedbacks/issue'],
-    // The feedback page posts without credentials (docs/protocol.md §6.3); the role rate-limits it.
+    // The feedback page posts without credentials (docs/protocol.md §6.3), hence the rate limit.
     auth: 'none',
     cors: true,
+    // A 2 MiB screenshot as base64 plus the description.
+    bodyLimit: { bytes: 3 * MiB },
+    rateLimit: { burst: 5, perMinute: 5 },
     summary: 'Issue reports from the feedback page',
   },
   {
@@ -212,6 +277,8 @@ export const ROUTES = [
     paths: ['/realms/:realm/*'],
     auth: 'none',
     raw: true,
+    // oidc-provider refuses more itself (raw-request MAX_BODY_BYTES); this refuses it unread.
+    bodyLimit: { bytes: 56 * KiB },
     summary: 'OpenID provider: .well-known, protocol/openid-connect/{auth,token,logout,certs,userinfo}',
   },
   {
@@ -220,6 +287,7 @@ export const ROUTES = [
     methods: ['GET', 'POST'],
     paths: ['/realms/:realm/login/:uid'],
     auth: 'none',
+    bodyLimit: { bytes: 16 * KiB },
     summary: 'Login page (zh/en) with CSRF protection, captcha and backoff',
   },
   {
@@ -243,6 +311,8 @@ export const ROUTES = [
     methods: ['POST'],
     paths: ['/oidc-auth/api/v1/plugin/login/confirm'],
     auth: 'none',
+    // The confirm form: a CSRF token and a few ids.
+    bodyLimit: { bytes: 16 * KiB },
     summary: 'The browser confirms (or refuses) a polling login: CSRF-protected form post',
   },
   // Trampoline role: hands the login result to the IDE.

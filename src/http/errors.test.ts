@@ -93,10 +93,12 @@ describe('fastifyErrorHandler', () => {
     expect(res.json()).toEqual(errorBody('invalid_request_error', 'content-type must be application/json'));
   });
 
-  it('answers a body over the limit with 413', async () => {
+  it("answers a body over the limit with 413 naming the route's limit", async () => {
     const res = await post('/echo', JSON.stringify({ prompt: 'x'.repeat(2000) }));
     expect(res.statusCode).toBe(413);
-    expect(res.json()).toEqual(errorBody('invalid_request_error', 'request body too large'));
+    expect(res.json()).toEqual(
+      errorBody('invalid_request_error', 'request body too large: this route accepts at most 1024 bytes'),
+    );
   });
 
   it('sends a thrown HttpError as is, with Retry-After rounded up to whole seconds', async () => {

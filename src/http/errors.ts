@@ -57,11 +57,12 @@ export function httpErrorOf(err: FastifyError | HttpError, req: FastifyRequest):
     req.log.error({ err }, 'unhandled error');
     return new HttpError(500, 'server_error', 'internal error; see the server log');
   }
+  const limit = req.routeOptions?.bodyLimit;
   const message =
     err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
       ? 'content-type must be application/json'
       : err.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-        ? 'request body too large'
+        ? `request body too large${limit ? `: this route accepts at most ${limit} bytes` : ''}`
         : err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
           ? 'request body is empty; expected a JSON object'
           : err.message.startsWith('Unexpected') || err.message.includes('JSON')

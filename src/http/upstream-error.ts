@@ -75,8 +75,13 @@ export function upstreamHttpError(err: unknown, ctx: UpstreamErrorContext): Http
     err.status !== undefined &&
     clientsToFix(err.status)
   ) {
-    // The request itself was refused (context too long, bad tool schema): the client must change it.
-    return new HttpError(err.status, 'invalid_request_error', `model "${model}": ${err.message}`);
+    // The request itself was refused (context too long, bad tool schema): the client must change
+    // it, so this is the one case where the backend's own words (err.detail) are passed on.
+    return new HttpError(
+      err.status,
+      'invalid_request_error',
+      `model "${model}" refused the request (${err.status})${err.detail ? `: ${err.detail}` : ''}`,
+    );
   }
   return new HttpError(502, 'upstream_error', `model "${model}" failed: ${err.message}`);
 }

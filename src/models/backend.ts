@@ -45,6 +45,11 @@ export type UpstreamErrorKind =
   | 'protocol' // the backend answered something we cannot parse
   | 'reset'; // the stream broke after it started
 
+/**
+ * `message` is what clients may be told (what happened, the status); `detail` is what the backend
+ * itself said, which goes to the log only: upstream bodies can carry stack traces, internal
+ * addresses or configuration that clients must not see.
+ */
 export class UpstreamError extends Error {
   override readonly name = 'UpstreamError';
   constructor(
@@ -53,6 +58,8 @@ export class UpstreamError extends Error {
     readonly status?: number,
     /** Seconds, from the backend's Retry-After, when it sent one. */
     readonly retryAfter?: number,
+    /** The backend's own error text (capped, request quotes withheld), for the log. */
+    readonly detail?: string,
   ) {
     super(message);
   }

@@ -80,7 +80,8 @@ describe.each(KINDS)('%s backend', (kind) => {
     fake.enqueue({ chunks: ['a'], fault: { kind: 'status', status: 429, retryAfter: 3 } });
     const err = await upstreamError(collect(backend.streamFim(request(), never)));
     expect(err).toMatchObject({ kind: 'status', status: 429, retryAfter: 3 });
-    expect(err.message).toContain('fake error 429');
+    expect(err.message).toBe('backend answered 429');
+    expect(err.detail).toContain('fake error 429');
   });
 
   it('maps 500 to a status error and never repeats the prompt in the message', async () => {
@@ -297,7 +298,7 @@ describe('vLLM-like backend without suffix support', () => {
     try {
       const err = await upstreamError(collect(backend.streamFim(request({ suffix: 'tail' }), never)));
       expect(err).toMatchObject({ kind: 'status', status: 400 });
-      expect(err.message).toContain('suffix is not currently supported');
+      expect(err.detail).toContain('suffix is not currently supported');
       expect(await collect(backend.streamFim(request(), never))).toEqual(['fake', ' completion']);
     } finally {
       await backend.close();

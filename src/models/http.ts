@@ -1,5 +1,6 @@
 import { createParser } from 'eventsource-parser';
 import { Pool } from 'undici';
+import { redactUrlsIn } from '../observability/redact.js';
 import { type BackendOptions, UpstreamError } from './backend.js';
 
 export { UpstreamError };
@@ -135,6 +136,12 @@ export class UpstreamClient {
     });
     this.headers = { accept: '*/*' };
     if (opts.apiKey) this.headers['authorization'] = `Bearer ${opts.apiKey}`;
+    else if (this.base.username || this.base.password) {
+      // Credentials in the URL (http://user:pass@host) are sent as Basic auth; the pool's origin drops them.
+      const user = decodeURIComponent(this.base.username);
+      const pass = decodeURIComponent(this.base.password);
+      this.headers['authorization'] = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+    }
   }
 
   /** Sends the request and returns the body of a 2xx answer; maps everything else to UpstreamError. */
@@ -174,9 +181,10 @@ export class UpstreamClient {
     const message = withholdQuotes(upstreamMessage(text), call.secrets ?? []);
     throw new UpstreamError(
       'status',
-      `backend answered ${statusCode}${message ? `: ${message}` : ''}`,
+      `backend answered ${statusCode}`,
       statusCode,
       parseRetryAfter(headers['retry-after']),
+      message ? redactUrlsIn(message) : undefined,
     );
   }
 
@@ -378,7 +386,13 @@ export function streamedError(
 ): UpstreamError | undefined {
   if (event['error'] === undefined) return undefined;
   const message = withholdQuotes(upstreamMessage(JSON.stringify(event)), secrets);
-  return new UpstreamError('reset', `backend reported an error mid-stream: ${message}`);
+  return new UpstreamError(
+    'reset',
+    'backend reported an error mid-stream',
+    undefined,
+    undefined,
+    redactUrlsIn(message),
+  );
 }
 
 export function ssePieces(

@@ -1,4 +1,5 @@
 import type { ModelConfig } from '../config/schema.js';
+import { redactUrl, redactUrlsIn } from '../observability/redact.js';
 import type { ModelBackend } from './backend.js';
 import { UpstreamError } from './backend.js';
 import type { ModelMetrics } from './metrics.js';
@@ -146,7 +147,8 @@ export class ModelGroup {
       // just now, and that failure is the cause the caller needs to see.
       const detail = this.replicas
         .map(
-          (r) => `${r.config.url}: ${r.lastError ?? (exclude?.has(r) ? 'failed for this request' : 'down')}`,
+          (r) =>
+            `${redactUrl(r.config.url)}: ${r.lastError ?? (exclude?.has(r) ? 'failed for this request' : 'down')}`,
         )
         .join('; ');
       return Promise.reject(new ModelUnavailableError(this.name, detail));
@@ -189,20 +191,20 @@ export class ModelGroup {
     if (replica.healthy === true) return;
     replica.healthy = true;
     replica.lastError = undefined;
-    this.metrics?.replicaHealthy.set({ model: this.name, url: replica.config.url }, 1);
+    this.metrics?.replicaHealthy.set({ model: this.name, url: redactUrl(replica.config.url) }, 1);
     this.dispatch();
   }
 
   markDown(replica: Replica, reason: string): void {
     replica.healthy = false;
-    replica.lastError = reason;
-    this.metrics?.replicaHealthy.set({ model: this.name, url: replica.config.url }, 0);
+    replica.lastError = redactUrlsIn(reason);
+    this.metrics?.replicaHealthy.set({ model: this.name, url: redactUrl(replica.config.url) }, 0);
     // Waiters that can only be served by down replicas would wait for nothing: fail them now.
     for (const w of [...this.waiters]) {
       if (this.candidates(w.exclude).length === 0) {
         this.waiters.splice(this.waiters.indexOf(w), 1);
         w.cleanup();
-        w.reject(new ModelUnavailableError(this.name, reason));
+        w.reject(new ModelUnavailableError(this.name, replica.lastError));
       }
     }
   }

@@ -1,4 +1,5 @@
 import type { ReadinessCheck } from '../observability/readiness.js';
+import { redactUrl } from '../observability/redact.js';
 import type { ModelRegistry } from './pool.js';
 
 /** Ready when every model group serving `role` has at least one replica that answered. */
@@ -16,7 +17,11 @@ export function modelReadiness(models: ModelRegistry, role: 'completion' | 'chat
           healthy_replicas: healthy,
           replicas: g.replicas.length,
           ...(healthy === 0
-            ? { errors: g.replicas.map((r) => `${r.config.url}: ${r.lastError ?? 'not probed yet'}`) }
+            ? {
+                errors: g.replicas.map(
+                  (r) => `${redactUrl(r.config.url)}: ${r.lastError ?? 'not probed yet'}`,
+                ),
+              }
             : {}),
         };
       }

@@ -143,6 +143,26 @@ describe('ElasticsearchSink: checks the _bulk request shape Elasticsearch docume
     await server.close();
   });
 
+  it('sends credentials in the URL (the deployed stack: elastic user) as Basic auth, not in the URL', async () => {
+    const s = await open();
+    await s.close();
+    const withUser = server.url.replace('http://', 'http://elastic:p%40ss-w0rd@');
+    sink = new ElasticsearchSink({
+      url: withUser,
+      index: 'shenma-usage',
+      batchSize: 10,
+      flushMs: 60_000,
+      maxBuffer: 100,
+      registry: new Registry(),
+      retryDelayMs: 10,
+    });
+    sink.enqueue({ user: 'alice' });
+    await sink.flush();
+    const [req] = server.received;
+    expect(req!.url).toBe('/_bulk');
+    expect(req!.headers.authorization).toBe(`Basic ${Buffer.from('elastic:p@ss-w0rd').toString('base64')}`);
+  });
+
   it('posts NDJSON to /_bulk: an index action line and a document line per event, newline-terminated', async () => {
     const s = await open({ apiKey: 'k3y' });
     s.enqueue({ user: 'alice', tokens: 12, text: 'line one\nline "two"' });

@@ -50,6 +50,7 @@ const isRetryable = (status: number) => status === 429 || status >= 500;
 export class ElasticsearchSink {
   readonly #opts: Required<Omit<ElasticsearchSinkOptions, 'apiKey'>> & { apiKey?: string | undefined };
   readonly #bulkUrl: string;
+  #basicAuth: string | undefined;
   readonly #agent: Agent;
   readonly #sent: Counter;
   readonly #dropped: Counter<'reason'>;
@@ -63,7 +64,16 @@ export class ElasticsearchSink {
 
   constructor(opts: ElasticsearchSinkOptions) {
     this.#opts = { requestTimeoutMs: 30_000, retryDelayMs: 1000, ...opts };
-    this.#bulkUrl = `${opts.url.replace(/\/+$/, '')}/_bulk`;
+    // Credentials in the URL (http://elastic:pw@host) become Basic auth: fetch refuses them in URLs.
+    const url = new URL(opts.url);
+    if (url.username) {
+      this.#basicAuth = Buffer.from(
+        `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`,
+      ).toString('base64');
+      url.username = '';
+      url.password = '';
+    }
+    this.#bulkUrl = `${url.toString().replace(/\/+$/, '')}/_bulk`;
     const timeout = this.#opts.requestTimeoutMs;
     this.#agent = new Agent({ connections: 2, headersTimeout: timeout, bodyTimeout: timeout });
     this.#sent = counter(opts.registry, 'shenma_es_events_sent_total', 'Events Elasticsearch indexed', []);
@@ -167,6 +177,7 @@ export class ElasticsearchSink {
     try {
       const headers: Record<string, string> = { 'content-type': 'application/x-ndjson' };
       if (this.#opts.apiKey) headers['authorization'] = `ApiKey ${this.#opts.apiKey}`;
+      else if (this.#basicAuth) headers['authorization'] = `Basic ${this.#basicAuth}`;
       const res = await request(this.#bulkUrl, { method: 'POST', headers, body, dispatcher: this.#agent });
       status = res.statusCode;
       text = await res.body.text();

@@ -11,6 +11,8 @@ import type { Role } from '../gateway/routes.js';
 import { ROUTES } from '../gateway/routes.js';
 import { type CredentialEvents, createCredentialEvents } from '../http/credential-events.js';
 import { errorBody, fastifyErrorHandler } from '../http/errors.js';
+import { useDepthLimitedJson } from '../http/json-body.js';
+import { requestIdGenerator } from '../http/request-id.js';
 import { identityRole } from '../identity/role.js';
 import { TokenStore, UserStore } from '../identity/users.js';
 import { kaptchaRole } from '../kaptcha/role.js';
@@ -18,10 +20,11 @@ import { createBackend, ModelRegistry, modelMetrics } from '../models/index.js';
 import { registerAccessLog } from '../observability/access-log.js';
 import { loggerOptions } from '../observability/logger.js';
 import { createRegistry } from '../observability/metrics.js';
-import { opsHandlers } from '../ops/health.js';
+import { isLoopback, opsHandlers } from '../ops/health.js';
 import { type Database, openDatabase } from '../storage/database.js';
 import { createEphemeralStore } from '../storage/ephemeral.js';
 import { migrate, migrationStatus } from '../storage/migrate.js';
+import { startRetention } from '../storage/retention.js';
 import { trampolineRole } from '../trampoline/role.js';
 import { type AdminSocket, startAdminSocket } from './admin-socket.js';
 import { choosePublicUrl } from './public-url.js';
@@ -45,6 +48,12 @@ export interface EmbeddedOptions {
   logStream?: DestinationStream;
   /** A logger made by the caller (`shenma start` logs before the server exists); wins over the above. */
   logger?: Logger;
+  /**
+   * The roles whose routes this process serves (a deployed service runs a subset); default all.
+   * Health and metrics are always served; the identity role is always built for its credential
+   * check, but its routes are mounted only when it is selected.
+   */
+  roles?: readonly ServedRole[];
 }
 
 export interface EmbeddedServer {
@@ -58,19 +67,43 @@ export interface EmbeddedServer {
   close(): Promise<void>;
 }
 
-/** Bodies carry whole documents (prefix + suffix); 16 MiB is far above any real file. */
-const BODY_LIMIT = 16 * 1024 * 1024;
+/**
+ * Routes in the table set their own limits; this covers what no route claims (404s), so an
+ * unknown path cannot be used to make the server read a large body.
+ */
+const DEFAULT_BODY_LIMIT = 64 * 1024;
 
-/** Every role but ops (which the server itself mounts): a role left out here fails `tsc`. */
+/**
+ * Every role but ops (which the server itself mounts): a role left out here fails `tsc`. Identity
+ * comes first: its credential check is used by the others.
+ */
 const ROLE_FACTORIES = {
+  identity: identityRole,
   completion: completionRole,
   chat: chatRole,
-  identity: identityRole,
   trampoline: trampolineRole,
   kaptcha: kaptchaRole,
 } satisfies { [R in Exclude<Role, 'ops'>]: RoleFactory<R> };
 
 export const EMBEDDED_ROLES: readonly AnyRoleFactory[] = Object.values(ROLE_FACTORIES);
+
+/** The roles one process can serve (`shenma start --roles`). */
+export type ServedRole = keyof typeof ROLE_FACTORIES;
+export const SERVED_ROLE_NAMES = Object.keys(ROLE_FACTORIES) as ServedRole[];
+
+/** Parses `completion,chat`; throws a message naming the unknown role. */
+export function parseRoleList(text: string): ServedRole[] {
+  const names = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (names.length === 0) throw new Error(`no role given; choose from ${SERVED_ROLE_NAMES.join(', ')}`);
+  for (const n of names) {
+    if (!Object.hasOwn(ROLE_FACTORIES, n))
+      throw new Error(`unknown role "${n}"; choose from ${SERVED_ROLE_NAMES.join(', ')}`);
+  }
+  return [...new Set(names as ServedRole[])];
+}
 
 /** The issuer and redirect URIs must name the real port, so port 0 is resolved before building. */
 async function resolvePort(host: string, port: number): Promise<number> {
@@ -119,20 +152,24 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     // Fastify's own request lines are off: the access log (observability/access-log.ts) writes one per request.
     // One spelling everywhere: the ledger, the chat log and the access log say requestId.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
-    bodyLimit: BODY_LIMIT,
+    bodyLimit: DEFAULT_BODY_LIMIT,
     routerOptions: { ignoreDuplicateSlashes: true, ignoreTrailingSlash: true },
-    requestIdHeader: 'x-request-id',
+    // The client's x-request-id is read by the generator (and checked); restarts never reuse ids.
+    requestIdHeader: false,
+    genReqId: requestIdGenerator(),
     trustProxy: false,
   });
   const ephemeral = createEphemeralStore(config.redis);
   const credentialChanges = createCredentialEvents(config.redis);
   const parts: AnyRoleParts[] = [];
   let adminSocket: AdminSocket | undefined;
+  let retention: { stop(): Promise<void> } | undefined;
   const closeAll = async () => {
     await starting.close().catch(() => {});
     // Work in flight first, while clients are still connected to hear how it ended.
     await Promise.all(parts.map((p) => p.drain?.(config.server.drainMs).catch(() => {})));
     await adminSocket?.close().catch(() => {});
+    await retention?.stop().catch(() => {});
     // Open sockets would keep app.close() waiting forever: the IDE's chat socket stays connected.
     for (const p of parts) await p.detach?.().catch(() => {});
     await app.close().catch(() => {});
@@ -158,10 +195,19 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
       ephemeral,
       credentialChanges,
     };
-    for (const role of EMBEDDED_ROLES) parts.push(await role(ctx));
+    const selected = new Set<string>(opts.roles ?? SERVED_ROLE_NAMES);
+    const servedParts: AnyRoleParts[] = [];
+    for (const name of SERVED_ROLE_NAMES) {
+      if (name !== 'identity' && !selected.has(name)) continue;
+      const built = await (ROLE_FACTORIES[name] as AnyRoleFactory)(ctx);
+      parts.push(built);
+      if (selected.has(name)) servedParts.push(built);
+    }
 
     registerAccessLog(app, registry);
-    await app.register(formbody, { bodyLimit: 1024 * 1024 });
+    // Form bodies are the login page's; the route's own limit applies (no parser-wide override).
+    await app.register(formbody);
+    useDepthLimitedJson(app);
     app.setErrorHandler(fastifyErrorHandler);
     app.setNotFoundHandler((req, reply) =>
       reply
@@ -173,24 +219,34 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     });
     const authenticate = parts.find((p) => p.authenticate)?.authenticate;
     const readiness = [
-      ...parts.flatMap((p) => p.readiness ?? []),
+      ...servedParts.flatMap((p) => p.readiness ?? []),
       {
         name: 'database',
+        // A write, not a ping: reads keep working on a full disk while logins and chats fail.
         check: async () => {
-          await db.ping();
+          await db.checkWritable();
           return { ok: true, detail: db.kind };
         },
       },
     ];
     await mountRoutes(
       app,
-      ROUTES,
-      Object.assign({}, ...parts.map((p) => p.handlers), opsHandlers(registry, readiness)),
-      authenticate ? { authenticate } : {},
+      ROUTES.filter((r) => r.role === 'ops' || selected.has(r.role)),
+      Object.assign(
+        {},
+        ...servedParts.map((p) => p.handlers),
+        opsHandlers(registry, readiness, { host, metricsToken: config.server.metricsToken }),
+      ),
+      { ...(authenticate ? { authenticate } : {}), models: config.models },
     );
 
-    for (const p of parts) p.attach?.(app.server, authenticate);
+    for (const p of servedParts) p.attach?.(app.server, authenticate);
     await models.startHealthChecks();
+    retention = startRetention(
+      db.db,
+      { maxAgeDays: config.retention.feedbackDays, maxRows: config.retention.feedbackMaxRows },
+      app.log,
+    );
     // Only the embedded database needs it: `shenma users|tokens` open PostgreSQL themselves.
     if (db.kind === 'pglite') {
       const stores = {
@@ -199,6 +255,11 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
       };
       const migrations = { status: () => migrationStatus(db.db), migrate: () => migrate(db.db) };
       adminSocket = await startAdminSocket({ dataDir: opts.dataDir, ...stores, migrations, log: app.log });
+    }
+    if (!isLoopback(host) && !config.server.metricsToken) {
+      app.log.warn(
+        `listening on ${host}: /metrics and the /readyz details answer loopback callers only; set server.metricsToken to scrape them from elsewhere`,
+      );
     }
     await app.ready();
     await starting.close();

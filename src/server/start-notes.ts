@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { ModelRegistry } from '../models/pool.js';
+import { redactUrl } from '../observability/redact.js';
 import type { Database } from '../storage/database.js';
 import type { PublicUrlChoice } from './public-url.js';
 
@@ -33,8 +34,8 @@ export function logStartNotes(
     for (const r of g.replicas) {
       if (r.healthy === false) {
         log.warn(
-          { model: g.name, url: r.config.url, error: r.lastError },
-          `model "${g.name}" at ${r.config.url} is not reachable (${r.lastError}); its requests answer 503 until it is`,
+          { model: g.name, url: redactUrl(r.config.url), error: r.lastError },
+          `model "${g.name}" at ${redactUrl(r.config.url)} is not reachable (${r.lastError}); its requests answer 503 until it is`,
         );
       }
     }

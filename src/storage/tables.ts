@@ -91,9 +91,14 @@ export interface ChatMessagesTable {
   created_at: Generated<Date>;
 }
 
-/** The `usage_ledger` table: one row per chat or completion request, idempotent on request_id. */
+/**
+ * The `usage_ledger` table: one row per chat or completion request, keyed on `entry_id`, which
+ * Shenma makes; `request_id` is the request's id as the client or the server named it, not unique.
+ */
 export interface UsageLedgerTable {
   id: Generated<string>;
+  /** A UUID made by the server for this row. */
+  entry_id: string;
   request_id: string;
   user_id: string;
   user_name: string;
@@ -119,6 +124,12 @@ export interface ChatFeedbackTable {
   received_at: Generated<Date>;
 }
 
+/** The `shenma_readiness` table: one row /readyz rewrites to prove the database takes writes. */
+export interface ReadinessProbeTable {
+  id: number;
+  checked_at: Date;
+}
+
 /** Every table the application reads or writes, keyed by its SQL name. */
 export interface Tables {
   completion_feedback: CompletionFeedbackTable;
@@ -129,5 +140,6 @@ export interface Tables {
   conversations: ConversationsTable;
   chat_messages: ChatMessagesTable;
   usage_ledger: UsageLedgerTable;
+  shenma_readiness: ReadinessProbeTable;
   chat_feedback: ChatFeedbackTable;
 }

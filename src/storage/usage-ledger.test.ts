@@ -1,7 +1,8 @@
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDatabase } from '../../test/support/database.js';
 import { usageRecordOf } from '../chat/usage-record.js';
-import { UsageLedger, type UsageRecord } from './usage-ledger.js';
+import { LedgerConflictError, UsageLedger, type UsageRecord } from './usage-ledger.js';
 
 const row = (over: Partial<UsageRecord>): UsageRecord => ({
   requestId: 'req-1',
@@ -21,23 +22,31 @@ const row = (over: Partial<UsageRecord>): UsageRecord => ({
 describe('UsageLedger', () => {
   let test: Awaited<ReturnType<typeof openTestDatabase>>;
   let ledger: UsageLedger;
+  const registry = new Registry();
+  const logged: { obj: unknown; msg: string }[] = [];
+  const log = {
+    error: (obj: unknown, msg: string) => logged.push({ obj, msg }),
+  } as unknown as import('fastify').FastifyBaseLogger;
   beforeAll(async () => {
     test = await openTestDatabase('ledger');
-    ledger = new UsageLedger(test.database.db);
+    ledger = new UsageLedger(test.database.db, { registry, log });
   });
   afterAll(() => test.close());
 
-  it('writes one row per request and ignores a repeated request id', async () => {
-    await ledger.record(row({ requestId: 'once' }));
-    await ledger.record(row({ requestId: 'once', promptTokens: 999 }));
-    await Promise.all([1, 2, 3].map(() => ledger.record(row({ requestId: 'racing' }))));
+  it('writes one row per request even when requests repeat an id, each under its own entry id', async () => {
+    const first = await ledger.record(row({ requestId: 'once' }));
+    const second = await ledger.record(row({ requestId: 'once', promptTokens: 999 }));
+    const racing = await Promise.all([1, 2, 3].map(() => ledger.record(row({ requestId: 'racing' }))));
+    expect(new Set([first, second, ...racing]).size).toBe(5);
     const rows = await test.database.db
       .selectFrom('usage_ledger')
       .where('request_id', 'in', ['once', 'racing'])
       .selectAll()
-      .orderBy('request_id')
+      .orderBy('id')
       .execute();
-    expect(rows).toHaveLength(2);
+    expect(rows).toHaveLength(5);
+    expect(rows.map((r) => r.entry_id)).toEqual([first, second, ...racing]);
+    expect(rows.map((r) => r.prompt_tokens).slice(0, 2)).toEqual([100, 999]);
     expect(rows[0]).toMatchObject({
       request_id: 'once',
       user_id: 'u-1',
@@ -146,6 +155,21 @@ describe('UsageLedger', () => {
       status: 'upstream_error',
       error: 'upstream 500',
     });
+  });
+
+  it('refuses an entry id that is already stored, and logs and counts it instead of dropping it silently', async () => {
+    const entryId = await ledger.record(row({ requestId: 'dup-entry' }));
+    await expect(ledger.record(row({ requestId: 'dup-entry-2', entryId }))).rejects.toBeInstanceOf(
+      LedgerConflictError,
+    );
+    const counted = await registry.getSingleMetric('shenma_usage_ledger_conflicts_total')?.get();
+    expect(counted?.values[0]?.value).toBe(1);
+    expect(logged).toEqual([
+      expect.objectContaining({
+        msg: expect.stringContaining('usage ledger conflict'),
+        obj: expect.objectContaining({ entryId }),
+      }),
+    ]);
   });
 
   it('refuses a route the schema does not know', async () => {

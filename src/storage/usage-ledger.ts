@@ -1,8 +1,14 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
 import { type Kysely, sql } from 'kysely';
+import { Counter, type Registry } from 'prom-client';
 import type { Tables, UsageLedgerTable } from './tables.js';
 
 /** One request as the ledger records it. */
 export interface UsageRecord {
+  /** The row's own id; made by the ledger when absent. */
+  entryId?: string;
+  /** The request's id as the client (x-request-id, chat id) or the server named it; not unique. */
   requestId: string;
   userId: string;
   userName: string;
@@ -28,29 +34,65 @@ export interface DailyUsage {
 /** Statuses of requests that never reached a model; they are recorded but not counted as usage. */
 const NOT_SERVED = ['quota_exceeded', 'rejected'];
 
+/** A ledger row whose entry id is already stored: a bug, never a normal retry. */
+export class LedgerConflictError extends Error {
+  override readonly name = 'LedgerConflictError';
+  constructor(readonly entryId: string) {
+    super(`usage ledger entry ${entryId} is already recorded`);
+  }
+}
+
+export interface UsageLedgerOptions {
+  /** Where the conflict counter is registered. */
+  registry?: Registry;
+  log?: FastifyBaseLogger;
+}
+
+type QueuedRow = UsageRecord & { entryId: string };
+
+const CONFLICTS_METRIC = 'shenma_usage_ledger_conflicts_total';
+
 /**
  * The usage ledger: one row per chat or completion request, so usage per user covers both
  * features. The chat pipeline awaits its row in the `record` hook, before the client is told the
  * answer finished, so an answer the user saw is never missing from the ledger (an in-memory batch
  * would lose rows on a crash); completion batches its rows (CompletionMeter) so the editor never
  * waits and the ledger costs a completion little.
+ *
+ * Rows are keyed on an id the ledger makes, never on the request id: clients may repeat their
+ * `x-request-id`, and a server's request counter starts again with every process, so keying on
+ * either silently dropped answered requests.
  */
 export class UsageLedger {
   /** Rows waiting for the insert in flight to finish; they go together in the next one. */
-  private queue: { row: UsageRecord; resolve(): void; reject(err: unknown): void }[] = [];
+  private queue: { row: QueuedRow; resolve(id: string): void; reject(err: unknown): void }[] = [];
   private writing = false;
+  private readonly conflicts: Counter | undefined;
 
-  constructor(private readonly db: Kysely<Tables>) {}
+  constructor(
+    private readonly db: Kysely<Tables>,
+    private readonly opts: UsageLedgerOptions = {},
+  ) {
+    // Chat and completion each keep a ledger; they share the one counter of the registry.
+    this.conflicts = opts.registry
+      ? ((opts.registry.getSingleMetric(CONFLICTS_METRIC) as Counter | undefined) ??
+        new Counter({
+          name: CONFLICTS_METRIC,
+          help: 'Ledger rows refused because their entry id was already stored (a bug: rows must never collide)',
+          registers: [opts.registry],
+        }))
+      : undefined;
+  }
 
   /**
-   * Inserts the row; a second record with the same request id is ignored (retries are safe).
-   * Resolves once the row is committed. Rows arriving while an insert is in flight are committed
-   * together in the next statement (group commit): one statement per busy moment instead of one
-   * per request, with no added wait when the ledger is idle.
+   * Inserts the row and resolves with its entry id once committed. Rows arriving while an insert
+   * is in flight are committed together in the next statement (group commit): one statement per
+   * busy moment instead of one per request, with no added wait when the ledger is idle. An entry
+   * id that is already stored rejects with LedgerConflictError, logged and counted.
    */
-  record(row: UsageRecord): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ row, resolve, reject });
+  record(row: UsageRecord): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
+      this.queue.push({ row: { ...row, entryId: row.entryId ?? randomUUID() }, resolve, reject });
       if (!this.writing) void this.drain();
     });
   }
@@ -63,19 +105,19 @@ export class UsageLedger {
         this.queue = [];
         try {
           await this.insert(batch.map((b) => b.row));
-          for (const b of batch) b.resolve();
+          for (const b of batch) b.resolve(b.row.entryId);
         } catch (err) {
           if (batch.length === 1) {
-            batch[0]!.reject(err);
+            batch[0]!.reject(this.failure(batch[0]!.row, err));
             continue;
           }
           // One bad row must not fail everyone's answer: retry them one by one.
           for (const b of batch) {
             try {
               await this.insert([b.row]);
-              b.resolve();
+              b.resolve(b.row.entryId);
             } catch (rowErr) {
-              b.reject(rowErr);
+              b.reject(this.failure(b.row, rowErr));
             }
           }
         }
@@ -85,11 +127,23 @@ export class UsageLedger {
     }
   }
 
-  private async insert(rows: UsageRecord[]): Promise<void> {
+  /** A duplicate entry id is an error that is logged and counted; other errors pass as they are. */
+  private failure(row: QueuedRow, err: unknown): unknown {
+    if (!isUniqueViolation(err)) return err;
+    this.conflicts?.inc();
+    this.opts.log?.error(
+      { entryId: row.entryId, requestId: row.requestId, route: row.route },
+      'usage ledger conflict: the entry id is already recorded; this row was not written',
+    );
+    return new LedgerConflictError(row.entryId);
+  }
+
+  private async insert(rows: QueuedRow[]): Promise<void> {
     await this.db
       .insertInto('usage_ledger')
       .values(
         rows.map((row) => ({
+          entry_id: row.entryId,
           request_id: row.requestId,
           user_id: row.userId,
           user_name: row.userName,
@@ -105,7 +159,6 @@ export class UsageLedger {
           ...(row.createdAt ? { created_at: row.createdAt } : {}),
         })),
       )
-      .onConflict((oc) => oc.column('request_id').doNothing())
       .execute();
   }
 
@@ -124,6 +177,10 @@ export class UsageLedger {
       .executeTakeFirstOrThrow();
     return { requests: Number(row.requests), tokens: Number(row.tokens) };
   }
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
 }
 
 function nonNegativeInt(n: number): number {

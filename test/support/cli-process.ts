@@ -14,7 +14,8 @@ export const CLI_ENTRY = path.join(ROOT, 'src/cli/run.ts');
 
 export interface CliProcess {
   child: ChildProcess;
-  exited: Promise<number>;
+  /** The exit code, or the signal's name when it was killed. */
+  exited: Promise<number | string>;
   /**
    * Resolves with the first match in stdout; rejects if the process exits or `ms` pass first. The
    * default is generous: it guards against a hang, it does not measure speed (a busy machine is slow).
@@ -37,8 +38,12 @@ export function runCli(
   cwd: string,
   env: Record<string, string> = {},
   input?: string,
+  /** A command the CLI runs under, e.g. setpriv to drop privileges. */
+  wrapper: readonly string[] = [],
 ): CliProcess {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, CLI_ENTRY, ...args], {
+  const command = [process.execPath, '--import', TSX_LOADER, CLI_ENTRY, ...args];
+  const [file, ...rest] = [...wrapper, ...command] as [string, ...string[]];
+  const child = spawn(file, rest, {
     cwd,
     env: { ...process.env, ...env },
     stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -53,10 +58,10 @@ export function runCli(
   child.stderr!.on('data', (d) => {
     err += d;
   });
-  const exited = new Promise<number>((resolve) =>
-    child.on('exit', (code) => {
+  const exited = new Promise<number | string>((resolve) =>
+    child.on('exit', (code, signal) => {
       running.delete(child);
-      resolve(code ?? -1);
+      resolve(code ?? signal ?? -1);
     }),
   );
   const waitFor = async (re: RegExp, ms = 180_000): Promise<RegExpMatchArray> => {
@@ -64,7 +69,7 @@ export function runCli(
     for (;;) {
       const m = out.match(re);
       if (m) return m;
-      if (child.exitCode !== null || Date.now() > deadline) {
+      if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
         throw new Error(`did not see ${re} (exit ${child.exitCode}); stdout:\n${out}\nstderr:\n${err}`);
       }
       await new Promise((r) => setTimeout(r, 20));
@@ -82,4 +87,20 @@ export function runCli(
         }
       });
   return { child, exited, waitFor, output: () => ({ out, err }), logLines };
+}
+
+/** `shenma users add` + `shenma tokens create` against a data directory; returns the token. */
+export async function createUserToken(user: string, dataDir: string, cwd: string): Promise<string> {
+  const add = runCli(
+    ['users', 'add', user, '--password-stdin', '--data-dir', dataDir],
+    cwd,
+    {},
+    'pw 123456789\n',
+  );
+  if ((await add.exited) !== 0) throw new Error(`users add failed: ${add.output().err}`);
+  const create = runCli(['tokens', 'create', user, '--data-dir', dataDir], cwd);
+  if ((await create.exited) !== 0) throw new Error(`tokens create failed: ${create.output().err}`);
+  const token = /^(shm_[\w-]+)$/m.exec(create.output().out)?.[1];
+  if (!token) throw new Error(`no token in: ${create.output().out}`);
+  return token;
 }

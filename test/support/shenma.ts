@@ -19,6 +19,8 @@ export type JsonResponse = Omit<Response, 'json'> & { json(): Promise<any> };
 export interface TestShenma {
   server: EmbeddedServer;
   url: string;
+  /** The server's data directory (signing keys, embedded database). */
+  dataDir: string;
   /** A personal API token of the user `tester`, sent by post/get unless a call sets its own auth. */
   token: string;
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<JsonResponse>;
@@ -56,6 +58,7 @@ export async function startTestShenma(
   return {
     server,
     url,
+    dataDir,
     token,
     post: (p, body, headers = {}) =>
       fetch(url + p, {

@@ -2,12 +2,15 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDatabase } from '../../../test/support/database.js';
 import { migrate } from '../migrate.js';
+import { MIGRATIONS } from './index.js';
 
 describe('migration 0004_chat', () => {
   let test: Awaited<ReturnType<typeof openTestDatabase>>;
   beforeAll(async () => {
     test = await openTestDatabase('m0004', { migrated: false });
-    expect((await migrate(test.database.db)).applied).toContain('0004_chat');
+    // Up to 0004 only: later migrations change these tables and have their own tests.
+    const upTo = MIGRATIONS.slice(0, MIGRATIONS.findIndex((m) => m.name === '0004_chat') + 1);
+    expect((await migrate(test.database.db, upTo)).applied).toContain('0004_chat');
   });
   afterAll(() => test.close());
 

@@ -1,0 +1,105 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Child, freePort, spawnChild, waitExit } from './proc.js';
+
+/** Starting Shenma for a benchmark: a credential first, then `node bin/shenma.js start`. */
+
+export interface ShenmaProcess {
+  child: Child;
+  url: string;
+  /** Spawn → listening, ms. */
+  readyMs: number;
+  /** The API token of user `bench`, or undefined when this build has no identity store. */
+  token: string | undefined;
+  /** The preloaded event-loop delay probe (bench/lib/loop-delay.mjs), when asked for. */
+  loopDelayUrl?: string;
+}
+
+export interface StartShenmaOptions {
+  name: string;
+  root: string;
+  /** The whole YAML config; `database:`/`redis:` included for the deployed shape. */
+  config: string;
+  dir: string;
+  databaseUrl?: string;
+  cpus?: string;
+  profileDir?: string;
+  /** Preload bench/lib/loop-delay.mjs and serve the event-loop delay on a port of its own. */
+  loopDelay?: boolean;
+}
+
+export async function startShenma(o: StartShenmaOptions): Promise<ShenmaProcess> {
+  const dataDir = join(o.dir, 'data');
+  mkdirSync(o.dir, { recursive: true });
+  // A credential for the user routes, created before Shenma opens the database (PGlite: one
+  // process at a time).
+  const { child: provision, match: provisioned } = await spawnChild({
+    name: `${o.name} provision`,
+    command: process.execPath,
+    args: [
+      '--import',
+      'tsx',
+      'bench/lib/provision.ts',
+      '--data-dir',
+      dataDir,
+      ...(o.databaseUrl ? ['--database-url', o.databaseUrl] : []),
+    ],
+    cwd: o.root,
+    ready: /^(?:TOKEN (\S+)|NOAUTH)$/,
+    readyTimeoutMs: 120_000,
+  });
+  const code = await waitExit(provision, 30_000);
+  if (code !== 0) throw new Error(`${o.name} provision exited with ${code}:\n${provision.tail()}`);
+  const token = provisioned?.[1];
+
+  const configFile = join(o.dir, 'shenma.yaml');
+  writeFileSync(configFile, o.config);
+  const loopDelayPort = o.loopDelay ? await freePort() : undefined;
+  const started = Date.now();
+  const { child, match } = await spawnChild({
+    name: o.name,
+    command: process.execPath,
+    args: [
+      ...(o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : []),
+      ...(loopDelayPort ? ['--import', './bench/lib/loop-delay.mjs'] : []),
+      'bin/shenma.js',
+      'start',
+      '--config',
+      configFile,
+      '--data-dir',
+      dataDir,
+      '--port',
+      String(await freePort()),
+    ],
+    cwd: o.root,
+    ready: /shenma listening on (\S+)/,
+    readyTimeoutMs: 120_000,
+    ...(o.cpus ? { cpus: o.cpus } : {}),
+    ...(loopDelayPort ? { env: { BENCH_LOOP_DELAY_PORT: String(loopDelayPort) } } : {}),
+  });
+  return {
+    child,
+    url: match![1]!,
+    readyMs: Date.now() - started,
+    token,
+    ...(loopDelayPort ? { loopDelayUrl: `http://127.0.0.1:${loopDelayPort}` } : {}),
+  };
+}
+
+export interface LoopDelay {
+  p50: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+/** Clears the probe's histogram (start of a measured phase). */
+export async function resetLoopDelay(url: string | undefined): Promise<void> {
+  if (url) await fetch(`${url}/reset`).then((r) => r.arrayBuffer());
+}
+
+/** Event-loop delay since the last reset, ms. */
+export async function readLoopDelay(url: string | undefined): Promise<LoopDelay | undefined> {
+  if (!url) return undefined;
+  return (await (await fetch(url)).json()) as LoopDelay;
+}

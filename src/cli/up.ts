@@ -1,0 +1,50 @@
+import { DockerError, DockerRunner } from '../deploy/docker.js';
+import { DeploymentError, loadDeployment } from '../deploy/load.js';
+import { PreflightError } from '../deploy/preflight.js';
+import { ReconcileError } from '../deploy/reconcile.js';
+import { RenderError } from '../deploy/render.js';
+import { SecretsError } from '../deploy/secrets.js';
+import { UpError, up } from '../deploy/up.js';
+import { CliError, type CliIO, parseCommandArgs } from './io.js';
+import { deployDir } from './render.js';
+
+const USAGE = `Usage: shenma up [--config FILE] [--dir DIR] [--verbose] [--skip-smoke]
+
+Preflight, render, start every service and wait until each is healthy, bootstrap the databases,
+migrate, reconcile the gateway, provision Elasticsearch and Kibana, smoke-test the public URL,
+then print what to put in the IDE. Re-run it after editing shenma.yaml or upgrading Shenma.
+
+  --dir DIR       Deployment folder (default deploy/ beside the config file)
+  --verbose       Print every docker command
+  --skip-smoke    Do not call the public URL (it is only reachable from elsewhere)`;
+
+export async function run(argv: string[], io: CliIO): Promise<number> {
+  const { values } = parseCommandArgs(argv, {
+    dir: { type: 'string' },
+    verbose: { type: 'boolean' },
+    'skip-smoke': { type: 'boolean' },
+  });
+  if (values.help) {
+    io.out(USAGE);
+    return 0;
+  }
+  try {
+    const deployment = await loadDeployment(values.config, io.env);
+    const dir = deployDir(values, deployment.configFile);
+    const docker = new DockerRunner({ dir, verbose: !!values.verbose, log: io.err, env: io.env });
+    await up({ deployment, docker, dir, out: io.out, skipSmoke: !!values['skip-smoke'] });
+    return 0;
+  } catch (err) {
+    if (
+      err instanceof DeploymentError ||
+      err instanceof SecretsError ||
+      err instanceof RenderError ||
+      err instanceof PreflightError ||
+      err instanceof UpError ||
+      err instanceof ReconcileError ||
+      err instanceof DockerError
+    )
+      throw new CliError(err.message);
+    throw err;
+  }
+}

@@ -1,0 +1,52 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import { ConfigError, parseConfig } from '../config/load.js';
+import type { ShenmaConfig } from '../config/schema.js';
+import { readSecrets, SECRETS_FILE, type Secrets } from './secrets.js';
+
+/**
+ * What every deployment command starts from: shenma.yaml as written (raw, ${NAME} references
+ * kept) and validated, and the secrets file beside it. Model keys referenced as ${NAME} need not
+ * be set on the machine that renders: containers resolve them.
+ */
+
+export class DeploymentError extends Error {
+  override readonly name = 'DeploymentError';
+}
+
+export interface Deployment {
+  configFile: string;
+  config: ShenmaConfig;
+  raw: Record<string, unknown>;
+  secretsFile: string;
+  secrets: Secrets;
+}
+
+export async function loadDeployment(
+  configPath: string | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<Deployment> {
+  const configFile = path.resolve(configPath ?? env.SHENMA_CONFIG ?? 'shenma.yaml');
+  if (!existsSync(configFile))
+    throw new DeploymentError(`config file ${configFile} does not exist; run \`shenma init\` first`);
+  const doc = parseDocument(readFileSync(configFile, 'utf8'));
+  if (doc.errors.length > 0)
+    throw new DeploymentError(`${configFile} is not valid YAML: ${doc.errors[0]!.message}`);
+  const raw = (doc.toJS() ?? {}) as Record<string, unknown>;
+  const refs = [...JSON.stringify(raw).matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!);
+  let config: ShenmaConfig;
+  try {
+    config = parseConfig(
+      raw,
+      configFile,
+      Object.fromEntries(refs.map((r) => [r, env[r] || 'resolved-in-container'])),
+    );
+  } catch (err) {
+    if (err instanceof ConfigError) throw new DeploymentError(err.message);
+    throw err;
+  }
+  const secretsFile = path.join(path.dirname(configFile), SECRETS_FILE);
+  const secrets = await readSecrets(secretsFile);
+  return { configFile, config, raw, secretsFile, secrets };
+}

@@ -1,0 +1,456 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Ajv } from 'ajv';
+import addFormatsImport from 'ajv-formats';
+import { DockerfileParser } from 'dockerfile-ast';
+import { validate as lintDockerfile } from 'dockerfile-utils';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { cli } from '../../test/support/cli.js';
+import { PG_ADMIN_URL, postgresReachable } from '../../test/support/postgres.js';
+import { parseConfig } from '../config/load.js';
+import { allowedPublishedPorts, type ComposeFile, referencedEnv } from './compose.js';
+import { deploymentDatabases, renderBootstrapSql } from './files/postgres.js';
+import { renderFiles } from './render.js';
+import { parseDotenv, SECRET_NAMES, type Secrets } from './secrets.js';
+
+/**
+ * The rendered deploy folder, checked the ways possible without a Docker engine: the Compose
+ * Specification JSON schema (dclint's copy), cross-references Compose itself would only find at
+ * `up`, a Dockerfile linter, promtool on the Prometheus files and every dashboard query, the
+ * documented shapes of the Elasticsearch template and Kibana data view, real PostgreSQL for the
+ * bootstrap, and a golden copy of the whole folder.
+ */
+
+type AddFormats = (ajv: Ajv) => Ajv;
+const addFormats: AddFormats =
+  (addFormatsImport as unknown as { default?: AddFormats }).default ??
+  (addFormatsImport as unknown as AddFormats);
+const require = createRequire(import.meta.url);
+const composeSchemaFile = path.join(
+  path.dirname(require.resolve('dclint/package.json')),
+  'schemas',
+  'compose.schema.json',
+);
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+function tempDir(): string {
+  const d = mkdtempSync(path.join(tmpdir(), 'shenma-render-'));
+  dirs.push(d);
+  return d;
+}
+
+interface Rendered {
+  dir: string;
+  deploy: string;
+  compose: ComposeFile;
+  secrets: Map<string, string>;
+}
+
+async function initAndRender(extra: string[]): Promise<Rendered> {
+  const dir = tempDir();
+  const config = path.join(dir, 'shenma.yaml');
+  const init = await cli([
+    'init',
+    '--non-interactive',
+    '--config',
+    config,
+    '--public-url',
+    'https://shenma.example.com',
+    '--completion-model-url',
+    'http://10.0.0.5:8000/v1',
+    '--completion-api-key-env',
+    'CODER_KEY',
+    ...extra,
+  ]);
+  expect(init.err).toBe('');
+  const r = await cli(['render', '--config', config]);
+  expect(r.err).toBe('');
+  expect(r.code).toBe(0);
+  const deploy = path.join(dir, 'deploy');
+  return {
+    dir,
+    deploy,
+    compose: parse(readFileSync(path.join(deploy, 'compose.yaml'), 'utf8')) as ComposeFile,
+    secrets: parseDotenv(readFileSync(path.join(dir, 'shenma.secrets.env'), 'utf8'), 'secrets'),
+  };
+}
+
+function listFiles(dir: string, prefix = ''): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? listFiles(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`],
+  );
+}
+
+describe('shenma render: the deploy folder', () => {
+  let keycloak: Rendered;
+  let local: Rendered;
+  beforeAll(async () => {
+    keycloak = await initAndRender([]);
+    local = await initAndRender(['--identity', 'shenma', '--local-models']);
+  });
+
+  it('compose.yaml validates against the Compose Specification schema', () => {
+    // dclint's schema names its draft-07 meta-schema by an https URL ajv does not alias; the draft is ajv's default.
+    const ajv = new Ajv({ strict: false, allErrors: true, validateSchema: false });
+    addFormats(ajv);
+    const check = ajv.compile(JSON.parse(readFileSync(composeSchemaFile, 'utf8')));
+    for (const r of [keycloak, local]) {
+      const ok = check(r.compose);
+      expect(ok ? [] : check.errors).toEqual([]);
+    }
+    // The schema check can fail: a typo'd condition is caught.
+    const broken = structuredClone(keycloak.compose);
+    (broken.services.apisix!.depends_on!.etcd as { condition: string }).condition = 'service_happy';
+    expect(check(broken)).toBe(false);
+  });
+
+  it('cross-references hold: depends_on, volumes, networks, mounted files, ${VAR}s', () => {
+    for (const r of [keycloak, local]) {
+      const { services, volumes, networks } = r.compose;
+      const env = parseDotenv(readFileSync(path.join(r.deploy, '.env'), 'utf8'), '.env');
+      const config = parseConfig(parse(readFileSync(path.join(r.dir, 'shenma.yaml'), 'utf8')), 'x', {
+        CODER_KEY: 'k',
+      });
+      const modelKeys = new Set(referencedEnv(config));
+      for (const [name, s] of Object.entries(services)) {
+        for (const [dep, cond] of Object.entries(s.depends_on ?? {})) {
+          expect(services[dep], `${name} depends on ${dep}`).toBeDefined();
+          expect(cond.condition).toBe('service_healthy');
+          // A dependency that is optional (profile) must not be required by an always-on service.
+          if (services[dep]!.profiles) expect(s.profiles, `${name} needs optional ${dep}`).toBeDefined();
+        }
+        for (const n of s.networks) expect(networks[n], `${name} network ${n}`).toBeDefined();
+        for (const v of s.volumes ?? []) {
+          const source = v.split(':')[0]!;
+          if (source.startsWith('./'))
+            expect(existsSync(path.join(r.deploy, source)), `${name} mounts ${source}`).toBe(true);
+          else expect(volumes[source], `${name} volume ${source}`).toBeDefined();
+        }
+        expect(s.healthcheck.test.length, `${name} healthcheck`).toBeGreaterThan(0);
+        expect(s.restart).toBe('unless-stopped');
+        expect(s.mem_limit).toMatch(/^\d+[kmg]$/);
+        if (s.image) {
+          expect(s.image, `${name} image pinned`).toMatch(/:[^:/]+$/);
+          expect(s.image).not.toMatch(/:latest$/);
+        }
+      }
+      // Every ${NAME} Compose interpolates is in .env (credentials) or is a model key the operator sets.
+      const text = readFileSync(path.join(r.deploy, 'compose.yaml'), 'utf8');
+      for (const [, name] of text.matchAll(/(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) {
+        expect(env.has(name!) || modelKeys.has(name!), `\${${name}} defined`).toBe(true);
+      }
+      expect(statSync(path.join(r.deploy, '.env')).mode & 0o777).toBe(0o600);
+    }
+  });
+
+  it('publishes only the entry port on all interfaces, consoles on loopback, never the Admin API or the stores', () => {
+    const published = Object.entries(keycloak.compose.services).flatMap(([n, s]) =>
+      (s.ports ?? []).map((p) => `${n} ${p}`),
+    );
+    expect(published.sort()).toEqual([
+      'apisix 0.0.0.0:9080:9080',
+      'grafana 127.0.0.1:3000:3000',
+      'kibana 127.0.0.1:5601:5601',
+    ]);
+    const config = parseConfig({ publicUrl: 'https://s.example.com' });
+    expect(allowedPublishedPorts(config)).toEqual([
+      '0.0.0.0:9080:9080',
+      '127.0.0.1:3000:3000',
+      '127.0.0.1:5601:5601',
+    ]);
+  });
+
+  it('no secret value appears in compose.yaml or any mounted file; only in .env', () => {
+    for (const r of [keycloak, local]) {
+      for (const file of listFiles(r.deploy)) {
+        if (file === '.env') continue;
+        const text = readFileSync(path.join(r.deploy, file), 'utf8');
+        for (const name of SECRET_NAMES)
+          expect(text.includes(r.secrets.get(name)!), `${name} in ${file}`).toBe(false);
+      }
+    }
+  });
+
+  it('the services: roles from one image with replicas, Keycloak or the identity service, ops profiles, GPUs for vLLM', () => {
+    const k = keycloak.compose.services;
+    expect(Object.keys(k).sort()).toEqual(
+      [
+        'apisix',
+        'chat',
+        'completion',
+        'elasticsearch',
+        'etcd',
+        'grafana',
+        'keycloak',
+        'kibana',
+        'login',
+        'postgres',
+        'prometheus',
+        'redis',
+      ].sort(),
+    );
+    expect(k.completion!.command).toEqual(expect.arrayContaining(['start', '--roles', 'completion']));
+    expect(k.login!.command).toContain('trampoline,kaptcha');
+    expect(k.completion!.build).toBeDefined();
+    expect(k.chat!.image).toBe(k.completion!.image);
+    expect(k.grafana!.profiles).toEqual(['grafana']);
+    expect(readFileSync(path.join(keycloak.deploy, '.env'), 'utf8')).toMatch(
+      /^COMPOSE_PROFILES=prometheus,grafana,elasticsearch,kibana$/m,
+    );
+    const l = local.compose.services;
+    expect(l.keycloak).toBeUndefined();
+    expect(l.identity!.command).toEqual(expect.arrayContaining(['--roles', 'identity']));
+    expect(l.identity!.environment!.SHENMA_OIDC_SIGNING_KEYS).toBe('${SHENMA_OIDC_SIGNING_KEYS}');
+    expect(l['vllm-completion']!.deploy).toEqual({
+      resources: { reservations: { devices: [{ driver: 'nvidia', count: 'all', capabilities: ['gpu'] }] } },
+    });
+    const container = parse(readFileSync(path.join(local.deploy, 'shenma/shenma.yaml'), 'utf8'));
+    expect(container.models[0].url).toBe('http://vllm-completion:8000/v1');
+    expect(container.database.url).toBe('postgresql://shenma:${SHENMA_DB_PASSWORD}@postgres:5432/shenma');
+    expect(container.deploy).toBeUndefined();
+  });
+
+  it('the Dockerfile passes a Dockerfile linter and is multi-stage, Node 22, non-root, with a healthcheck', () => {
+    const text = readFileSync(path.join(keycloak.deploy, 'Dockerfile'), 'utf8');
+    expect(lintDockerfile(text)).toEqual([]);
+    const df = DockerfileParser.parse(text);
+    const froms = df.getFROMs();
+    expect(froms).toHaveLength(2);
+    for (const f of froms) expect(f.getImageName()).toBe('node');
+    expect(froms[1]!.getImageTag()).toMatch(/^(22|24)\./);
+    const last = df
+      .getInstructions()
+      .filter((i) => i.getRange().start.line > froms[1]!.getRange().start.line);
+    const user = last.filter((i) => i.getKeyword() === 'USER').pop();
+    expect(user?.getArgumentsContent()).toBe('node');
+    expect(last.some((i) => i.getKeyword() === 'HEALTHCHECK')).toBe(true);
+    // The broken case fails the linter.
+    expect(lintDockerfile('FROM node:22\nHEALTHCHECK\nUSER').length).toBeGreaterThan(0);
+  });
+
+  it('promtool accepts the Prometheus config, the alert rules and every dashboard query', () => {
+    const prom = path.join(keycloak.deploy, 'prometheus');
+    expect(
+      execFileSync('promtool', ['check', 'config', path.join(prom, 'prometheus.yml')], { encoding: 'utf8' }),
+    ).toMatch(/SUCCESS/);
+    expect(
+      execFileSync('promtool', ['check', 'rules', path.join(prom, 'alerts.yml')], { encoding: 'utf8' }),
+    ).toMatch(/SUCCESS: 6 rules/);
+    const dashboard = JSON.parse(
+      readFileSync(path.join(keycloak.deploy, 'grafana/dashboards/shenma.json'), 'utf8'),
+    );
+    const exprs: string[] = dashboard.panels.flatMap((p: { targets: { expr: string }[] }) =>
+      p.targets.map((t) => t.expr),
+    );
+    expect(exprs.length).toBeGreaterThan(10);
+    const rulesFile = path.join(tempDir(), 'dashboard-queries.yml');
+    writeFileSync(
+      rulesFile,
+      JSON.stringify({
+        groups: [
+          { name: 'dashboard', rules: exprs.map((expr, i) => ({ record: `shenma:panel_${i}`, expr })) },
+        ],
+      }),
+    );
+    const r = spawnSync('promtool', ['check', 'rules', rulesFile], { encoding: 'utf8' });
+    expect(r.stdout + r.stderr).toMatch(new RegExp(`SUCCESS: ${exprs.length} rules`));
+    // The dashboard reads the data source provisioning creates.
+    const ds = parse(
+      readFileSync(path.join(keycloak.deploy, 'grafana/provisioning/datasources/prometheus.yaml'), 'utf8'),
+    );
+    expect(
+      dashboard.panels.every(
+        (p: { datasource: { uid: string } }) => p.datasource.uid === ds.datasources[0].uid,
+      ),
+    ).toBe(true);
+    for (const metric of [
+      'shenma_completion_requests_total',
+      'shenma_chat_first_token_seconds',
+      'shenma_completion_cache_total',
+      'apisix_http_status',
+    ])
+      expect(exprs.some((e) => e.includes(metric))).toBe(true);
+  });
+
+  it('the Elasticsearch index template and Kibana data view have the documented shapes', () => {
+    const tpl = JSON.parse(
+      readFileSync(path.join(keycloak.deploy, 'elasticsearch/index-template.json'), 'utf8'),
+    );
+    expect(tpl.index_patterns).toEqual(['shenma-usage*']);
+    const types = new Set(['date', 'keyword', 'long', 'boolean', 'text', 'integer', 'float']);
+    for (const [field, m] of Object.entries(
+      tpl.template.mappings.properties as Record<string, { type: string }>,
+    ))
+      expect(types.has(m.type), `${field}: ${m.type}`).toBe(true);
+    const view = JSON.parse(readFileSync(path.join(keycloak.deploy, 'kibana/data-view.json'), 'utf8'));
+    expect(Object.keys(view.data_view).sort()).toEqual(['id', 'name', 'timeFieldName', 'title']);
+    expect(tpl.template.mappings.properties[view.data_view.timeFieldName].type).toBe('date');
+    expect(tpl.index_patterns[0]).toBe(view.data_view.title);
+  });
+
+  it('the Keycloak realm adds the gateway client with its secret as an import placeholder', () => {
+    const realm = JSON.parse(readFileSync(path.join(keycloak.deploy, 'keycloak/realm-gw.json'), 'utf8'));
+    const gw = realm.clients.find((c: { clientId: string }) => c.clientId === 'shenma-gateway');
+    expect(gw.secret).toBe('${OIDC_GATEWAY_CLIENT_SECRET}');
+    expect(realm.bruteForceProtected).toBe(true);
+    expect(keycloak.compose.services.keycloak!.environment!.OIDC_GATEWAY_CLIENT_SECRET).toBe(
+      '${OIDC_GATEWAY_CLIENT_SECRET}',
+    );
+  });
+
+  it('re-rendering after switching identity removes the files no longer rendered', async () => {
+    const r = await initAndRender([]);
+    expect(existsSync(path.join(r.deploy, 'keycloak/realm-gw.json'))).toBe(true);
+    writeFileSync(path.join(r.deploy, 'operator-notes.txt'), 'mine');
+    await cli([
+      'init',
+      '--non-interactive',
+      '--config',
+      path.join(r.dir, 'shenma.yaml'),
+      '--identity',
+      'shenma',
+    ]);
+    expect((await cli(['render', '--config', path.join(r.dir, 'shenma.yaml')])).code).toBe(0);
+    expect(existsSync(path.join(r.deploy, 'keycloak/realm-gw.json'))).toBe(false);
+    expect(existsSync(path.join(r.deploy, 'operator-notes.txt'))).toBe(true);
+  });
+
+  it('refuses to render without a secrets file, naming the fix', async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'shenma.yaml'), 'publicUrl: https://s.example.com\n');
+    const r = await cli(['render', '--config', path.join(dir, 'shenma.yaml')]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/shenma\.secrets\.env does not exist; run `shenma init` first/);
+  });
+});
+
+describe('golden: the whole folder for a sample config', () => {
+  it('matches test/golden/deploy (UPDATE_GOLDEN=1 rewrites it)', () => {
+    const config = parseConfig(
+      {
+        publicUrl: 'https://shenma.example.com',
+        models: [
+          {
+            name: 'coder',
+            kind: 'openai',
+            url: 'http://10.0.0.5:8000/v1',
+            apiKey: '${CODER_KEY}',
+            family: 'qwen2.5-coder',
+          },
+          {
+            name: 'chat',
+            kind: 'openai',
+            url: 'https://api.deepseek.com/v1',
+            apiKey: '${DS_KEY}',
+            roles: ['chat'],
+          },
+        ],
+        deploy: { replicas: { completion: 2 } },
+      },
+      'golden',
+      { CODER_KEY: 'x', DS_KEY: 'y' },
+    );
+    const raw = {
+      publicUrl: 'https://shenma.example.com',
+      models: [
+        {
+          name: 'coder',
+          kind: 'openai',
+          url: 'http://10.0.0.5:8000/v1',
+          apiKey: '${CODER_KEY}',
+          family: 'qwen2.5-coder',
+        },
+        {
+          name: 'chat',
+          kind: 'openai',
+          url: 'https://api.deepseek.com/v1',
+          apiKey: '${DS_KEY}',
+          roles: ['chat'],
+        },
+      ],
+      deploy: { replicas: { completion: 2 } },
+    };
+    const secrets = Object.fromEntries(SECRET_NAMES.map((n) => [n, `golden-${n.toLowerCase()}`])) as Secrets;
+    const { files } = renderFiles(config, raw, secrets, {
+      dir: '/srv/shenma/deploy',
+      packageRoot: '/srv/shenma-package',
+      version: '0.0.0-golden',
+    });
+    const goldenDir = path.resolve('test/golden/deploy');
+    if (process.env.UPDATE_GOLDEN) {
+      rmSync(goldenDir, { recursive: true, force: true });
+      for (const [rel, f] of files) {
+        mkdirSync(path.dirname(path.join(goldenDir, rel)), { recursive: true });
+        writeFileSync(path.join(goldenDir, rel), f.content);
+      }
+    }
+    expect(listFiles(goldenDir).sort()).toEqual([...files.keys()].sort());
+    for (const [rel, f] of files)
+      expect(f.content, rel).toBe(readFileSync(path.join(goldenDir, rel), 'utf8'));
+  });
+});
+
+describe('PostgreSQL bootstrap on real PostgreSQL', () => {
+  it('run twice: roles and databases created once, owned by their role, each role given its password', async () => {
+    if (!(await postgresReachable())) return void expect.soft(process.env.CI).toBeFalsy();
+    const prefix = `t${randomBytes(4).toString('hex')}_`;
+    const dbs = deploymentDatabases(prefix);
+    const file = path.join(tempDir(), 'bootstrap.sql');
+    writeFileSync(file, renderBootstrapSql(dbs));
+    const passwords = (suffix: string) =>
+      dbs.flatMap((d) => ['-v', `${d.name}_password=pw-${d.name}-${suffix}`]);
+    const runPsql = (suffix: string) =>
+      execFileSync('psql', [PG_ADMIN_URL, '-q', ...passwords(suffix), '-f', file], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+    await admin.connect();
+    try {
+      runPsql('one');
+      const oids = async () =>
+        (
+          await admin.query(
+            `select r.rolname, r.oid as role, d.oid as db, d.datdba = r.oid as owns from pg_roles r join pg_database d on d.datname = r.rolname where r.rolname like $1 order by 1`,
+            [`${prefix}%`],
+          )
+        ).rows;
+      const first = await oids();
+      expect(first.map((r) => r.rolname)).toEqual(dbs.map((d) => d.name).sort());
+      expect(first.every((r) => r.owns)).toBe(true);
+      runPsql('two');
+      expect(await oids()).toEqual(first);
+      // The role's password is the one from the latest run (trust auth on this server cannot
+      // prove a login, so read what PostgreSQL stored).
+      const stored = await admin.query(
+        `select rolname, rolpassword is not null as has from pg_authid where rolname like $1`,
+        [`${prefix}%`],
+      );
+      expect(stored.rows.every((r) => r.has)).toBe(true);
+    } finally {
+      for (const d of dbs) {
+        await admin.query(`drop database if exists "${d.name}" with (force)`);
+        await admin.query(`drop role if exists "${d.name}"`);
+      }
+      await admin.end();
+    }
+  });
+});

@@ -1,0 +1,237 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  type AdminDouble,
+  APISIX_SCHEMA_FIXTURE,
+  startAdminDouble,
+} from '../../test/support/apisix-admin-double.js';
+import { cli } from '../../test/support/cli.js';
+import { parseDotenv } from './secrets.js';
+
+/**
+ * `shenma up` against a FAKE `docker` executable on PATH (no Docker engine here) that records
+ * every call and plays scripted states; the gateway step talks to the APISIX Admin API test
+ * double through it, and a stand-in HTTP server plays the running gateway for the smoke test.
+ */
+
+const FAKE_DOCKER_DIR = path.resolve('test/support/fake-docker');
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+interface Call {
+  argv: string[];
+  stdin: string;
+}
+
+/** A port nobody listens on right now (the consoles are published there). */
+async function freePort(): Promise<number> {
+  const s = createNetServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** Plays the gateway's public side for the smoke test: health, discovery, a guarded route. */
+async function startGatewayStandIn(issuerBase: () => string): Promise<{ server: Server; port: number }> {
+  const server = createServer((req, res) => {
+    if (req.url === '/healthz') return void res.writeHead(200).end('ok');
+    if (req.url === '/realms/gw/.well-known/openid-configuration')
+      return void res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ issuer: `${issuerBase()}/realms/gw` }));
+    if (req.url === '/v1/models') return void res.writeHead(401).end();
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+describe('shenma up (fake docker)', () => {
+  let dir: string;
+  let gateway: { server: Server; port: number };
+  let double: AdminDouble;
+  let logFile: string;
+  let scenarioFile: string;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'shenma-up-'));
+    dirs.push(dir);
+    gateway = await startGatewayStandIn(() => `http://127.0.0.1:${gateway.port}`);
+    const config = path.join(dir, 'shenma.yaml');
+    const init = await cli([
+      'init',
+      '--non-interactive',
+      '--config',
+      config,
+      '--public-url',
+      `http://127.0.0.1:${gateway.port}`,
+      '--completion-model-url',
+      'http://10.0.0.5:8000/v1',
+    ]).catch((e) => e);
+    // Loopback public URL: publish on loopback too (init refuses the mix, so set it first).
+    expect(init.err).toMatch(/loopback address/);
+    writeFileSync(
+      config,
+      [
+        `publicUrl: http://127.0.0.1:${gateway.port}`,
+        'models:',
+        '  - { name: coder, kind: openai, url: "http://10.0.0.5:8000/v1", family: qwen2.5-coder }',
+        'deploy:',
+        '  publishAddress: 127.0.0.1',
+        `  ports: { http: ${gateway.port}, grafana: ${await freePort()}, kibana: ${await freePort()} }`,
+      ].join('\n'),
+    );
+    expect((await cli(['init', '--non-interactive', '--config', config])).code).toBe(0);
+    const secrets = parseDotenv(readFileSync(path.join(dir, 'shenma.secrets.env'), 'utf8'), 's');
+    double = await startAdminDouble(secrets.get('APISIX_ADMIN_KEY'));
+    logFile = path.join(dir, 'docker-calls.jsonl');
+    scenarioFile = path.join(dir, 'scenario.json');
+  });
+  afterEach(async () => {
+    await new Promise((r) => gateway.server.close(r));
+    await double.close();
+  });
+
+  const runUp = async (scenario: Record<string, unknown>, extra: string[] = []) => {
+    writeFileSync(
+      scenarioFile,
+      JSON.stringify({
+        adminUrl: double.url,
+        adminKey: double.key,
+        apisixSchema: APISIX_SCHEMA_FIXTURE,
+        ...scenario,
+      }),
+    );
+    writeFileSync(logFile, '');
+    const r = await cli(['up', '--config', path.join(dir, 'shenma.yaml'), ...extra], {
+      PATH: `${FAKE_DOCKER_DIR}:${process.env.PATH}`,
+      FAKE_DOCKER_LOG: logFile,
+      FAKE_DOCKER_SCENARIO: scenarioFile,
+    });
+    const calls = readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Call);
+    // Compose's own flags are the same on every call; keep what differs.
+    const steps = calls.map((c) => {
+      const a = c.argv.filter(
+        (x, i, all) =>
+          !['--project-directory', '-f'].includes(x) && !['--project-directory', '-f'].includes(all[i - 1]!),
+      );
+      return a.join(' ');
+    });
+    return { ...r, calls, steps };
+  };
+
+  it('healthy stack: drives the docker calls in order, reconciles the gateway, prints the IDE setting', async () => {
+    const r = await runUp({ publishedPorts: [gateway.port] });
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const order = [
+      'info --format {{json .}}',
+      'compose version --short',
+      'compose ps --format json',
+      'compose --profile prometheus --profile grafana --profile elasticsearch --profile kibana up -d --build --remove-orphans --wait',
+      'compose images --format json',
+      'compose exec -T postgres sh /docker-entrypoint-initdb.d/10-shenma-bootstrap.sh',
+      'compose run --rm --no-deps -T completion db migrate --config /etc/shenma/shenma.yaml --data-dir /var/lib/shenma',
+    ];
+    expect(r.steps.slice(0, order.length)).toEqual(order);
+    const gatewayCalls = r.steps.filter((s) => s.startsWith('compose exec -T apisix'));
+    expect(gatewayCalls.length).toBeGreaterThan(20);
+    // The Admin API key never appears on a host command line: the container's own variable is used.
+    const key = double.key;
+    expect(r.calls.some((c) => c.argv.join(' ').includes(key))).toBe(false);
+    expect(double.store.routes.size).toBeGreaterThan(20);
+    // Keycloak's realm is reconciled inside the stack; its admin password travels in the environment.
+    expect(r.steps).toContain(
+      'compose run --rm --no-deps -T -e KEYCLOAK_ADMIN_PASSWORD -e OIDC_GATEWAY_CLIENT_SECRET completion keycloak sync --config /etc/shenma/shenma.yaml',
+    );
+    const secrets = parseDotenv(readFileSync(path.join(dir, 'shenma.secrets.env'), 'utf8'), 's');
+    for (const v of secrets.values()) expect(r.calls.some((c) => c.argv.join(' ').includes(v))).toBe(false);
+    const es = r.steps.filter((s) => s.startsWith('compose exec -T elasticsearch'));
+    expect(es).toHaveLength(3);
+    expect(r.out).toContain(`set the server base URL to http://127.0.0.1:${gateway.port}`);
+    expect(r.out).toMatch(/Grafana: http:\/\/127\.0\.0\.1:\d+/);
+    expect(r.out).toMatch(/discovery issuer matches/);
+    const deploy = path.join(dir, 'deploy');
+    expect(readFileSync(path.join(deploy, '.shenma-version'), 'utf8').trim()).toMatch(/^\d+\.\d+\.\d+/);
+    expect(JSON.parse(readFileSync(path.join(deploy, 'images.lock'), 'utf8'))).toEqual({
+      'apache/apisix:3.9.1-debian': 'sha256:feedface',
+    });
+
+    // Re-running is idempotent: the gateway step changes nothing. Here it is also an upgrade from
+    // an older Shenma, so the running stack is backed up before it is touched.
+    writeFileSync(path.join(deploy, '.shenma-version'), '0.0.1\n');
+    const again = await runUp({ publishedPorts: [gateway.port] });
+    expect(again.err).toBe('');
+    expect(again.code).toBe(0);
+    expect(again.out).toMatch(
+      /upgrade: 0\.0\.1 -> \d+\.\d+\.\d+; backing up first into \S+pre-upgrade-0\.0\.1-/,
+    );
+    const firstDump = again.steps.findIndex((s) => s.includes('pg_dump'));
+    const start = again.steps.findIndex((s) => s.includes(' up -d '));
+    expect(firstDump).toBeGreaterThan(0);
+    expect(firstDump).toBeLessThan(start);
+    expect(again.out).toMatch(/ 0 change\(s\)/);
+    expect(
+      again.calls.filter((c) => c.argv.includes('apisix') && /-X (PUT|DELETE)/.test(c.argv.join(' '))),
+    ).toHaveLength(0);
+  }, 180_000); // ~80 fake-docker processes; no speed is asserted
+
+  it('one service never healthy: stops with its name, its health and its last log lines', async () => {
+    const r = await runUp({
+      publishedPorts: [gateway.port],
+      unhealthy: 'keycloak',
+      logs: 'keycloak-1  | starting\nkeycloak-1  | FATAL: password authentication failed for user "keycloak"\n',
+    });
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(
+      /service keycloak did not become healthy \(state running, health unhealthy\); its last log lines:/,
+    );
+    expect(r.err).toContain('FATAL: password authentication failed for user "keycloak"');
+    expect(r.steps).toContain('compose logs --no-color --tail 20 keycloak');
+    // Nothing runs after a failed start.
+    expect(r.steps.some((s) => s.includes('bootstrap') || s.includes('migrate'))).toBe(false);
+  });
+
+  it('port taken by another program: preflight error, nothing started', async () => {
+    const r = await runUp({});
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(
+      new RegExp(
+        `port ${gateway.port} on 127\\.0\\.0\\.1 \\(for apisix\\) is already in use by another program`,
+      ),
+    );
+    expect(r.steps.some((s) => s.includes(' up '))).toBe(false);
+    expect(existsSync(path.join(dir, 'deploy', '.shenma-version'))).toBe(false);
+  });
+
+  it('engine down, Compose too old, too little memory: one clear line each', async () => {
+    expect((await runUp({ engineDown: true })).err).toMatch(
+      /the Docker engine is not reachable .*Cannot connect to the Docker daemon/,
+    );
+    expect((await runUp({ composeVersion: '2.12.2' })).err).toMatch(
+      /Docker Compose 2\.12\.2 is too old; 2\.20 or newer is needed/,
+    );
+    expect((await runUp({ info: { MemTotal: 2 * 1024 ** 3 } })).err).toMatch(
+      /Docker sees 2\.0 GiB of memory; the stack's limits add up to/,
+    );
+  });
+
+  it('--verbose prints each exact docker command', async () => {
+    const r = await runUp({ publishedPorts: [gateway.port], unhealthy: 'chat' }, ['--verbose']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^\$ docker info --format '\{\{json \.\}\}'$/m);
+    expect(r.err).toMatch(
+      /^\$ docker compose --project-directory \S+ -f \S+compose\.yaml --profile prometheus --profile grafana --profile elasticsearch --profile kibana up -d --build --remove-orphans --wait$/m,
+    );
+  });
+});

@@ -1,0 +1,280 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { composeExecTransport } from './admin-exec.js';
+import { desiredGateway } from './apisix-routes.js';
+import { ApisixValidator } from './apisix-schema.js';
+import { backup } from './backup.js';
+import { enabledProfiles } from './compose.js';
+import { DockerError, type DockerRunner } from './docker.js';
+import type { Deployment } from './load.js';
+import { parseJsonLines, preflight } from './preflight.js';
+import { apply, plan } from './reconcile.js';
+import { packageVersion, renderFiles, writeRendered } from './render.js';
+import { publicBase, publicIssuer } from './topology.js';
+
+/**
+ * `shenma up`: preflight, render, start and wait for every healthcheck, then bootstrap the
+ * databases, migrate, reconcile the gateway, provision the ops services, smoke-test the public
+ * URL and say what to put in the IDE. Every step is idempotent; re-running after editing
+ * shenma.yaml or installing a newer Shenma is the upgrade.
+ */
+
+export class UpError extends Error {
+  override readonly name = 'UpError';
+}
+
+export interface UpOptions {
+  deployment: Deployment;
+  docker: DockerRunner;
+  dir: string;
+  out: (line: string) => void;
+  /** Checks the public URL; the default fetches it. */
+  fetch?: typeof fetch;
+  /** Skip the smoke test (e.g. the public URL is only reachable from elsewhere). */
+  skipSmoke?: boolean;
+}
+
+const LOG_LINES = 20;
+export const VERSION_STAMP = '.shenma-version';
+
+export async function up(opts: UpOptions): Promise<void> {
+  const { deployment: d, docker, out } = opts;
+  const { files, compose } = renderFiles(d.config, d.raw, d.secrets, { dir: opts.dir });
+
+  out('preflight: checking the Docker engine, Compose, ports, CPU, memory, disk and clock');
+  const report = await preflight(docker, d.config, compose);
+  out(`  Docker ${report.engine}, Compose ${report.compose}`);
+  for (const w of report.warnings) out(`  warning: ${w}`);
+
+  const previous = await readFile(path.join(opts.dir, VERSION_STAMP), 'utf8').then(
+    (t) => t.trim(),
+    () => undefined,
+  );
+  const version = packageVersion();
+  if (previous && previous !== version) {
+    // The running stack is the old version: back it up before anything changes.
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const target = path.join(path.dirname(d.configFile), 'backups', `pre-upgrade-${previous}-${stamp}`);
+    out(`upgrade: ${previous} -> ${version}; backing up first into ${target}`);
+    await backup({ docker, deployment: d, out: target, log: out });
+  }
+  await writeRendered(opts.dir, files);
+  out(`render: ${files.size} files in ${opts.dir}`);
+
+  const profiles = enabledProfiles(d.config).flatMap((p) => ['--profile', p]);
+  out('start: docker compose up -d --wait (waits for every healthcheck)');
+  try {
+    await docker.compose([...profiles, 'up', '-d', '--build', '--remove-orphans', '--wait'], {
+      what: 'docker compose up',
+    });
+  } catch (err) {
+    if (!(err instanceof DockerError)) throw err;
+    throw new UpError(await explainUnhealthy(docker, err));
+  }
+  await lockImages(docker, opts.dir);
+
+  out('database: creating missing roles and databases (idempotent)');
+  await docker.compose(
+    ['exec', '-T', 'postgres', 'sh', '/docker-entrypoint-initdb.d/10-shenma-bootstrap.sh'],
+    {
+      what: 'database bootstrap',
+    },
+  );
+  out('database: migrations');
+  await docker.compose(
+    [
+      'run',
+      '--rm',
+      '--no-deps',
+      '-T',
+      'completion',
+      'db',
+      'migrate',
+      '--config',
+      '/etc/shenma/shenma.yaml',
+      '--data-dir',
+      '/var/lib/shenma',
+    ],
+    { what: 'shenma db migrate' },
+  );
+
+  out('gateway: reconciling APISIX routes and upstreams');
+  const transport = composeExecTransport(docker);
+  const desired = desiredGateway(d.config, {
+    gatewayClientSecret: d.secrets.OIDC_GATEWAY_CLIENT_SECRET,
+    configDir: path.dirname(d.configFile),
+  });
+  const steps = await plan(transport, desired);
+  if (steps.steps.length > 0)
+    await apply(transport, desired, steps, new ApisixValidator(await transport.schema()));
+  out(
+    `  ${steps.steps.length} change(s), ${steps.unchanged} unchanged, ${steps.foreign} not managed by Shenma left alone`,
+  );
+
+  if (d.config.deploy.identity === 'keycloak') {
+    out('identity: reconciling the Keycloak realm and clients');
+    const sync = await docker.compose(
+      [
+        'run',
+        '--rm',
+        '--no-deps',
+        '-T',
+        '-e',
+        'KEYCLOAK_ADMIN_PASSWORD',
+        '-e',
+        'OIDC_GATEWAY_CLIENT_SECRET',
+        'completion',
+        'keycloak',
+        'sync',
+        '--config',
+        '/etc/shenma/shenma.yaml',
+      ],
+      {
+        what: 'Keycloak realm sync',
+        env: {
+          KEYCLOAK_ADMIN_PASSWORD: d.secrets.KEYCLOAK_ADMIN_PASSWORD,
+          OIDC_GATEWAY_CLIENT_SECRET: d.secrets.OIDC_GATEWAY_CLIENT_SECRET,
+        },
+      },
+    );
+    for (const line of sync.stdout.trim().split('\n').filter(Boolean)) out(line);
+  }
+
+  if (d.config.deploy.ops.elasticsearch) {
+    out('ops: Elasticsearch index template and kibana_system password');
+    await esRequest(
+      docker,
+      'PUT',
+      `/_index_template/${d.config.elasticsearch.index}`,
+      files.get('elasticsearch/index-template.json')!.content,
+    );
+    await esRequest(
+      docker,
+      'POST',
+      '/_security/user/kibana_system/_password',
+      JSON.stringify({ password: d.secrets.KIBANA_SYSTEM_PASSWORD }),
+    );
+    if (d.config.deploy.ops.kibana) {
+      out('ops: Kibana data view');
+      await esRequest(
+        docker,
+        'POST',
+        '/api/data_views/data_view',
+        files.get('kibana/data-view.json')!.content,
+        'http://kibana:5601',
+      );
+    }
+  }
+
+  if (!opts.skipSmoke) await smokeTest(d, opts.fetch ?? fetch, out);
+  await writeFile(path.join(opts.dir, VERSION_STAMP), `${version}\n`);
+  printNextSteps(d, out);
+}
+
+/** The failing service, its health, and its last log lines: one message that says what to fix. */
+async function explainUnhealthy(docker: DockerRunner, err: DockerError): Promise<string> {
+  const ps = await docker.compose(['ps', '--all', '--format', 'json'], { allowFailure: true });
+  const bad = parseJsonLines(ps.stdout).filter(
+    (c) => c.Health === 'unhealthy' || (c.State !== 'running' && c.State !== undefined),
+  );
+  if (bad.length === 0) return `docker compose up failed: ${err.message}`;
+  const parts: string[] = [];
+  for (const c of bad) {
+    const service = String(c.Service ?? c.Name);
+    const logs = await docker.compose(['logs', '--no-color', '--tail', String(LOG_LINES), service], {
+      allowFailure: true,
+    });
+    const lines = (logs.stdout + logs.stderr)
+      .trim()
+      .split('\n')
+      .slice(-LOG_LINES)
+      .map((l) => `    ${l}`);
+    parts.push(
+      `service ${service} did not become healthy (state ${c.State}${c.Health ? `, health ${c.Health}` : ''}); its last log lines:\n${lines.join('\n')}`,
+    );
+  }
+  return `${parts.join('\n')}\nfix it, then run shenma up again (shenma logs ${String(bad[0]!.Service ?? '')} shows more)`;
+}
+
+/** Pins what was pulled: image reference -> digest, in deploy/images.lock. */
+async function lockImages(docker: DockerRunner, dir: string): Promise<void> {
+  const res = await docker.compose(['images', '--format', 'json'], { allowFailure: true });
+  const lock: Record<string, string> = {};
+  for (const i of parseJsonLines(res.stdout)) {
+    if (i.Repository && i.Tag && i.ID) lock[`${i.Repository}:${i.Tag}`] = String(i.ID);
+  }
+  await writeFile(path.join(dir, 'images.lock'), `${JSON.stringify(lock, null, 2)}\n`);
+}
+
+/** Runs inside the elasticsearch container (it has curl and $ELASTIC_PASSWORD); body via stdin. */
+async function esRequest(
+  docker: DockerRunner,
+  method: string,
+  p: string,
+  body: string,
+  base = 'http://127.0.0.1:9200',
+) {
+  const res = await docker.compose(
+    [
+      'exec',
+      '-T',
+      'elasticsearch',
+      'sh',
+      '-c',
+      `curl -sS -f -u "elastic:$ELASTIC_PASSWORD" -X ${method} -H 'Content-Type: application/json' -H 'kbn-xsrf: shenma' --data-binary @- '${base}${p}'`,
+    ],
+    { input: body, what: `${method} ${p}` },
+  );
+  return res.stdout;
+}
+
+async function smokeTest(d: Deployment, fetchImpl: typeof fetch, out: (l: string) => void): Promise<void> {
+  const base = publicBase(d.config);
+  out(`smoke test: ${base}`);
+  const get = async (p: string) => {
+    try {
+      return await fetchImpl(`${base}${p}`, { signal: AbortSignal.timeout(15_000) });
+    } catch (err) {
+      throw new UpError(
+        `smoke test: ${base}${p} is not reachable (${(err as Error).cause ?? (err as Error).message}); check DNS and firewalls for the public URL`,
+      );
+    }
+  };
+  const health = await get('/healthz');
+  if (health.status !== 200)
+    throw new UpError(`smoke test: ${base}/healthz answered ${health.status} through the gateway`);
+  const discovery = await get(`/realms/${d.config.identity.realm}/.well-known/openid-configuration`);
+  if (discovery.status !== 200)
+    throw new UpError(`smoke test: the OpenID discovery document answered ${discovery.status}`);
+  const issuer = ((await discovery.json()) as { issuer?: string }).issuer;
+  if (issuer !== publicIssuer(d.config))
+    throw new UpError(
+      `smoke test: the identity provider says issuer ${issuer}, but Shenma verifies ${publicIssuer(d.config)}`,
+    );
+  const unauth = await fetchImpl(`${base}/v1/models`, { signal: AbortSignal.timeout(15_000) });
+  if (unauth.status !== 401)
+    throw new UpError(`smoke test: /v1/models without credentials answered ${unauth.status}, expected 401`);
+  out('  /healthz 200, discovery issuer matches, user routes refuse anonymous calls');
+}
+
+function printNextSteps(d: Deployment, out: (l: string) => void): void {
+  const base = publicBase(d.config);
+  const c = d.config.deploy;
+  out('');
+  out('Shenma is up.');
+  out(`  IDE (Zhuge Shenma extension): set the server base URL to ${base}`);
+  out(`  OpenAI-compatible clients: base URL ${base}/v1 with a personal API token`);
+  out(
+    c.identity === 'keycloak'
+      ? `  Users: create them in Keycloak's admin console (user admin, password KEYCLOAK_ADMIN_PASSWORD in ${d.secretsFile})`
+      : '  Users: docker compose exec identity node /app/bin/shenma.js users add NAME (then tokens create NAME)',
+  );
+  if (c.ops.grafana)
+    out(
+      `  Grafana: http://${c.consoleAddress}:${c.ports.grafana} (admin, GRAFANA_ADMIN_PASSWORD in ${d.secretsFile})`,
+    );
+  if (c.ops.kibana)
+    out(
+      `  Kibana: http://${c.consoleAddress}:${c.ports.kibana} (elastic, ELASTIC_PASSWORD in ${d.secretsFile})`,
+    );
+}

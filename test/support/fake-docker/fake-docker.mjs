@@ -1,0 +1,101 @@
+// A FAKE `docker` executable for `shenma up` tests: there is no Docker engine on test machines.
+// It appends every call (argv and stdin) to $FAKE_DOCKER_LOG as JSON lines and answers from the
+// scenario in $FAKE_DOCKER_SCENARIO: engine facts, which service never becomes healthy and its
+// logs, the ports the stack already publishes. `compose exec apisix sh -c "curl ..."` calls are
+// forwarded to the APISIX Admin API test double at scenario.adminUrl, so the gateway step runs
+// against it. Everything else succeeds with empty output.
+import { appendFileSync, readFileSync } from 'node:fs';
+
+const argv = process.argv.slice(2);
+const scenario = JSON.parse(readFileSync(process.env.FAKE_DOCKER_SCENARIO, 'utf8'));
+const chunks = [];
+for await (const c of process.stdin) chunks.push(c);
+const stdin = Buffer.concat(chunks).toString('utf8');
+appendFileSync(process.env.FAKE_DOCKER_LOG, `${JSON.stringify({ argv, stdin })}\n`);
+
+const out = (t) => process.stdout.write(t);
+const fail = (code, message) => {
+  process.stderr.write(`${message}\n`);
+  process.exit(code);
+};
+
+if (argv[0] === 'info') {
+  if (scenario.engineDown)
+    fail(
+      1,
+      'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?',
+    );
+  out(
+    `${JSON.stringify({ ServerVersion: '27.3.1', NCPU: 8, MemTotal: 32 * 1024 ** 3, SystemTime: new Date().toISOString(), Runtimes: { runc: {} }, ...scenario.info })}\n`,
+  );
+  process.exit(0);
+}
+if (argv[0] !== 'compose') fail(1, `fake docker: unexpected command ${argv.join(' ')}`);
+if (argv[1] === 'version') {
+  out(`${scenario.composeVersion ?? '2.29.1'}\n`);
+  process.exit(0);
+}
+// Skip --project-directory DIR -f FILE and --profile P.
+const rest = [];
+for (let i = 1; i < argv.length; i++) {
+  if (['--project-directory', '-f', '--profile'].includes(argv[i])) i++;
+  else rest.push(argv[i]);
+}
+const [sub, ...args] = rest;
+if (sub === 'up') {
+  if (scenario.unhealthy)
+    fail(1, `dependency failed to start: container shenma-${scenario.unhealthy}-1 is unhealthy`);
+  process.exit(0);
+}
+if (sub === 'ps') {
+  const lines = [];
+  if (scenario.unhealthy) lines.push({ Service: scenario.unhealthy, State: 'running', Health: 'unhealthy' });
+  lines.push({ Service: 'postgres', State: 'running', Health: 'healthy' });
+  if (scenario.publishedPorts)
+    lines.push({
+      Service: 'apisix',
+      State: 'running',
+      Health: 'healthy',
+      Publishers: scenario.publishedPorts.map((p) => ({ PublishedPort: p })),
+    });
+  out(lines.map((l) => JSON.stringify(l)).join('\n'));
+  process.exit(0);
+}
+if (sub === 'logs') {
+  out(scenario.logs ?? '');
+  process.exit(0);
+}
+if (sub === 'images') {
+  out(`${JSON.stringify({ Repository: 'apache/apisix', Tag: '3.9.1-debian', ID: 'sha256:feedface' })}\n`);
+  process.exit(0);
+}
+if (sub === 'exec' && args.includes('pg_dump')) {
+  out(`-- pg_dump of ${args[args.length - 1]}\nCREATE TABLE t (x int);\n`);
+  process.exit(0);
+}
+if (sub === 'exec' && args.some((a) => a.includes('/readyz'))) {
+  out(scenario.readyz?.[args[1]] ?? '200 {"status":"ready"}');
+  process.exit(0);
+}
+if (sub === 'cp') {
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(args[1], scenario.etcdSnapshot ?? 'fake etcd snapshot bytes');
+  process.exit(0);
+}
+if (sub === 'exec' && args.includes('apisix')) {
+  const script = args[args.length - 1];
+  if (script.includes('/v1/schema')) {
+    out(readFileSync(scenario.apisixSchema, 'utf8'));
+    process.exit(0);
+  }
+  const method = /-X (GET|PUT|DELETE)/.exec(script)[1];
+  const path = /'http:\/\/127\.0\.0\.1:9180([^']+)'/.exec(script)[1];
+  const res = await fetch(`${scenario.adminUrl}${path}`, {
+    method,
+    headers: { 'x-api-key': scenario.adminKey, ...(stdin ? { 'content-type': 'application/json' } : {}) },
+    ...(stdin && method !== 'GET' && method !== 'DELETE' ? { body: stdin } : {}),
+  });
+  out(`${await res.text()}\n${res.status}`);
+  process.exit(0);
+}
+process.exit(0);
