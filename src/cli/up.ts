@@ -4,6 +4,7 @@ import { PreflightError } from '../deploy/preflight.js';
 import { ReconcileError } from '../deploy/reconcile.js';
 import { RenderError } from '../deploy/render.js';
 import { SecretsError } from '../deploy/secrets.js';
+import { SmokeError } from '../deploy/smoke.js';
 import { UpError, up } from '../deploy/up.js';
 import { CliError, type CliIO, parseCommandArgs } from './io.js';
 import { deployDir } from './render.js';
@@ -11,12 +12,13 @@ import { deployDir } from './render.js';
 const USAGE = `Usage: shenma up [--config FILE] [--dir DIR] [--verbose] [--skip-smoke]
 
 Preflight, render, start every service and wait until each is healthy, bootstrap the databases,
-migrate, reconcile the gateway, provision Elasticsearch and Kibana, smoke-test the public URL,
+migrate, reconcile the gateway, provision Elasticsearch and Kibana, smoke-test the public URL
+(a throwaway user and API token, one completion and one chat answer, then cleaned up),
 then print what to put in the IDE. Re-run it after editing shenma.yaml or upgrading Shenma.
 
   --dir DIR       Deployment folder (default deploy/ beside the config file)
   --verbose       Print every docker command
-  --skip-smoke    Do not call the public URL (it is only reachable from elsewhere)`;
+  --skip-smoke    Skip the smoke test (the public URL is only reachable from elsewhere)`;
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseCommandArgs(argv, {
@@ -41,6 +43,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       err instanceof RenderError ||
       err instanceof PreflightError ||
       err instanceof UpError ||
+      err instanceof SmokeError ||
       err instanceof ReconcileError ||
       err instanceof DockerError
     )

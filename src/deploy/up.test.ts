@@ -1,5 +1,5 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -38,24 +38,57 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Plays the gateway's public side for the smoke test: health, discovery, a guarded route. */
-async function startGatewayStandIn(issuerBase: () => string): Promise<{ server: Server; port: number }> {
-  const server = createServer((req, res) => {
+const SMOKE_TOKEN = `sk-smoke-${process.pid}-${Date.now()}`;
+
+interface StandIn {
+  server: Server;
+  port: number;
+  /** Authorization headers of the model calls, by path. */
+  seen: Map<string, string[]>;
+  /** Make the completion route fail the way an unreachable model upstream does. */
+  failCompletion: boolean;
+}
+
+/**
+ * A DOUBLE for the running gateway's public side (APISIX in front of Shenma; neither runs here):
+ * health, discovery, anonymous refusal, and the two model routes, which accept only the API
+ * token the fake docker's `shenma tokens create` printed.
+ */
+async function startGatewayStandIn(issuerBase: () => string): Promise<StandIn> {
+  const standIn: StandIn = { seen: new Map(), failCompletion: false } as unknown as StandIn;
+  const json = (res: ServerResponse, status: number, body: unknown) =>
+    void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  const server = createServer(async (req, res) => {
     if (req.url === '/healthz') return void res.writeHead(200).end('ok');
     if (req.url === '/realms/gw/.well-known/openid-configuration')
-      return void res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ issuer: `${issuerBase()}/realms/gw` }));
+      return json(res, 200, { issuer: `${issuerBase()}/realms/gw` });
     if (req.url === '/v1/models') return void res.writeHead(401).end();
+    if (req.method === 'POST' && (req.url === '/v1/completions' || req.url === '/v1/chat/completions')) {
+      let raw = '';
+      for await (const c of req) raw += c;
+      const body = JSON.parse(raw) as { model?: string };
+      standIn.seen.set(req.url, [...(standIn.seen.get(req.url) ?? []), req.headers.authorization ?? '']);
+      if (req.headers.authorization !== `Bearer ${SMOKE_TOKEN}`)
+        return json(res, 401, { error: { message: 'invalid token' } });
+      if (body.model !== 'coder') return json(res, 404, { error: { message: 'no such model' } });
+      if (req.url === '/v1/completions') {
+        if (standIn.failCompletion)
+          return json(res, 502, { error: { message: 'model upstream coder is unreachable' } });
+        return json(res, 200, { choices: [{ text: ' a + b' }] });
+      }
+      return json(res, 200, { choices: [{ message: { role: 'assistant', content: 'hello' } }] });
+    }
     res.writeHead(404).end();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, port: (server.address() as AddressInfo).port };
+  standIn.server = server;
+  standIn.port = (server.address() as AddressInfo).port;
+  return standIn;
 }
 
 describe('shenma up (fake docker)', () => {
   let dir: string;
-  let gateway: { server: Server; port: number };
+  let gateway: StandIn;
   let double: AdminDouble;
   let logFile: string;
   let scenarioFile: string;
@@ -82,7 +115,7 @@ describe('shenma up (fake docker)', () => {
       [
         `publicUrl: http://127.0.0.1:${gateway.port}`,
         'models:',
-        '  - { name: coder, kind: openai, url: "http://10.0.0.5:8000/v1", family: qwen2.5-coder }',
+        '  - { name: coder, kind: openai, url: "http://10.0.0.5:8000/v1", family: qwen2.5-coder, roles: [completion, chat] }',
         'deploy:',
         '  publishAddress: 127.0.0.1',
         `  ports: { http: ${gateway.port}, grafana: ${await freePort()}, kibana: ${await freePort()} }`,
@@ -106,6 +139,7 @@ describe('shenma up (fake docker)', () => {
         adminUrl: double.url,
         adminKey: double.key,
         apisixSchema: APISIX_SCHEMA_FIXTURE,
+        shenmaToken: SMOKE_TOKEN,
         ...scenario,
       }),
     );
@@ -160,7 +194,24 @@ describe('shenma up (fake docker)', () => {
     expect(es).toHaveLength(3);
     expect(r.out).toContain(`set the server base URL to http://127.0.0.1:${gateway.port}`);
     expect(r.out).toMatch(/Grafana: http:\/\/127\.0\.0\.1:\d+/);
-    expect(r.out).toMatch(/discovery issuer matches/);
+    expect(r.out).toMatch(/discovery document: issuer matches/);
+    // The smoke test: a throwaway user and token made inside the stack, one completion and one
+    // chat answer through the public URL with that token, then both cleaned up.
+    const smoke = r.steps.filter((s) => s.includes('/app/bin/shenma.js'));
+    expect(smoke.map((s) => s.replace(/smoke-[0-9a-f]{8}/, 'USER'))).toEqual([
+      'compose exec -T completion node /app/bin/shenma.js users add USER --no-password --config /etc/shenma/shenma.yaml --data-dir /var/lib/shenma',
+      'compose exec -T completion node /app/bin/shenma.js tokens create USER --name shenma up smoke test --expires 1h --config /etc/shenma/shenma.yaml --data-dir /var/lib/shenma',
+      'compose exec -T completion node /app/bin/shenma.js tokens revoke tok_fake --config /etc/shenma/shenma.yaml --data-dir /var/lib/shenma',
+      'compose exec -T completion node /app/bin/shenma.js users disable USER --config /etc/shenma/shenma.yaml --data-dir /var/lib/shenma',
+    ]);
+    expect(gateway.seen.get('/v1/completions')).toEqual([`Bearer ${SMOKE_TOKEN}`]);
+    expect(gateway.seen.get('/v1/chat/completions')).toEqual([`Bearer ${SMOKE_TOKEN}`]);
+    expect(r.out).toContain('completion: coder answered " a + b"');
+    expect(r.out).toContain('chat: coder answered "hello"');
+    expect(r.out).toMatch(/clean-up: revoked token tok_fake/);
+    expect(r.out).toMatch(/clean-up: disabled smoke-[0-9a-f]{8}/);
+    // The token's secret is never printed.
+    expect(r.out + r.err).not.toContain(SMOKE_TOKEN);
     const deploy = path.join(dir, 'deploy');
     expect(readFileSync(path.join(deploy, '.shenma-version'), 'utf8').trim()).toMatch(/^\d+\.\d+\.\d+/);
     expect(JSON.parse(readFileSync(path.join(deploy, 'images.lock'), 'utf8'))).toEqual({
@@ -201,6 +252,31 @@ describe('shenma up (fake docker)', () => {
     // Nothing runs after a failed start.
     expect(r.steps.some((s) => s.includes('bootstrap') || s.includes('migrate'))).toBe(false);
   });
+
+  it('smoke test: a failing completion names the step, status and body, and still cleans up', async () => {
+    gateway.failCompletion = true;
+    const r = await runUp({ publishedPorts: [gateway.port] });
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(
+      /smoke test, completion: answered 502 \(expected 200\): .*model upstream coder is unreachable/,
+    );
+    expect(r.steps.some((s) => s.includes('tokens revoke tok_fake'))).toBe(true);
+    expect(r.steps.some((s) => /users disable smoke-/.test(s))).toBe(true);
+    expect(gateway.seen.has('/v1/chat/completions')).toBe(false);
+    expect(existsSync(path.join(dir, 'deploy', '.shenma-version'))).toBe(false);
+  }, 180_000);
+
+  it('smoke test: the in-stack CLI failing names the step; --skip-smoke skips it all', async () => {
+    const r = await runUp({ publishedPorts: [gateway.port], shenmaCliFails: 'tokens create' });
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/smoke test, API token failed \(exit 1\): fake shenma: tokens create failed/);
+    expect(r.steps.some((s) => /users disable smoke-/.test(s))).toBe(true);
+    const skipped = await runUp({ publishedPorts: [gateway.port] }, ['--skip-smoke']);
+    expect(skipped.code).toBe(0);
+    expect(skipped.out).toContain('smoke test: skipped (--skip-smoke)');
+    expect(skipped.steps.some((s) => s.includes('/app/bin/shenma.js'))).toBe(false);
+    expect(gateway.seen.size).toBe(0);
+  }, 180_000);
 
   it('port taken by another program: preflight error, nothing started', async () => {
     const r = await runUp({});

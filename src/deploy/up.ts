@@ -10,7 +10,8 @@ import type { Deployment } from './load.js';
 import { parseJsonLines, preflight } from './preflight.js';
 import { apply, plan } from './reconcile.js';
 import { packageVersion, renderFiles, writeRendered } from './render.js';
-import { publicBase, publicIssuer } from './topology.js';
+import { smokeTest } from './smoke.js';
+import { publicBase } from './topology.js';
 
 /**
  * `shenma up`: preflight, render, start and wait for every healthcheck, then bootstrap the
@@ -166,7 +167,8 @@ export async function up(opts: UpOptions): Promise<void> {
     }
   }
 
-  if (!opts.skipSmoke) await smokeTest(d, opts.fetch ?? fetch, out);
+  if (opts.skipSmoke) out('smoke test: skipped (--skip-smoke)');
+  else await smokeTest({ config: d.config, docker, fetch: opts.fetch ?? fetch, out });
   await writeFile(path.join(opts.dir, VERSION_STAMP), `${version}\n`);
   printNextSteps(d, out);
 }
@@ -226,35 +228,6 @@ async function esRequest(
     { input: body, what: `${method} ${p}` },
   );
   return res.stdout;
-}
-
-async function smokeTest(d: Deployment, fetchImpl: typeof fetch, out: (l: string) => void): Promise<void> {
-  const base = publicBase(d.config);
-  out(`smoke test: ${base}`);
-  const get = async (p: string) => {
-    try {
-      return await fetchImpl(`${base}${p}`, { signal: AbortSignal.timeout(15_000) });
-    } catch (err) {
-      throw new UpError(
-        `smoke test: ${base}${p} is not reachable (${(err as Error).cause ?? (err as Error).message}); check DNS and firewalls for the public URL`,
-      );
-    }
-  };
-  const health = await get('/healthz');
-  if (health.status !== 200)
-    throw new UpError(`smoke test: ${base}/healthz answered ${health.status} through the gateway`);
-  const discovery = await get(`/realms/${d.config.identity.realm}/.well-known/openid-configuration`);
-  if (discovery.status !== 200)
-    throw new UpError(`smoke test: the OpenID discovery document answered ${discovery.status}`);
-  const issuer = ((await discovery.json()) as { issuer?: string }).issuer;
-  if (issuer !== publicIssuer(d.config))
-    throw new UpError(
-      `smoke test: the identity provider says issuer ${issuer}, but Shenma verifies ${publicIssuer(d.config)}`,
-    );
-  const unauth = await fetchImpl(`${base}/v1/models`, { signal: AbortSignal.timeout(15_000) });
-  if (unauth.status !== 401)
-    throw new UpError(`smoke test: /v1/models without credentials answered ${unauth.status}, expected 401`);
-  out('  /healthz 200, discovery issuer matches, user routes refuse anonymous calls');
 }
 
 function printNextSteps(d: Deployment, out: (l: string) => void): void {

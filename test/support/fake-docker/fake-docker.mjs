@@ -82,11 +82,28 @@ if (sub === 'cp') {
   writeFileSync(args[1], scenario.etcdSnapshot ?? 'fake etcd snapshot bytes');
   process.exit(0);
 }
+// The Shenma CLI inside a Shenma service (the smoke test's throwaway user and token):
+// scenario.shenmaToken is the secret `tokens create` prints; scenario.shenmaCliFails names a
+// command ("users add", "tokens create", ...) that fails instead.
+const cli = args.indexOf('/app/bin/shenma.js');
+if (sub === 'exec' && cli >= 0) {
+  const [group, action, target] = args.slice(cli + 1);
+  if (scenario.shenmaCliFails === `${group} ${action}`)
+    fail(1, `fake shenma: ${group} ${action} failed: database is read-only`);
+  if (group === 'users' && action === 'add') out(`Added user ${target} (usr_fake).\n`);
+  else if (group === 'tokens' && action === 'create')
+    out(
+      `Created token tok_fake "smoke" for ${target} (expires 2026-01-01 00:00).\n${scenario.shenmaToken}\nCopy the secret above now: it will not be shown again.\n`,
+    );
+  else out(`${group} ${action} ${target}: done\n`);
+  process.exit(0);
+}
 if (sub === 'exec' && args.includes('apisix')) {
   const script = args[args.length - 1];
   if (script.includes('/v1/schema')) {
-    out(readFileSync(scenario.apisixSchema, 'utf8'));
-    process.exit(0);
+    // The schema is larger than a pipe buffer: exit only once it is all written.
+    process.stdout.write(readFileSync(scenario.apisixSchema, 'utf8'), () => process.exit(0));
+    await new Promise(() => {});
   }
   const method = /-X (GET|PUT|DELETE)/.exec(script)[1];
   const path = /'http:\/\/127\.0\.0\.1:9180([^']+)'/.exec(script)[1];
