@@ -48,6 +48,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Com
     summary: 'Gateway (APISIX) routes from the route table: routes diff | sync | export',
     load: () => import('./routes.js'),
   },
+  models: {
+    summary: 'Model weights for local models: models pull --from URL|DIR|TARBALL',
+    load: () => import('./models.js'),
+  },
   users: { summary: 'Users: users add | list | disable | enable | passwd', load: () => import('./users.js') },
   tokens: {
     summary: 'Personal API tokens: tokens create | list | revoke',
