@@ -278,6 +278,31 @@ describe('shenma up (fake docker)', () => {
     expect(gateway.seen.size).toBe(0);
   }, 180_000);
 
+  it('local models: missing weights stop up before the start, naming the model and how to pull it', async () => {
+    const config = path.join(dir, 'shenma.yaml');
+    writeFileSync(config, `${readFileSync(config, 'utf8')}\n  localModels: { enabled: true }\n`);
+    const r = await runUp({
+      publishedPorts: [gateway.port],
+      info: { Runtimes: { runc: {}, nvidia: {} } },
+      missingWeights: ['vllm-chat'],
+    });
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('completion: /models/Qwen/Qwen2.5-Coder-1.5B is there');
+    expect(r.err).toMatch(
+      /the models volume lacks the weights of the chat model Qwen\/Qwen2\.5-Coder-7B-Instruct \(\/models\/Qwen\/Qwen2\.5-Coder-7B-Instruct\/config\.json\)\. Fetch them with shenma models pull/,
+    );
+    expect(
+      r.calls.some((c) =>
+        c.argv
+          .join(' ')
+          .endsWith(
+            'run --rm --no-deps -T --entrypoint test vllm-chat -f /models/Qwen/Qwen2.5-Coder-7B-Instruct/config.json',
+          ),
+      ),
+    ).toBe(true);
+    expect(r.steps.some((s) => s.includes(' up -d '))).toBe(false);
+  });
+
   it('port taken by another program: preflight error, nothing started', async () => {
     const r = await runUp({});
     expect(r.code).toBe(1);

@@ -62,6 +62,8 @@ export async function up(opts: UpOptions): Promise<void> {
   await writeRendered(opts.dir, files);
   out(`render: ${files.size} files in ${opts.dir}`);
 
+  if (d.config.deploy.localModels.enabled) await checkWeights(d, docker, out);
+
   const profiles = enabledProfiles(d.config).flatMap((p) => ['--profile', p]);
   out('start: docker compose up -d --wait (waits for every healthcheck)');
   try {
@@ -171,6 +173,30 @@ export async function up(opts: UpOptions): Promise<void> {
   else await smokeTest({ config: d.config, docker, fetch: opts.fetch ?? fetch, out });
   await writeFile(path.join(opts.dir, VERSION_STAMP), `${version}\n`);
   printNextSteps(d, out);
+}
+
+/**
+ * vLLM with missing weights only fails its healthcheck after a long start period, so look first:
+ * each local model's folder in the `models` volume must hold a config.json. `up` does not pull
+ * them itself (the source is the operator's choice); it says how.
+ */
+async function checkWeights(d: Deployment, docker: DockerRunner, out: (l: string) => void): Promise<void> {
+  out('local models: checking the weights in the models volume');
+  const missing: string[] = [];
+  for (const role of ['completion', 'chat'] as const) {
+    const model = d.config.deploy.localModels[role];
+    const dir = model.startsWith('/') ? model : `/models/${model}`;
+    const res = await docker.compose(
+      ['run', '--rm', '--no-deps', '-T', '--entrypoint', 'test', `vllm-${role}`, '-f', `${dir}/config.json`],
+      { allowFailure: true, what: `weights check for vllm-${role}` },
+    );
+    if (res.code === 0) out(`  ${role}: ${dir} is there`);
+    else missing.push(`${role} model ${model} (${dir}/config.json)`);
+  }
+  if (missing.length > 0)
+    throw new UpError(
+      `the models volume lacks the weights of the ${missing.join(' and the ')}. Fetch them with shenma models pull --from URL|DIR|TARBALL --into DIR, copy DIR into the volume ${d.config.deploy.project}_models (README: "Model weights for local models"), then run shenma up again`,
+    );
 }
 
 /** The failing service, its health, and its last log lines: one message that says what to fix. */
