@@ -3,6 +3,7 @@ import type { CompletionConfig, FilterName, RejectRuleName } from '../config/sch
 import { HttpError } from '../http/errors.js';
 import { upstreamHttpError } from '../http/upstream-error.js';
 import {
+  type CallObserver,
   type CallPolicy,
   type ModelGroup,
   type ModelRegistry,
@@ -175,6 +176,42 @@ function fallbackCause(err: unknown): string | undefined {
     return 'upstream_overloaded';
   }
   return undefined;
+}
+
+/**
+ * What the upstream call reports for one run: its timings, the per-try metrics, the fallback log
+ * line. One object per run with its methods on the prototype, not a set of closures per request.
+ */
+class RunObserver implements CallObserver {
+  constructor(
+    private readonly run: Run,
+    private readonly metrics: CompletionMetrics,
+  ) {}
+
+  queued(_group: ModelGroup, ms: number): void {
+    this.run.timings.queueMs += ms;
+  }
+
+  started(group: ModelGroup, ms: number): void {
+    this.run.timings.firstTokenMs = performance.now() - this.run.started;
+    this.metrics.phaseSeconds.observe({ phase: 'first_token', model: group.name }, ms / 1000);
+  }
+
+  failed(group: ModelGroup, err: unknown): void {
+    if (err instanceof UpstreamTimeout) {
+      this.metrics.aborts.inc({ cause: 'deadline' });
+      this.metrics.upstreamErrors.inc({ model: group.name, kind: 'timeout' });
+    } else if (err instanceof UpstreamError) {
+      this.metrics.upstreamErrors.inc({ model: group.name, kind: err.kind });
+    }
+  }
+
+  retrying(e: { from: ModelGroup; to: ModelGroup; nextModel: boolean; trigger: unknown }): void {
+    if (!e.nextModel) return;
+    const cause = fallbackCause(e.trigger) ?? 'error';
+    this.metrics.fallbacks.inc({ from: e.from.name, to: e.to.name, cause });
+    this.run.job.log.info({ from: e.from.name, to: e.to.name, cause }, 'completion fallback');
+  }
 }
 
 export class CompletionEngine {
@@ -397,29 +434,7 @@ export class CompletionEngine {
             signal,
           );
         },
-        observe: {
-          queued: (_group, ms) => {
-            timings.queueMs += ms;
-          },
-          started: (group, ms) => {
-            timings.firstTokenMs = performance.now() - run.started;
-            metrics.phaseSeconds.observe({ phase: 'first_token', model: group.name }, ms / 1000);
-          },
-          failed: (group, err) => {
-            if (err instanceof UpstreamTimeout) {
-              metrics.aborts.inc({ cause: 'deadline' });
-              metrics.upstreamErrors.inc({ model: group.name, kind: 'timeout' });
-            } else if (err instanceof UpstreamError) {
-              metrics.upstreamErrors.inc({ model: group.name, kind: err.kind });
-            }
-          },
-          retrying: ({ from, to, nextModel, trigger }) => {
-            if (!nextModel) return;
-            const cause = fallbackCause(trigger) ?? 'error';
-            metrics.fallbacks.inc({ from: from.name, to: to.name, cause });
-            job.log.info({ from: from.name, to: to.name, cause }, 'completion fallback');
-          },
-        },
+        observe: new RunObserver(run, metrics),
       });
       for await (const { item } of answer) {
         pieces++;
