@@ -3,6 +3,7 @@ import type { CompletionConfig, FilterName, RejectRuleName } from '../config/sch
 import { HttpError } from '../http/errors.js';
 import { upstreamHttpError } from '../http/upstream-error.js';
 import {
+  type CallObserver,
   type CallPolicy,
   type ModelGroup,
   type ModelRegistry,
@@ -18,7 +19,7 @@ import { runFilters } from './filters/index.js';
 import type { CompletionMetrics } from './metrics.js';
 import { resolveCompletionModel } from './model-choice.js';
 import { buildPrompt } from './prompt/build.js';
-import { createEstimateCounter } from './prompt/tokens.js';
+import { createEstimateCounter, type TokenCounter } from './prompt/tokens.js';
 import { type RunNotes, recordFailure, recordOutcome } from './record.js';
 import { checkRejectRules } from './rules/index.js';
 import { decideLineMode } from './rules/line-mode.js';
@@ -127,10 +128,16 @@ interface Run {
   model: ModelGroup;
   maxTokens: number;
   temperature: number;
-  /** Built per model: the fallback model may use another template. */
-  prompts: Map<ModelGroup, BuiltPrompt>;
+  /** Built per model (the fallback model may use another template), with its cache key once asked. */
+  prompts: PromptSlot[];
   /** What the stages noted for the metrics, which are recorded once at the end. */
   notes: RunNotes;
+}
+
+interface PromptSlot {
+  group: ModelGroup;
+  prompt: BuiltPrompt;
+  cacheKey?: string;
 }
 
 /** What the generate stage got from a model. */
@@ -153,6 +160,13 @@ function completeLinesOnly(text: string): string {
   return nl === -1 ? '' : text.slice(0, nl);
 }
 
+/** The prompt builder makes a new list per request; its contents are the model's template's. */
+function sameTokens(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Why a failure sends the request to the fallback model (the metric's cause), or undefined. */
 function fallbackCause(err: unknown): string | undefined {
   if (err instanceof OverloadedError) return err.reason;
@@ -164,8 +178,62 @@ function fallbackCause(err: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * What the upstream call reports for one run: its timings, the per-try metrics, the fallback log
+ * line. One object per run with its methods on the prototype, not a set of closures per request.
+ */
+class RunObserver implements CallObserver {
+  constructor(
+    private readonly run: Run,
+    private readonly metrics: CompletionMetrics,
+  ) {}
+
+  queued(_group: ModelGroup, ms: number): void {
+    this.run.timings.queueMs += ms;
+  }
+
+  started(group: ModelGroup, ms: number): void {
+    this.run.timings.firstTokenMs = performance.now() - this.run.started;
+    this.metrics.phaseSeconds.observe({ phase: 'first_token', model: group.name }, ms / 1000);
+  }
+
+  failed(group: ModelGroup, err: unknown): void {
+    if (err instanceof UpstreamTimeout) {
+      this.metrics.aborts.inc({ cause: 'deadline' });
+      this.metrics.upstreamErrors.inc({ model: group.name, kind: 'timeout' });
+    } else if (err instanceof UpstreamError) {
+      this.metrics.upstreamErrors.inc({ model: group.name, kind: err.kind });
+    }
+  }
+
+  retrying(e: { from: ModelGroup; to: ModelGroup; nextModel: boolean; trigger: unknown }): void {
+    if (!e.nextModel) return;
+    const cause = fallbackCause(e.trigger) ?? 'error';
+    this.metrics.fallbacks.inc({ from: e.from.name, to: e.to.name, cause });
+    this.run.job.log.info({ from: e.from.name, to: e.to.name, cause }, 'completion fallback');
+  }
+}
+
 export class CompletionEngine {
-  constructor(private readonly deps: CompletionEngineDeps) {}
+  /** The same for every request (it depends on the configuration only), so made once. */
+  private readonly policy: CallPolicy<string>;
+  /** The answer's token counter per model, made once per special-token list. */
+  private readonly counters = new Map<
+    ModelGroup,
+    { specialTokens: readonly string[]; counter: TokenCounter }
+  >();
+
+  constructor(private readonly deps: CompletionEngineDeps) {
+    const { timeouts } = deps.config;
+    this.policy = {
+      // Only an unreachable replica is worth another replica; every one may be tried.
+      triesPerModel: Number.POSITIVE_INFINITY,
+      retryReplica: (err) => err instanceof UpstreamError && err.kind === 'unreachable',
+      nextModel: (err) => fallbackCause(err) !== undefined,
+      firstTokenMs: timeouts.firstTokenMs,
+      queueMs: timeouts.queueMs,
+    };
+  }
 
   /** Answers one request; refusals and model failures are thrown as HttpError. */
   async complete(job: CompletionJob): Promise<CompletionOutcome> {
@@ -222,7 +290,7 @@ export class CompletionEngine {
       model,
       maxTokens: Math.min(job.input.maxTokens ?? config.maxTokens, config.maxTokens),
       temperature: job.input.temperature ?? config.temperature,
-      prompts: new Map(),
+      prompts: [],
       notes,
     };
     this.promptFor(run, model);
@@ -230,8 +298,11 @@ export class CompletionEngine {
   }
 
   private promptFor(run: Run, group: ModelGroup): BuiltPrompt {
-    const known = run.prompts.get(group);
-    if (known) return known;
+    return this.slotFor(run, group).prompt;
+  }
+
+  private slotFor(run: Run, group: ModelGroup): PromptSlot {
+    for (const slot of run.prompts) if (slot.group === group) return slot;
     const { config } = this.deps;
     const promptStart = performance.now();
     const built = buildPrompt(run.job.input, group.settings, {
@@ -245,20 +316,24 @@ export class CompletionEngine {
       { phase: 'prompt', model: group.name },
       run.timings.promptMs / 1000,
     );
-    run.prompts.set(group, built);
-    return built;
+    const slot: PromptSlot = { group, prompt: built };
+    run.prompts.push(slot);
+    return slot;
   }
 
-  private cacheKey(run: Run, group: ModelGroup, prompt: BuiltPrompt): string {
-    return this.deps.cache.key({
+  /** Hashed once per model: the look-up and the cache write use the same key. */
+  private cacheKey(run: Run, group: ModelGroup): string {
+    const slot = this.slotFor(run, group);
+    slot.cacheKey ??= this.deps.cache.key({
       model: group.name,
-      prompt: prompt.prompt,
-      suffix: prompt.suffix,
+      prompt: slot.prompt.prompt,
+      suffix: slot.prompt.suffix,
       maxTokens: run.maxTokens,
       temperature: run.temperature,
-      stop: prompt.stop,
+      stop: slot.prompt.stop,
       lineMode: run.lineMode,
     });
+    return slot.cacheKey;
   }
 
   // ---- 2. look up: cache, typed-through ---------------------------------------------------------
@@ -285,7 +360,7 @@ export class CompletionEngine {
       filters,
       completionTokens: 0,
     });
-    const hit = cache.get(this.cacheKey(run, model, prompt));
+    const hit = cache.get(this.cacheKey(run, model));
     if (hit) {
       run.notes.cache = 'hit';
       return reuse(hit.text, 'cache', hit.filters);
@@ -330,20 +405,12 @@ export class CompletionEngine {
     let current: { group: ModelGroup; replica: Replica; prompt: BuiltPrompt } | undefined;
     let raw = '';
     let pieces = 0;
-    const policy: CallPolicy<string> = {
-      // Only an unreachable replica is worth another replica; every one may be tried.
-      triesPerModel: Number.POSITIVE_INFINITY,
-      retryReplica: (err) => err instanceof UpstreamError && err.kind === 'unreachable',
-      nextModel: (err) => fallbackCause(err) !== undefined,
-      firstTokenMs: config.timeouts.firstTokenMs,
-      queueMs: config.timeouts.queueMs,
-    };
     metrics.inFlight.inc({ model: model.name });
     try {
       const answer = resilientCall({
         models: fallback && fallback !== model ? [model, fallback] : [model],
         signal: controller.signal,
-        policy,
+        policy: this.policy,
         open: (replica, group, signal) => {
           const prompt = this.promptFor(run, group);
           current = { group, replica, prompt };
@@ -367,29 +434,7 @@ export class CompletionEngine {
             signal,
           );
         },
-        observe: {
-          queued: (_group, ms) => {
-            timings.queueMs += ms;
-          },
-          started: (group, ms) => {
-            timings.firstTokenMs = performance.now() - run.started;
-            metrics.phaseSeconds.observe({ phase: 'first_token', model: group.name }, ms / 1000);
-          },
-          failed: (group, err) => {
-            if (err instanceof UpstreamTimeout) {
-              metrics.aborts.inc({ cause: 'deadline' });
-              metrics.upstreamErrors.inc({ model: group.name, kind: 'timeout' });
-            } else if (err instanceof UpstreamError) {
-              metrics.upstreamErrors.inc({ model: group.name, kind: err.kind });
-            }
-          },
-          retrying: ({ from, to, nextModel, trigger }) => {
-            if (!nextModel) return;
-            const cause = fallbackCause(trigger) ?? 'error';
-            metrics.fallbacks.inc({ from: from.name, to: to.name, cause });
-            job.log.info({ from: from.name, to: to.name, cause }, 'completion fallback');
-          },
-        },
+        observe: new RunObserver(run, metrics),
       });
       for await (const { item } of answer) {
         pieces++;
@@ -456,7 +501,7 @@ export class CompletionEngine {
     const hits = g.cutBy && !filtered.hits.includes(g.cutBy) ? [g.cutBy, ...filtered.hits] : filtered.hits;
     // A deadline's partial answer is not what the model would say given time: not cached.
     if (g.source === 'model') {
-      cache.set(this.cacheKey(run, g.group, g.prompt), { text: filtered.text, filters: hits });
+      cache.set(this.cacheKey(run, g.group), { text: filtered.text, filters: hits });
       cache.remember(g.group.name, input.prefix, input.suffix, filtered.text);
     }
     if (this.deps.logCode) run.job.log.info({ raw: g.raw, text: filtered.text }, 'completion text');
@@ -479,6 +524,10 @@ export class CompletionEngine {
 
   /** The answer's tokens, estimated from the raw text as prompts are (the stream reports none). */
   private countTokens(g: Generated): number {
-    return createEstimateCounter(g.group.settings.charsPerToken, g.prompt.specialTokens).count(g.raw);
+    const known = this.counters.get(g.group);
+    if (known && sameTokens(known.specialTokens, g.prompt.specialTokens)) return known.counter.count(g.raw);
+    const counter = createEstimateCounter(g.group.settings.charsPerToken, g.prompt.specialTokens);
+    this.counters.set(g.group, { specialTokens: g.prompt.specialTokens, counter });
+    return counter.count(g.raw);
   }
 }

@@ -10,19 +10,18 @@ export function completionUsageRecord(
   job: CompletionJob,
   result: CompletionOutcome | CompletionFailure,
 ): UsageRecord | undefined {
-  if (!job.user) return undefined;
-  const common = {
-    requestId: job.requestId,
-    userId: job.user.id,
-    userName: job.user.name,
-    route: 'completion' as const,
-    // No stream we read reports usage, so completion counts are always local estimates.
-    estimated: true,
-  };
+  const { user } = job;
+  if (!user) return undefined;
+  // Rows are built as whole literals (no spread of shared fields): this runs for every request.
+  // No stream we read reports usage, so completion counts are always local estimates.
   if ('error' in result) {
     const { error } = result;
     return {
-      ...common,
+      requestId: job.requestId,
+      userId: user.id,
+      userName: user.name,
+      route: 'completion',
+      estimated: true,
       model: result.model,
       promptTokens: 0,
       completionTokens: 0,
@@ -40,7 +39,11 @@ export function completionUsageRecord(
   if (result.kind === 'rejected') return undefined;
   const completed = result.kind === 'completed';
   return {
-    ...common,
+    requestId: job.requestId,
+    userId: user.id,
+    userName: user.name,
+    route: 'completion',
+    estimated: true,
     model: result.model,
     promptTokens: completed ? result.promptTokens : 0,
     completionTokens: completed ? result.completionTokens : 0,

@@ -1,0 +1,164 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { median } from './lib/stats.js';
+
+/**
+ * `npm run bench:engine [-- name=/path/to/tree ...]`: CPU µs per completion of the completion
+ * engine alone, in process, against an instant in-process model backend (no HTTP, no sockets):
+ * what the engine, its metrics and its usage metering cost per request. Every request has a new
+ * prefix, so each one is a cache miss that streams a short answer which the stop detector cuts at
+ * the line break.
+ *
+ * It compares source trees (e.g. an old commit checked out with `git worktree add /tmp/old <commit>`
+ * and node_modules symlinked): each tree is measured in its own child process, the trees
+ * interleaved round by round so a machine that gets busier slows them all alike; the median
+ * over rounds is reported. Without arguments it measures this tree. A tree whose engine still
+ * took the model group as an argument (before the four-stage engine) is driven the way its
+ * handlers drove it, with the same metrics updates they made per request.
+ */
+
+const ROUNDS = Number(process.env.ROUNDS ?? 7);
+const WARMUP = 4000;
+const PER_SAMPLE = 5000;
+const SAMPLES = 3;
+
+const cpuUs = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+
+/** Child: measures the tree at `root` and prints µs per completion (median of its samples). */
+async function child(root: string): Promise<void> {
+  const load = (p: string) => import(pathToFileURL(path.join(root, p)).href);
+  const { parseConfig } = await load('src/config/load.ts');
+  const { ModelRegistry } = await load('src/models/index.ts');
+  const { CompletionEngine } = await load('src/completion/engine.ts');
+  const { CompletionCache } = await load('src/completion/cache.ts');
+  const { SupersedeRegistry } = await load('src/completion/supersede.ts');
+  const { completionMetrics } = await load('src/completion/metrics.ts');
+  const usage = await load('src/completion/usage.ts').catch(() => undefined);
+  const { Registry } = await import('prom-client');
+  const { pino } = await import('pino');
+
+  const config = parseConfig({
+    models: [{ name: 'coder', url: 'http://127.0.0.1:9/v1', family: 'qwen2.5-coder', roles: ['completion'] }],
+  });
+  const backend = {
+    async *streamFim() {
+      yield 'total';
+      yield ' = a';
+      yield ' + b';
+      yield '\n';
+      yield '    return total';
+    },
+    streamChat() {
+      throw new Error('not used');
+    },
+    probe: async () => {},
+    close: async () => {},
+  };
+  const models = new ModelRegistry(config.models, () => backend);
+  const metrics = completionMetrics(new Registry());
+  const ledger = { record: async () => undefined };
+  const meter = usage ? new usage.CompletionMeter(ledger, () => {}) : undefined;
+  const engine = new CompletionEngine({
+    config: config.completion,
+    models,
+    cache: new CompletionCache(config.completion.cache.maxEntries, config.completion.cache.ttlMs),
+    supersede: new SupersedeRegistry(),
+    metrics,
+    logCode: false,
+    onOutcome: usage
+      ? (job: unknown, result: unknown) => {
+          const row = usage.completionUsageRecord(job, result);
+          if (row) meter.add(row);
+        }
+      : undefined,
+  });
+  const log = pino({ level: 'warn' });
+  const clientSignal = new AbortController().signal;
+  const oldShape = typeof engine.resolveModel === 'function';
+  let n = 0;
+  const one = async () => {
+    n++;
+    const input = {
+      prefix: `import math\n\ndef area_${n}(a, b):\n    `,
+      suffix: '\n\nprint(area_1(2, 3))\n',
+      language: 'python',
+      stop: [],
+      snippets: [],
+      triggerMode: 'auto',
+    };
+    const job = {
+      api: 'v2',
+      requestId: `req-${n}`,
+      user: { id: 'u1', name: 'bench' },
+      input,
+      strictModel: false,
+      supersedeKey: 'client-1',
+      clientSignal,
+      log,
+    };
+    if (!oldShape) {
+      const outcome = await engine.complete(job);
+      if (outcome.kind !== 'completed') throw new Error(`unexpected outcome ${outcome.kind}`);
+      return;
+    }
+    // What the old handlers did around the old engine, per request.
+    const group = engine.resolveModel(undefined, false);
+    const outcome = await engine.complete(job, group);
+    if (outcome.kind !== 'completed') throw new Error(`unexpected outcome ${outcome.kind}`);
+    metrics.requests.inc({ api: 'v2', status: '200', reason: 'ok' });
+    metrics.phaseSeconds.observe({ phase: 'total', model: outcome.model }, outcome.timings.totalMs / 1000);
+    metrics.phaseSeconds.observe({ phase: 'queue', model: outcome.model }, outcome.timings.queueMs / 1000);
+  };
+  for (let i = 0; i < WARMUP; i++) await one();
+  const samples: number[] = [];
+  for (let s = 0; s < SAMPLES; s++) {
+    const t0 = cpuUs();
+    for (let i = 0; i < PER_SAMPLE; i++) await one();
+    samples.push((cpuUs() - t0) / PER_SAMPLE);
+  }
+  await meter?.flush();
+  process.stdout.write(`${JSON.stringify({ usPerCompletion: median(samples) })}\n`);
+}
+
+function parent(trees: { name: string; root: string }[]): void {
+  const self = fileURLToPath(import.meta.url);
+  const tsx = path.join(path.dirname(self), '..', 'node_modules', '.bin', 'tsx');
+  const perTree = new Map<string, number[]>(trees.map((t) => [t.name, []]));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const t of trees) {
+      const out = spawnSync(tsx, [self, '--child', t.root], { encoding: 'utf8' });
+      if (out.status !== 0) throw new Error(`${t.name}: ${out.stderr}`);
+      const { usPerCompletion } = JSON.parse(out.stdout.trim().split('\n').pop()!);
+      perTree.get(t.name)!.push(usPerCompletion);
+    }
+  }
+  const base = median(perTree.get(trees[0]!.name)!);
+  console.log(
+    `CPU µs per completion, median of ${ROUNDS} interleaved rounds (${SAMPLES}×${PER_SAMPLE} each)`,
+  );
+  for (const t of trees) {
+    const xs = perTree.get(t.name)!;
+    const m = median(xs);
+    console.log(
+      `${t.name.padEnd(10)} ${m.toFixed(1).padStart(7)} µs  (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})  ×${(m / base).toFixed(2)} vs ${trees[0]!.name}`,
+    );
+  }
+}
+
+const args = process.argv.slice(2);
+if (args[0] === '--child') {
+  await child(path.resolve(args[1]!));
+} else {
+  const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  const trees = args.length
+    ? args.map((a) => {
+        const [name, root] = a.includes('=') ? a.split('=') : [path.basename(a), a];
+        return { name: name!, root: path.resolve(root!) };
+      })
+    : [{ name: 'this', root: here }];
+  parent(trees);
+}
