@@ -56,7 +56,8 @@ export async function startShenma(o: StartShenmaOptions): Promise<ShenmaProcess>
   writeFileSync(configFile, o.config);
   const loopDelayPort = o.loopDelay ? await freePort() : undefined;
   const started = Date.now();
-  const { child, match } = await spawnChild({
+  const port = await freePort();
+  const { child } = await spawnChild({
     name: o.name,
     command: process.execPath,
     args: [
@@ -69,21 +70,41 @@ export async function startShenma(o: StartShenmaOptions): Promise<ShenmaProcess>
       '--data-dir',
       dataDir,
       '--port',
-      String(await freePort()),
+      String(port),
     ],
     cwd: o.root,
-    ready: /shenma listening on (\S+)/,
-    readyTimeoutMs: 120_000,
     ...(o.cpus ? { cpus: o.cpus } : {}),
     ...(loopDelayPort ? { env: { BENCH_LOOP_DELAY_PORT: String(loopDelayPort) } } : {}),
   });
+  // Ready when /healthz says ok: the bench logs at warn, so the "listening" line (info) is not printed,
+  // and while the embedded database is created /healthz answers "starting".
+  const url = `http://127.0.0.1:${port}`;
+  await waitHealthy(url, child, 120_000);
   return {
     child,
-    url: match![1]!,
+    url,
     readyMs: Date.now() - started,
     token,
     ...(loopDelayPort ? { loopDelayUrl: `http://127.0.0.1:${loopDelayPort}` } : {}),
   };
+}
+
+async function waitHealthy(url: string, child: Child, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.proc.exitCode !== null || child.proc.signalCode !== null) {
+      throw new Error(`${child.name}: exited before ready; output:\n${child.tail()}`);
+    }
+    try {
+      const body = (await (await fetch(`${url}/healthz`)).json()) as { status?: string };
+      if (body.status === 'ok') return;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline)
+      throw new Error(`${child.name}: not ready after ${timeoutMs} ms; output:\n${child.tail()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 export interface LoopDelay {
