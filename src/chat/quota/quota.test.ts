@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import {
+  redisUnreachable as probeRedisOnce,
+  REDIS_TEST_URL as REDIS_URL,
+} from '../../../test/support/redis.js';
 import { quotasSchema } from '../../config/schema.js';
 import { HttpError } from '../../http/errors.js';
 import {
@@ -13,29 +17,7 @@ import {
   utcDay,
 } from './index.js';
 
-const REDIS_URL = process.env.SHENMA_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-/** Why Redis cannot be used, or undefined when it answers. */
-async function probeRedis(): Promise<string | undefined> {
-  const redis = new Redis(REDIS_URL, {
-    lazyConnect: true,
-    connectTimeout: 1000,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-    await redis.ping();
-    return undefined;
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
-  } finally {
-    redis.disconnect();
-  }
-}
-
-const redisUnreachable = await probeRedis();
+const redisUnreachable = await probeRedisOnce();
 if (redisUnreachable) {
   const verdict = process.env.CI ? 'FAILING (CI is set)' : 'SKIPPING';
   console.warn(`[quota] ${verdict} the Redis suites: ${REDIS_URL} is unreachable (${redisUnreachable})`);
