@@ -32,14 +32,14 @@ export interface OracleSet {
  * a git worktree sits deeper, so look upwards from the repository for the nearest `shared/fixtures`.
  */
 function fixturesDir(): string {
-  const env = process.env.SHENMA_FIXTURES;
+  const env = process.env.SHENMA_TEST_FIXTURES;
   if (env) return env;
   let dir = fileURLToPath(new URL('../..', import.meta.url));
   for (;;) {
     const candidate = join(dir, '..', 'shared', 'fixtures');
     if (existsSync(candidate)) return candidate;
     const parent = dirname(dir);
-    if (parent === dir) throw new Error('no ../shared/fixtures above the repository; set SHENMA_FIXTURES');
+    if (parent === dir) throw new Error('no ../shared/fixtures above the repository; set SHENMA_TEST_FIXTURES');
     dir = parent;
   }
 }

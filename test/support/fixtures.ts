@@ -4,11 +4,11 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * The shared fixtures live beside the repository (`../shared/fixtures`), read in place, never
- * copied in. A worktree sits one level deeper, so SHENMA_FIXTURES or the parent's parent also count.
+ * copied in. A worktree sits one level deeper, so SHENMA_TEST_FIXTURES or the parent's parent also count.
  */
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const candidates = [
-  process.env.SHENMA_FIXTURES,
+  process.env.SHENMA_TEST_FIXTURES,
   path.join(repo, '..', 'shared', 'fixtures'),
   path.join(repo, '..', '..', 'shared', 'fixtures'),
 ].filter((p): p is string => !!p);
@@ -18,5 +18,5 @@ export function fixturePath(rel: string): string {
     const p = path.join(dir, rel);
     if (existsSync(p)) return p;
   }
-  throw new Error(`fixture ${rel} not found in ${candidates.join(', ')} (set SHENMA_FIXTURES)`);
+  throw new Error(`fixture ${rel} not found in ${candidates.join(', ')} (set SHENMA_TEST_FIXTURES)`);
 }
