@@ -55,10 +55,15 @@ function openToOthers(dir: string): string[] {
   return found;
 }
 
+/**
+ * Root, setpriv, and a checkout `nobody` can read (a clone inside a 0700 directory such as
+ * `mktemp -d` is not: the CLI could not even load there).
+ */
 function canDropPrivileges(): boolean {
   if (process.getuid?.() !== 0) return false;
   try {
-    execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'true']);
+    const entry = new URL('../src/cli/run.ts', import.meta.url).pathname;
+    execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'test', '-r', entry]);
     return true;
   } catch {
     return false;
