@@ -39,7 +39,8 @@ function fixturesDir(): string {
     const candidate = join(dir, '..', 'shared', 'fixtures');
     if (existsSync(candidate)) return candidate;
     const parent = dirname(dir);
-    if (parent === dir) throw new Error('no ../shared/fixtures above the repository; set SHENMA_TEST_FIXTURES');
+    if (parent === dir)
+      throw new Error('no ../shared/fixtures above the repository; set SHENMA_TEST_FIXTURES');
     dir = parent;
   }
 }
