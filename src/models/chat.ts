@@ -87,7 +87,8 @@ export function streamChatCompletion(
     signal,
     sseDecoder(),
     (payload) => {
-      if (payload === '[DONE]' || payload.trim() === '[DONE]') return { done: true };
+      // Only a short payload can be the terminator: no trim (a copy) of every chunk.
+      if (payload.length < 16 && payload.trim() === '[DONE]') return { done: true };
       const json = parseChunk(payload, secrets);
       if (!finished && json.choices?.some((c) => c.finish_reason !== null && c.finish_reason !== undefined))
         finished = true;
