@@ -27,12 +27,14 @@ export class SseWriter {
     return this.res.destroyed || this.res.writableEnded;
   }
 
+  /**
+   * The status and headers go out with the first write (Node sends them in the same packet), so a
+   * stream opens with one system call, not two: the first event is the first thing ready to send.
+   */
   private commit(): void {
     if (this.committed) return;
     this.committed = true;
     this.res.writeHead(200, { ...this.extraHeaders, ...SSE_HEADERS });
-    // Proxies and clients see the stream open before the first token.
-    this.res.flushHeaders();
   }
 
   private write(text: string): Promise<void> {
