@@ -108,7 +108,7 @@ export const modelSchema = z
       .boolean()
       .default(true)
       .describe(
-        'Move the limit between minConcurrency and maxConcurrency: grow while time to first token holds, shrink when it rises or on 429/503/504 and first-token timeouts; false keeps it at maxConcurrency',
+        'Move the limit between minConcurrency and maxConcurrency: grow while time to first token holds, shrink when it rises (a first-token timeout counts as that late) or on 429/503/504; false keeps it at maxConcurrency',
       ),
     maxQueue: z
       .number()

@@ -25,9 +25,10 @@
  *   cutting it first would take windows to bite.
  * - At 1 the limit grows by √limit, but only when the window used at least half of it: an idle
  *   replica gives no evidence that more would be fine.
- * - An overload answer (429, 503, 504) or a missed first-token deadline halves what was in flight
- *   at once, once per window (the requests already in flight answer the same way: one cut is
- *   enough).
+ * - An overload answer (429, 503, 504) halves what was in flight at once, once per window (the
+ *   requests already in flight answer the same way: one cut is enough). A missed first-token
+ *   deadline is no such answer: the pool counts it as a first token as late as the lease lasted,
+ *   since the deadline may have been spent mostly in Shenma's own queue.
  *
  * Decisions depend only on the samples given, never on a clock, so tests script them.
  */
@@ -100,7 +101,7 @@ export class ConcurrencyLimit {
     this.count(inFlight);
   }
 
-  /** The replica answered 429/503/504 or missed the first-token deadline. */
+  /** The replica answered 429, 503 or 504: it says it is full. */
   onOverload(inFlight: number): void {
     if (!this.adaptive) return;
     if (!this.cutThisWindow) {

@@ -5,7 +5,7 @@ import { type ModelBackend, UpstreamError } from './backend.js';
 import { UpstreamTimeout } from './errors.js';
 import { modelMetrics } from './metrics.js';
 import {
-  isOverloadAnswer,
+  failureSignal,
   type Lease,
   ModelGroup,
   ModelRegistry,
@@ -503,6 +503,23 @@ describe('concurrency limits per replica', () => {
     for (const l of held) l.release();
   });
 
+  it('counts a first-token deadline as a first token at least as late as the lease lasted', async () => {
+    const s = scripted({ maxConcurrency: 8 });
+    await round(s, 8, 40);
+    // Deadlines spent in Shenma's queue: the leases were short, so this is no slow-down.
+    let leases = await Promise.all(Array.from({ length: 8 }, () => s.g.acquire(live(), 100)));
+    s.advance(30);
+    for (const l of leases) l.failed(new UpstreamTimeout('first_token', 'no first token within 2000 ms'));
+    for (const l of leases) l.release();
+    expect(s.g.limitOf(s.r).current).toBe(8);
+    // The replica itself kept them waiting: a window of 2 s first tokens.
+    leases = await Promise.all(Array.from({ length: 8 }, () => s.g.acquire(live(), 100)));
+    s.advance(2000);
+    for (const l of leases) l.failed(new UpstreamTimeout('first_token', 'no first token within 2000 ms'));
+    for (const l of leases) l.release();
+    expect(s.g.limitOf(s.r).current).toBe(4);
+  });
+
   it('admits waiting requests as soon as a limit grows', async () => {
     const s = scripted({ maxConcurrency: 8 });
     await round(s, 8, 40);
@@ -526,15 +543,17 @@ describe('concurrency limits per replica', () => {
   });
 });
 
-describe('isOverloadAnswer', () => {
-  it('reads 429, 503, 504 and a missed first token as overload, nothing else', () => {
+describe('failureSignal', () => {
+  it('reads 429, 503 and 504 as overload, a passed deadline as slow, the rest as nothing', () => {
     for (const status of [429, 503, 504]) {
-      expect(isOverloadAnswer(new UpstreamError('status', `upstream answered ${status}`, status))).toBe(true);
+      expect(failureSignal(new UpstreamError('status', `upstream answered ${status}`, status))).toBe(
+        'overload',
+      );
     }
-    expect(isOverloadAnswer(new UpstreamTimeout('first_token', 'no first token within 10 ms'))).toBe(true);
-    expect(isOverloadAnswer(new UpstreamTimeout('idle', 'no token for 10 ms mid-answer'))).toBe(false);
-    expect(isOverloadAnswer(new UpstreamError('status', 'upstream answered 500', 500))).toBe(false);
-    expect(isOverloadAnswer(new UpstreamError('unreachable', 'connection refused'))).toBe(false);
-    expect(isOverloadAnswer(new DOMException('aborted', 'AbortError'))).toBe(false);
+    expect(failureSignal(new UpstreamTimeout('first_token', 'no first token within 10 ms'))).toBe('slow');
+    expect(failureSignal(new UpstreamError('status', 'upstream answered 500', 500))).toBeUndefined();
+    expect(failureSignal(new UpstreamError('status', 'upstream answered 400', 400))).toBeUndefined();
+    expect(failureSignal(new UpstreamError('unreachable', 'connection refused'))).toBeUndefined();
+    expect(failureSignal(new DOMException('aborted', 'AbortError'))).toBeUndefined();
   });
 });

@@ -61,15 +61,22 @@ export interface Lease {
   release(): void;
 }
 
-/** What a replica's limit reads as "too much": 429, 503, 504, or no first token in time. */
-export function isOverloadAnswer(err: unknown): boolean {
+/**
+ * What a failure before the first token tells a replica's limit: `overload` for 429, 503 and 504
+ * (the server says it is full); `slow` for a deadline that passed (the first token would have
+ * taken at least as long as the lease lasted; counted as such a time, not as an overload,
+ * because the first-token deadline may have been spent mostly in Shenma's own queue); nothing
+ * for the rest (bad requests, aborts, a replica that is down).
+ */
+export function failureSignal(err: unknown): 'overload' | 'slow' | undefined {
   if (err instanceof UpstreamError) {
-    return err.kind === 'status' && (err.status === 429 || err.status === 503 || err.status === 504);
+    const overloaded =
+      err.kind === 'status' && (err.status === 429 || err.status === 503 || err.status === 504);
+    return overloaded ? 'overload' : undefined;
   }
   // UpstreamTimeout lives in errors.ts, which imports this module: matched by name to keep the
   // import one-way.
-  const e = err as { name?: unknown; deadline?: unknown } | null;
-  return e?.name === 'UpstreamTimeout' && e.deadline === 'first_token';
+  return (err as { name?: unknown } | null)?.name === 'UpstreamTimeout' ? 'slow' : undefined;
 }
 
 /** A replica's limit and its pre-bound gauges, made on first use (replicas are added after the group). */
@@ -191,10 +198,13 @@ export class ModelGroup {
       failed: (err) => {
         if (reported) return;
         reported = true;
-        if (!isOverloadAnswer(err)) return;
+        const signal = failureSignal(err);
+        if (!signal) return;
         const before = slots.limit.current;
-        // What was in flight when the replica said it is full, this request included.
-        slots.limit.onOverload(Math.max(inFlight, replica.inFlight));
+        // What was in flight when the replica failed, this request included.
+        const busy = Math.max(inFlight, replica.inFlight);
+        if (signal === 'overload') slots.limit.onOverload(busy);
+        else slots.limit.onFirstToken(this.now() - leasedAt, busy);
         adjusted(before);
       },
       release: () => {
