@@ -26,6 +26,7 @@ beforeAll(async () => {
         url: `${fake.url}/v1`,
         family: 'deepseek-coder',
         maxConcurrency: CLIENTS,
+        adaptiveConcurrency: true,
         maxQueue: 64,
       },
     ],

@@ -393,7 +393,7 @@ describe('defaults', () => {
       stop: [],
       roles: ['completion'],
       minConcurrency: 1,
-      adaptiveConcurrency: true,
+      adaptiveConcurrency: false,
       maxQueue: 16,
       contextWindow: 8192,
       charsPerToken: 3,

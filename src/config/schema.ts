@@ -106,9 +106,9 @@ export const modelSchema = z
     minConcurrency: z.number().int().positive().default(1).describe('Lowest the adaptive limit goes'),
     adaptiveConcurrency: z
       .boolean()
-      .default(true)
+      .default(false)
       .describe(
-        'Move the limit between minConcurrency and maxConcurrency: grow while time to first token holds, shrink when it rises (a first-token timeout counts as that late) or on 429/503/504; false keeps it at maxConcurrency',
+        'Move the limit between minConcurrency and maxConcurrency: grow while time to first token holds, shrink when it rises (a first-token timeout counts as that late) or on 429/503/504. Off: the limit is maxConcurrency',
       ),
     maxQueue: z
       .number()

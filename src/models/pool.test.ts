@@ -414,8 +414,9 @@ describe('concurrency limits per replica', () => {
     expect(slotsFor(parse({ kind: 'ollama' })).current).toBe(4);
     expect(slotsFor(parse({ kind: 'llamacpp' })).current).toBe(4);
     expect(slotsFor(parse({ kind: 'openai', maxConcurrency: 8 })).current).toBe(8);
-    const fixed = slotsFor(parse({ kind: 'ollama', maxConcurrency: 2, adaptiveConcurrency: false }));
-    expect([fixed.current, fixed.adaptive]).toEqual([2, false]);
+    expect(slotsFor(parse({})).adaptive).toBe(false);
+    const adaptive = slotsFor(parse({ kind: 'ollama', maxConcurrency: 2, adaptiveConcurrency: true }));
+    expect([adaptive.current, adaptive.adaptive]).toEqual([2, true]);
   });
 
   it('refuses a minConcurrency above the ceiling, naming the default it met', () => {
@@ -467,7 +468,7 @@ describe('concurrency limits per replica', () => {
   }
 
   it('shrinks a replica slowed down and grows it back, on the gauges too', async () => {
-    const s = scripted({ maxConcurrency: 16 });
+    const s = scripted({ maxConcurrency: 16, adaptiveConcurrency: true });
     expect(await s.gauge('shenma_model_replica_concurrency_limit')).toBe(16);
     await round(s, 16, 40);
     await round(s, 16, 1000);
@@ -491,7 +492,7 @@ describe('concurrency limits per replica', () => {
   });
 
   it('halves on an overload answer before the first token, not on other failures or after it', async () => {
-    const s = scripted({ maxConcurrency: 8 });
+    const s = scripted({ maxConcurrency: 8, adaptiveConcurrency: true });
     const held = await Promise.all(Array.from({ length: 8 }, () => s.g.acquire(live(), 100)));
     held[0]!.failed(new UpstreamError('status', 'upstream answered 400', 400));
     held[1]!.started();
@@ -504,7 +505,7 @@ describe('concurrency limits per replica', () => {
   });
 
   it('counts a first-token deadline as a first token at least as late as the lease lasted', async () => {
-    const s = scripted({ maxConcurrency: 8 });
+    const s = scripted({ maxConcurrency: 8, adaptiveConcurrency: true });
     await round(s, 8, 40);
     // Deadlines spent in Shenma's queue: the leases were short, so this is no slow-down.
     let leases = await Promise.all(Array.from({ length: 8 }, () => s.g.acquire(live(), 100)));
@@ -521,7 +522,7 @@ describe('concurrency limits per replica', () => {
   });
 
   it('admits waiting requests as soon as a limit grows', async () => {
-    const s = scripted({ maxConcurrency: 8 });
+    const s = scripted({ maxConcurrency: 8, adaptiveConcurrency: true });
     await round(s, 8, 40);
     // A full replica: all eight answer 429, one cut to 4.
     const full = await Promise.all(Array.from({ length: 8 }, () => s.g.acquire(live(), 100)));
