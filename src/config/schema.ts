@@ -34,9 +34,10 @@ const durationMs = (what: string) => z.number().int().positive().describe(what);
  *   `get_batch_defaults`); TGI admits `--max-concurrent-requests` = 128 and answers 429 beyond,
  *   which the adaptive limit backs off from.
  * - ollama: `OLLAMA_NUM_PARALLEL` defaults to 1 (envconfig/config.go; releases of 2024
- *   auto-selected 4 or 1 by free memory) and Ollama queues the rest itself. 4 covers a server
- *   that runs 4; against one that runs 1 the adaptive limit comes down, as a queued request's
- *   first token waits for whole answers.
+ *   auto-selected 4 or 1 by free memory) and Ollama queues the rest itself. 4 serves a server
+ *   tuned to 4 fully; against one that runs 1, three wait inside Ollama instead of in Shenma,
+ *   which costs no time (a limit of 1 against a server of 4 would), and `adaptiveConcurrency`
+ *   brings the limit down to what the server runs.
  * - llamacpp: llama-server's `--parallel` defaults to auto, which opens 4 slots
  *   (ggml-org/llama.cpp#17300, #17997); builds before late 2025 opened 1.
  */
