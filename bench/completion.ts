@@ -147,7 +147,6 @@ models:
     kind: openai
     url: ${fakeUrl}/v1
     family: deepseek-coder
-    maxConcurrency: 128
     maxQueue: 256
 completion:
   cache:

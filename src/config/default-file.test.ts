@@ -76,7 +76,10 @@ describe('defaultConfigText', () => {
       '    # firstTokenMs: 2000   # Longest wait for the first token before 504 (or fallback)',
     );
     expect(lines).toContain('    # maxEntries: 5000   # 0 turns the cache off');
-    expect(lines).toContain('  #   maxConcurrency: 8   # Requests in flight to this replica');
+    expect(lines).toContain(
+      '  #   maxConcurrency:   # Most requests in flight to this replica; default by kind: openai 256, ollama 4, llamacpp 4',
+    );
+    expect(lines).toContain('  #   minConcurrency: 1   # Lowest the adaptive limit goes');
   });
 
   it('uses the given port for publicUrl and names the env override scheme', () => {

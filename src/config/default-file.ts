@@ -76,7 +76,7 @@ export function defaultConfigText(port: number): string {
     '  #   family: deepseek-coder',
     '  #   fim: template',
     '  #   roles: [completion]',
-    '  #   maxConcurrency: 8',
+    '  #   maxConcurrency: 256   # the default for kind openai (vLLM schedules 256 at once)',
     '  #   contextWindow: 8192',
     '  #',
     `  # kind: ${MODEL_KINDS.join(' | ')}`,

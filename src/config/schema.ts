@@ -25,6 +25,33 @@ export type ModelKind = (typeof MODEL_KINDS)[number];
 
 const durationMs = (what: string) => z.number().int().positive().describe(what);
 
+/**
+ * Requests in flight per replica when `maxConcurrency` is not set: about what each kind of
+ * server runs at once by default, so Shenma neither queues requests the server could batch nor
+ * hides a queue inside it. An explicit `maxConcurrency` always wins.
+ * - openai (vLLM, TGI, hosted APIs): vLLM's OpenAI server schedules up to `max_num_seqs` = 256
+ *   sequences per step (1024 on GPUs of 70 GiB and more; vllm/engine/arg_utils.py
+ *   `get_batch_defaults`); TGI admits `--max-concurrent-requests` = 128 and answers 429 beyond,
+ *   which the adaptive limit backs off from.
+ * - ollama: `OLLAMA_NUM_PARALLEL` defaults to 1 (envconfig/config.go; releases of 2024
+ *   auto-selected 4 or 1 by free memory) and Ollama queues the rest itself. 4 serves a server
+ *   tuned to 4 fully; against one that runs 1, three wait inside Ollama instead of in Shenma,
+ *   which costs no time (a limit of 1 against a server of 4 would), and `adaptiveConcurrency`
+ *   brings the limit down to what the server runs.
+ * - llamacpp: llama-server's `--parallel` defaults to auto, which opens 4 slots
+ *   (ggml-org/llama.cpp#17300, #17997); builds before late 2025 opened 1.
+ */
+export const DEFAULT_MAX_CONCURRENCY: Readonly<Record<ModelKind, number>> = {
+  openai: 256,
+  ollama: 4,
+  llamacpp: 4,
+};
+
+/** The ceiling of a replica's concurrency limit: its `maxConcurrency`, else its kind's default. */
+export function maxConcurrencyOf(m: { kind: ModelKind; maxConcurrency?: number | undefined }): number {
+  return m.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY[m.kind];
+}
+
 export const modelSchema = z
   .object({
     name: z
@@ -67,7 +94,23 @@ export const modelSchema = z
       .array(z.enum(['completion', 'chat']))
       .default(['completion'])
       .describe('What this model serves'),
-    maxConcurrency: z.number().int().positive().default(8).describe('Requests in flight to this replica'),
+    maxConcurrency: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        `Most requests in flight to this replica; default by kind: ${Object.entries(DEFAULT_MAX_CONCURRENCY)
+          .map(([k, n]) => `${k} ${n}`)
+          .join(', ')}`,
+      ),
+    minConcurrency: z.number().int().positive().default(1).describe('Lowest the adaptive limit goes'),
+    adaptiveConcurrency: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Move the limit between minConcurrency and maxConcurrency: grow while time to first token holds, shrink when it rises (a first-token timeout counts as that late) or on 429/503/504. Off: the limit is maxConcurrency',
+      ),
     maxQueue: z
       .number()
       .int()
@@ -95,6 +138,14 @@ export const modelSchema = z
     }
     if (m.template !== undefined && (!m.template.includes('{prefix}') || !m.template.includes('{suffix}'))) {
       ctx.addIssue({ code: 'custom', path: ['template'], message: 'must contain {prefix} and {suffix}' });
+    }
+    const max = maxConcurrencyOf(m);
+    if (m.minConcurrency > max) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['minConcurrency'],
+        message: `must not exceed maxConcurrency (${max}${m.maxConcurrency === undefined ? `, the default for kind ${m.kind}` : ''})`,
+      });
     }
   });
 export type ModelConfig = z.infer<typeof modelSchema>;

@@ -1,7 +1,11 @@
+import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type ModelConfig, modelSchema } from '../config/schema.js';
 import { type ModelBackend, UpstreamError } from './backend.js';
+import { UpstreamTimeout } from './errors.js';
+import { modelMetrics } from './metrics.js';
 import {
+  failureSignal,
   type Lease,
   ModelGroup,
   ModelRegistry,
@@ -394,5 +398,163 @@ describe('ModelRegistry', () => {
     expect([...registry.groups.keys()]).toEqual(['coder', 'chat']);
     expect(registry.get('coder')!.replicas.map((r) => r.config.url)).toEqual(['http://a', 'http://b']);
     expect(registry.get('missing')).toBeUndefined();
+  });
+});
+
+describe('concurrency limits per replica', () => {
+  const parse = (m: Record<string, unknown>) =>
+    modelSchema.parse({ name: 'm', url: 'http://a/v1', family: 'deepseek-coder', ...m });
+  const slotsFor = (cfg: ModelConfig) => {
+    const r: Replica = { config: cfg, backend: stubBackend(), inFlight: 0, healthy: undefined };
+    return group(r).limitOf(r);
+  };
+
+  it('defaults maxConcurrency by kind and lets an explicit value win', () => {
+    expect(slotsFor(parse({ kind: 'openai' })).current).toBe(256);
+    expect(slotsFor(parse({ kind: 'ollama' })).current).toBe(4);
+    expect(slotsFor(parse({ kind: 'llamacpp' })).current).toBe(4);
+    expect(slotsFor(parse({ kind: 'openai', maxConcurrency: 8 })).current).toBe(8);
+    expect(slotsFor(parse({})).adaptive).toBe(false);
+    const adaptive = slotsFor(parse({ kind: 'ollama', maxConcurrency: 2, adaptiveConcurrency: true }));
+    expect([adaptive.current, adaptive.adaptive]).toEqual([2, true]);
+  });
+
+  it('refuses a minConcurrency above the ceiling, naming the default it met', () => {
+    const err = modelSchema.safeParse({
+      name: 'm',
+      kind: 'ollama',
+      url: 'http://a',
+      family: 'deepseek-coder',
+      minConcurrency: 6,
+    });
+    expect(err.success).toBe(false);
+    expect(err.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual([
+      'minConcurrency: must not exceed maxConcurrency (4, the default for kind ollama)',
+    ]);
+  });
+
+  it('serves 16 concurrent requests on one vLLM-class replica without queueing by default', async () => {
+    const r: Replica = { config: parse({}), backend: stubBackend(), inFlight: 0, healthy: undefined };
+    const g = group(r);
+    const leases = await Promise.all(Array.from({ length: 16 }, () => g.acquire(live(), 100)));
+    expect(leases).toHaveLength(16);
+    expect(g.queueLength).toBe(0);
+  });
+
+  /** A group on one replica with a scripted clock and real metrics. */
+  function scripted(m: Record<string, unknown>) {
+    let clock = 0;
+    const registry = new Registry();
+    const r: Replica = { config: parse(m), backend: stubBackend(), inFlight: 0, healthy: undefined };
+    const g = new ModelGroup('m', [r], modelMetrics(registry), () => clock);
+    const gauge = async (name: string) =>
+      (await registry.getSingleMetric(name)!.get()).values.find((v) => v.labels.url === 'http://a/v1')?.value;
+    return {
+      g,
+      r,
+      gauge,
+      advance: (ms: number) => {
+        clock += ms;
+      },
+    };
+  }
+
+  /** `n` requests leased together, answering their first token `ms` later. */
+  async function round(s: ReturnType<typeof scripted>, n: number, ms: number) {
+    const leases = await Promise.all(Array.from({ length: n }, () => s.g.acquire(live(), 1000)));
+    s.advance(ms);
+    for (const l of leases) l.started();
+    for (const l of leases) l.release();
+  }
+
+  it('shrinks a replica slowed down and grows it back, on the gauges too', async () => {
+    const s = scripted({ maxConcurrency: 16, adaptiveConcurrency: true });
+    expect(await s.gauge('shenma_model_replica_concurrency_limit')).toBe(16);
+    await round(s, 16, 40);
+    await round(s, 16, 1000);
+    const shrunk = s.g.limitOf(s.r).current;
+    expect(shrunk).toBeLessThan(16);
+    expect(await s.gauge('shenma_model_replica_concurrency_limit')).toBe(shrunk);
+    for (let i = 0; i < 10; i++) await round(s, Math.max(8, s.g.limitOf(s.r).current), 40);
+    expect(s.g.limitOf(s.r).current).toBe(16);
+    expect(await s.gauge('shenma_model_replica_concurrency_limit')).toBe(16);
+  });
+
+  it('reports in-flight requests per replica', async () => {
+    const s = scripted({ maxConcurrency: 4 });
+    expect(await s.gauge('shenma_model_replica_in_flight')).toBe(0);
+    const a = await s.g.acquire(live(), 100);
+    const b = await s.g.acquire(live(), 100);
+    expect(await s.gauge('shenma_model_replica_in_flight')).toBe(2);
+    a.release();
+    b.release();
+    expect(await s.gauge('shenma_model_replica_in_flight')).toBe(0);
+  });
+
+  it('halves on an overload answer before the first token, not on other failures or after it', async () => {
+    const s = scripted({ maxConcurrency: 8, adaptiveConcurrency: true });
+    const held = await Promise.all(Array.from({ length: 8 }, () => s.g.acquire(live(), 100)));
+    held[0]!.failed(new UpstreamError('status', 'upstream answered 400', 400));
+    held[1]!.started();
+    held[1]!.failed(new UpstreamError('status', 'upstream answered 503', 503));
+    expect(s.g.limitOf(s.r).current).toBe(8);
+    held[2]!.failed(new UpstreamError('status', 'upstream answered 429', 429));
+    expect(s.g.limitOf(s.r).current).toBe(4);
+    expect(await s.gauge('shenma_model_replica_concurrency_limit')).toBe(4);
+    for (const l of held) l.release();
+  });
+
+  it('counts a first-token deadline as a first token at least as late as the lease lasted', async () => {
+    const s = scripted({ maxConcurrency: 8, adaptiveConcurrency: true });
+    await round(s, 8, 40);
+    // Deadlines spent in Shenma's queue: the leases were short, so this is no slow-down.
+    let leases = await Promise.all(Array.from({ length: 8 }, () => s.g.acquire(live(), 100)));
+    s.advance(30);
+    for (const l of leases) l.failed(new UpstreamTimeout('first_token', 'no first token within 2000 ms'));
+    for (const l of leases) l.release();
+    expect(s.g.limitOf(s.r).current).toBe(8);
+    // The replica itself kept them waiting: a window of 2 s first tokens.
+    leases = await Promise.all(Array.from({ length: 8 }, () => s.g.acquire(live(), 100)));
+    s.advance(2000);
+    for (const l of leases) l.failed(new UpstreamTimeout('first_token', 'no first token within 2000 ms'));
+    for (const l of leases) l.release();
+    expect(s.g.limitOf(s.r).current).toBe(4);
+  });
+
+  it('admits waiting requests as soon as a limit grows', async () => {
+    const s = scripted({ maxConcurrency: 8, adaptiveConcurrency: true });
+    await round(s, 8, 40);
+    // A full replica: all eight answer 429, one cut to 4.
+    const full = await Promise.all(Array.from({ length: 8 }, () => s.g.acquire(live(), 100)));
+    for (const l of full) l.failed(new UpstreamError('status', 'upstream answered 429', 429));
+    for (const l of full) l.release();
+    expect(s.g.limitOf(s.r).current).toBe(4);
+    await round(s, 4, 40);
+    const held = await Promise.all(Array.from({ length: 4 }, () => s.g.acquire(live(), 1000)));
+    const waiting = track(s.g.acquire(live(), 1000));
+    await flush();
+    expect(waiting.settled).toBe(false);
+    // The eighth first token of a window that held, using the whole limit: 4 + √4 = 6.
+    s.advance(40);
+    for (const l of held) l.started();
+    expect(s.g.limitOf(s.r).current).toBe(6);
+    await flush();
+    expect(waiting.settled).toBe(true);
+    expect(s.r.inFlight).toBe(5);
+  });
+});
+
+describe('failureSignal', () => {
+  it('reads 429, 503 and 504 as overload, a passed deadline as slow, the rest as nothing', () => {
+    for (const status of [429, 503, 504]) {
+      expect(failureSignal(new UpstreamError('status', `upstream answered ${status}`, status))).toBe(
+        'overload',
+      );
+    }
+    expect(failureSignal(new UpstreamTimeout('first_token', 'no first token within 10 ms'))).toBe('slow');
+    expect(failureSignal(new UpstreamError('status', 'upstream answered 500', 500))).toBeUndefined();
+    expect(failureSignal(new UpstreamError('status', 'upstream answered 400', 400))).toBeUndefined();
+    expect(failureSignal(new UpstreamError('unreachable', 'connection refused'))).toBeUndefined();
+    expect(failureSignal(new DOMException('aborted', 'AbortError'))).toBeUndefined();
   });
 });

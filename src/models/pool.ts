@@ -1,14 +1,17 @@
-import type { ModelConfig } from '../config/schema.js';
+import { type ModelConfig, maxConcurrencyOf } from '../config/schema.js';
 import { redactUrl, redactUrlsIn } from '../observability/redact.js';
 import type { ModelBackend } from './backend.js';
 import { UpstreamError } from './backend.js';
+import { ConcurrencyLimit } from './concurrency-limit.js';
 import type { ModelMetrics } from './metrics.js';
 
 /**
  * Replicas of one model name, balanced by least load, with a bounded FIFO queue and a queue
  * deadline: a request either gets a slot, waits a bounded time, or is refused at once.
  * Health comes from periodic probes and from real requests (a refused connection marks the
- * replica down until a probe or a request succeeds again).
+ * replica down until a probe or a request succeeds again). Each replica's number of slots is its
+ * concurrency limit (concurrency-limit.ts): fixed, or adapted to its time to first token and
+ * overload answers, which leases report.
  */
 
 export class OverloadedError extends Error {
@@ -51,7 +54,36 @@ export interface Replica {
 
 export interface Lease {
   readonly replica: Replica;
+  /** The answer started: its time to first token (since the lease) feeds the replica's limit. */
+  started(): void;
+  /** The try failed before its answer started: an overload answer shrinks the replica's limit. */
+  failed(err: unknown): void;
   release(): void;
+}
+
+/**
+ * What a failure before the first token tells a replica's limit: `overload` for 429, 503 and 504
+ * (the server says it is full); `slow` for a deadline that passed (the first token would have
+ * taken at least as long as the lease lasted; counted as such a time, not as an overload,
+ * because the first-token deadline may have been spent mostly in Shenma's own queue); nothing
+ * for the rest (bad requests, aborts, a replica that is down).
+ */
+export function failureSignal(err: unknown): 'overload' | 'slow' | undefined {
+  if (err instanceof UpstreamError) {
+    const overloaded =
+      err.kind === 'status' && (err.status === 429 || err.status === 503 || err.status === 504);
+    return overloaded ? 'overload' : undefined;
+  }
+  // UpstreamTimeout lives in errors.ts, which imports this module: matched by name to keep the
+  // import one-way.
+  return (err as { name?: unknown } | null)?.name === 'UpstreamTimeout' ? 'slow' : undefined;
+}
+
+/** A replica's limit and its pre-bound gauges, made on first use (replicas are added after the group). */
+interface Slots {
+  limit: ConcurrencyLimit;
+  limitGauge?: { set(v: number): void };
+  inFlightGauge?: { set(v: number): void };
 }
 
 interface Waiter {
@@ -63,13 +95,46 @@ interface Waiter {
 
 export class ModelGroup {
   private readonly waiters: Waiter[] = [];
+  private readonly slots = new Map<Replica, Slots>();
   private rotation = 0;
 
   constructor(
     readonly name: string,
     readonly replicas: Replica[],
     private readonly metrics?: ModelMetrics,
-  ) {}
+    /** Milliseconds, for times to first token; tests script it. */
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    for (const r of replicas) this.slotsOf(r);
+  }
+
+  private slotsOf(replica: Replica): Slots {
+    let s = this.slots.get(replica);
+    if (!s) {
+      const c = replica.config;
+      const max = maxConcurrencyOf(c);
+      const limit = new ConcurrencyLimit({
+        max,
+        min: Math.min(c.minConcurrency, max),
+        adaptive: c.adaptiveConcurrency,
+      });
+      s = { limit };
+      if (this.metrics) {
+        const labels = { model: this.name, url: redactUrl(c.url) };
+        s.limitGauge = this.metrics.concurrencyLimit.labels(labels);
+        s.inFlightGauge = this.metrics.inFlight.labels(labels);
+        s.limitGauge.set(limit.current);
+        s.inFlightGauge.set(replica.inFlight);
+      }
+      this.slots.set(replica, s);
+    }
+    return s;
+  }
+
+  /** The replica's concurrency limit (the slots it has now, and how they adapt). */
+  limitOf(replica: Replica): ConcurrencyLimit {
+    return this.slotsOf(replica).limit;
+  }
 
   get settings(): ModelConfig {
     return this.replicas[0]!.config;
@@ -95,8 +160,9 @@ export class ModelGroup {
     const n = list.length;
     for (let k = 0; k < n; k++) {
       const r = list[(this.rotation + k) % n]!;
-      if (r.inFlight >= r.config.maxConcurrency) continue;
-      const load = r.inFlight / r.config.maxConcurrency;
+      const limit = this.slotsOf(r).limit.current;
+      if (r.inFlight >= limit) continue;
+      const load = r.inFlight / limit;
       if (load < bestLoad) {
         best = r;
         bestLoad = load;
@@ -107,14 +173,45 @@ export class ModelGroup {
   }
 
   private lease(replica: Replica): Lease {
-    replica.inFlight++;
+    const slots = this.slotsOf(replica);
+    const inFlight = ++replica.inFlight;
+    slots.inFlightGauge?.set(inFlight);
+    const leasedAt = this.now();
+    // One report per lease: the first token, or the failure before it.
+    let reported = false;
     let released = false;
+    const adjusted = (before: number) => {
+      const after = slots.limit.current;
+      if (after === before) return;
+      slots.limitGauge?.set(after);
+      if (after > before) this.dispatch();
+    };
     return {
       replica,
+      started: () => {
+        if (reported) return;
+        reported = true;
+        const before = slots.limit.current;
+        slots.limit.onFirstToken(this.now() - leasedAt, Math.max(inFlight, replica.inFlight));
+        adjusted(before);
+      },
+      failed: (err) => {
+        if (reported) return;
+        reported = true;
+        const signal = failureSignal(err);
+        if (!signal) return;
+        const before = slots.limit.current;
+        // What was in flight when the replica failed, this request included.
+        const busy = Math.max(inFlight, replica.inFlight);
+        if (signal === 'overload') slots.limit.onOverload(busy);
+        else slots.limit.onFirstToken(this.now() - leasedAt, busy);
+        adjusted(before);
+      },
       release: () => {
         if (released) return;
         released = true;
         replica.inFlight--;
+        slots.inFlightGauge?.set(replica.inFlight);
         this.dispatch();
       },
     };
@@ -242,6 +339,8 @@ export class ModelRegistry {
       }
       group.replicas.push(replica);
     }
+    // Every replica's limit is on /metrics from the start, not from its first request.
+    for (const group of this.groups.values()) for (const r of group.replicas) group.limitOf(r);
   }
 
   get(name: string): ModelGroup | undefined {

@@ -200,6 +200,7 @@ class Attempt<T> {
 
   answerStarted(): void {
     clearTimeout(this.firstTokenTimer);
+    this.leaseHeld!.started();
     const replica = this.leaseHeld!.replica;
     this.group.markHealthy(replica);
     this.call.observe?.started?.(this.group, performance.now() - this.leasedAt);
@@ -212,6 +213,7 @@ class Attempt<T> {
       this.group.markDown(replica, thrown.message);
     }
     const reason: unknown = this.controller.signal.aborted ? this.controller.signal.reason : thrown;
+    this.leaseHeld?.failed(reason);
     this.call.observe?.failed?.(this.group, reason);
     return reason;
   }
