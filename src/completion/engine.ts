@@ -10,7 +10,7 @@ import {
   ModelUnavailableError,
   OverloadedError,
   type Replica,
-  resilientCall,
+  ResilientStream,
   UpstreamError,
   UpstreamTimeout,
 } from '../models/index.js';
@@ -407,9 +407,10 @@ export class CompletionEngine {
     let pieces = 0;
     metrics.inFlight.inc({ model: model.name });
     try {
-      const answer = resilientCall({
+      const answer = new ResilientStream<string>({
         models: fallback && fallback !== model ? [model, fallback] : [model],
         signal: controller.signal,
+        controller,
         policy: this.policy,
         open: (replica, group, signal) => {
           const prompt = this.promptFor(run, group);
@@ -436,7 +437,7 @@ export class CompletionEngine {
         },
         observe: new RunObserver(run, metrics),
       });
-      for await (const { item } of answer) {
+      for await (const item of answer) {
         pieces++;
         raw += item;
         if (detector?.push(item)) {
