@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -48,7 +48,10 @@ const USAGE = `usage: npm run bench:completion -- [--rounds N] [--measure-ms N] 
   --skip-deployed  leave out the shenma-pg row (Shenma on the real PostgreSQL + Redis, see bench/lib/deployed.ts)
   --skip-build     use the existing dist/ instead of running \`npm run build\` first
   --quick          smoke run: 1 round, 600 ms phases
-  --profile        run Shenma under \`node --cpu-prof\` and print its hottest functions (skews its numbers)`;
+  --profile        run Shenma under \`node --cpu-prof\` and print its hottest functions (skews its numbers)
+  --phases LIST    only these parts, comma-separated: c1,c16,c64,instant,breakdown,abort (default: all)
+  --compare N=DIR  also measure the Shenma of another checkout (built dist/, node_modules) as row "N",
+                   interleaved with this one: before/after ratios from one run`;
 
 const CONCURRENCIES = [1, 16, 64] as const;
 const THROUGHPUT_CLIENTS = 32;
@@ -83,6 +86,8 @@ function options() {
       'skip-deployed': { type: 'boolean' },
       quick: { type: 'boolean' },
       profile: { type: 'boolean' },
+      phases: { type: 'string' },
+      compare: { type: 'string', multiple: true },
       help: { type: 'boolean' },
     },
   });
@@ -98,7 +103,18 @@ function options() {
     return n;
   };
   const quick = values.quick ?? false;
+  const PARTS = ['c1', 'c16', 'c64', 'instant', 'breakdown', 'abort'];
+  const phases = new Set(values.phases ? values.phases.split(',').map((x) => x.trim()) : PARTS);
+  for (const x of phases)
+    if (!PARTS.includes(x)) throw new Error(`--phases: unknown part "${x}" (${PARTS.join(',')})`);
+  const compare = (values.compare ?? []).map((c) => {
+    const at = c.indexOf('=');
+    if (at <= 0) throw new Error(`--compare: expected NAME=DIR, got "${c}"`);
+    return { name: c.slice(0, at), root: resolve(c.slice(at + 1)) };
+  });
   return {
+    phases,
+    compare,
     rounds: int(values.rounds, quick ? 1 : 3, 1, 20),
     measureMs: int(values['measure-ms'], quick ? 600 : 2000, 200, 30_000),
     pin: values.pin ?? false,
@@ -392,6 +408,20 @@ async function main() {
     }
   }
 
+  // Other checkouts' Shenma (--compare): same config, same credential set-up, their own dist/.
+  const compared: { name: string; proc: ShenmaProcess }[] = [];
+  for (const c of opts.compare) {
+    const proc = await startShenma({
+      name: c.name,
+      root: c.root,
+      config: shenmaConfig(fakeUrl),
+      dir: join(tmp, `compare-${c.name}`),
+      ...(proxyCpus ? { cpus: proxyCpus } : {}),
+    });
+    compared.push({ name: c.name, proc });
+    progress(`${c.name} ${proc.url} (${c.root}, node pid ${proc.child.pid})`);
+  }
+
   const connections = Math.max(...CONCURRENCIES, THROUGHPUT_CLIENTS) + 8;
   const openAi = openAiBody();
   const targets: Target[] = [
@@ -450,11 +480,22 @@ async function main() {
           },
         ]
       : []),
+    ...compared.map(({ name, proc }) => ({
+      name,
+      url: proc.url,
+      path: '/v2/completions',
+      body: extensionBody(),
+      kind: 'json' as const,
+      pid: proc.child.pid,
+      ...(proc.token ? { headers: { authorization: `Bearer ${proc.token}` } } : {}),
+      pool: makePool(proc.url, connections),
+    })),
   ];
   const byName = (n: string) => targets.find((t) => t.name === n);
 
   await checkShenma(byName('shenma')!);
   if (deployed) await checkShenma(byName('shenma-pg')!);
+  for (const { name } of compared) await checkShenma(byName(name)!);
   for (const t of targets) if (t.kind === 'sse') await sendOnce(t, newStreamId());
   const shenmaIdleHwm = memMiB(shenma.pid, 'VmHWM');
   const shenmaIdleRss = memMiB(shenma.pid, 'VmRSS');
@@ -491,6 +532,7 @@ async function main() {
     // Rotate the order every round so drift (thermal, neighbours) hits every target alike.
     const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
     for (const c of CONCURRENCIES) {
+      if (!opts.phases.has(`c${c}`)) continue;
       for (const t of order) {
         await fake.reset();
         const measureMs = c === 1 ? Math.round(opts.measureMs * 1.5) : opts.measureMs;
@@ -501,7 +543,7 @@ async function main() {
         );
       }
     }
-    for (const t of order) {
+    for (const t of opts.phases.has('instant') ? order : []) {
       await fake.reset();
       await fake.setDefault(INSTANT);
       add(
@@ -524,15 +566,17 @@ async function main() {
   }
 
   await fake.reset();
-  const breakdown = await shenmaBreakdown(byName('shenma')!);
+  const breakdown = opts.phases.has('breakdown') ? await shenmaBreakdown(byName('shenma')!) : undefined;
   const directC1 = percentile(
     (results.get('c1')?.get('direct') ?? []).flatMap((r) => r.latencies),
     50,
   );
 
   const aborts = new Map<string, AbortSample[]>();
-  for (const t of targets) aborts.set(t.name, await abortCost(t, fake));
-  progress('abort test done');
+  if (opts.phases.has('abort')) {
+    for (const t of targets) aborts.set(t.name, await abortCost(t, fake));
+    progress('abort test done');
+  }
 
   const shenmaHwm = memMiB(shenma.pid, 'VmHWM');
   const shenmaRss = memMiB(shenma.pid, 'VmRSS');
@@ -584,6 +628,7 @@ async function main() {
   );
   for (const c of CONCURRENCIES) {
     const key: PhaseKey = `c${c}`;
+    if (!opts.phases.has(key)) continue;
     log();
     log(`c=${c}`);
     log(
@@ -625,40 +670,44 @@ async function main() {
     ),
   );
 
-  log();
-  log(
-    `Where Shenma's time goes (c=1, ${DIAGNOSTIC_REQUESTS} sequential requests with \`verbose\`, Shenma's own timings; medians in ms):\n` +
-      `  client latency ${fmt(breakdown.client, 2)} (direct p50 at c=1: ${fmt(directC1, 2)}); engine total ${fmt(breakdown.engineTotal, 2)} ` +
-      `(queue ${fmt(breakdown.queue, 2)}, prompt build ${fmt(breakdown.prompt, 2)}, first token at ${fmt(breakdown.firstToken, 2)} vs scripted ${FAKE_TTFT_MS}); ` +
-      `client − engine ${fmt(breakdown.outside, 2)} (HTTP, body parsing and validation, auth, reply)`,
-  );
+  if (breakdown) {
+    log();
+    log(
+      `Where Shenma's time goes (c=1, ${DIAGNOSTIC_REQUESTS} sequential requests with \`verbose\`, Shenma's own timings; medians in ms):\n` +
+        `  client latency ${fmt(breakdown.client, 2)} (direct p50 at c=1: ${fmt(directC1, 2)}); engine total ${fmt(breakdown.engineTotal, 2)} ` +
+        `(queue ${fmt(breakdown.queue, 2)}, prompt build ${fmt(breakdown.prompt, 2)}, first token at ${fmt(breakdown.firstToken, 2)} vs scripted ${FAKE_TTFT_MS}); ` +
+        `client − engine ${fmt(breakdown.outside, 2)} (HTTP, body parsing and validation, auth, reply)`,
+    );
+  }
 
-  log();
-  log(
-    `Abort mid-stream (fake: ${SLOW.chunks!.length} chunks ${SLOW_INTERVAL_MS} ms apart; client aborts ${ABORT_AFTER_MS} ms after sending), ${ABORTS_PER_TARGET} requests per target`,
-  );
-  log(
-    table(
-      [
-        'target',
-        'upstream closed',
-        'close delay p50 / max ms',
-        'chunks after abort max',
-        'after upstream close (sum)',
-      ],
-      targets.map((t) => {
-        const s = aborts.get(t.name) ?? [];
-        const delays = s.map((x) => x.closeDelayMs);
-        return [
-          t.name,
-          `${s.filter((x) => x.closed).length}/${s.length}`,
-          `${fmt(median(delays), 1)} / ${fmt(Math.max(...delays.filter(Number.isFinite)), 1)}`,
-          String(Math.max(0, ...s.map((x) => x.afterAbort))),
-          String(s.reduce((sum, x) => sum + (Number.isFinite(x.afterClose) ? x.afterClose : 0), 0)),
-        ];
-      }),
-    ),
-  );
+  if (opts.phases.has('abort')) {
+    log();
+    log(
+      `Abort mid-stream (fake: ${SLOW.chunks!.length} chunks ${SLOW_INTERVAL_MS} ms apart; client aborts ${ABORT_AFTER_MS} ms after sending), ${ABORTS_PER_TARGET} requests per target`,
+    );
+    log(
+      table(
+        [
+          'target',
+          'upstream closed',
+          'close delay p50 / max ms',
+          'chunks after abort max',
+          'after upstream close (sum)',
+        ],
+        targets.map((t) => {
+          const s = aborts.get(t.name) ?? [];
+          const delays = s.map((x) => x.closeDelayMs);
+          return [
+            t.name,
+            `${s.filter((x) => x.closed).length}/${s.length}`,
+            `${fmt(median(delays), 1)} / ${fmt(Math.max(...delays.filter(Number.isFinite)), 1)}`,
+            String(Math.max(0, ...s.map((x) => x.afterAbort))),
+            String(s.reduce((sum, x) => sum + (Number.isFinite(x.afterClose) ? x.afterClose : 0), 0)),
+          ];
+        }),
+      ),
+    );
+  }
 
   log();
   log(
@@ -713,12 +762,20 @@ async function main() {
     `${verdict(sc / nc <= 1.5)} Shenma CPU per request ≤ 1.5× bare Node proxy at c=${HEADLINE_C}: ${fmt(sc, 3)} vs ${fmt(nc, 3)} ms = ${fmt(sc / nc, 2)}× ` +
       `(instant model: ${fmt(si, 3)} vs ${fmt(nodeInstantCpu, 3)} ms = ${fmt(si / nodeInstantCpu, 2)}×)`,
   );
+  for (const { name } of compared) {
+    const cc = cpuPerReqOf(hk, name);
+    const ci = cpuPerReqOf('instant', name);
+    log(
+      `          compared: ${name} CPU per request ${fmt(cc, 3)} ms = ${fmt(cc / nc, 2)}× at c=${HEADLINE_C} ` +
+        `(instant model: ${fmt(ci, 3)} ms = ${fmt(ci / nodeInstantCpu, 2)}×); shenma vs ${name}: ${fmt(sc / cc, 2)}× at c=${HEADLINE_C}, ${fmt(si / ci, 2)}× instant`,
+    );
+  }
   const sa = aborts.get('shenma') ?? [];
   const worst = Math.max(0, ...sa.map((x) => x.afterAbort));
   const afterClose = sa.reduce((sum, x) => sum + (Number.isFinite(x.afterClose) ? x.afterClose : 0), 0);
   const allClosed = sa.every((x) => x.closed);
   log(
-    `${verdict(allClosed && worst <= 1)} Shenma abort: chunks the model wrote after the client aborted ≤ 1: max ${worst} per request ` +
+    `${verdict(opts.phases.has('abort') ? allClosed && worst <= 1 : undefined)} Shenma abort: chunks the model wrote after the client aborted ≤ 1: max ${worst} per request ` +
       `(upstream closed ${sa.filter((x) => x.closed).length}/${sa.length}, median ${fmt(median(sa.map((x) => x.closeDelayMs)), 1)} ms after the abort; ${afterClose} written after the fake saw the close)`,
   );
   const shenmaErrors = [...results.values()].reduce(

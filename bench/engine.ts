@@ -1,6 +1,9 @@
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { summariseProfile } from './lib/profile.js';
 import { median } from './lib/stats.js';
 
 /**
@@ -114,17 +117,36 @@ async function child(root: string): Promise<void> {
     metrics.phaseSeconds.observe({ phase: 'queue', model: outcome.model }, outcome.timings.queueMs / 1000);
   };
   for (let i = 0; i < WARMUP; i++) await one();
+  const profiler = process.env.SHENMA_BENCH_PROFILE ? await startProfiler() : undefined;
   const samples: number[] = [];
   for (let s = 0; s < SAMPLES; s++) {
     const t0 = cpuUs();
     for (let i = 0; i < PER_SAMPLE; i++) await one();
     samples.push((cpuUs() - t0) / PER_SAMPLE);
   }
+  if (profiler) await profiler.stop(process.env.SHENMA_BENCH_PROFILE!);
   await meter?.flush();
   process.stdout.write(`${JSON.stringify({ usPerCompletion: median(samples) })}\n`);
 }
 
-function parent(trees: { name: string; root: string }[]): void {
+/** V8's sampling profiler over the measured samples only (not start-up, not the warm-up). */
+async function startProfiler(): Promise<{ stop(file: string): Promise<void> }> {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 100 });
+  await session.post('Profiler.start');
+  return {
+    async stop(file) {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
+function parent(trees: { name: string; root: string }[], profile: boolean): void {
   const self = fileURLToPath(import.meta.url);
   const tsx = path.join(path.dirname(self), '..', 'node_modules', '.bin', 'tsx');
   const perTree = new Map<string, number[]>(trees.map((t) => [t.name, []]));
@@ -147,6 +169,29 @@ function parent(trees: { name: string; root: string }[]): void {
       `${t.name.padEnd(10)} ${m.toFixed(1).padStart(7)} µs  (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})  ×${(m / base).toFixed(2)} vs ${trees[0]!.name}`,
     );
   }
+  if (profile) for (const t of trees) profileTree(tsx, self, t);
+}
+
+/** One more child per tree under the sampling profiler: self and total time of its hottest functions. */
+function profileTree(tsx: string, self: string, t: { name: string; root: string }): void {
+  const dir = mkdtempSync(path.join(tmpdir(), `shenma-engine-${t.name}-`));
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'engine.cpuprofile');
+  const out = spawnSync(tsx, [self, '--child', t.root], {
+    encoding: 'utf8',
+    env: { ...process.env, SHENMA_BENCH_PROFILE: file },
+  });
+  if (out.status !== 0) throw new Error(`${t.name}: ${out.stderr}`);
+  const summary = summariseProfile(dir, [], 30, new RegExp(`^file://${t.root}/src/`));
+  if (!summary) return;
+  const strip = (name: string) => name.replace(`file://${t.root}/`, '').replace(`${t.root}/`, '');
+  console.log(`\n${t.name}: profile of the measured samples (${file})`);
+  console.log('  self time');
+  for (const f of summary.functions)
+    console.log(`  ${(f.share * 100).toFixed(1).padStart(5)} %  ${strip(f.name)}`);
+  console.log("  total time (self + callees) of the tree's own functions");
+  for (const f of summary.inclusive)
+    console.log(`  ${(f.share * 100).toFixed(1).padStart(5)} %  ${strip(f.name)}`);
 }
 
 const args = process.argv.slice(2);
@@ -154,11 +199,13 @@ if (args[0] === '--child') {
   await child(path.resolve(args[1]!));
 } else {
   const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-  const trees = args.length
-    ? args.map((a) => {
+  const profile = args.includes('--profile');
+  const named = args.filter((a) => a !== '--profile');
+  const trees = named.length
+    ? named.map((a) => {
         const [name, root] = a.includes('=') ? a.split('=') : [path.basename(a), a];
         return { name: name!, root: path.resolve(root!) };
       })
     : [{ name: 'this', root: here }];
-  parent(trees);
+  parent(trees, profile);
 }

@@ -46,7 +46,7 @@ export async function startShenma(o: StartShenmaOptions): Promise<ShenmaProcess>
     ],
     cwd: o.root,
     ready: /^(?:TOKEN (\S+)|NOAUTH)$/,
-    readyTimeoutMs: 120_000,
+    readyTimeoutMs: 300_000,
   });
   const code = await waitExit(provision, 30_000);
   if (code !== 0) throw new Error(`${o.name} provision exited with ${code}:\n${provision.tail()}`);

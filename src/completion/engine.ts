@@ -10,7 +10,8 @@ import {
   ModelUnavailableError,
   OverloadedError,
   type Replica,
-  resilientCall,
+  type ResilientCall,
+  ResilientStream,
   UpstreamError,
   UpstreamTimeout,
 } from '../models/index.js';
@@ -179,14 +180,61 @@ function fallbackCause(err: unknown): string | undefined {
 }
 
 /**
- * What the upstream call reports for one run: its timings, the per-try metrics, the fallback log
- * line. One object per run with its methods on the prototype, not a set of closures per request.
+ * The upstream call of one run: what it asks the resilient call for (models, policy, how to open a
+ * replica's stream), what it hears back (timings, per-try metrics, the fallback log line), and
+ * the try that is answering with its stop detector. One object per run with its methods on the
+ * prototype, not a set of closures per request.
  */
-class RunObserver implements CallObserver {
+class RunCall implements ResilientCall<string>, CallObserver {
+  readonly models: readonly ModelGroup[];
+  readonly signal: AbortSignal;
+  readonly observe = this;
+  /** The answering try: its model, replica and prompt, and the detector reading its answer. */
+  group: ModelGroup | undefined;
+  replica: Replica | undefined;
+  prompt: BuiltPrompt | undefined;
+  /** One per model tried: a fallback's answer starts afresh. */
+  detector: StopDetector | undefined;
+
   constructor(
+    private readonly engine: CompletionEngine,
     private readonly run: Run,
     private readonly metrics: CompletionMetrics,
-  ) {}
+    readonly controller: AbortController,
+    readonly policy: CallPolicy<string>,
+    fallback: ModelGroup | undefined,
+  ) {
+    this.models = fallback && fallback !== run.model ? [run.model, fallback] : [run.model];
+    this.signal = controller.signal;
+  }
+
+  open(replica: Replica, group: ModelGroup, signal: AbortSignal): AsyncIterable<string> {
+    const { run } = this;
+    const { input } = run.job;
+    const prompt = this.engine.promptFor(run, group);
+    this.group = group;
+    this.replica = replica;
+    this.prompt = prompt;
+    this.detector = new StopDetector({
+      prefix: input.prefix,
+      suffix: input.suffix,
+      view: run.view,
+      lineMode: run.lineMode,
+      stop: prompt.stop,
+      specialTokens: prompt.specialTokens,
+    });
+    return replica.backend.streamFim(
+      {
+        model: replica.config.model ?? replica.config.name,
+        prompt: prompt.prompt,
+        suffix: prompt.suffix,
+        maxTokens: run.maxTokens,
+        temperature: run.temperature,
+        stop: prompt.stop,
+      },
+      signal,
+    );
+  }
 
   queued(_group: ModelGroup, ms: number): void {
     this.run.timings.queueMs += ms;
@@ -213,6 +261,13 @@ class RunObserver implements CallObserver {
     this.run.job.log.info({ from: e.from.name, to: e.to.name, cause }, 'completion fallback');
   }
 }
+
+/** The total deadline's timer (a plain function and arguments: no closure per request). */
+function abortAtTotal(controller: AbortController, totalMs: number): void {
+  controller.abort(new UpstreamTimeout('total', `no complete answer within ${totalMs} ms`));
+}
+
+const nothingClaimed = () => {};
 
 export class CompletionEngine {
   /** The same for every request (it depends on the configuration only), so made once. */
@@ -297,7 +352,8 @@ export class CompletionEngine {
     return { kind: 'run', run };
   }
 
-  private promptFor(run: Run, group: ModelGroup): BuiltPrompt {
+  /** The prompt for `group`, built the first time that model is asked. */
+  promptFor(run: Run, group: ModelGroup): BuiltPrompt {
     return this.slotFor(run, group).prompt;
   }
 
@@ -341,14 +397,30 @@ export class CompletionEngine {
   private lookUp(run: Run): CompletionOutcome | undefined {
     const { cache } = this.deps;
     const { model, job } = run;
-    const prompt = this.promptFor(run, model);
-    const reuse = (
-      text: string,
-      source: 'cache' | 'typed_through',
-      filters: FilterName[],
-    ): CompletionOutcome => ({
+    const hit = cache.get(this.cacheKey(run, model));
+    if (hit) {
+      run.notes.cache = 'hit';
+      return this.reuse(run, hit.text, 'cache', hit.filters);
+    }
+    const typed = cache.typedThrough(model.name, job.input.prefix, job.input.suffix);
+    if (typed) {
+      run.notes.cache = 'typed_through';
+      return this.reuse(run, typed.text, 'typed_through', []);
+    }
+    run.notes.cache = 'miss';
+    return undefined;
+  }
+
+  private reuse(
+    run: Run,
+    text: string,
+    source: 'cache' | 'typed_through',
+    filters: FilterName[],
+  ): CompletionOutcome {
+    const prompt = this.promptFor(run, run.model);
+    return {
       kind: 'completed',
-      model: model.name,
+      model: run.model.name,
       lineMode: run.lineMode,
       promptTokens: prompt.promptTokens,
       timings: run.timings,
@@ -359,19 +431,7 @@ export class CompletionEngine {
       finishReason: 'stop',
       filters,
       completionTokens: 0,
-    });
-    const hit = cache.get(this.cacheKey(run, model));
-    if (hit) {
-      run.notes.cache = 'hit';
-      return reuse(hit.text, 'cache', hit.filters);
-    }
-    const typed = cache.typedThrough(model.name, job.input.prefix, job.input.suffix);
-    if (typed) {
-      run.notes.cache = 'typed_through';
-      return reuse(typed.text, 'typed_through', []);
-    }
-    run.notes.cache = 'miss';
-    return undefined;
+    };
   }
 
   // ---- 3. generate: lease, stream, early stop -------------------------------------------------
@@ -390,72 +450,48 @@ export class CompletionEngine {
     const onClientGone = () => controller.abort(new ClientGoneError());
     if (job.clientSignal.aborted) onClientGone();
     job.clientSignal.addEventListener('abort', onClientGone, { once: true });
-    const unclaim = job.supersedeKey ? this.deps.supersede.claim(job.supersedeKey, controller) : () => {};
+    const unclaim = job.supersedeKey
+      ? this.deps.supersede.claim(job.supersedeKey, controller)
+      : nothingClaimed;
     const remainingMs = Math.max(1, config.timeouts.totalMs - (performance.now() - run.started));
-    const totalTimer = setTimeout(
-      () =>
-        controller.abort(
-          new UpstreamTimeout('total', `no complete answer within ${config.timeouts.totalMs} ms`),
-        ),
-      remainingMs,
-    );
+    const totalTimer = setTimeout(abortAtTotal, remainingMs, controller, config.timeouts.totalMs);
     const fallback = config.fallbackModel ? models.get(config.fallbackModel) : undefined;
-    // One detector per model tried: a fallback's answer starts afresh.
-    let detector: StopDetector | undefined;
-    let current: { group: ModelGroup; replica: Replica; prompt: BuiltPrompt } | undefined;
+    const call = new RunCall(this, run, metrics, controller, this.policy, fallback);
     let raw = '';
     let pieces = 0;
     metrics.inFlight.inc({ model: model.name });
     try {
-      const answer = resilientCall({
-        models: fallback && fallback !== model ? [model, fallback] : [model],
-        signal: controller.signal,
-        policy: this.policy,
-        open: (replica, group, signal) => {
-          const prompt = this.promptFor(run, group);
-          current = { group, replica, prompt };
-          detector = new StopDetector({
-            prefix: job.input.prefix,
-            suffix: job.input.suffix,
-            view: run.view,
-            lineMode: run.lineMode,
-            stop: prompt.stop,
-            specialTokens: prompt.specialTokens,
-          });
-          return replica.backend.streamFim(
-            {
-              model: replica.config.model ?? replica.config.name,
-              prompt: prompt.prompt,
-              ...(prompt.suffix !== undefined ? { suffix: prompt.suffix } : {}),
-              maxTokens: run.maxTokens,
-              temperature: run.temperature,
-              stop: prompt.stop,
-            },
-            signal,
-          );
-        },
-        observe: new RunObserver(run, metrics),
-      });
-      for await (const { item } of answer) {
+      for await (const item of new ResilientStream(call)) {
         pieces++;
         raw += item;
-        if (detector?.push(item)) {
+        if (call.detector!.push(item)) {
           run.notes.decided = true;
           break; // leaving the loop closes the upstream request
         }
       }
     } catch (err) {
       const reason: unknown = controller.signal.aborted ? controller.signal.reason : err;
-      const answered = current?.group.name ?? model.name;
+      const answered = call.group?.name ?? model.name;
       if (reason instanceof ClientGoneError) return { kind: 'client_gone', model: answered, timings };
       if (reason instanceof SupersededError) return { kind: 'superseded', model: answered, timings };
       if (reason instanceof UpstreamTimeout) {
+        const { detector } = call;
         const partial =
           run.lineMode === 'multi' && reason.deadline === 'total' && detector
             ? completeLinesOnly(detector.text())
             : '';
-        if (partial.trim() === '' || !current) throw reason;
-        return { ...current, text: partial, raw, pieces, source: 'deadline_partial', finishReason: 'length' };
+        if (partial.trim() === '' || !call.prompt) throw reason;
+        return {
+          group: call.group!,
+          replica: call.replica,
+          prompt: call.prompt,
+          text: partial,
+          raw,
+          pieces,
+          source: 'deadline_partial',
+          finishReason: 'length',
+          cutBy: undefined,
+        };
       }
       throw reason;
     } finally {
@@ -464,20 +500,19 @@ export class CompletionEngine {
       unclaim();
       metrics.inFlight.dec({ model: model.name });
     }
-    const prompt = current?.prompt ?? this.promptFor(run, model);
+    const { detector } = call;
     // The stream ended without our stop decision: either the model stopped or it hit max_tokens.
     const finishReason = detector?.reason === undefined && pieces >= run.maxTokens ? 'length' : 'stop';
-    const cutBy = filterOfStop(detector?.reason);
     return {
-      group: current?.group ?? model,
-      ...(current ? { replica: current.replica } : {}),
-      prompt,
+      group: call.group ?? model,
+      replica: call.replica,
+      prompt: call.prompt ?? this.promptFor(run, model),
       text: detector?.text() ?? '',
       raw,
       pieces,
       source: 'model',
       finishReason,
-      ...(cutBy ? { cutBy } : {}),
+      cutBy: filterOfStop(detector?.reason),
     };
   }
 
@@ -518,7 +553,7 @@ export class CompletionEngine {
       finishReason: g.finishReason,
       filters: hits,
       completionTokens: this.countTokens(g),
-      ...(g.replica ? { replica: g.replica.config.url } : {}),
+      replica: g.replica?.config.url,
     };
   }
 

@@ -36,6 +36,8 @@ export function recordOutcome(
     }
   }
   // The access log line carries model and reason; this one adds the details for debugging.
+  // Built only when it will be written: this runs for every request.
+  if (!debugEnabled(job.log)) return;
   job.log.debug(
     {
       api: job.api,
@@ -46,6 +48,12 @@ export function recordOutcome(
     },
     'completion',
   );
+}
+
+/** Pino loggers say whether a level is on; anything else is asked to log. */
+function debugEnabled(log: CompletionJob['log']): boolean {
+  const pinoLike = log as { isLevelEnabled?(level: string): boolean };
+  return pinoLike.isLevelEnabled?.('debug') ?? true;
 }
 
 export function recordFailure(

@@ -8,17 +8,26 @@ import { HttpError } from './errors.js';
  */
 export const MAX_JSON_DEPTH = 64;
 
-/** How deep `text` nests arrays and objects, stopping as soon as it passes `limit`. */
+/**
+ * How deep `text` nests arrays and objects, stopping as soon as it passes `limit`. Strings (most
+ * of a completion body: the code) are skipped with indexOf to their closing quote rather than
+ * walked character by character: this runs on every request body.
+ */
 export function jsonDepthExceeds(text: string, limit: number): boolean {
   let depth = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c /* \ */) i++;
-      else if (c === 0x22 /* " */) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+    if (c === 0x22 /* " */) {
+      // The closing quote is the next one not escaped, i.e. not after an odd run of backslashes.
+      for (;;) {
+        const quote = text.indexOf('"', i + 1);
+        if (quote === -1) return false; // unterminated: JSON.parse refuses it
+        let before = quote - 1;
+        while (before > i && text.charCodeAt(before) === 0x5c /* \ */) before--;
+        i = quote;
+        if ((quote - 1 - before) % 2 === 0) break;
+      }
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
       depth++;
       if (depth > limit) return true;
     } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) depth--;

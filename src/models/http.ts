@@ -267,7 +267,13 @@ export async function* payloadValues<T>(
   } finally {
     if (done && !body.readableEnded) {
       // Usually only the chunked-encoding trailer is left; reading it keeps the connection reusable.
-      body.dump({ limit: 64 * 1024, signal: AbortSignal.timeout(1000) }).catch(() => undefined);
+      // A plain timer rather than AbortSignal.timeout: that signal fires (building a DOMException)
+      // a second later for every completed stream, even though the dump finished long before.
+      const stuck = setTimeout(() => body.destroy(), 1000);
+      body
+        .dump({ limit: 64 * 1024 })
+        .catch(() => undefined)
+        .finally(() => clearTimeout(stuck));
     } else if (!done) {
       body.destroy();
     }

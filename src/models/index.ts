@@ -36,6 +36,7 @@ export {
   type CallObserver,
   type CallPolicy,
   type ResilientCall,
+  ResilientStream,
   resilientCall,
 } from './resilient-call.js';
 export { RESPONSES_REQUEST, responsesInputOf } from './responses.js';

@@ -5,7 +5,7 @@ import { modelSchema } from '../config/schema.js';
 import { UpstreamError, UpstreamTimeout } from './errors.js';
 import { createBackend } from './factory.js';
 import { ModelRegistry } from './pool.js';
-import { type CallPolicy, resilientCall } from './resilient-call.js';
+import { type CallPolicy, ResilientStream, resilientCall } from './resilient-call.js';
 
 /**
  * The resilient upstream call against real HTTP backends (the scripted fake model): which failures
@@ -50,11 +50,18 @@ const policy = (over: Partial<CallPolicy<string>> = {}): CallPolicy<string> => (
   ...over,
 });
 
-async function run(models: ModelRegistry, names: string[], p: CallPolicy<string>, retries: string[] = []) {
+async function run(
+  models: ModelRegistry,
+  names: string[],
+  p: CallPolicy<string>,
+  retries: string[] = [],
+  controller?: AbortController,
+) {
   const items: { item: string; model: string }[] = [];
   const answer = resilientCall({
     models: names.map((n) => models.get(n)!),
-    signal: new AbortController().signal,
+    signal: (controller ?? new AbortController()).signal,
+    ...(controller ? { controller } : {}),
     policy: p,
     open: (replica, _group, signal) =>
       replica.backend.streamFim(
@@ -161,6 +168,75 @@ describe('resilientCall', () => {
     );
     expect(failure).toBeInstanceOf(UpstreamTimeout);
     expect((failure as UpstreamTimeout).deadline).toBe('first_token');
+    expect((await a.waitForStreamEnd(0, 2_000)).clientClosed).toBe(true);
+    await models.close();
+  });
+
+  it("with the caller's controller lent, a deadline no other try could follow ends the caller's request", async () => {
+    const models = registry([{ name: 'big', url: `${a.url}/v1` }]);
+    a.enqueue({ chunks: ['late'], fault: { kind: 'stall' } });
+    const caller = new AbortController();
+    const failure = await run(
+      models,
+      ['big'],
+      policy({ firstTokenMs: 150, queueMs: 1_000 }),
+      [],
+      caller,
+    ).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(UpstreamTimeout);
+    expect((failure as UpstreamTimeout).deadline).toBe('first_token');
+    expect(caller.signal.reason).toBe(failure);
+    expect((await a.waitForStreamEnd(0, 2_000)).clientClosed).toBe(true);
+    await models.close();
+  });
+
+  it("with the caller's controller lent, a deadline still moves on to the fallback and leaves the caller's request alone", async () => {
+    const models = registry([
+      { name: 'big', url: `${a.url}/v1` },
+      { name: 'small', url: `${b.url}/v1` },
+    ]);
+    a.enqueue({ chunks: ['late'], fault: { kind: 'stall' } });
+    b.enqueue({ chunks: ['from small'] });
+    const caller = new AbortController();
+    const retries: string[] = [];
+    const items = await run(
+      models,
+      ['big', 'small'],
+      policy({ firstTokenMs: 150, queueMs: 1_000 }),
+      retries,
+      caller,
+    );
+    expect(items).toEqual([{ item: 'from small', model: 'small' }]);
+    // The policy retries a missing first token on another replica: there is none, so the next model.
+    expect(retries).toEqual(['replica:big', 'model:small']);
+    expect(caller.signal.aborted).toBe(false);
+    expect((await a.waitForStreamEnd(0, 2_000)).clientClosed).toBe(true);
+    await models.close();
+  });
+
+  it('frees the slot and closes the upstream when the consumer stops early', async () => {
+    const models = registry([{ name: 'big', url: `${a.url}/v1` }]);
+    a.enqueue({ chunks: ['one', 'two', 'three', 'four'], interChunkMs: 50 });
+    const group = models.get('big')!;
+    const stream = new ResilientStream<string>({
+      models: [group],
+      signal: new AbortController().signal,
+      policy: policy(),
+      open: (replica, _g, signal) =>
+        replica.backend.streamFim(
+          { model: 'm', prompt: 'p', maxTokens: 8, temperature: 0, stop: [] },
+          signal,
+        ),
+    });
+    const seen: string[] = [];
+    for await (const item of stream) {
+      seen.push(item);
+      expect(stream.group).toBe(group);
+      expect(group.replicas[0]!.inFlight).toBe(1);
+      break;
+    }
+    expect(seen).toEqual(['one']);
+    expect(group.replicas[0]!.inFlight).toBe(0);
     expect((await a.waitForStreamEnd(0, 2_000)).clientClosed).toBe(true);
     await models.close();
   });

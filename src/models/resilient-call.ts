@@ -65,130 +65,195 @@ export interface ResilientCall<T> {
   models: readonly ModelGroup[];
   /** The caller's abort (client gone, superseded, total deadline): ends the call with its reason. */
   signal: AbortSignal;
+  /**
+   * The controller behind `signal`, when the caller has one to lend. A try's own deadline must
+   * end that try's upstream request only, which takes a controller per try; when no other try
+   * could follow it (one model with one replica, or one try per model), the deadline aborts this
+   * controller instead and the call ends with it, as it would have. One AbortSignal less per
+   * request (creating one costs microseconds in Node).
+   */
+  controller?: AbortController;
   policy: CallPolicy<T>;
   /** Starts the upstream stream on one replica; aborting `signal` must close it. */
   open(replica: Replica, group: ModelGroup, signal: AbortSignal): AsyncIterable<T>;
   observe?: CallObserver;
 }
 
-/**
- * Streams the answer of the first replica that starts one. Throws the caller's abort reason when
- * `signal` fires, else the failure that ended the call (see models/errors.ts).
- */
-export async function* resilientCall<T>(call: ResilientCall<T>): AsyncGenerator<Answered<T>> {
-  const { policy, signal, observe } = call;
-  let started = false;
-  let last: unknown;
-  let trigger: unknown;
-  let previous: ModelGroup | undefined;
-  for (const group of call.models) {
-    const tried = new Set<Replica>();
-    for (let attempt = 0; attempt < policy.triesPerModel; attempt++) {
-      if (previous && last !== undefined) {
-        observe?.retrying?.({ from: previous, to: group, nextModel: attempt === 0, cause: last, trigger });
-      }
-      previous = group;
-      // One try on one replica, streamed here rather than through a nested generator: every
-      // item of every answer passes this loop, so it is kept to one generator step.
-      const attemptOnce = new Attempt(call, group);
-      try {
-        const replica = await attemptOnce.lease(tried);
-        const held: T[] = [];
-        for (;;) {
-          const next = await attemptOnce.next(started);
-          if (next.done) break;
-          if (!started) {
-            if (policy.startsAnswer && !policy.startsAnswer(next.value)) {
-              held.push(next.value);
-              continue;
-            }
-            started = true;
-            attemptOnce.answerStarted();
-            for (const item of held.splice(0)) yield { item, group, replica };
-          }
-          yield { item: next.value, group, replica };
-        }
-        // The stream ended without anything that starts an answer: an empty answer, still complete.
-        if (!started) {
-          started = true;
-          for (const item of held.splice(0)) yield { item, group, replica };
-        }
-        group.markHealthy(replica);
-        return;
-      } catch (thrown) {
-        const err = attemptOnce.failed(thrown);
-        if (started || signal.aborted || !isModelCallFailure(err)) throw err;
-        trigger = err;
-        // Every replica of this model was tried already: the failure before is the news.
-        const exhausted = err instanceof ModelUnavailableError && tried.size > 0;
-        if (!exhausted) last = err;
-        if (!exhausted && policy.retryReplica(err)) continue;
-        if (policy.nextModel(err)) break;
-        throw last;
-      } finally {
-        await attemptOnce.close();
-      }
-    }
-  }
-  throw last;
-}
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
-/** The state of one try: its abort (the caller's, or its own deadlines), lease and stream. */
-class Attempt<T> {
-  private readonly controller = new AbortController();
-  private readonly onParent = () => this.controller.abort(this.call.signal.reason);
+/**
+ * The call's answer as an async iterator: the items of the first replica that starts one, each
+ * straight from that replica's stream (no wrapper per item). `group` and `replica` name the try
+ * being streamed. `next()` throws the caller's abort reason when `signal` fires, else the failure
+ * that ended the call (see models/errors.ts); `return()` (a `for await` left early) closes the
+ * upstream request and frees the slot.
+ */
+export class ResilientStream<T> implements AsyncIterableIterator<T> {
+  /** The model and replica of the current try: the answering one once items flow. */
+  group: ModelGroup | undefined;
+  replica: Replica | undefined;
+  private readonly spec: ResilientCall<T>;
+  private modelIndex = 0;
+  private attempt = 0;
+  private tried = new Set<Replica>();
+  private started = false;
+  private finished = false;
+  /** The failure reported if the call ends now, and the one that led to the latest retry. */
+  private last: unknown;
+  private trigger: unknown;
+  private previous: ModelGroup | undefined;
+  /** Items held back until one starts the answer; drained before the try's next item. */
+  private held: T[] | undefined;
+  /** The try's stream ended while held items were still being handed out. */
+  private ending = false;
+  // The current try: its abort, deadline, lease and stream.
+  private tryController: AbortController | undefined;
+  private trySignal: AbortSignal | undefined;
+  private onParent: (() => void) | undefined;
   private firstTokenTimer: NodeJS.Timeout | undefined;
-  private leaseHeld: Lease | undefined;
+  private lease: Lease | undefined;
   private iterator: AsyncIterator<T> | undefined;
   private leasedAt = 0;
 
-  constructor(
-    private readonly call: ResilientCall<T>,
-    private readonly group: ModelGroup,
-  ) {
-    const parent = call.signal;
-    if (parent.aborted) this.onParent();
-    else parent.addEventListener('abort', this.onParent, { once: true });
+  constructor(spec: ResilientCall<T>) {
+    this.spec = spec;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<T>> {
+    for (;;) {
+      const held = this.held;
+      if (held !== undefined && held.length > 0 && this.started) return { value: held.shift()!, done: false };
+      if (this.finished) return DONE;
+      if (this.ending) {
+        // The stream ended and everything it gave was handed out: a complete answer.
+        this.group!.markHealthy(this.replica!);
+        this.finished = true;
+        await this.closeTry(false);
+        return DONE;
+      }
+      if (this.iterator === undefined && this.modelIndex >= this.spec.models.length) {
+        this.finished = true;
+        throw this.last;
+      }
+      let result: IteratorResult<T>;
+      try {
+        if (this.iterator === undefined) await this.openTry();
+        result = await this.pull();
+      } catch (thrown) {
+        await this.tryFailed(thrown);
+        continue;
+      }
+      if (result.done) {
+        // Without anything that starts an answer, what was held is an empty answer, still complete.
+        this.started = true;
+        this.ending = true;
+        continue;
+      }
+      if (!this.started) {
+        const { startsAnswer } = this.spec.policy;
+        if (startsAnswer !== undefined && !startsAnswer(result.value)) {
+          if (this.held === undefined) this.held = [result.value];
+          else this.held.push(result.value);
+          continue;
+        }
+        this.started = true;
+        this.answerStarted();
+        if (held !== undefined && held.length > 0) {
+          held.push(result.value);
+          return { value: held.shift()!, done: false };
+        }
+      }
+      return result;
+    }
+  }
+
+  /** Leaving early: closes the upstream request and frees the slot. */
+  async return(): Promise<IteratorResult<T>> {
+    if (!this.finished) {
+      this.finished = true;
+      await this.closeTry(true);
+    }
+    return DONE;
+  }
+
+  /** The next try: on a replica of the current model not tried yet, or on the next model. */
+  private async openTry(): Promise<void> {
+    const { spec } = this;
+    const group = spec.models[this.modelIndex]!;
+    if (this.previous !== undefined && this.last !== undefined) {
+      spec.observe?.retrying?.({
+        from: this.previous,
+        to: group,
+        nextModel: this.attempt === 0,
+        cause: this.last,
+        trigger: this.trigger,
+      });
+    }
+    this.previous = group;
+    this.group = group;
+    this.replica = undefined;
+    const parent = spec.signal;
+    if (spec.controller !== undefined && this.isOnlyTry(group)) {
+      this.trySignal = parent;
+    } else {
+      const controller = new AbortController();
+      const onParent = () => controller.abort(parent.reason);
+      this.tryController = controller;
+      this.trySignal = controller.signal;
+      this.onParent = onParent;
+      if (parent.aborted) onParent();
+      else parent.addEventListener('abort', onParent, { once: true });
+    }
+    const { policy, observe } = spec;
+    if (policy.queueMs === undefined) this.armFirstToken();
+    const queueStart = performance.now();
+    try {
+      this.lease = await group.acquire(this.trySignal, policy.queueMs ?? policy.firstTokenMs, this.tried);
+    } finally {
+      observe?.queued?.(group, performance.now() - queueStart);
+    }
+    const replica = this.lease.replica;
+    this.replica = replica;
+    this.tried.add(replica);
+    this.leasedAt = performance.now();
+    if (policy.queueMs !== undefined) this.armFirstToken();
+    this.iterator = spec.open(replica, group, this.trySignal)[Symbol.asyncIterator]();
+  }
+
+  /** No other try can follow this one, whatever it fails with. */
+  private isOnlyTry(group: ModelGroup): boolean {
+    return (
+      this.spec.models.length === 1 && (this.spec.policy.triesPerModel <= 1 || group.replicas.length <= 1)
+    );
+  }
+
+  /** What ends the try on its deadline: its own controller, or the caller's when no other try could follow. */
+  private tryAbort(): AbortController {
+    return (this.tryController ?? this.spec.controller)!;
   }
 
   private armFirstToken(): void {
-    const ms = this.call.policy.firstTokenMs;
+    const ms = this.spec.policy.firstTokenMs;
+    const target = this.tryAbort();
     this.firstTokenTimer = setTimeout(
-      () => this.controller.abort(new UpstreamTimeout('first_token', `no first token within ${ms} ms`)),
+      () => target.abort(new UpstreamTimeout('first_token', `no first token within ${ms} ms`)),
       ms,
     );
   }
 
-  /** Waits for a slot on a replica not tried yet and opens the stream there. */
-  async lease(tried: Set<Replica>): Promise<Replica> {
-    const { policy, observe } = this.call;
-    if (policy.queueMs === undefined) this.armFirstToken();
-    const queueStart = performance.now();
-    try {
-      this.leaseHeld = await this.group.acquire(
-        this.controller.signal,
-        policy.queueMs ?? policy.firstTokenMs,
-        tried,
-      );
-    } finally {
-      observe?.queued?.(this.group, performance.now() - queueStart);
-    }
-    const replica = this.leaseHeld.replica;
-    tried.add(replica);
-    this.leasedAt = performance.now();
-    if (policy.queueMs !== undefined) this.armFirstToken();
-    this.iterator = this.call.open(replica, this.group, this.controller.signal)[Symbol.asyncIterator]();
-    return replica;
-  }
-
-  /** The next item. Once the answer started, silence beyond `idleMs` ends the try. */
-  async next(started: boolean): Promise<IteratorResult<T>> {
-    const { idleMs } = this.call.policy;
+  /** The try's next item. Once the answer started, silence beyond `idleMs` ends the try. */
+  private async pull(): Promise<IteratorResult<T>> {
+    const { idleMs } = this.spec.policy;
     // Idle is the upstream's silence only: the timer runs while we wait for it, not while a slow
     // consumer makes us wait.
-    if (!started || idleMs === undefined) return this.iterator!.next();
+    if (!this.started || idleMs === undefined) return this.iterator!.next();
+    const target = this.tryAbort();
     const idleTimer = setTimeout(
-      () => this.controller.abort(new UpstreamTimeout('idle', `no token for ${idleMs} ms mid-answer`)),
+      () => target.abort(new UpstreamTimeout('idle', `no token for ${idleMs} ms mid-answer`)),
       idleMs,
     );
     try {
@@ -198,31 +263,83 @@ class Attempt<T> {
     }
   }
 
-  answerStarted(): void {
+  private answerStarted(): void {
     clearTimeout(this.firstTokenTimer);
-    this.leaseHeld!.started();
-    const replica = this.leaseHeld!.replica;
-    this.group.markHealthy(replica);
-    this.call.observe?.started?.(this.group, performance.now() - this.leasedAt);
+    this.lease!.started();
+    this.group!.markHealthy(this.replica!);
+    this.spec.observe?.started?.(this.group!, performance.now() - this.leasedAt);
   }
 
-  /** What the try failed with: an abort surfaces as whatever the backend threw, the signal says why. */
-  failed(thrown: unknown): unknown {
-    const replica = this.leaseHeld?.replica;
-    if (replica && thrown instanceof UpstreamError && thrown.kind === 'unreachable') {
-      this.group.markDown(replica, thrown.message);
+  /**
+   * Ends the failed try, then either sets up the next one (returns) or throws what ends the call.
+   * An abort surfaces as whatever the backend threw; the try's signal says why.
+   */
+  private async tryFailed(thrown: unknown): Promise<void> {
+    const { spec } = this;
+    const group = this.group!;
+    const replica = this.replica;
+    if (replica !== undefined && thrown instanceof UpstreamError && thrown.kind === 'unreachable') {
+      group.markDown(replica, thrown.message);
     }
-    const reason: unknown = this.controller.signal.aborted ? this.controller.signal.reason : thrown;
-    this.leaseHeld?.failed(reason);
-    this.call.observe?.failed?.(this.group, reason);
-    return reason;
+    const signal = this.trySignal;
+    const err: unknown = signal?.aborted ? signal.reason : thrown;
+    this.lease?.failed(err);
+    spec.observe?.failed?.(group, err);
+    await this.closeTry(true);
+    if (this.started || spec.signal.aborted || !isModelCallFailure(err)) {
+      this.finished = true;
+      throw err;
+    }
+    this.trigger = err;
+    // What the failed try held back is not part of the answer another try gives.
+    this.held = undefined;
+    // Every replica of this model was tried already: the failure before is the news.
+    const exhausted = err instanceof ModelUnavailableError && this.tried.size > 0;
+    if (!exhausted) this.last = err;
+    const anotherReplica = !exhausted && spec.policy.retryReplica(err);
+    if (anotherReplica && ++this.attempt < spec.policy.triesPerModel) return;
+    // Out of tries on this model after a replica-worthy failure, or one worth the next model.
+    if (anotherReplica || spec.policy.nextModel(err)) {
+      this.modelIndex++;
+      this.attempt = 0;
+      this.tried = new Set();
+      if (this.modelIndex < spec.models.length) return;
+    }
+    this.finished = true;
+    throw this.last;
   }
 
-  /** Closes the upstream request when we stop early (consumer left, or a failure) and frees the slot. */
-  async close(): Promise<void> {
+  /** Ends the current try: its deadline, its parent-abort listener, its stream (when `early`), its slot. */
+  private async closeTry(early: boolean): Promise<void> {
     clearTimeout(this.firstTokenTimer);
-    this.call.signal.removeEventListener('abort', this.onParent);
-    await this.iterator?.return?.(undefined).catch(() => undefined);
-    this.leaseHeld?.release();
+    this.firstTokenTimer = undefined;
+    if (this.onParent !== undefined) {
+      this.spec.signal.removeEventListener('abort', this.onParent);
+      this.onParent = undefined;
+    }
+    this.tryController = undefined;
+    const iterator = this.iterator;
+    this.iterator = undefined;
+    const lease = this.lease;
+    this.lease = undefined;
+    if (early && iterator?.return !== undefined) await iterator.return(undefined).catch(() => undefined);
+    lease?.release();
+  }
+}
+
+/**
+ * The same answer as a generator of `{ item, group, replica }`, for callers that want each item's
+ * model with it.
+ */
+export async function* resilientCall<T>(call: ResilientCall<T>): AsyncGenerator<Answered<T>> {
+  const stream = new ResilientStream(call);
+  try {
+    for (;;) {
+      const next = await stream.next();
+      if (next.done) return;
+      yield { item: next.value, group: stream.group!, replica: stream.replica! };
+    }
+  } finally {
+    await stream.return();
   }
 }

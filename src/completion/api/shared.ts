@@ -31,8 +31,19 @@ export function completionStream(completionId: string | undefined): string | und
   return dash === -1 ? undefined : completionId.slice(dash + 1);
 }
 
+/** Random bytes drawn 256 ids at a time: one system call per 256 requests instead of one each. */
+const ID_BYTES = 15;
+let idPool = Buffer.alloc(0);
+let idAt = 0;
+
 export function newCompletionId(): string {
-  return `cmpl-${randomBytes(15).toString('base64url')}`;
+  if (idAt + ID_BYTES > idPool.length) {
+    idPool = randomBytes(ID_BYTES * 256);
+    idAt = 0;
+  }
+  const id = idPool.toString('base64url', idAt, idAt + ID_BYTES);
+  idAt += ID_BYTES;
+  return `cmpl-${id}`;
 }
 
 /** Why a reply carries no suggestion, in words an operator can grep for. */

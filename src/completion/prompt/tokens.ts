@@ -43,7 +43,10 @@ export function createEstimateCounter(charsPerToken: number, specialTokens: read
       let specials = 0;
       let specialChars = 0;
       if (pattern) {
-        for (const match of text.matchAll(pattern)) {
+        // exec on the shared pattern, not matchAll (which copies the RegExp on every call):
+        // budgeting counts many slices per request. Synchronous, so no other caller sees lastIndex.
+        pattern.lastIndex = 0;
+        for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
           specials += 1;
           specialChars += match[0].length;
         }
