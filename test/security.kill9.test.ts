@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/storage/database.js';
 import { type FakeModel, startFakeModel } from './fake-model/server.js';
 import { type CliProcess, createUserToken, runCli } from './support/cli-process.js';
+import { reachableTempDir } from './support/temp-dir.js';
 
 /**
  * The review's crash probe (issue #7): `shenma start` killed with SIGKILL while chats stream, then
@@ -51,7 +51,7 @@ describe('kill -9 during streaming chats', () => {
     fake = await startFakeModel({
       defaultScript: { text: 'a streamed answer, '.repeat(8), chunkChars: 8, interChunkMs: 40 },
     });
-    const dir = mkdtempSync(path.join(tmpdir(), 'shenma-kill9-'));
+    const dir = reachableTempDir('shenma-kill9-');
     dirs.push(dir);
     writeFileSync(
       path.join(dir, 'shenma.yaml'),

@@ -1,16 +1,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { dataDirExposure, reachableTempDir } from '../../test/support/temp-dir.js';
 import { acquireDataDirLock, DataDirLockedError } from './data-dir-lock.js';
 import { openDatabase } from './database.js';
 
 let dataDir: string;
 beforeEach(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'shenma-lock-'));
+  dataDir = reachableTempDir('shenma-lock-');
 });
 afterEach(async () => {
   await rm(dataDir, { recursive: true, force: true });
@@ -97,15 +98,15 @@ describe('acquireDataDirLock', () => {
   });
 });
 
-describe('openDatabase with PGlite', () => {
+describe('openDatabase with the embedded server', () => {
   it('creates a private data dir, holds the lock while open, and reopens after close', async () => {
     const nested = join(dataDir, 'nested', 'data');
     let started = performance.now();
     const first = await openDatabase({ dataDir: nested });
     const initMs = performance.now() - started;
     try {
-      expect(first.kind).toBe('pglite');
-      expect((await stat(nested)).mode & 0o777).toBe(0o700);
+      expect(first.kind).toBe('embedded');
+      expect(dataDirExposure(nested)).toEqual([]);
       expect((await stat(join(nested, 'pgdata'))).mode & 0o777).toBe(0o700);
       await sql`create table kept (v text)`.execute(first.db);
       await sql`insert into kept values ('still here')`.execute(first.db);
@@ -136,7 +137,7 @@ describe('openDatabase with PGlite', () => {
     expect(await readdir(nested)).not.toContain('pgdata.lock');
 
     console.info(
-      `[storage] PGlite first open (initdb) ${Math.round(initMs)} ms, reopen ${Math.round(reopenMs)} ms`,
+      `[storage] embedded PostgreSQL first open (initdb) ${Math.round(initMs)} ms, reopen ${Math.round(reopenMs)} ms`,
     );
   }, 60_000);
 });
