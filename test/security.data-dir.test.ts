@@ -1,5 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -92,6 +102,34 @@ describe('the data directory', () => {
       }
     },
     90_000,
+  );
+
+  it.skipIf(!canDropPrivileges())(
+    'runs the embedded PostgreSQL server as the user Shenma runs as, when that is not root',
+    async () => {
+      const dir = tempDir();
+      writeFileSync(path.join(dir, 'shenma.yaml'), CONFIG, { mode: 0o644 });
+      chownSync(dir, 65534, 65534);
+      const run = runCli(
+        ['start', '--config', 'shenma.yaml', '--port', '0', '--data-dir', 'state'],
+        dir,
+        {},
+        undefined,
+        ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'],
+      );
+      try {
+        await run.waitFor(/listening on (http:\/\/\S+)/, 90_000);
+        const pgdata = path.join(dir, 'state', 'pgdata');
+        expect(statSync(pgdata).uid).toBe(65534);
+        const postmaster = Number(readFileSync(path.join(pgdata, 'postmaster.pid'), 'utf8').split('\n')[0]);
+        expect(readFileSync(`/proc/${postmaster}/status`, 'utf8')).toMatch(/^Uid:\s+65534\s/m);
+      } finally {
+        run.child.kill('SIGTERM');
+      }
+      expect(await run.exited).toBe(0);
+      expect(existsSync(path.join(dir, 'state', 'pgdata', 'postmaster.pid'))).toBe(false);
+    },
+    120_000,
   );
 
   it('keeps the embedded database private: directories 0700 while running (the data dir 0710 to the server group as root), files 0600', async () => {
