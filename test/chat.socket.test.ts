@@ -1,9 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -27,13 +25,14 @@ import { createBackend, ModelRegistry } from '../src/models/index.js';
 import { type Database, openDatabase } from '../src/storage/database.js';
 import { migrate } from '../src/storage/migrate.js';
 import { type FakeModel, startFakeModel } from './fake-model/server.js';
-import { seedEmbeddedDatabase } from './support/pglite-template.js';
+import { seedEmbeddedDatabase } from './support/embedded-template.js';
+import { reachableTempDir } from './support/temp-dir.js';
 
 /**
  * The extension's Socket.IO chat end to end, with the Socket.IO client version the extension
  * bundles (4.0.1, websocket only): a real ChatService over a real ModelRegistry pointing at the
  * fake model, in-test hooks recording outcomes, and credentials checked against real API tokens
- * in a TokenStore on PGlite. The lead's wiring in src/chat/role.ts (real hooks, the JWT
+ * in a TokenStore on the embedded PostgreSQL. The lead's wiring in src/chat/role.ts (real hooks, the JWT
  * authenticator, the shared HTTP server) is tested elsewhere.
  */
 
@@ -53,7 +52,7 @@ let bobToken: string;
 
 beforeAll(async () => {
   fake = await startFakeModel();
-  dataDir = await mkdtemp(join(tmpdir(), 'shenma-socket-chat-'));
+  dataDir = reachableTempDir('shenma-socket-chat-');
   await seedEmbeddedDatabase(dataDir);
   database = await openDatabase({ dataDir });
   await migrate(database.db);

@@ -1,11 +1,11 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type FakeModel, startFakeModel } from './fake-model/server.js';
 import { killAllCliProcesses, runCli } from './support/cli-process.js';
 import { createScratchDatabase, postgresReachable, type ScratchDatabase } from './support/postgres.js';
 import { extensionBody } from './support/shenma.js';
+import { dataDirExposure, reachableTempDir } from './support/temp-dir.js';
 
 /**
  * `shenma start` as a user runs it: a child process from the CLI entry, a config file, a data
@@ -51,7 +51,7 @@ async function createUserToken(
 }
 
 function tempDir(): string {
-  const d = mkdtempSync(path.join(tmpdir(), 'shenma-cli-'));
+  const d = reachableTempDir('shenma-cli-');
   dirs.push(d);
   return d;
 }
@@ -114,7 +114,7 @@ describe('shenma start', () => {
     const sent = fake.requests.find((r) => r.path === '/v1/completions')!;
     expect(sent.headers.authorization).toBe('Bearer sk-test-secret');
     expect((sent.body as { prompt: string }).prompt.startsWith('<|fim_prefix|>def add(a, b):')).toBe(true);
-    expect(statSync(path.join(dir, 'state')).mode & 0o777).toBe(0o700);
+    expect(dataDirExposure(path.join(dir, 'state'))).toEqual([]);
     const { out, err } = run.output();
     expect(out + err).not.toContain('sk-test-secret');
     expect(out + err).not.toContain(token);

@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/storage/database.js';
 import { type FakeModel, startFakeModel } from './fake-model/server.js';
 import { type CliProcess, createUserToken, runCli } from './support/cli-process.js';
+import { reachableTempDir } from './support/temp-dir.js';
 
 /**
  * The review's crash probe (issue #7): `shenma start` killed with SIGKILL while chats stream, then
@@ -20,6 +20,15 @@ afterAll(async () => {
   await fake?.close();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Streams one chat; resolves with whether the client saw it finish. */
 async function streamChat(url: string, token: string, requestId: string): Promise<boolean> {
@@ -51,7 +60,7 @@ describe('kill -9 during streaming chats', () => {
     fake = await startFakeModel({
       defaultScript: { text: 'a streamed answer, '.repeat(8), chunkChars: 8, interChunkMs: 40 },
     });
-    const dir = mkdtempSync(path.join(tmpdir(), 'shenma-kill9-'));
+    const dir = reachableTempDir('shenma-kill9-');
     dirs.push(dir);
     writeFileSync(
       path.join(dir, 'shenma.yaml'),
@@ -80,8 +89,14 @@ describe('kill -9 during streaming chats', () => {
     // Some finished and some still streaming: that is the moment to pull the plug.
     const deadline = Date.now() + 60_000;
     while (finished.size < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const pgdata = path.join(dir, 'state', 'pgdata');
+    const postmaster = Number(readFileSync(path.join(pgdata, 'postmaster.pid'), 'utf8').split('\n')[0]);
     first.child.kill('SIGKILL');
     expect(await first.exited).toBe('SIGKILL');
+    // No orphan: the embedded PostgreSQL server stops by itself once its Shenma is gone.
+    const orphanDeadline = Date.now() + 60_000;
+    while (isRunning(postmaster) && Date.now() < orphanDeadline) await new Promise((r) => setTimeout(r, 100));
+    expect(isRunning(postmaster)).toBe(false);
     await Promise.all(chats);
     expect(finished.size).toBeGreaterThanOrEqual(4);
     expect(finished.size).toBeLessThan(16);

@@ -1,11 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import { startEmbedded } from '../src/server/embedded.js';
 import { type CliProcess, createUserToken, runCli } from './support/cli-process.js';
 import { extensionBody } from './support/shenma.js';
+import { reachableTempDir } from './support/temp-dir.js';
 
 /**
  * Issue #7 item 7: a password in a model URL showed on the unauthenticated /metrics, in 503
@@ -23,7 +24,7 @@ afterAll(() => {
 });
 
 const tempDir = () => {
-  const d = mkdtempSync(path.join(tmpdir(), 'shenma-secrets-'));
+  const d = reachableTempDir('shenma-secrets-');
   dirs.push(d);
   return d;
 };

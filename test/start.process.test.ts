@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenStore, UserStore } from '../src/identity/users.js';
@@ -8,6 +7,7 @@ import { openDatabase } from '../src/storage/database.js';
 import { type FakeModel, startFakeModel } from './fake-model/server.js';
 import { killAllCliProcesses, runCli } from './support/cli-process.js';
 import { createScratchDatabase, postgresReachable, type ScratchDatabase } from './support/postgres.js';
+import { reachableTempDir } from './support/temp-dir.js';
 
 /**
  * `shenma start` as its own process, for what only a real process shows: the first start of the
@@ -30,7 +30,7 @@ afterAll(async () => {
 });
 
 function tempDir(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'shenma-start-'));
+  const dir = reachableTempDir('shenma-start-');
   dirs.push(dir);
   return dir;
 }

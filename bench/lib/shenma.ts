@@ -1,5 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { type Child, freePort, spawnChild, waitExit } from './proc.js';
 
 /** Starting Shenma for a benchmark: a credential first, then `node bin/shenma.js start`. */
@@ -31,8 +31,11 @@ export interface StartShenmaOptions {
 export async function startShenma(o: StartShenmaOptions): Promise<ShenmaProcess> {
   const dataDir = join(o.dir, 'data');
   mkdirSync(o.dir, { recursive: true });
-  // A credential for the user routes, created before Shenma opens the database (PGlite: one
-  // process at a time).
+  // Run as root, the embedded PostgreSQL server runs as shenma-db, which must pass through the
+  // benchmark's 0700 mkdtemp directory to reach the data directory.
+  chmodSync(dirname(o.dir), 0o711);
+  // A credential for the user routes, created before Shenma opens the database (the embedded
+  // database belongs to one process at a time).
   const { child: provision, match: provisioned } = await spawnChild({
     name: `${o.name} provision`,
     command: process.execPath,

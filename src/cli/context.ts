@@ -18,6 +18,9 @@ export interface CommonValues {
 export function resolveDataDir(values: CommonValues, io: CliIO): string {
   const dir = path.resolve(values['data-dir'] ?? io.env.SHENMA_DATA_DIR ?? DEFAULT_DATA_DIR);
   try {
+    // Directories made above it only let others pass through (0711): run as root, the embedded
+    // database's server runs as another user, which must reach the data directory.
+    mkdirSync(path.dirname(dir), { recursive: true, mode: 0o711 });
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
     const problem = dataDirProblem(err, dir);

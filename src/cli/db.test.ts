@@ -1,9 +1,10 @@
 // Tests `shenma db` (src/cli/db.ts); kept here because this engineer's files are under src/storage.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reachableTempDir } from '../../test/support/temp-dir.js';
 import { acquireDataDirLock } from '../storage/data-dir-lock.js';
 import { MIGRATIONS } from '../storage/migrations/index.js';
 import { redactUrl, run } from './db.js';
@@ -24,7 +25,7 @@ function captureIO(env: NodeJS.ProcessEnv = {}) {
 
 let dataDir: string;
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'shenma-db-cli-'));
+  dataDir = reachableTempDir('shenma-db-cli-');
 });
 afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
@@ -34,7 +35,7 @@ describe('shenma db on the embedded database', () => {
   it('reports every migration pending, then migrates, then has nothing to do', async () => {
     const before = captureIO();
     expect(await run(['status', '--data-dir', dataDir], before.io)).toBe(0);
-    expect(before.out[0]).toBe(`Database: embedded PostgreSQL (PGlite) at ${join(dataDir, 'pgdata')}`);
+    expect(before.out[0]).toBe(`Database: embedded PostgreSQL at ${join(dataDir, 'pgdata')}`);
     expect(before.out.slice(1, -1)).toEqual(
       MIGRATIONS.map((m) => expect.stringMatching(`^  ${m.name} +pending$`)),
     );

@@ -50,7 +50,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       database = await openDatabase({ url, dataDir: '' });
     } else {
       const dataDir = resolveDataDir(values, io);
-      target = `embedded PostgreSQL (PGlite) at ${join(dataDir, 'pgdata')}`;
+      target = `embedded PostgreSQL at ${join(dataDir, 'pgdata')}`;
       // The running server holds the embedded database: ask it, as `shenma users` does.
       const server = await runningServer(dataDir);
       if (server) {

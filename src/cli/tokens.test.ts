@@ -1,11 +1,12 @@
 // Tests `shenma tokens` (src/cli/tokens.ts) on the embedded database opened directly, on a running
 // embedded server (through its admin socket) and on PostgreSQL, plus --expires parsing.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedEmbeddedDatabase } from '../../test/support/pglite-template.js';
+import { seedEmbeddedDatabase } from '../../test/support/embedded-template.js';
 import { createScratchDatabase, postgresReachable } from '../../test/support/postgres.js';
+import { reachableTempDir } from '../../test/support/temp-dir.js';
 import { parseConfig } from '../config/load.js';
 import { TokenStore, UserStore } from '../identity/users.js';
 import { type EmbeddedServer, startEmbedded } from '../server/embedded.js';
@@ -41,7 +42,7 @@ afterAll(async () => {
 });
 
 async function tempDir(config = '{}\n'): Promise<{ dir: string; config: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'shenma-tokens-'));
+  const dir = reachableTempDir('shenma-tokens-');
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   // Its own config file, so a ./shenma.yaml in the working directory cannot change the target.
   await writeFile(join(dir, 'shenma.yaml'), config);

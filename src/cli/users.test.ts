@@ -1,16 +1,17 @@
 // Tests `shenma users` (src/cli/users.ts) on the three places its operations can run: the embedded
 // database opened directly, a running embedded server (through its admin socket), and PostgreSQL.
-import { link, lstat, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+
+import { link, lstat, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedEmbeddedDatabase } from '../../test/support/pglite-template.js';
+import { seedEmbeddedDatabase } from '../../test/support/embedded-template.js';
 import {
   createScratchDatabase,
   postgresReachable,
   type ScratchDatabase,
 } from '../../test/support/postgres.js';
+import { dataDirExposure, reachableTempDir } from '../../test/support/temp-dir.js';
 import { parseConfig } from '../config/load.js';
 import { TokenStore, UserStore } from '../identity/users.js';
 import { adminSocketPath, startAdminSocket } from '../server/admin-socket.js';
@@ -60,7 +61,7 @@ afterAll(async () => {
 });
 
 async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'shenma-users-'));
+  const dir = reachableTempDir('shenma-users-');
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   return dir;
 }
@@ -126,7 +127,7 @@ async function postgresTarget(): Promise<Target> {
   };
 }
 
-/** A direct PGlite open per command adds up on a cold data directory, more so on a busy CI machine. */
+/** A direct embedded-server start per command adds up on a cold data directory, more so on a busy CI machine. */
 const SLOW = 60_000;
 
 const havePostgres = await postgresReachable();
@@ -307,7 +308,7 @@ describe('the admin socket', () => {
         const info = await stat(adminSocketPath(dataDir));
         expect(info.isSocket()).toBe(true);
         expect(info.mode & 0o777).toBe(0o600);
-        expect((await stat(dataDir)).mode & 0o777).toBe(0o700);
+        expect(dataDirExposure(dataDir)).toEqual([]);
       } finally {
         await server.close();
       }

@@ -428,7 +428,7 @@ export const configSchema = z
           .string()
           .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
           .optional()
-          .describe('PostgreSQL URL; unset means embedded PostgreSQL (PGlite) in the data directory'),
+          .describe('PostgreSQL URL; unset means the embedded PostgreSQL server in the data directory'),
       })
       .prefault({}),
     identity: identitySchema,

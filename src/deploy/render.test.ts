@@ -1,17 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Ajv } from 'ajv';
 import addFormatsImport from 'ajv-formats';
@@ -22,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { cli } from '../../test/support/cli.js';
 import { PG_ADMIN_URL, postgresReachable } from '../../test/support/postgres.js';
+import { reachableTempDir } from '../../test/support/temp-dir.js';
 import { parseConfig } from '../config/load.js';
 import { allowedPublishedPorts, type ComposeFile, referencedEnv } from './compose.js';
 import { deploymentDatabases, renderBootstrapSql } from './files/postgres.js';
@@ -52,7 +43,7 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 function tempDir(): string {
-  const d = mkdtempSync(path.join(tmpdir(), 'shenma-render-'));
+  const d = reachableTempDir('shenma-render-');
   dirs.push(d);
   return d;
 }

@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import Fastify, { type FastifyRequest } from 'fastify';
 import {
   type CryptoKey,
@@ -15,7 +13,8 @@ import {
   SignJWT,
 } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { seedEmbeddedDatabase } from '../../test/support/pglite-template.js';
+import { seedEmbeddedDatabase } from '../../test/support/embedded-template.js';
+import { reachableTempDir } from '../../test/support/temp-dir.js';
 import { type IdentityConfig, identitySchema } from '../config/schema.js';
 import { AuthenticationError, authenticateWithChallenge } from '../http/authentication-error.js';
 import { fastifyErrorHandler, HttpError } from '../http/errors.js';
@@ -84,7 +83,7 @@ let alice: User;
 let embeddedKey: SigningKey;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'shenma-authenticate-'));
+  dataDir = reachableTempDir('shenma-authenticate-');
   await seedEmbeddedDatabase(dataDir);
   database = await openDatabase({ dataDir });
   await migrate(database.db);

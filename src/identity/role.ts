@@ -23,7 +23,7 @@ export const identityRole: RoleFactory<'identity'> = async (ctx) => {
   // Verified tokens may be remembered when this process hears of every change: it is the
   // embedded database's one writer, or changes are broadcast through Redis.
   const tokens = new TokenStore(ctx.db.db, {
-    cacheVerified: ctx.db.kind === 'pglite' || ctx.config.redis.url !== undefined,
+    cacheVerified: ctx.db.kind === 'embedded' || ctx.config.redis.url !== undefined,
     events,
   });
   const stopListening = events.subscribe(() => tokens.forgetVerified());

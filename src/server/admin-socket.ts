@@ -15,8 +15,9 @@ import type { MigrationState } from '../storage/migrate.js';
 /**
  * The admin channel of a running `shenma start` on the embedded database.
  *
- * PGlite can only be opened by one process (see `acquireDataDirLock`), so while the server runs,
- * `shenma users …` / `shenma tokens …` cannot open the database themselves; they send the
+ * One process at a time owns the data directory's embedded PostgreSQL server (see
+ * `acquireDataDirLock`), so while the server runs, `shenma users …` / `shenma tokens …` do not
+ * open the database themselves; they send the
  * operation here instead and the server runs it on its own connection (so it sees the change at
  * once).
  *

@@ -248,7 +248,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
       app.log,
     );
     // Only the embedded database needs it: `shenma users|tokens` open PostgreSQL themselves.
-    if (db.kind === 'pglite') {
+    if (db.kind === 'embedded') {
       const stores = {
         users: new UserStore(db.db, { events: credentialChanges }),
         tokens: new TokenStore(db.db, { events: credentialChanges }),

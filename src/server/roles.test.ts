@@ -1,12 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   createScratchDatabase,
   postgresReachable,
   type ScratchDatabase,
 } from '../../test/support/postgres.js';
+import { reachableTempDir } from '../../test/support/temp-dir.js';
 import { main } from '../cli/main.js';
 import { parseConfig } from '../config/load.js';
 import { type EmbeddedServer, parseRoleList, startEmbedded } from './embedded.js';
@@ -19,7 +18,7 @@ afterAll(async () => {
 });
 
 async function serve(roles: Parameters<typeof parseRoleList>[0]): Promise<EmbeddedServer> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'shenma-roles-'));
+  const dataDir = reachableTempDir('shenma-roles-');
   let scratch: ScratchDatabase | undefined;
   if (await postgresReachable()) scratch = await createScratchDatabase('roles');
   const server = await startEmbedded({

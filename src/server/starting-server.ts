@@ -9,7 +9,11 @@ export async function startStartingServer(host: string, port: number): Promise<{
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"starting"}');
+      // Never kept alive: this server closes when the real one takes the port, and a client that
+      // reused the idle connection would get ECONNRESET from the first request after start-up.
+      res
+        .writeHead(200, { 'content-type': 'application/json', connection: 'close' })
+        .end('{"status":"starting"}');
       return;
     }
     res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '2', connection: 'close' }).end(

@@ -4,8 +4,9 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 
 /**
- * The data-directory lock. PGlite keeps the whole cluster in one process with no shared-memory
-protection, so a second process opening the same pgdata would corrupt it.
+ * The data-directory lock: one Shenma process at a time starts, uses and stops the data
+ * directory's embedded PostgreSQL server. It is Shenma's own, beside PostgreSQL's postmaster.pid:
+ * a stale postmaster.pid is only recovered by the process that holds this lock.
  */
 
 export interface DataDirLock {

@@ -1,16 +1,18 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { seedEmbeddedDatabase } from '../../test/support/embedded-template.js';
+import { dataDirExposure, reachableTempDir } from '../../test/support/temp-dir.js';
 import { acquireDataDirLock, DataDirLockedError } from './data-dir-lock.js';
 import { openDatabase } from './database.js';
 
 let dataDir: string;
 beforeEach(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'shenma-lock-'));
+  dataDir = reachableTempDir('shenma-lock-');
 });
 afterEach(async () => {
   await rm(dataDir, { recursive: true, force: true });
@@ -97,15 +99,15 @@ describe('acquireDataDirLock', () => {
   });
 });
 
-describe('openDatabase with PGlite', () => {
+describe('openDatabase with the embedded server', () => {
   it('creates a private data dir, holds the lock while open, and reopens after close', async () => {
     const nested = join(dataDir, 'nested', 'data');
     let started = performance.now();
     const first = await openDatabase({ dataDir: nested });
     const initMs = performance.now() - started;
     try {
-      expect(first.kind).toBe('pglite');
-      expect((await stat(nested)).mode & 0o777).toBe(0o700);
+      expect(first.kind).toBe('embedded');
+      expect(dataDirExposure(nested)).toEqual([]);
       expect((await stat(join(nested, 'pgdata'))).mode & 0o777).toBe(0o700);
       await sql`create table kept (v text)`.execute(first.db);
       await sql`insert into kept values ('still here')`.execute(first.db);
@@ -136,7 +138,42 @@ describe('openDatabase with PGlite', () => {
     expect(await readdir(nested)).not.toContain('pgdata.lock');
 
     console.info(
-      `[storage] PGlite first open (initdb) ${Math.round(initMs)} ms, reopen ${Math.round(reopenMs)} ms`,
+      `[storage] embedded PostgreSQL first open (initdb) ${Math.round(initMs)} ms, reopen ${Math.round(reopenMs)} ms`,
     );
   }, 60_000);
+});
+
+describe('a postmaster.pid left behind', () => {
+  it('is recovered when its pid now names a process that is not this cluster’s server', async () => {
+    const dir = reachableTempDir('shenma-stale-pid-');
+    try {
+      await seedEmbeddedDatabase(dir);
+      const pgdata = join(dir, 'pgdata');
+      // As after a container restart: the old server's pid now belongs to someone else (us).
+      await writeFile(join(pgdata, 'postmaster.pid'), `${process.pid}\n${pgdata}\n0\n5432\n`);
+      const database = await openDatabase({ dataDir: dir });
+      try {
+        await database.ping();
+        const pid = Number((await readFile(join(pgdata, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+        expect(pid).not.toBe(process.pid);
+      } finally {
+        await database.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('refuses a PostgreSQL 17 (PGlite) data directory with a message, and leaves it alone', async () => {
+    const dir = reachableTempDir('shenma-pglite-dir-');
+    try {
+      await mkdir(join(dir, 'pgdata'), { mode: 0o700 });
+      await writeFile(join(dir, 'pgdata', 'PG_VERSION'), '17\n');
+      await expect(openDatabase({ dataDir: dir })).rejects.toThrow(/PGlite.*docs\/embedded-database\.md/s);
+      expect(await readdir(join(dir, 'pgdata'))).toEqual(['PG_VERSION']);
+      expect(await readdir(dir)).not.toContain('pgdata.lock');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -1,36 +1,39 @@
-import { chmod, mkdir, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { acquireDataDirLock } from './data-dir-lock.js';
-import { createPGliteDataDir, needsCreate } from './pglite-create.js';
-import { PGliteDriver, pgliteDialect } from './pglite-dialect.js';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres/server.js';
 import { sanitizingDialect } from './query-errors.js';
 import type { Tables } from './tables.js';
 
 /**
- * Opens the application database: real PostgreSQL when a URL is configured, else embedded PGlite
- * under the data directory (behind its lock). Both give the same typed Kysely handle.
+ * Opens the application database: PostgreSQL at a configured URL, else the embedded PostgreSQL
+ * server of the data directory (behind its lock), started for as long as the handle is open.
+ * Both are the same server software behind the same driver, so there is one SQL dialect.
  */
 
 // The handle's schema and what opening may throw, for callers that only open a database.
 export { DataDirLockedError } from './data-dir-lock.js';
+export { EmbeddedPostgresError } from './embedded-postgres/server.js';
 export type * from './tables.js';
 
 export interface Database {
   db: Kysely<Tables>;
-  kind: 'pglite' | 'postgres';
+  /** `embedded`: the data directory's own server, which this process started and stops. */
+  kind: 'embedded' | 'postgres';
+  /** The embedded server's postmaster pid (measurements, tests); undefined with a URL. */
+  serverPid?: number | undefined;
   /** Round-trips a trivial query; rejects when the database does not answer. */
   ping(): Promise<void>;
   /** Rewrites the one-row readiness table; rejects when the database takes no writes (disk full, read-only). */
   checkWritable(): Promise<void>;
-  /** Closes the pool or the embedded instance and releases the data-dir lock. */
+  /** Closes the pool (and stops the embedded server, releasing the data-dir lock). */
   close(): Promise<void>;
 }
 
 export interface OpenDatabaseOptions {
-  /** A `postgres://` URL selects real PostgreSQL; without it the embedded PGlite is used. */
+  /** A `postgres://` URL selects that server; without it the data directory's embedded server is used. */
   url?: string;
   /** Where the embedded database lives (`<dataDir>/pgdata`); unused with `url`. */
   dataDir: string;
@@ -38,20 +41,17 @@ export interface OpenDatabaseOptions {
   connectTimeoutMs?: number;
   /** Told when the embedded database does not exist yet and is being created (takes a while). */
   onCreate?: (pgdata: string) => void;
+  /** The embedded server's log lines. */
+  onServerLog?: (line: string) => void;
 }
-
-const INT8_OID = 20;
 
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
   if (opts.url) return openPostgres(opts.url, opts.connectTimeoutMs ?? 10_000);
-  return openPGlite(opts.dataDir, opts.onCreate);
+  return openEmbedded(opts);
 }
 
 function openPostgres(url: string, connectTimeoutMs: number): Database {
-  const pool = new pg.Pool({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs, max: 10 });
-  // An idle client that loses its server emits 'error' on the pool; unhandled, that kills the
-  // process. The pool drops the client and the next query reconnects or fails visibly.
-  pool.on('error', () => {});
+  const pool = newPool({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs, max: 10 });
   const db = new Kysely<Tables>({ dialect: sanitizingDialect(new PostgresDialect({ pool })) });
   return {
     db,
@@ -62,54 +62,56 @@ function openPostgres(url: string, connectTimeoutMs: number): Database {
   };
 }
 
-async function openPGlite(dataDir: string, onCreate?: (pgdata: string) => void): Promise<Database> {
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const lock = await acquireDataDirLock(dataDir);
-  let pglite: PGlite;
-  const pgdata = join(dataDir, 'pgdata');
+function newPool(config: pg.PoolConfig): pg.Pool {
+  const pool = new pg.Pool(config);
+  // An idle client that loses its server emits 'error' on the pool; unhandled, that kills the
+  // process. The pool drops the client and the next query reconnects or fails visibly.
+  pool.on('error', () => {});
+  return pool;
+}
+
+async function openEmbedded(opts: OpenDatabaseOptions): Promise<Database> {
+  // Directories made above it only let others pass through: run as root, the server runs as
+  // another user, which must reach the data directory (see embedded-postgres/server-user.ts).
+  await mkdir(dirname(opts.dataDir), { recursive: true, mode: 0o711 });
+  await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
+  // One Shenma process owns the data directory's server; a second one would start another
+  // postmaster on the same cluster (PostgreSQL refuses) or stop the first one's.
+  const lock = await acquireDataDirLock(opts.dataDir);
+  let server: EmbeddedPostgres;
   try {
-    await mkdir(pgdata, { recursive: true, mode: 0o700 });
-    if (needsCreate(pgdata)) {
-      onCreate?.(pgdata);
-      await createPGliteDataDir(pgdata);
-    }
-    // The cluster holds password hashes, tokens and prompts. PGlite writes its files 0666/0644
-    // whatever the umask, so the directory is closed to others first (which alone keeps them
-    // out), and the files are made 0600 after it opened and again when it closes.
-    await chmod(pgdata, 0o700);
-    // int8 comes back as a string, as node-postgres returns it, so row types are the same in
-    // both shapes (PGlite would otherwise return number or bigint depending on magnitude).
-    pglite = await PGlite.create({ dataDir: pgdata, parsers: { [INT8_OID]: (value: string) => value } });
-    await keepPrivate(pgdata);
+    server = await startEmbeddedPostgres({
+      dataDir: opts.dataDir,
+      ...(opts.onCreate ? { onCreate: opts.onCreate } : {}),
+      ...(opts.onServerLog ? { onLog: opts.onServerLog } : {}),
+    });
   } catch (err) {
     await lock.release();
     throw err;
   }
-  const driver = new PGliteDriver(pglite, lock);
-  const db = new Kysely<Tables>({ dialect: sanitizingDialect(pgliteDialect(driver)) });
+  const pool = newPool({ ...server.connection, max: 10, connectionTimeoutMillis: 10_000 });
+  const db = new Kysely<Tables>({ dialect: sanitizingDialect(new PostgresDialect({ pool })) });
+  let closed: Promise<void> | undefined;
   return {
     db,
-    kind: 'pglite',
+    kind: 'embedded',
+    serverPid: server.pid,
     ping: () => pingDatabase(db),
     checkWritable: () => writeReadinessRow(db),
-    close: async () => {
-      await db.destroy();
-      // Kysely only destroys a driver it has initialised, i.e. after a first query; the
-      // instance and the lock must be let go even when nothing was ever asked.
-      await driver.destroy();
-      await keepPrivate(pgdata).catch(() => {});
+    close: () => {
+      closed ??= (async () => {
+        try {
+          await db.destroy();
+          // Kysely only ends a pool it has used; the pool must be let go in any case.
+          await pool.end().catch(() => {});
+          await server.stop();
+        } finally {
+          await lock.release();
+        }
+      })();
+      return closed;
     },
   };
-}
-
-/** Directories 0700 and files 0600 from `dir` down. */
-async function keepPrivate(dir: string): Promise<void> {
-  await chmod(dir, 0o700);
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) await keepPrivate(path);
-    else if (entry.isFile()) await chmod(path, 0o600);
-  }
 }
 
 async function writeReadinessRow(db: Kysely<Tables>): Promise<void> {

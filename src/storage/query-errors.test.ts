@@ -1,10 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import Fastify from 'fastify';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openTestDatabase } from '../../test/support/database.js';
+import { reachableTempDir } from '../../test/support/temp-dir.js';
 import { fastifyErrorHandler } from '../http/errors.js';
 import { loggerOptions } from '../observability/logger.js';
 import { type Database, openDatabase } from './database.js';
@@ -22,8 +21,8 @@ afterAll(async () => {
   for (const c of closers) await c();
 });
 
-async function pglite(): Promise<Database> {
-  const dir = await mkdtemp(join(tmpdir(), 'shenma-qerr-'));
+async function embedded(): Promise<Database> {
+  const dir = reachableTempDir('shenma-qerr-');
   const database = await openDatabase({ dataDir: dir });
   closers.push(async () => {
     await database.close();
@@ -39,7 +38,7 @@ async function external(): Promise<Database> {
 }
 
 describe.each([
-  ['embedded PGlite', pglite],
+  ['the embedded server', embedded],
   ['the test database (PostgreSQL when reachable)', external],
 ])('query errors on %s', (_name, openOnce) => {
   let opened: Promise<Database> | undefined;

@@ -10,7 +10,7 @@ import type {
 /**
  * Database errors as they may be logged: the SQLSTATE code, the statement's SQL text (with its
  * `$n` placeholders, never the values) and the server's message with every parameter value cut
- * out. The drivers' own errors carry the parameters (PGlite attaches `params`; PostgreSQL's
+ * out. The drivers' own errors carry the parameters (node-postgres's
  * `detail` repeats key values), and parameters here are session records, token hashes and whole
  * prompts: logged as they were, one failing insert wrote megabytes of them.
  */

@@ -1,10 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedEmbeddedDatabase } from '../../test/support/pglite-template.js';
+import { seedEmbeddedDatabase } from '../../test/support/embedded-template.js';
+import { reachableTempDir } from '../../test/support/temp-dir.js';
 import {
   type CompletionFeedbackItem,
   recordClientErrorReport,
@@ -15,7 +14,7 @@ import { MigrationError, migrate, migrationStatus } from './migrate.js';
 import { MIGRATIONS, type Migration } from './migrations/index.js';
 
 /**
- * One suite, run against the embedded PGlite and against real PostgreSQL. The PostgreSQL half gets
+ * One suite, run against the embedded PostgreSQL server and against a configured PostgreSQL. The PostgreSQL half gets
  * a database of its own per run (created from SHENMA_TEST_DATABASE_URL's server) so parallel runs
  * never see each other's tables or advisory locks.
  */
@@ -38,12 +37,12 @@ describe('migration list', () => {
   });
 });
 
-describe('storage on embedded PGlite', () => {
+describe('storage on the embedded PostgreSQL server', () => {
   let dataDir: string;
   defineStorageSuite(
-    'pglite',
+    'embedded',
     async () => {
-      dataDir = await mkdtemp(join(tmpdir(), 'shenma-storage-'));
+      dataDir = reachableTempDir('shenma-storage-');
       await seedEmbeddedDatabase(dataDir);
       return openDatabase({ dataDir });
     },

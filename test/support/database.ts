@@ -1,11 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { type Database, openDatabase } from '../../src/storage/database.js';
 import { migrate } from '../../src/storage/migrate.js';
 import { createScratchDatabase, postgresReachable } from './postgres.js';
+import { reachableTempDir } from './temp-dir.js';
 
-/** Real PostgreSQL when the local server answers (always under CI), else embedded PGlite. */
+/** The local PostgreSQL server when it answers (always under CI), else an embedded one. */
 export async function openTestDatabase(
   label: string,
   /** `migrated: false` leaves the schema empty (for tests of the migrations themselves). */
@@ -23,8 +22,8 @@ export async function openTestDatabase(
       },
     };
   }
-  console.warn(`[${label}] PostgreSQL is not reachable; running against embedded PGlite`);
-  const dataDir = await mkdtemp(join(tmpdir(), `shenma-${label}-`));
+  console.warn(`[${label}] PostgreSQL is not reachable; running against the embedded server`);
+  const dataDir = reachableTempDir(`shenma-${label}-`);
   const database = await openDatabase({ dataDir });
   if (opts.migrated !== false) await migrate(database.db);
   return {

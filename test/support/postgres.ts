@@ -4,7 +4,7 @@ import pg from 'pg';
 /**
  * Real PostgreSQL for tests: a fresh database per caller on the server at SHENMA_TEST_PG_URL
  * (default the local one CI starts). Without a server, callers fall back to embedded PostgreSQL
- * (PGlite) and say so; under CI a missing server is an error, never a silent skip.
+ * (its own server) and say so; under CI a missing server is an error, never a silent skip.
  */
 
 export const PG_ADMIN_URL = process.env.SHENMA_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

@@ -1,8 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedEmbeddedDatabase } from '../../../test/support/pglite-template.js';
+import { seedEmbeddedDatabase } from '../../../test/support/embedded-template.js';
+import { reachableTempDir } from '../../../test/support/temp-dir.js';
 import { type Database, openDatabase } from '../../storage/database.js';
 import { migrate } from '../../storage/migrate.js';
 import { KyselyOidcAdapter } from './adapter.js';
@@ -12,7 +11,7 @@ describe('oidc-provider adapter on the oidc_store table', () => {
   let database: Database;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'shenma-oidc-adapter-'));
+    dir = reachableTempDir('shenma-oidc-adapter-');
     await seedEmbeddedDatabase(dir);
     database = await openDatabase({ dataDir: dir });
     await migrate(database.db);

