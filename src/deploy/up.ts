@@ -232,10 +232,8 @@ function describeSource(d: Deployment, from: string): string {
 
 /** `${NAME}` or `${NAME:-fallback}` as written in shenma.yaml: the token is read from here. */
 function hubToken(d: Deployment, env: NodeJS.ProcessEnv): string | undefined {
-  const raw = (
-    (d.raw.deploy as Record<string, Record<string, Record<string, unknown>>> | undefined)?.localModels
-      ?.pull ?? {}
-  ).token;
+  const raw = (d.raw.deploy as Record<string, Record<string, Record<string, unknown>>> | undefined)
+    ?.localModels?.pull?.token;
   if (raw === undefined || raw === null) return undefined;
   const m = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}$/.exec(String(raw));
   if (!m)
