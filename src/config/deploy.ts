@@ -156,6 +156,28 @@ export const deploySchema = z
           .default('Qwen/Qwen2.5-Coder-1.5B')
           .describe('Model served for completion (hub id or a directory in the model volume)'),
         chat: z.string().min(1).default('Qwen/Qwen2.5-Coder-7B-Instruct').describe('Model served for chat'),
+        pull: z
+          .object({
+            from: z
+              .string()
+              .min(1)
+              .default('hub')
+              .describe(
+                'Where `shenma up` fetches missing weights: hub (by model id), a mirror base URL (URL/MODEL/ with shenma-manifest.json), or a directory (DIR/MODEL/) or .tar/.tgz on this host',
+              ),
+            endpoint: z
+              .string()
+              .regex(/^https?:\/\/\S+$/, 'an http(s) URL')
+              .default('https://huggingface.co')
+              .describe('Hugging Face-compatible hub for from: hub (a mirror serving the same API works)'),
+            revision: z.string().min(1).default('main').describe('Hub branch, tag or commit'),
+            token: z
+              .string()
+              .optional()
+              .describe('Hub access token for gated models, as an ${ENV} reference such as ${HF_TOKEN}'),
+          })
+          .prefault({})
+          .describe('Where the weights come from when the models volume lacks them'),
       })
       .prefault({}),
   })

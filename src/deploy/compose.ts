@@ -39,6 +39,8 @@ export interface ComposeFile {
 }
 
 export const NETWORK = 'shenma';
+/** The one-shot job that fills the models volume (and the compose profile that holds it). */
+export const MODELS_PULL_SERVICE = 'models-pull';
 
 export interface ComposeOptions {
   /** The Shenma package root as seen from the deploy folder (the image's build context). */
@@ -356,6 +358,20 @@ export function renderCompose(config: ShenmaConfig, opts: ComposeOptions): Compo
         deploy: { resources: { reservations: { devices: [device] } } },
       };
     }
+    // A job, not a service: `up` runs it (`shenma models pull`) when the volume lacks weights, so
+    // it never starts with the stack (its own profile) and has nothing to report health on. It
+    // runs as root because Docker creates the volume's top folder root-owned (vLLM reads as root).
+    services[MODELS_PULL_SERVICE] = {
+      restart: 'no',
+      networks: [NETWORK],
+      image,
+      command: ['models', 'pull', '--help'],
+      volumes: ['models:/models'],
+      user: '0:0',
+      healthcheck: check(['NONE']),
+      mem_limit: '512m',
+      profiles: [MODELS_PULL_SERVICE],
+    };
   }
 
   return { name: d.project, services, networks: { [NETWORK]: { driver: 'bridge' } }, volumes };

@@ -33,6 +33,8 @@ export interface RunOptions {
   passthrough?: boolean;
   /** Extra environment for this call (secrets handed to `-e NAME` without putting them on argv). */
   env?: Record<string, string>;
+  /** Each line of stdout as it comes (long jobs such as a weights pull), besides capturing it. */
+  onLine?: (line: string) => void;
 }
 
 export interface DockerRunnerOptions {
@@ -82,7 +84,17 @@ export class DockerRunner {
       });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
-      child.stdout?.on('data', (c: Buffer) => out.push(c));
+      let pending = '';
+      child.stdout?.on('data', (c: Buffer) => {
+        out.push(c);
+        if (!opts.onLine) return;
+        const lines = (pending + c.toString('utf8')).split('\n');
+        pending = lines.pop() ?? '';
+        for (const l of lines) opts.onLine(l);
+      });
+      child.stdout?.on('end', () => {
+        if (opts.onLine && pending) opts.onLine(pending);
+      });
       child.stderr?.on('data', (c: Buffer) => err.push(c));
       child.once('error', (e: NodeJS.ErrnoException) =>
         reject(

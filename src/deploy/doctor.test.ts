@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { cli } from '../../test/support/cli.js';
  */
 
 const FAKE_DOCKER_DIR = path.resolve('test/support/fake-docker');
+const DOCTOR_TOKEN = `sk-doctor-${process.pid}`;
 const dir = mkdtempSync(path.join(tmpdir(), 'shenma-doctor-'));
 let server: Server;
 let port: number;
@@ -24,6 +25,9 @@ afterAll(async () => {
 beforeAll(async () => {
   server = createServer((req, res) => {
     if (req.url === '/healthz') return void res.writeHead(200).end('ok');
+    // The public side of /v1/models: the token the fake docker's `tokens create` printed opens it.
+    if (req.url === '/v1/models')
+      return void res.writeHead(req.headers.authorization === `Bearer ${DOCTOR_TOKEN}` ? 200 : 401).end('{}');
     if (req.url === '/realms/gw/.well-known/openid-configuration')
       return void res
         .writeHead(200, { 'content-type': 'application/json' })
@@ -47,7 +51,8 @@ beforeAll(async () => {
 });
 
 async function runDoctor(scenario: Record<string, unknown>) {
-  writeFileSync(path.join(dir, 'scenario.json'), JSON.stringify(scenario));
+  writeFileSync(path.join(dir, 'calls.jsonl'), '');
+  writeFileSync(path.join(dir, 'scenario.json'), JSON.stringify({ shenmaToken: DOCTOR_TOKEN, ...scenario }));
   return cli(['doctor', '--config', path.join(dir, 'shenma.yaml')], {
     PATH: `${FAKE_DOCKER_DIR}:${process.env.PATH}`,
     FAKE_DOCKER_LOG: path.join(dir, 'calls.jsonl'),
@@ -62,6 +67,14 @@ describe('shenma doctor', () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^OK {3}issuer: tokens are issued by http:\/\/127\.0\.0\.1:\d+\/realms\/gw$/m);
     expect(r.out).toMatch(/^OK {3}completion readiness: models and database answer$/m);
+    expect(r.out).toMatch(
+      /^OK {3}token round trip: a fresh API token opens http:\/\/127\.0\.0\.1:\d+\/v1\/models \(200\); none is refused \(401\)$/m,
+    );
+    // The throwaway user and token are made inside the stack and cleaned up again.
+    const calls = readFileSync(path.join(dir, 'calls.jsonl'), 'utf8');
+    expect(calls).toMatch(/"users","add","doctor-[0-9a-f]{8}","--no-password"/);
+    expect(calls).toMatch(/"tokens","revoke","tok_fake"/);
+    expect(calls).toMatch(/"users","disable","doctor-[0-9a-f]{8}"/);
     expect(r.out).toMatch(
       /^WARN extension client secret: the IDE client uses the secret built into the public extension/m,
     );
@@ -78,5 +91,19 @@ describe('shenma doctor', () => {
       /^FAIL redirect URLs: authorization_endpoint is http:\/\/keycloak:8080\/.*browsers cannot follow it$/m,
     );
     expect(r.out).toMatch(/^FAIL chat readiness: \/readyz: \{"model chat":"unreachable"\}$/m);
+  });
+
+  it('a token the public URL does not accept fails the round trip; the in-stack CLI failing is named', async () => {
+    issuer = `http://127.0.0.1:${port}/realms/gw`;
+    const wrong = await runDoctor({ shenmaToken: 'sk-not-what-the-gateway-accepts' });
+    expect(wrong.code).toBe(1);
+    expect(wrong.out).toMatch(
+      /^FAIL token round trip: http:\/\/127\.0\.0\.1:\d+\/v1\/models answered 401 with a fresh API token \(want 200\) and 401 without one \(want 401\)$/m,
+    );
+    const broken = await runDoctor({ shenmaCliFails: 'tokens create' });
+    expect(broken.out).toMatch(
+      /^FAIL token round trip: shenma tokens create in the stack failed: fake shenma: tokens create failed/m,
+    );
+    expect(readFileSync(path.join(dir, 'calls.jsonl'), 'utf8')).toMatch(/"users","disable","doctor-/);
   });
 });

@@ -1,18 +1,20 @@
-import { X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { EXTENSION_CLIENT_SECRET } from '../config/schema.js';
 import type { DockerRunner } from './docker.js';
 import type { Deployment } from './load.js';
+import { SHENMA_IN_STACK, STACK_FLAGS } from './smoke.js';
 import { publicBase, publicIssuer } from './topology.js';
 
 /**
  * `shenma doctor`: the checks that catch the original deployment's login failures, from outside
  * the network (the public URL) and from inside (each role's /readyz): the public URL answers,
  * the provider's issuer and endpoints use the public URL, the services verify that same issuer,
- * model upstreams and the database answer, the TLS certificate is not about to expire, and the
- * public extension client secret is called out.
+ * a token makes the round trip (issued inside the stack, accepted at the public URL, refused
+ * without it), model upstreams and the database answer, the TLS certificate is not about to
+ * expire, and the public extension client secret is called out.
  */
 
 export type Verdict = 'ok' | 'warn' | 'fail';
@@ -85,6 +87,9 @@ export async function doctor(opts: {
     `the services accept tokens from ${verified}`,
   );
 
+  const [verdict, detail] = await tokenRoundTrip(docker, base, fetchImpl);
+  add(verdict, 'token round trip', detail);
+
   for (const service of ['completion', 'chat']) {
     const r = await docker.compose(
       [
@@ -123,4 +128,59 @@ export async function doctor(opts: {
       'the IDE client uses the secret built into the public extension: anyone can present it; set identity.clientSecret when only other clients are served',
     );
   return findings;
+}
+
+/**
+ * A throwaway user's API token, made inside the stack, must open /v1/models at the public URL
+ * (the gateway's verification and Shenma's agree), and no token must not. The token is revoked
+ * and the user disabled afterwards (users are never deleted: they keep their history).
+ */
+async function tokenRoundTrip(
+  docker: DockerRunner,
+  base: string,
+  fetchImpl: typeof fetch,
+): Promise<[Verdict, string]> {
+  const inStack = async (args: string[]) => {
+    const r = await docker.compose([...SHENMA_IN_STACK, ...args, ...STACK_FLAGS], { allowFailure: true });
+    if (r.code !== 0)
+      throw new Error(
+        `shenma ${args.slice(0, 2).join(' ')} in the stack failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}`,
+      );
+    return r.stdout;
+  };
+  const user = `doctor-${randomBytes(4).toString('hex')}`;
+  let tokenId: string | undefined;
+  let result: [Verdict, string];
+  try {
+    await inStack(['users', 'add', user, '--no-password']);
+    const lines = (await inStack(['tokens', 'create', user, '--name', 'shenma doctor', '--expires', '1h']))
+      .split('\n')
+      .map((l) => l.trim());
+    tokenId = /^Created token (\S+)/.exec(lines[0] ?? '')?.[1];
+    const secret = lines[1];
+    if (!tokenId || !secret) throw new Error('`shenma tokens create` printed no token');
+    const get = (auth?: string) =>
+      fetchImpl(`${base}/v1/models`, {
+        headers: auth ? { authorization: auth } : {},
+        signal: AbortSignal.timeout(10_000),
+      }).then((r) => r.status);
+    const [withToken, without] = [await get(`Bearer ${secret}`), await get()];
+    result =
+      withToken === 200 && without === 401
+        ? ['ok', `a fresh API token opens ${base}/v1/models (200); none is refused (401)`]
+        : [
+            'fail',
+            `${base}/v1/models answered ${withToken} with a fresh API token (want 200) and ${without} without one (want 401)`,
+          ];
+  } catch (err) {
+    result = ['fail', (err as Error).message];
+  }
+  try {
+    if (tokenId) await inStack(['tokens', 'revoke', tokenId]);
+    await inStack(['users', 'disable', user]);
+  } catch (err) {
+    if (result[0] === 'ok')
+      result = ['warn', `round trip ok, but the clean-up failed: ${(err as Error).message}`];
+  }
+  return result;
 }

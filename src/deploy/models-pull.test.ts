@@ -198,6 +198,6 @@ describe('shenma models pull', () => {
     expect(missing.err).toMatch(/--from \S+nope: no such URL, directory or file/);
     const noFrom = await cli(['models', 'pull']);
     expect(noFrom.code).toBe(2);
-    expect(noFrom.err).toMatch(/needs --from/);
+    expect(noFrom.err).toMatch(/needs --model ID \(from a hub\) or --from SOURCE/);
   });
 });

@@ -10,9 +10,10 @@ import type { ReadableStream } from 'node:stream/web';
 
 /**
  * `shenma models pull`: model weights into a folder, from a mirror (a base URL plus a manifest of
- * names, sizes and sha256) or, for hosts without internet, from a local directory or tarball.
- * Downloads go to NAME.partial and resume with an HTTP Range request; nothing is installed under
- * its real name before its size and sha256 match the manifest.
+ * names, sizes and sha256), from a Hugging Face–compatible hub by model id (hub.ts), or, for
+ * hosts without internet, from a local directory or tarball. Downloads go to NAME.partial and
+ * resume with an HTTP Range request; nothing is installed under its real name before its size and
+ * checksum match what the manifest or the hub says.
  */
 
 export class PullError extends Error {
@@ -91,21 +92,47 @@ const sizeOf = (file: string) =>
     () => -1,
   );
 
-/** The file is already in place with the manifest's size and checksum. */
-async function alreadyThere(file: string, f: ManifestFile): Promise<boolean> {
-  return (await sizeOf(file)) === f.size && (await sha256File(file)) === f.sha256;
+/** What a file must be once downloaded, and where it comes from. */
+export interface RemoteFile {
+  name: string;
+  size: number;
+  url: string;
+  /** sha256 of the content (a manifest, or a hub's LFS object id). */
+  sha256?: string;
+  /** Git blob id: sha1 of "blob SIZE\0" + content (a hub's small, non-LFS files). */
+  gitSha1?: string;
+}
+
+/** The checksum a RemoteFile carries, computed over a file on disk. */
+async function digestOf(file: string, f: { size: number; sha256?: string; gitSha1?: string }) {
+  if (f.sha256) return { kind: 'sha256', got: await sha256File(file), want: f.sha256 };
+  const hash = createHash('sha1').update(`blob ${f.size}\0`);
+  await pipeline(createReadStream(file), hash);
+  return { kind: 'git blob sha1', got: hash.digest('hex'), want: f.gitSha1 ?? '' };
+}
+
+/** The file is already in place with the expected size and checksum. */
+async function alreadyThere(file: string, f: ManifestFile | RemoteFile): Promise<boolean> {
+  if ((await sizeOf(file)) !== f.size) return false;
+  const d = await digestOf(file, f);
+  return d.got === d.want;
 }
 
 /** Size then checksum of a finished .partial; a mismatch deletes it and names the file. */
-async function verify(partial: string, f: ManifestFile, source: string): Promise<void> {
+async function verify(
+  partial: string,
+  f: ManifestFile | RemoteFile,
+  source: string,
+  authority = 'the manifest',
+): Promise<string> {
   const size = await sizeOf(partial);
-  const sum = size === f.size ? await sha256File(partial) : undefined;
-  if (size === f.size && sum === f.sha256) return;
+  const d = size === f.size ? await digestOf(partial, f) : undefined;
+  if (d && d.got === d.want) return d.kind;
   await rm(partial, { force: true });
   throw new PullError(
-    size !== f.size
-      ? `${f.name}: got ${size} bytes from ${source}, the manifest says ${f.size}; refused (run pull again)`
-      : `${f.name}: sha256 ${sum} does not match the manifest's ${f.sha256}; refused and deleted (the mirror's copy is damaged or not this model)`,
+    !d
+      ? `${f.name}: got ${size} bytes from ${source}, ${authority} says ${f.size}; refused (run pull again)`
+      : `${f.name}: ${d.kind} ${d.got} does not match ${authority}'s ${d.want}; refused and deleted (the copy at ${source} is damaged or not this model)`,
   );
 }
 
@@ -144,67 +171,105 @@ async function pullFromUrl(opts: PullOptions): Promise<PullReport> {
   const fetchImpl = opts.fetch ?? fetch;
   const base = opts.from.replace(/\/+$/, '');
   const files = await loadManifest(opts.manifest ?? `${base}/${MANIFEST_NAME}`, fetchImpl);
+  return downloadAll(
+    files.map((f) => ({ ...f, url: `${base}/${f.name.split('/').map(encodeURIComponent).join('/')}` })),
+    { into: opts.into, progress: opts.progress, fetch: fetchImpl },
+  );
+}
+
+export interface DownloadOptions {
+  into: string;
+  progress: PullProgress;
+  fetch?: typeof fetch;
+  /** Sent with every request (a hub token); never printed. */
+  headers?: Record<string, string>;
+  /** Who vouches for the sizes and checksums, for error lines ("the hub"). */
+  authority?: string;
+}
+
+/**
+ * Each file into `into`: skipped when it is there and checks out, else downloaded to
+ * NAME.partial (continuing a previous attempt with an HTTP Range request), verified, renamed.
+ */
+export async function downloadAll(files: RemoteFile[], opts: DownloadOptions): Promise<PullReport> {
+  const fetchImpl = opts.fetch ?? fetch;
   let bytes = 0;
   for (const f of files) {
     const dest = path.join(opts.into, f.name);
-    const url = `${base}/${f.name.split('/').map(encodeURIComponent).join('/')}`;
     if (await alreadyThere(dest, f)) {
-      opts.progress.finished(f.name, 'already present, sha256 ok');
+      opts.progress.finished(f.name, `already present, ${f.sha256 ? 'sha256' : 'git blob sha1'} ok`);
       continue;
     }
     await mkdir(path.dirname(dest), { recursive: true });
     const partial = `${dest}.partial`;
-    let have = Math.max(0, await sizeOf(partial));
-    if (have > f.size) {
-      await truncate(partial, 0);
-      have = 0;
-    }
-    const resumedFrom = have;
-    if (have < f.size) {
-      const res = await fetchImpl(url, {
-        headers: have > 0 ? { range: `bytes=${have}-` } : {},
-      }).catch((err: Error) => {
-        throw new PullError(
-          `${f.name}: ${url} is not reachable (${err.cause ?? err.message}); run pull again to resume`,
-        );
-      });
-      if (res.status !== 200 && res.status !== 206)
-        throw new PullError(`${f.name}: ${url} answered ${res.status}`);
-      // 200 to a Range request: the server does not resume, so start over.
-      if (res.status === 200 && have > 0) {
-        await truncate(partial, 0);
-        have = 0;
-      }
-      let done = have;
-      const count = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          done += chunk.length;
-          opts.progress.update(f.name, done, f.size);
-          cb(null, chunk);
-        },
-      });
-      const sink = createWriteStream(partial, { flags: 'a' });
-      try {
-        await pipeline(Readable.fromWeb(res.body as ReadableStream<Uint8Array>), count, sink);
-      } catch (err) {
-        // The bytes received so far are kept for the resume: let them reach the disk first.
-        if (!sink.closed) await new Promise<void>((r) => sink.once('close', () => r()));
-        throw new PullError(
-          `${f.name}: the download stopped after ${done} of ${f.size} bytes (${(err as Error).message}); run pull again to resume`,
-        );
-      }
-    }
-    await verify(partial, f, url);
+    const resumedFrom = await fetchToPartial(f, partial, fetchImpl, opts);
+    const kind = await verify(partial, f, f.url, opts.authority);
     await rename(partial, dest);
     bytes += f.size;
     opts.progress.finished(
       f.name,
       resumedFrom > 0 && resumedFrom < f.size
-        ? `${f.size} bytes, resumed at ${resumedFrom}, sha256 ok`
-        : `${f.size} bytes, sha256 ok`,
+        ? `${f.size} bytes, resumed at ${resumedFrom}, ${kind} ok`
+        : `${f.size} bytes, ${kind} ok`,
     );
   }
   return { files: files.length, bytes, unverified: false };
+}
+
+/** Brings NAME.partial up to the full size; returns where it resumed (0 for a fresh start). */
+async function fetchToPartial(
+  f: RemoteFile,
+  partial: string,
+  fetchImpl: typeof fetch,
+  opts: DownloadOptions,
+): Promise<number> {
+  let have = Math.max(0, await sizeOf(partial));
+  if (have > f.size) {
+    await truncate(partial, 0);
+    have = 0;
+  }
+  if (have === f.size) return have;
+  const res = await fetchImpl(f.url, {
+    headers: { ...opts.headers, ...(have > 0 ? { range: `bytes=${have}-` } : {}) },
+  }).catch((err: Error) => {
+    throw new PullError(
+      `${f.name}: ${f.url} is not reachable (${err.cause ?? err.message}); run pull again to resume`,
+    );
+  });
+  if (res.status !== 200 && res.status !== 206) {
+    await res.body?.cancel();
+    throw new PullError(`${f.name}: ${f.url} answered ${res.status}`);
+  }
+  // 200 to a Range request, or a 206 for other bytes than asked: start over.
+  const start = Number(/^bytes (\d+)-/.exec(res.headers.get('content-range') ?? '')?.[1] ?? 0);
+  if (have > 0 && (res.status === 200 || start !== have)) {
+    await truncate(partial, 0);
+    have = 0;
+    if (res.status === 206) {
+      await res.body?.cancel();
+      return fetchToPartial(f, partial, fetchImpl, opts);
+    }
+  }
+  const resumedFrom = have;
+  let done = have;
+  const count = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      done += chunk.length;
+      opts.progress.update(f.name, done, f.size);
+      cb(null, chunk);
+    },
+  });
+  const sink = createWriteStream(partial, { flags: 'a' });
+  try {
+    await pipeline(Readable.fromWeb(res.body as ReadableStream<Uint8Array>), count, sink);
+  } catch (err) {
+    // The bytes received so far are kept for the resume: let them reach the disk first.
+    if (!sink.closed) await new Promise<void>((r) => sink.once('close', () => r()));
+    throw new PullError(
+      `${f.name}: the download stopped after ${done} of ${f.size} bytes (${(err as Error).message}); run pull again to resume`,
+    );
+  }
+  return resumedFrom;
 }
 
 async function listFiles(root: string, dir = ''): Promise<string[]> {

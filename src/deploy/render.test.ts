@@ -14,7 +14,7 @@ import { cli } from '../../test/support/cli.js';
 import { PG_ADMIN_URL, postgresReachable } from '../../test/support/postgres.js';
 import { reachableTempDir } from '../../test/support/temp-dir.js';
 import { parseConfig } from '../config/load.js';
-import { allowedPublishedPorts, type ComposeFile, referencedEnv } from './compose.js';
+import { allowedPublishedPorts, type ComposeFile, MODELS_PULL_SERVICE, referencedEnv } from './compose.js';
 import { deploymentDatabases, renderBootstrapSql } from './files/postgres.js';
 import { renderFiles } from './render.js';
 import { parseDotenv, SECRET_NAMES, type Secrets } from './secrets.js';
@@ -135,8 +135,17 @@ describe('shenma render: the deploy folder', () => {
             expect(existsSync(path.join(r.deploy, source)), `${name} mounts ${source}`).toBe(true);
           else expect(volumes[source], `${name} volume ${source}`).toBeDefined();
         }
-        expect(s.healthcheck.test.length, `${name} healthcheck`).toBeGreaterThan(0);
-        expect(s.restart).toBe('unless-stopped');
+        if (name === MODELS_PULL_SERVICE) {
+          // The one-off weights job: never part of the running stack, nothing to report health on.
+          expect(s.profiles).toEqual([MODELS_PULL_SERVICE]);
+          expect(s.healthcheck.test).toEqual(['NONE']);
+          expect(s.restart).toBe('no');
+          expect(s.volumes).toEqual(['models:/models']);
+        } else {
+          expect(s.healthcheck.test.length, `${name} healthcheck`).toBeGreaterThan(0);
+          expect(s.healthcheck.test[0], `${name} healthcheck`).not.toBe('NONE');
+          expect(s.restart).toBe('unless-stopped');
+        }
         expect(s.mem_limit).toMatch(/^\d+[kmg]$/);
         if (s.image) {
           expect(s.image, `${name} image pinned`).toMatch(/:[^:/]+$/);

@@ -23,8 +23,8 @@ export interface SmokeOptions {
 
 const TIMEOUT_MS = 60_000;
 /** The Shenma CLI inside the `completion` service (the image's entrypoint; exec bypasses it). */
-const SHENMA_IN_STACK = ['exec', '-T', 'completion', 'node', '/app/bin/shenma.js'] as const;
-const STACK_FLAGS = ['--config', '/etc/shenma/shenma.yaml', '--data-dir', '/var/lib/shenma'];
+export const SHENMA_IN_STACK = ['exec', '-T', 'completion', 'node', '/app/bin/shenma.js'] as const;
+export const STACK_FLAGS = ['--config', '/etc/shenma/shenma.yaml', '--data-dir', '/var/lib/shenma'];
 
 /** The model a role's requests go to by default: the configured one or the first serving it. */
 export function defaultModel(config: ShenmaConfig, role: 'completion' | 'chat'): string | undefined {

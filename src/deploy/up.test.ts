@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import {
   startAdminDouble,
 } from '../../test/support/apisix-admin-double.js';
 import { cli } from '../../test/support/cli.js';
+import { type HubDouble, startHubDouble } from '../../test/support/hub-double.js';
 import { parseDotenv } from './secrets.js';
 
 /**
@@ -37,6 +39,9 @@ async function freePort(): Promise<number> {
   await new Promise((r) => s.close(r));
   return port;
 }
+
+const COMPLETION_MODEL = 'Qwen/Qwen2.5-Coder-1.5B';
+const CHAT_MODEL = 'Qwen/Qwen2.5-Coder-7B-Instruct';
 
 const SMOKE_TOKEN = `sk-smoke-${process.pid}-${Date.now()}`;
 
@@ -132,7 +137,11 @@ describe('shenma up (fake docker)', () => {
     await double.close();
   });
 
-  const runUp = async (scenario: Record<string, unknown>, extra: string[] = []) => {
+  const runUp = async (
+    scenario: Record<string, unknown>,
+    extra: string[] = [],
+    env: Record<string, string> = {},
+  ) => {
     writeFileSync(
       scenarioFile,
       JSON.stringify({
@@ -148,6 +157,7 @@ describe('shenma up (fake docker)', () => {
       PATH: `${FAKE_DOCKER_DIR}:${process.env.PATH}`,
       FAKE_DOCKER_LOG: logFile,
       FAKE_DOCKER_SCENARIO: scenarioFile,
+      ...env,
     });
     const calls = readFileSync(logFile, 'utf8')
       .split('\n')
@@ -278,29 +288,154 @@ describe('shenma up (fake docker)', () => {
     expect(gateway.seen.size).toBe(0);
   }, 180_000);
 
-  it('local models: missing weights stop up before the start, naming the model and how to pull it', async () => {
-    const config = path.join(dir, 'shenma.yaml');
-    writeFileSync(config, `${readFileSync(config, 'utf8')}\n  localModels: { enabled: true }\n`);
-    const r = await runUp({
-      publishedPorts: [gateway.port],
-      info: { Runtimes: { runc: {}, nvidia: {} } },
-      missingWeights: ['vllm-chat'],
+  describe('local models', () => {
+    let hub: HubDouble;
+    let volume: string;
+    const COMMIT = '0123456789abcdef0123456789abcdef01234567';
+    const weights = (arch: string) => ({
+      'config.json': Buffer.from(`{"architectures":["${arch}"]}\n`),
+      'model.safetensors': randomBytes(256 * 1024),
+      'tokenizer.json': Buffer.from('{"version":"1.0"}\n'),
     });
-    expect(r.code).toBe(1);
-    expect(r.out).toContain('completion: /models/Qwen/Qwen2.5-Coder-1.5B is there');
-    expect(r.err).toMatch(
-      /the models volume lacks the weights of the chat model Qwen\/Qwen2\.5-Coder-7B-Instruct \(\/models\/Qwen\/Qwen2\.5-Coder-7B-Instruct\/config\.json\)\. Fetch them with shenma models pull/,
-    );
-    expect(
-      r.calls.some((c) =>
-        c.argv
-          .join(' ')
-          .endsWith(
-            'run --rm --no-deps -T --entrypoint test vllm-chat -f /models/Qwen/Qwen2.5-Coder-7B-Instruct/config.json',
-          ),
-      ),
-    ).toBe(true);
-    expect(r.steps.some((s) => s.includes(' up -d '))).toBe(false);
+    beforeEach(async () => {
+      hub = await startHubDouble();
+      hub.repos.set(COMPLETION_MODEL, {
+        commit: COMMIT,
+        files: weights('Qwen2ForCausalLM'),
+        lfs: ['model.safetensors'],
+      });
+      hub.repos.set(CHAT_MODEL, {
+        commit: COMMIT,
+        files: weights('Qwen2ForCausalLM'),
+        lfs: ['model.safetensors'],
+        gatedToken: 'hf_gated_token_for_test',
+      });
+      volume = mkdtempSync(path.join(tmpdir(), 'shenma-models-volume-'));
+      dirs.push(volume);
+    });
+    afterEach(() => hub.close());
+    const enable = (pull: string) => {
+      const config = path.join(dir, 'shenma.yaml');
+      writeFileSync(
+        config,
+        `${readFileSync(config, 'utf8')}\n  localModels: { enabled: true, pull: ${pull} }\n`,
+      );
+    };
+    const nvidia = { Runtimes: { runc: {}, nvidia: {} } };
+
+    it('missing weights are pulled from the hub into the volume before the start; a re-run pulls nothing', async () => {
+      enable(`{ endpoint: "${hub.url}", token: "\${HF_TOKEN}" }`);
+      const r = await runUp({ publishedPorts: [gateway.port], info: nvidia, modelsVolume: volume }, [], {
+        HF_TOKEN: 'hf_gated_token_for_test',
+      });
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.out).toContain(
+        `completion: /models/${COMPLETION_MODEL} is missing; pulling ${COMPLETION_MODEL} from the hub at ${hub.url} (revision main)`,
+      );
+      expect(r.out).toContain(`    model.safetensors: ${256 * 1024} bytes, sha256 ok`);
+      expect(r.out).toContain(`completion: pulled ${COMPLETION_MODEL} into /models/${COMPLETION_MODEL}`);
+      expect(r.out).toContain(`chat: pulled ${CHAT_MODEL} into /models/${CHAT_MODEL}`);
+      for (const m of [COMPLETION_MODEL, CHAT_MODEL])
+        expect(readFileSync(path.join(volume, m, 'config.json'), 'utf8')).toContain('Qwen2ForCausalLM');
+      const pulls = r.steps.filter((s) => s.includes(' models-pull models pull '));
+      expect(pulls).toEqual(
+        [COMPLETION_MODEL, CHAT_MODEL].map(
+          (m) =>
+            `compose --profile models-pull run --rm --no-deps -T -e HF_TOKEN models-pull models pull --model ${m} --endpoint ${hub.url} --revision main --into /models/${m}`,
+        ),
+      );
+      // Weights first, then the stack: vLLM starts with its model in place.
+      const started = r.steps.findIndex((s) => s.includes(' up -d '));
+      expect(r.steps.findLastIndex((s) => s.includes(' models-pull '))).toBeLessThan(started);
+      // The gated model was read with the token, which never reached a command line.
+      expect(hub.requests.some((q) => q.authorization === 'Bearer hf_gated_token_for_test')).toBe(true);
+      expect(r.calls.some((c) => c.argv.join(' ').includes('hf_gated_token_for_test'))).toBe(false);
+
+      hub.requests = [];
+      const again = await runUp({ publishedPorts: [gateway.port], info: nvidia, modelsVolume: volume }, [], {
+        HF_TOKEN: 'hf_gated_token_for_test',
+      });
+      expect(again.code).toBe(0);
+      expect(again.out).toContain(`completion: /models/${COMPLETION_MODEL} is there`);
+      expect(again.out).toContain(`chat: /models/${CHAT_MODEL} is there`);
+      expect(again.steps.some((s) => s.includes(' models-pull '))).toBe(false);
+      expect(hub.requests).toEqual([]);
+    }, 300_000); // two full runs of up through ~80 fake-docker processes; no speed is asserted
+
+    it('a damaged download or an unknown model stops up before the start with the reason', async () => {
+      enable(`{ endpoint: "${hub.url}", token: "\${HF_TOKEN:-}" }`);
+      const damaged = Buffer.from(hub.repos.get(COMPLETION_MODEL)!.files['model.safetensors']!);
+      damaged[7] = damaged[7]! ^ 1;
+      hub.corrupt.set('model.safetensors', damaged);
+      const r = await runUp({ publishedPorts: [gateway.port], info: nvidia, modelsVolume: volume });
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(
+        new RegExp(
+          `pulling ${COMPLETION_MODEL} into the models volume failed \\(exit 1\\): .*model\\.safetensors: sha256 [0-9a-f]{64} does not match the hub's [0-9a-f]{64}; refused and deleted`,
+        ),
+      );
+      expect(r.err).toContain('then run shenma up again');
+      expect(r.steps.some((s) => s.includes(' up -d '))).toBe(false);
+
+      hub.corrupt.clear();
+      hub.repos.delete(CHAT_MODEL);
+      const unknown = await runUp({ publishedPorts: [gateway.port], info: nvidia, modelsVolume: volume });
+      expect(unknown.code).toBe(1);
+      expect(unknown.err).toContain(`the hub at ${hub.url} has no model "${CHAT_MODEL}"`);
+    });
+
+    it('--models-from a directory on the host (air-gapped): bind-mounted read-only and copied in', async () => {
+      enable('{}');
+      const offline = mkdtempSync(path.join(tmpdir(), 'shenma-offline-'));
+      dirs.push(offline);
+      for (const m of [COMPLETION_MODEL, CHAT_MODEL]) {
+        mkdirSync(path.join(offline, m), { recursive: true });
+        for (const [name, body] of Object.entries(hub.repos.get(m)!.files))
+          writeFileSync(path.join(offline, m, name), body);
+      }
+      const r = await runUp({ publishedPorts: [gateway.port], info: nvidia, modelsVolume: volume }, [
+        '--models-from',
+        offline,
+        '--skip-smoke',
+      ]);
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.steps).toContain(
+        `compose --profile models-pull run --rm --no-deps -T -v ${offline}:/source:ro models-pull models pull --from /source/${CHAT_MODEL} --into /models/${CHAT_MODEL}`,
+      );
+      expect(readFileSync(path.join(volume, CHAT_MODEL, 'tokenizer.json'), 'utf8')).toBe(
+        '{"version":"1.0"}\n',
+      );
+      expect(hub.requests).toEqual([]);
+      const missing = await runUp(
+        { publishedPorts: [gateway.port], info: nvidia, modelsVolume: scratchVolume() },
+        ['--models-from', path.join(offline, 'nope')],
+      );
+      expect(missing.err).toMatch(/deploy\.localModels\.pull\.from: \S+nope does not exist on this host/);
+    }, 180_000);
+
+    it('a token written into shenma.yaml is refused; no NVIDIA runtime is a preflight error', async () => {
+      enable(`{ endpoint: "${hub.url}", token: hf_literal_token_value }`);
+      const literal = await runUp({ publishedPorts: [gateway.port], info: nvidia, modelsVolume: volume });
+      expect(literal.code).toBe(1);
+      expect(literal.err).toMatch(
+        /deploy\.localModels\.pull\.token must be an environment reference such as \$\{HF_TOKEN\}/,
+      );
+      expect(literal.err).not.toContain('hf_literal_token_value');
+      const noGpu = await runUp({ publishedPorts: [gateway.port], modelsVolume: volume });
+      expect(noGpu.code).toBe(1);
+      expect(noGpu.err).toMatch(
+        /deploy\.localModels needs the NVIDIA container runtime \(nvidia-container-toolkit\), which Docker does not list/,
+      );
+      expect(noGpu.steps.some((s) => s.includes(' run '))).toBe(false);
+    });
+
+    const scratchVolume = () => {
+      const v = mkdtempSync(path.join(tmpdir(), 'shenma-models-volume-'));
+      dirs.push(v);
+      return v;
+    };
   });
 
   it('port taken by another program: preflight error, nothing started', async () => {

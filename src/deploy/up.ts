@@ -1,10 +1,10 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { composeExecTransport } from './admin-exec.js';
 import { desiredGateway } from './apisix-routes.js';
 import { ApisixValidator } from './apisix-schema.js';
 import { backup } from './backup.js';
-import { enabledProfiles } from './compose.js';
+import { enabledProfiles, MODELS_PULL_SERVICE } from './compose.js';
 import { DockerError, type DockerRunner } from './docker.js';
 import type { Deployment } from './load.js';
 import { parseJsonLines, preflight } from './preflight.js';
@@ -33,6 +33,10 @@ export interface UpOptions {
   fetch?: typeof fetch;
   /** Skip the smoke test (e.g. the public URL is only reachable from elsewhere). */
   skipSmoke?: boolean;
+  /** Where missing local-model weights come from, instead of deploy.localModels.pull.from. */
+  modelsFrom?: string;
+  /** Where ${NAME} references (the hub token) are read. */
+  env?: NodeJS.ProcessEnv;
 }
 
 const LOG_LINES = 20;
@@ -62,7 +66,8 @@ export async function up(opts: UpOptions): Promise<void> {
   await writeRendered(opts.dir, files);
   out(`render: ${files.size} files in ${opts.dir}`);
 
-  if (d.config.deploy.localModels.enabled) await checkWeights(d, docker, out);
+  if (d.config.deploy.localModels.enabled)
+    await ensureWeights(d, docker, out, opts.env ?? process.env, opts.modelsFrom);
 
   const profiles = enabledProfiles(d.config).flatMap((p) => ['--profile', p]);
   out('start: docker compose up -d --wait (waits for every healthcheck)');
@@ -177,26 +182,144 @@ export async function up(opts: UpOptions): Promise<void> {
 
 /**
  * vLLM with missing weights only fails its healthcheck after a long start period, so look first:
- * each local model's folder in the `models` volume must hold a config.json. `up` does not pull
- * them itself (the source is the operator's choice); it says how.
+ * each local model's folder in the `models` volume must hold a config.json. What is missing is
+ * pulled into the volume by the models-pull job (`shenma models pull` in a one-off container)
+ * from deploy.localModels.pull.from (or --models-from); what is there is left alone.
  */
-async function checkWeights(d: Deployment, docker: DockerRunner, out: (l: string) => void): Promise<void> {
+async function ensureWeights(
+  d: Deployment,
+  docker: DockerRunner,
+  out: (l: string) => void,
+  env: NodeJS.ProcessEnv,
+  fromOverride: string | undefined,
+): Promise<void> {
   out('local models: checking the weights in the models volume');
-  const missing: string[] = [];
   for (const role of ['completion', 'chat'] as const) {
     const model = d.config.deploy.localModels[role];
     const dir = model.startsWith('/') ? model : `/models/${model}`;
-    const res = await docker.compose(
-      ['run', '--rm', '--no-deps', '-T', '--entrypoint', 'test', `vllm-${role}`, '-f', `${dir}/config.json`],
-      { allowFailure: true, what: `weights check for vllm-${role}` },
-    );
-    if (res.code === 0) out(`  ${role}: ${dir} is there`);
-    else missing.push(`${role} model ${model} (${dir}/config.json)`);
+    if (await hasWeights(docker, role, dir)) {
+      out(`  ${role}: ${dir} is there`);
+      continue;
+    }
+    if (model.startsWith('/'))
+      throw new UpError(
+        `the models volume lacks ${dir}/config.json for the ${role} model; deploy.localModels.${role} is a path, so there is nothing to pull by name: put the weights there (docker compose run models-pull models pull --from ... --into ${dir}) or name a hub model id`,
+      );
+    const from = fromOverride ?? d.config.deploy.localModels.pull.from;
+    out(`  ${role}: ${dir} is missing; pulling ${model} from ${describeSource(d, from)}`);
+    await pullWeights(d, docker, out, env, model, from);
+    if (!(await hasWeights(docker, role, dir)))
+      throw new UpError(
+        `pulled ${model} into the models volume, but ${dir}/config.json is still missing: the source does not hold this model as a folder named ${model} with a config.json`,
+      );
+    out(`  ${role}: pulled ${model} into ${dir}`);
   }
-  if (missing.length > 0)
+}
+
+async function hasWeights(docker: DockerRunner, role: string, dir: string): Promise<boolean> {
+  const res = await docker.compose(
+    ['run', '--rm', '--no-deps', '-T', '--entrypoint', 'test', `vllm-${role}`, '-f', `${dir}/config.json`],
+    { allowFailure: true, what: `weights check for vllm-${role}` },
+  );
+  return res.code === 0;
+}
+
+function describeSource(d: Deployment, from: string): string {
+  const pull = d.config.deploy.localModels.pull;
+  if (from === 'hub') return `the hub at ${pull.endpoint} (revision ${pull.revision})`;
+  return from;
+}
+
+/** `${NAME}` or `${NAME:-fallback}` as written in shenma.yaml: the token is read from here. */
+function hubToken(d: Deployment, env: NodeJS.ProcessEnv): string | undefined {
+  const raw = (d.raw.deploy as Record<string, Record<string, Record<string, unknown>>> | undefined)
+    ?.localModels?.pull?.token;
+  if (raw === undefined || raw === null) return undefined;
+  const m = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}$/.exec(String(raw));
+  if (!m)
     throw new UpError(
-      `the models volume lacks the weights of the ${missing.join(' and the ')}. Fetch them with shenma models pull --from URL|DIR|TARBALL --into DIR, copy DIR into the volume ${d.config.deploy.project}_models (README: "Model weights for local models"), then run shenma up again`,
+      'deploy.localModels.pull.token must be an environment reference such as ${HF_TOKEN}, not the token itself (shenma.yaml is not a secrets file)',
     );
+  const value = env[m[1]!] || m[3];
+  if (value === undefined)
+    throw new UpError(
+      `deploy.localModels.pull.token refers to ${m[1]}, which is not set here; set it (or write \${${m[1]}:-} if the models are not gated)`,
+    );
+  return value || undefined;
+}
+
+async function pullWeights(
+  d: Deployment,
+  docker: DockerRunner,
+  out: (l: string) => void,
+  env: NodeJS.ProcessEnv,
+  model: string,
+  from: string,
+): Promise<void> {
+  const pull = d.config.deploy.localModels.pull;
+  const flags: string[] = [];
+  const callEnv: Record<string, string> = {};
+  let args: string[];
+  if (from === 'hub') {
+    args = [
+      '--model',
+      model,
+      '--endpoint',
+      pull.endpoint,
+      '--revision',
+      pull.revision,
+      '--into',
+      `/models/${model}`,
+    ];
+    const token = hubToken(d, env);
+    if (token) {
+      // Handed to the container by name: the value stays off the command line.
+      flags.push('-e', 'HF_TOKEN');
+      callEnv.HF_TOKEN = token;
+    }
+  } else if (/^https?:\/\//i.test(from)) {
+    args = ['--from', `${from.replace(/\/+$/, '')}/${model}`, '--into', `/models/${model}`];
+  } else {
+    const source = path.resolve(path.dirname(d.configFile), from);
+    const st = await stat(source).catch(() => undefined);
+    if (!st) throw new UpError(`deploy.localModels.pull.from: ${source} does not exist on this host`);
+    if (st.isDirectory()) {
+      if (!(await stat(path.join(source, model)).catch(() => undefined))?.isDirectory())
+        throw new UpError(
+          `deploy.localModels.pull.from: ${source} has no folder ${model}/ (a directory source holds one folder per model id)`,
+        );
+      flags.push('-v', `${source}:/source:ro`);
+      args = ['--from', `/source/${model}`, '--into', `/models/${model}`];
+    } else {
+      // A tarball holds MODEL/... folders: unpacked at the volume's top.
+      flags.push('-v', `${path.dirname(source)}:/source:ro`);
+      args = ['--from', `/source/${path.basename(source)}`, '--into', '/models'];
+    }
+  }
+  await docker
+    .compose(
+      [
+        '--profile',
+        MODELS_PULL_SERVICE,
+        'run',
+        '--rm',
+        '--no-deps',
+        '-T',
+        ...flags,
+        MODELS_PULL_SERVICE,
+        'models',
+        'pull',
+        ...args,
+      ],
+      { what: `pulling ${model} into the models volume`, env: callEnv, onLine: (l) => out(`    ${l}`) },
+    )
+    .catch((err: unknown) => {
+      if (err instanceof DockerError)
+        throw new UpError(
+          `${err.message}\nfix that (or set deploy.localModels.pull / --models-from), then run shenma up again: what was downloaded is kept and resumed`,
+        );
+      throw err;
+    });
 }
 
 /** The failing service, its health, and its last log lines: one message that says what to fix. */

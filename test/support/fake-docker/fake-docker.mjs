@@ -69,10 +69,40 @@ if (sub === 'images') {
   out(`${JSON.stringify({ Repository: 'apache/apisix', Tag: '3.9.1-debian', ID: 'sha256:feedface' })}\n`);
   process.exit(0);
 }
-// The local-model weights check: scenario.missingWeights lists the vllm services without them.
+// The models volume: scenario.modelsVolume is a host folder standing in for it (what /models
+// holds inside the containers); without one, scenario.missingWeights lists the vllm services
+// whose weights are missing.
+const inVolume = (p) =>
+  p.startsWith('/models') ? `${scenario.modelsVolume}${p.slice('/models'.length)}` : p;
+// The local-model weights check.
 if (sub === 'run' && args.includes('--entrypoint') && args.includes('test')) {
   const service = args[args.indexOf('test') + 1];
+  if (scenario.modelsVolume) {
+    const { existsSync } = await import('node:fs');
+    // argv, not args: the flag skipping above also took `test`'s own -f and its path.
+    process.exit(existsSync(inVolume(argv[argv.length - 1])) ? 0 : 1);
+  }
   process.exit((scenario.missingWeights ?? []).includes(service) ? 1 : 0);
+}
+// The models-pull job: the real `shenma models pull` runs here, writing into the stand-in volume,
+// with a bind-mounted /source mapped back to its host folder and -e variables passed on.
+if (sub === 'run' && args.includes('models-pull') && scenario.modelsVolume) {
+  const { spawnSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const at = args.indexOf('models-pull');
+  const bind = args.indexOf('-v');
+  const source = bind >= 0 && bind < at ? args[bind + 1].split(':')[0] : undefined;
+  const mapped = args
+    .slice(at + 1)
+    .map((a) => (source && a.startsWith('/source') ? `${source}${a.slice('/source'.length)}` : inVolume(a)));
+  const shenma = fileURLToPath(new URL('../../../bin/shenma.js', import.meta.url));
+  const env = { PATH: process.env.PATH };
+  for (let i = 0; i < at; i++) if (args[i] === '-e') env[args[i + 1]] = process.env[args[i + 1]];
+  const child = spawnSync(process.execPath, [shenma, ...mapped], {
+    env,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  process.exit(child.status ?? 1);
 }
 if (sub === 'exec' && args.includes('pg_dump')) {
   out(`-- pg_dump of ${args[args.length - 1]}\nCREATE TABLE t (x int);\n`);
