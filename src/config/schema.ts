@@ -109,6 +109,7 @@ export const FILTER_NAMES = [
   'suffixOverlap',
   'duplicatedClosingLine',
   'scopeLimit',
+  'closersAfterCursor',
   'trailingWhitespace',
   'blankResult',
 ] as const;
