@@ -418,6 +418,7 @@ export class CompletionEngine {
             prefix: job.input.prefix,
             suffix: job.input.suffix,
             view: run.view,
+            language: job.input.language,
             lineMode: run.lineMode,
             stop: prompt.stop,
             specialTokens: prompt.specialTokens,

@@ -48,11 +48,11 @@ const cases: GoldenCase[] = [
     expected: 'n)):',
   },
   {
-    name: 'python: an incomplete cursor line goes on only with its own statement (hanging indent)',
+    name: 'python: a cursor line that still needs the `)` keeps the answer on it, as a single-line request would',
     prefix: 'def f(xs):\n    total = sum(',
     suffix: ')\n    return total\n',
-    output: '\n        x * 2\n        for x in xs\n    ',
-    expected: '\n        x * 2\n        for x in xs\n    ',
+    output: 'x * 2 for x in xs\n    print(total)\n',
+    expected: 'x * 2 for x in xs',
   },
   {
     name: 'python: an incomplete cursor line followed by a new statement at its level: first line only',

@@ -36,6 +36,7 @@ function answer(c: PolicyCase, pieceChars: number): string {
   const detector = new StopDetector({
     prefix: c.prefix,
     suffix: c.suffix,
+    language: c.language,
     lineMode,
     stop: lineMode === 'single' ? ['\n'] : [],
     specialTokens: DEEPSEEK_SPECIAL_TOKENS,
