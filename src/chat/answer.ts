@@ -82,13 +82,16 @@ export class AnswerTracker {
     const json = chunk.json;
     this.last = json;
     if (json.usage && typeof json.usage === 'object') this.upstreamUsage = json.usage;
-    let changed = false;
     let text = '';
-    const choices = (json.choices ?? []).map((choice): Choice => {
+    // Copied only once the filter changed something: most chunks pass as they came.
+    let choices: Choice[] | undefined;
+    const list = json.choices ?? [];
+    for (let i = 0; i < list.length; i++) {
+      const choice = list[i]!;
       const index = choice.index ?? 0;
       const content = typeof choice.delta?.content === 'string' ? choice.delta.content : '';
       const finished = choice.finish_reason !== null && choice.finish_reason !== undefined;
-      if (content === '' && !finished) return choice;
+      if (content === '' && !finished) continue;
       this.rawChars += content.length;
       const filter = this.filterFor(index);
       let out = content ? filter.push(content) : '';
@@ -98,12 +101,12 @@ export class AnswerTracker {
         this.flushed.add(index);
       }
       if (index === 0) text = out;
-      if (out === content) return choice;
-      changed = true;
-      return { ...choice, delta: { ...choice.delta, content: out } };
-    });
+      if (out === content) continue;
+      choices ??= list.slice();
+      choices[i] = { ...choice, delta: { ...choice.delta, content: out } };
+    }
     this.text += text;
-    if (!changed) return { chunk, text };
+    if (!choices) return { chunk, text };
     const rewritten = { ...json, choices };
     return { chunk: { raw: JSON.stringify(rewritten), json: rewritten }, text };
   }

@@ -66,13 +66,15 @@ async function streamAnswer(
   try {
     for await (const event of events) {
       if (event.type === 'keepalive') await sse().comment('keep-alive');
-      else if (event.type === 'chunk') {
-        if (isUsageOnly(event.chunk) && !includeUsage) continue;
-        await sse().data(clientPayload(event.chunk, event.model));
-      } else {
-        await sse().data('[DONE]');
-        sse().end();
-      }
+      else if (event.type === 'chunks') {
+        // The chunks of one upstream read leave in one write.
+        const payloads: string[] = [];
+        for (const { chunk } of event.chunks) {
+          if (!includeUsage && isUsageOnly(chunk)) continue;
+          payloads.push(clientPayload(chunk, event.model));
+        }
+        if (payloads.length > 0) await sse().dataMany(payloads);
+      } else sse().end('[DONE]');
       if (writer?.closed) break;
     }
   } catch (err) {
@@ -85,8 +87,7 @@ async function streamAnswer(
     }
     // Headers are out: the error becomes an event the OpenAI SDKs raise, then the stream ends.
     await writer.data(JSON.stringify(errorBody(err.type, err.message)));
-    await writer.data('[DONE]');
-    writer.end();
+    writer.end('[DONE]');
   }
 }
 
@@ -95,8 +96,8 @@ async function answerWhole(reply: FastifyReply, events: AsyncIterable<ChatEvent>
   let model = '';
   try {
     for await (const event of events) {
-      if (event.type === 'chunk') {
-        aggregator.add(event.chunk.json);
+      if (event.type === 'chunks') {
+        for (const { chunk } of event.chunks) aggregator.add(chunk.json);
         model = event.model;
       } else if (event.type === 'end') {
         return reply.send(

@@ -15,7 +15,7 @@ import {
   UpstreamError,
   UpstreamTimeout,
 } from '../models/index.js';
-import { AnswerTracker, carriesAnswer } from './answer.js';
+import { AnswerTracker, carriesAnswer, type TrackedChunk } from './answer.js';
 import { ChatStreamError, ClientCancelled, describeFailure, ServerShutdown } from './errors.js';
 import { type ChatMetrics, chatMetrics } from './metrics.js';
 import type { ChatContext, ChatHooks, ChatMessage, ChatOutcome, ChatStatus } from './types.js';
@@ -39,8 +39,12 @@ export interface ChatServiceDeps {
 export type ChatEvent =
   /** Every chat.keepAliveMs while waiting for the first token. */
   | { type: 'keepalive' }
-  /** `text` is the filtered content delta of choice 0; `model` the configured name that answered. */
-  | { type: 'chunk'; chunk: ChatChunk; text: string; model: string }
+  /**
+   * The chunks that arrived together (one network read upstream, never empty), each with `text`,
+   * the filtered content delta of choice 0; `model` the configured name that answered. Consumers
+   * pass a batch on with one write.
+   */
+  | { type: 'chunks'; chunks: TrackedChunk[]; model: string }
   /** After hooks.record resolved. */
   | { type: 'end'; outcome: ChatOutcome };
 
@@ -224,7 +228,7 @@ export class ChatService {
         const pending = upstream.next();
         // Left behind when the consumer stops at a keepalive; its rejection is expected then.
         pending.catch(() => undefined);
-        let result: IteratorResult<Answered<ChatChunk>>;
+        let result: IteratorResult<Answered<ChatChunk[]>>;
         for (;;) {
           const next = progress.started ? await pending : await orKeepalive(pending, config.keepAliveMs);
           if (next !== KEEPALIVE) {
@@ -240,11 +244,13 @@ export class ChatService {
           firstTokenMs = performance.now() - started;
           this.metrics.firstTokenSeconds.observe({ model }, firstTokenMs / 1000);
         }
-        const { chunk, text } = tracker.pass(result.value.item);
-        yield { type: 'chunk', chunk, text, model };
+        const batch = result.value.item;
+        const chunks: TrackedChunk[] = new Array(batch.length);
+        for (let i = 0; i < batch.length; i++) chunks[i] = tracker.pass(batch[i]!);
+        yield { type: 'chunks', chunks, model };
       }
       const rest = tracker.drain();
-      if (rest) yield { type: 'chunk', ...rest, model: progress.model };
+      if (rest) yield { type: 'chunks', chunks: [rest], model: progress.model };
       const ok = outcome('ok');
       await finish(ok);
       yield { type: 'end', outcome: ok };
@@ -287,11 +293,11 @@ export class ChatService {
     body: Record<string, unknown>,
     signal: AbortSignal,
     progress: { model: string },
-  ): AsyncGenerator<Answered<ChatChunk>> {
+  ): AsyncGenerator<Answered<ChatChunk[]>> {
     const { config, log } = this.deps;
     const fallback = config.fallbackModel === undefined ? undefined : this.chatGroup(config.fallbackModel);
     const retryable = (err: unknown) => (err as { retryable?: boolean }).retryable === true;
-    const policy: CallPolicy<ChatChunk> = {
+    const policy: CallPolicy<ChatChunk[]> = {
       triesPerModel: 1 + config.maxRetries,
       retryReplica: (err) =>
         retryable(err) && !(err instanceof ModelUnavailableError || err instanceof OverloadedError),
@@ -299,7 +305,7 @@ export class ChatService {
       firstTokenMs: config.timeouts.firstTokenMs,
       idleMs: config.timeouts.idleMs,
       // Role-only opening chunks are held back until the answer starts, so a retry can replace them.
-      startsAnswer: (chunk) => carriesAnswer(chunk.json),
+      startsAnswer: (batch) => batch.some((chunk) => carriesAnswer(chunk.json)),
     };
     return resilientCall({
       models: fallback && fallback !== group ? [group, fallback] : [group],

@@ -27,12 +27,14 @@ export class SseWriter {
     return this.res.destroyed || this.res.writableEnded;
   }
 
+  /**
+   * The status and headers go out with the first write (Node sends them in the same packet), so a
+   * stream opens with one system call, not two: the first event is the first thing ready to send.
+   */
   private commit(): void {
     if (this.committed) return;
     this.committed = true;
     this.res.writeHead(200, { ...this.extraHeaders, ...SSE_HEADERS });
-    // Proxies and clients see the stream open before the first token.
-    this.res.flushHeaders();
   }
 
   private write(text: string): Promise<void> {
@@ -55,9 +57,29 @@ export class SseWriter {
     return this.write(`data: ${payload}\n\n`);
   }
 
+  /**
+   * Several `data:` events in one socket write: the chunks of one upstream read go out together,
+   * so a stream costs one write per read, not one per event. Nothing is written for an empty list.
+   */
+  dataMany(payloads: readonly string[]): Promise<void> {
+    if (payloads.length === 0) return Promise.resolve();
+    if (payloads.length === 1) return this.data(payloads[0]!);
+    let text = '';
+    for (const p of payloads) text += `data: ${p}\n\n`;
+    return this.write(text);
+  }
+
   /** `event: <name>` then `data: <payload>`: the typed events of the Responses and Anthropic APIs. */
   event(name: string, payload: string): Promise<void> {
     return this.write(`event: ${name}\ndata: ${payload}\n\n`);
+  }
+
+  /** Typed events, one socket write for all of them (as {@link dataMany}). */
+  events(list: readonly { type: string }[]): Promise<void> {
+    if (list.length === 0) return Promise.resolve();
+    let text = '';
+    for (const e of list) text += `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
+    return this.write(text);
   }
 
   /** A comment line: ignored by SSE clients, keeps idle proxies from closing the connection. */
@@ -65,8 +87,11 @@ export class SseWriter {
     return this.write(`: ${text}\n\n`);
   }
 
-  end(): void {
+  /** Ends the response; a last `data:` payload (e.g. `[DONE]`) goes out in the same write. */
+  end(lastData?: string): void {
     this.commit();
-    if (!this.closed) this.res.end();
+    if (this.closed) return;
+    if (lastData === undefined) this.res.end();
+    else this.res.end(`data: ${lastData}\n\n`);
   }
 }

@@ -89,10 +89,12 @@ export interface ModelBackend {
   /**
    * Streams an OpenAI chat completion: posts `body` (its `model` already the upstream id) with
    * `stream: true` and `stream_options.include_usage: true` forced, and yields every `data:` event
-   * until `[DONE]`. A stream that ends without `[DONE]` and without any `finish_reason` throws
-   * UpstreamError `reset`. Errors, abort and closing on break as for streamFim.
+   * until `[DONE]`, in batches: the events that arrived together (one network read) in one
+   * non-empty array, so the chat path can pass them on with one write. A stream that ends without
+   * `[DONE]` and without any `finish_reason` throws UpstreamError `reset`. Errors, abort and
+   * closing on break as for streamFim.
    */
-  streamChat(body: Record<string, unknown>, signal: AbortSignal): AsyncIterable<ChatChunk>;
+  streamChat(body: Record<string, unknown>, signal: AbortSignal): AsyncIterable<ChatChunk[]>;
   /** Resolves when the backend answers a cheap request; throws UpstreamError otherwise. */
   probe(signal: AbortSignal): Promise<void>;
   /** Releases connection pools. */

@@ -20,9 +20,13 @@ const body = (over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
-async function collect(it: AsyncIterable<ChatChunk>): Promise<ChatChunk[]> {
+/** Every chunk, flattened out of the per-read batches; a batch is never empty. */
+async function collect(it: AsyncIterable<ChatChunk[]>): Promise<ChatChunk[]> {
   const out: ChatChunk[] = [];
-  for await (const c of it) out.push(c);
+  for await (const batch of it) {
+    expect(batch.length).toBeGreaterThan(0);
+    out.push(...batch);
+  }
   return out;
 }
 
@@ -79,7 +83,7 @@ describe.each<[ModelKind, string]>([
     fake.enqueue({ chunks: ['a', 'b', 'c'], interChunkMs: 2, fault: { kind: 'reset', afterChunks: 2 } });
     const got: ChatChunk[] = [];
     const err = await (async () => {
-      for await (const c of backend.streamChat(body(), never)) got.push(c);
+      for await (const batch of backend.streamChat(body(), never)) got.push(...batch);
     })().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamError);
     expect((err as UpstreamError).kind).toBe('reset');

@@ -1,7 +1,7 @@
 import type { ChatChunk, ChatChunkJson } from './backend.js';
 import {
   parseJson,
-  payloadValues,
+  payloadBatches,
   sseDecoder,
   streamedError,
   type UpstreamClient,
@@ -70,24 +70,27 @@ function parseChunk(payload: string, secrets: readonly string[]): ChatChunkJson 
   return event as ChatChunkJson;
 }
 
-/** Posts the chat body and yields each `data:` event until `[DONE]`. */
-export async function* streamChatCompletion(
+/**
+ * Posts the chat body and yields its `data:` events until `[DONE]`, the events of one network
+ * read together (see {@link payloadBatches}).
+ */
+export function streamChatCompletion(
   client: UpstreamClient,
   path: string,
   body: Record<string, unknown>,
   signal: AbortSignal,
-): AsyncGenerator<ChatChunk> {
+): AsyncGenerator<ChatChunk[]> {
   const secrets = conversationText(body);
-  const response = await client.open('POST', { path, body: upstreamChatBody(body), secrets }, signal);
   let finished = false;
-  yield* payloadValues<ChatChunk>(
-    response,
+  return payloadBatches<ChatChunk>(
+    () => client.open('POST', { path, body: upstreamChatBody(body), secrets }, signal),
     signal,
     sseDecoder(),
     (payload) => {
-      if (payload.trim() === '[DONE]') return { done: true };
+      // Only a short payload can be the terminator: no trim (a copy) of every chunk.
+      if (payload.length < 16 && payload.trim() === '[DONE]') return { done: true };
       const json = parseChunk(payload, secrets);
-      if (json.choices?.some((c) => c.finish_reason !== null && c.finish_reason !== undefined))
+      if (!finished && json.choices?.some((c) => c.finish_reason !== null && c.finish_reason !== undefined))
         finished = true;
       return { value: { raw: payload, json } };
     },

@@ -274,6 +274,63 @@ export async function* payloadValues<T>(
   }
 }
 
+/**
+ * Like {@link payloadValues}, but opens the body itself and yields the values of one network read
+ * together, as one array: a consumer that streams them on (chat) pays one generator step and one
+ * socket write per read instead of per event. Never yields an empty array. Same release rules.
+ */
+export async function* payloadBatches<T>(
+  open: () => Promise<ResponseBody>,
+  signal: AbortSignal,
+  decoder: PayloadDecoder,
+  handle: (payload: string) => Step<T>,
+  endedCleanly: () => boolean = () => false,
+): AsyncGenerator<T[]> {
+  const body = await open();
+  let done = false;
+  const chunks = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  try {
+    let reading = true;
+    while (reading && !done) {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await chunks.next();
+      } catch (err) {
+        signal.throwIfAborted();
+        throw new UpstreamError('reset', `backend stream broke: ${describe(err)}`);
+      }
+      let payloads: string[];
+      if (next.done) {
+        reading = false;
+        payloads = decoder.end();
+      } else {
+        payloads = decoder.push(next.value);
+      }
+      const batch: T[] = [];
+      for (const payload of payloads) {
+        const step = handle(payload);
+        if (!step) continue;
+        if (step.value !== undefined) batch.push(step.value);
+        if (step.done) {
+          done = true;
+          break;
+        }
+      }
+      if (batch.length > 0) yield batch;
+    }
+    signal.throwIfAborted();
+    if (!done && !endedCleanly()) {
+      throw new UpstreamError('reset', 'backend stream ended before it said it was done');
+    }
+  } finally {
+    if (done && !body.readableEnded) {
+      body.dump({ limit: 64 * 1024, signal: AbortSignal.timeout(1000) }).catch(() => undefined);
+    } else if (!done) {
+      body.destroy();
+    }
+  }
+}
+
 /** Text pieces of a completion stream; a lone high surrogate waits for its pair. */
 async function* pieces(
   body: ResponseBody,

@@ -37,10 +37,16 @@ export class OpenAiBackend extends HttpBackend {
     yield* ssePieces(body, signal, (payload) => parseEvent(payload, secrets));
   }
 
-  override streamChat(body: Record<string, unknown>, signal: AbortSignal): AsyncGenerator<ChatChunk> {
-    if (this.chatApi === 'responses') return streamResponsesAsChat(this.client, '/responses', body, signal);
+  override streamChat(body: Record<string, unknown>, signal: AbortSignal): AsyncGenerator<ChatChunk[]> {
+    if (this.chatApi === 'responses')
+      return oneByOne(streamResponsesAsChat(this.client, '/responses', body, signal));
     return super.streamChat(body, signal);
   }
+}
+
+/** The Responses API translation yields chunk by chunk; each becomes a batch of its own. */
+async function* oneByOne<T>(items: AsyncIterable<T>): AsyncGenerator<T[]> {
+  for await (const item of items) yield [item];
 }
 
 function parseEvent(payload: string, secrets: readonly string[]): Parsed | undefined {

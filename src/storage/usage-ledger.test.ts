@@ -78,6 +78,29 @@ describe('UsageLedger', () => {
     expect(stored).toHaveLength(40);
   });
 
+  it('writes the rows of answers finishing in one event-loop turn in one statement, even when idle', async () => {
+    let inserts = 0;
+    const counting = test.database.db.withPlugin({
+      transformQuery: (args) => {
+        if (args.node.kind === 'InsertQueryNode') inserts++;
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    const idle = new UsageLedger(counting);
+    const ids = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => idle.record(row({ requestId: `turn-${i}` }))),
+    );
+    expect(new Set(ids).size).toBe(5);
+    expect(inserts).toBe(1);
+    const stored = await test.database.db
+      .selectFrom('usage_ledger')
+      .where('request_id', 'like', 'turn-%')
+      .select('request_id')
+      .execute();
+    expect(stored).toHaveLength(5);
+  });
+
   it("sums today's served requests and tokens per user, from 00:00 UTC", async () => {
     const now = new Date('2030-05-17T10:00:00Z');
     const at = (iso: string) => new Date(iso);

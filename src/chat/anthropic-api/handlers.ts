@@ -95,7 +95,8 @@ export function anthropicHandlers(deps: AnthropicApiDeps): {
           return reply;
         }
         for await (const event of events) {
-          if (event.type === 'chunk') assembler.add(event.chunk.json, event.text, event.model);
+          if (event.type === 'chunks')
+            for (const c of event.chunks) assembler.add(c.chunk.json, c.text, event.model);
           else if (event.type === 'end') return reply.send(assembler.message(event.outcome));
         }
         throw new Error('chat stream ended without an end event');
@@ -131,15 +132,20 @@ async function streamMessage(
     }
     return writer;
   };
+  // One socket write per batch; nothing (not even the headers) for an empty one.
   const write = async (batch: MessageEvent[]) => {
-    for (const e of [...held.splice(0), ...batch]) await sse().event(e.type, JSON.stringify(e));
+    const all = held.length > 0 ? [...held.splice(0), ...batch] : batch;
+    if (all.length > 0) await sse().events(all);
   };
   try {
     for await (const event of events) {
       // Anthropic's own keep-alive is the ping event; its SDKs skip it.
       if (event.type === 'keepalive') await write([{ type: 'ping' }]);
-      else if (event.type === 'chunk') await write(assembler.add(event.chunk.json, event.text, event.model));
-      else await write(assembler.finish(event.outcome));
+      else if (event.type === 'chunks') {
+        const out: MessageEvent[] = [];
+        for (const c of event.chunks) out.push(...assembler.add(c.chunk.json, c.text, event.model));
+        await write(out);
+      } else await write(assembler.finish(event.outcome));
       if (writer?.closed) break;
     }
     sse().end();

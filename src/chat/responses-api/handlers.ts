@@ -70,8 +70,11 @@ async function run(
   await emit(assembler.start());
   for await (const event of events) {
     if (event.type === 'keepalive') await emit('keepalive');
-    else if (event.type === 'chunk') await emit(assembler.add(event.chunk.json, event.text, event.model));
-    else {
+    else if (event.type === 'chunks') {
+      const out: ResponseEvent[] = [];
+      for (const c of event.chunks) out.push(...assembler.add(c.chunk.json, c.text, event.model));
+      await emit(out);
+    } else {
       await beforeEnd(event.outcome);
       await emit(assembler.finish(event.outcome));
     }
@@ -215,8 +218,9 @@ async function streamResponse(
     }
     return writer;
   };
+  // One socket write per batch; nothing (not even the headers) for an empty one.
   const write = async (batch: ResponseEvent[]) => {
-    for (const e of batch) await sse().event(e.type, JSON.stringify(e));
+    if (batch.length > 0) await sse().events(batch);
   };
   try {
     await run(

@@ -43,16 +43,17 @@ export async function generate(run: ChatRun, opts: GenerateOptions): Promise<voi
     const events = await opts.service.open(ctx, { stream: true }, run.signal);
     for await (const event of events) {
       start();
-      if (event.type === 'chunk') {
-        if (!event.text) continue;
-        const answer = event.text;
-        run.pushJson((offset) => ({
-          event: 'dify_agent_thought',
-          agent_name: agentName,
-          agent_icon: null,
-          dify_chunk: { event: 'message', answer, message_id: ctx.requestId },
-          offset,
-        }));
+      if (event.type === 'chunks') {
+        for (const { text: answer } of event.chunks) {
+          if (!answer) continue;
+          run.pushJson((offset) => ({
+            event: 'dify_agent_thought',
+            agent_name: agentName,
+            agent_icon: null,
+            dify_chunk: { event: 'message', answer, message_id: ctx.requestId },
+            offset,
+          }));
+        }
       } else if (event.type === 'end') {
         const advises = opts.advises;
         if (advises && advises.length > 0)
