@@ -114,6 +114,29 @@ function showCase(c: OracleCase, output: string, r: PipelineResult, outcome: Out
   console.log(`     reply   ${JSON.stringify(r.text)}`);
 }
 
+/**
+ * What kind of request a miss is, from the code's structure rather than from what the pipeline
+ * did: where the cursor is, what follows it on its line, and where the first line of the true
+ * middle that was not shown sits relative to the cursor line's indentation.
+ */
+function missKind(c: OracleCase, r: PipelineResult): string {
+  if (r.rejectedBy) return `refused by ${r.rejectedBy}`;
+  const got = normalize(r.text);
+  const want = normalize(c.middle);
+  const linePrefix = c.prefix.slice(c.prefix.lastIndexOf('\n') + 1);
+  const lineBreak = c.suffix.indexOf('\n');
+  const lineSuffix = (lineBreak === -1 ? c.suffix : c.suffix.slice(0, lineBreak)).trim();
+  const cursor = linePrefix.trim() === '' ? 'line start' : 'mid-line';
+  const after = lineSuffix === '' ? 'nothing after' : 'closers after';
+  if (!want.startsWith(got)) return `${cursor}, ${after}: not a prefix of the middle`;
+  const next = want.slice(got.length).replace(/^\n+/, '').split('\n')[0]!;
+  const indent = (line: string) => line.length - line.trimStart().length;
+  const base = indent(linePrefix.trim() === '' ? (want.split('\n').find((l) => l.trim()) ?? '') : linePrefix);
+  const where = indent(next) > base ? 'deeper' : indent(next) === base ? 'at the same level' : 'shallower';
+  const shown = got === '' ? 'nothing' : `${got.split('\n').length} line(s)`;
+  return `${cursor}, ${after}: ${shown} shown, the middle goes on ${where}`;
+}
+
 interface Target {
   label: string;
   met: boolean;
@@ -138,6 +161,7 @@ const targets: Target[] = [];
 for (const set of sets) {
   const refused = new Map<string, number>();
   const missBlame = new Map<string, number>();
+  const missKinds = new Map<string, number>();
   const all = newTally();
   const rows: string[][] = [];
   for (const kind of kinds) {
@@ -154,6 +178,8 @@ for (const set of sets) {
         if (outcome !== 'exact') {
           const key = `${outcome}: ${blame(r)}`;
           missBlame.set(key, (missBlame.get(key) ?? 0) + 1);
+          const kind = missKind(c, r);
+          missKinds.set(kind, (missKinds.get(kind) ?? 0) + 1);
         }
       }
       if (outcome !== 'exact' && toShow > 0) {
@@ -180,6 +206,9 @@ for (const set of sets) {
     console.log('  (a) not exact, by outcome and what decided it:');
     for (const [key, n] of [...missBlame].sort((a, b) => b[1] - a[1]).slice(0, 12))
       console.log(`    ${String(n).padStart(5)}  ${key}`);
+    console.log('  (a) not exact, by kind of request:');
+    for (const [kind, n] of [...missKinds].sort((a, b) => b[1] - a[1]).slice(0, 12))
+      console.log(`    ${String(n).padStart(5)}  ${kind}`);
   }
   console.log('');
   if (kinds.length === JUNK_KINDS.length) {

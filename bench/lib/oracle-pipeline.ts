@@ -68,6 +68,7 @@ export function complete(
   const detector = new StopDetector({
     prefix,
     suffix,
+    language: input.language,
     lineMode,
     stop: built.stop,
     specialTokens: built.specialTokens,

@@ -219,6 +219,7 @@ class RunCall implements ResilientCall<string>, CallObserver {
       prefix: input.prefix,
       suffix: input.suffix,
       view: run.view,
+      language: input.language,
       lineMode: run.lineMode,
       stop: prompt.stop,
       specialTokens: prompt.specialTokens,

@@ -160,6 +160,7 @@ export const FILTER_NAMES = [
   'suffixOverlap',
   'duplicatedClosingLine',
   'scopeLimit',
+  'closersAfterCursor',
   'trailingWhitespace',
   'blankResult',
 ] as const;

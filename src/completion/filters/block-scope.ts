@@ -19,7 +19,10 @@ import {
  *
  * The "cursor's block" is:
  * - the answer goes on text on the cursor line: the cursor-line policy
- *   (`rules/cursor-line-policy.ts`): only what belongs to that line;
+ *   (`rules/cursor-line-policy.ts`): only what belongs to that line; unless closers follow the
+ *   cursor (`    mean |)`): they end the answer's last line, so its lines are judged as after a
+ *   line start, the completed cursor line first (`filters/closers-after-cursor.ts` then ends the
+ *   answer at the line that takes them);
  * - the answer starts with a line break after text on the cursor line: the block that line is
  *   in, or the body of the block it opens;
  * - cursor at a line start: the block of the first completion line, but never wider than the
@@ -44,6 +47,8 @@ export interface ScopeAnchor {
   previousLine: string | undefined;
   /** Indentation of the first non-blank line after the cursor, when there is one. */
   suffixIndent: number | undefined;
+  /** The rest of the cursor line is closers only (`)`, `'))`): they end the answer's last line. */
+  closersAfter: boolean;
 }
 
 export function scopeAnchor(prefix: string, suffix: string): ScopeAnchor {
@@ -58,6 +63,7 @@ export function scopeAnchor(prefix: string, suffix: string): ScopeAnchor {
     linePrefix,
     previousLine: previousNonBlankLine(prefix),
     suffixIndent: next === undefined ? undefined : indentWidth(next),
+    closersAfter: isClosersOnly(rest),
   };
 }
 
@@ -132,11 +138,16 @@ export class BlockScope {
     if (this.#limit !== undefined) {
       const verdict = classifyLine(line, this.#limit);
       const indent = indentWidth(line);
+      // A clause the block's statement goes on with (`else:`, `} catch (e) {`) brings its body.
+      if (verdict === 'inside' && indent < this.#limit && isContinuationLine(line) && opensBlock(line)) {
+        this.#limit = indent + 1;
+        return verdict;
+      }
       if (verdict !== 'end' || indent === 0 || (anchor.suffixIndent ?? 0) <= indent) return verdict;
       this.#limit = indent;
       return 'outward';
     }
-    if (index === 0 && !isBlank(anchor.linePrefix)) {
+    if (index === 0 && !isBlank(anchor.linePrefix) && !anchor.closersAfter) {
       this.#limit = continuesCursorLine(anchor.linePrefix, line)
         ? cursorLineLimit(anchor.linePrefix + line)
         : limitAfter(anchor.linePrefix, anchor.suffixIndent);

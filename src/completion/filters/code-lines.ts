@@ -113,12 +113,66 @@ export function firstNonBlankLine(suffix: string): string | undefined {
 const OPENERS = '([{';
 const CLOSERS = ')]}';
 
+/** Languages whose line comments start with `#` only: there `//` is code (Python's floor division). */
+const HASH_COMMENT_LANGUAGES = new Set([
+  'python',
+  'ruby',
+  'shellscript',
+  'shell',
+  'bash',
+  'sh',
+  'zsh',
+  'perl',
+  'r',
+  'yaml',
+  'toml',
+  'elixir',
+  'julia',
+  'nim',
+  'powershell',
+  'coffeescript',
+  'dockerfile',
+  'makefile',
+  'cmake',
+]);
+/** C-family languages: `#` is code there (`#include`, Rust attributes, private `#x` fields). */
+const SLASH_COMMENT_LANGUAGES = new Set([
+  'c',
+  'cpp',
+  'c++',
+  'csharp',
+  'java',
+  'javascript',
+  'javascriptreact',
+  'typescript',
+  'typescriptreact',
+  'go',
+  'rust',
+  'kotlin',
+  'swift',
+  'scala',
+  'dart',
+]);
+
+/** Which line-comment markers count in `language`; both when it is not known. */
+function lineComments(language: string | undefined): { hash: boolean; slashes: boolean } {
+  const id = language?.toLowerCase();
+  if (id && HASH_COMMENT_LANGUAGES.has(id)) return { hash: true, slashes: false };
+  if (id && SLASH_COMMENT_LANGUAGES.has(id)) return { hash: false, slashes: true };
+  return { hash: true, slashes: true };
+}
+
 /**
  * Net bracket depth change over `text` and the lowest depth reached, skipping string literals
- * and line comments so `"("` or `# (` do not count. Strings are tracked per line only, which is
- * enough for the short texts the filters look at; `openQuote` says the last line ends inside one.
+ * and line comments so `"("` or `# (` do not count (`//` starts one only where the language
+ * says so: `len(xs) // 2` is Python code). Strings are tracked per line only, which is enough
+ * for the short texts the filters look at; `openQuote` says the last line ends inside one.
  */
-export function bracketBalance(text: string): { delta: number; lowest: number; openQuote: boolean } {
+export function bracketBalance(
+  text: string,
+  language?: string,
+): { delta: number; lowest: number; openQuote: boolean } {
+  const comments = lineComments(language);
   let depth = 0;
   let lowest = 0;
   let openQuote = false;
@@ -132,8 +186,8 @@ export function bracketBalance(text: string): { delta: number; lowest: number; o
         continue;
       }
       if (ch === '"' || ch === "'" || ch === '`') quote = ch;
-      else if (ch === '#' && (i === 0 || /\s/.test(line[i - 1]!))) break;
-      else if (ch === '/' && line[i + 1] === '/') break;
+      else if (comments.hash && ch === '#' && (i === 0 || /\s/.test(line[i - 1]!))) break;
+      else if (comments.slashes && ch === '/' && line[i + 1] === '/') break;
       else if (OPENERS.includes(ch)) depth++;
       else if (CLOSERS.includes(ch)) {
         depth--;
@@ -145,7 +199,7 @@ export function bracketBalance(text: string): { delta: number; lowest: number; o
   return { delta: depth, lowest, openQuote };
 }
 
-function withoutTrailingComment(line: string): string {
+export function withoutTrailingComment(line: string): string {
   return line.replace(/\s(#|\/\/).*$/, '').trimEnd();
 }
 

@@ -1,6 +1,7 @@
 import type { FilterName } from '../../config/schema.js';
 import { type FilterContext, viewOf } from '../types.js';
 import { blankResult } from './blank-result.js';
+import { closersAfterCursor } from './closers-after-cursor.js';
 import { isBlank } from './code-lines.js';
 import { duplicatedClosingLine } from './duplicated-closing-line.js';
 import type { CompletionFilter } from './filter.js';
@@ -20,15 +21,18 @@ export type { CompletionFilter } from './filter.js';
  *    model's intended ending rather than a loop;
  * 3. scopeLimit next: junk after the block (another function, the rest of the file) goes before
  *    suffixOverlap/duplicatedClosingLine compare the answer's end with the suffix;
- * 4. suffixOverlap, then duplicatedClosingLine (a closer left after cutting a re-typed suffix);
- * 5. repeatedPrefix after the cutters: an answer that is only a copy of the lines above is
+ * 4. closersAfterCursor: with closers after the cursor, the answer ends at the line that takes
+ *    them (so the copy of them suffixOverlap cuts is at the answer's end);
+ * 5. suffixOverlap, then duplicatedClosingLine (a closer left after cutting a re-typed suffix);
+ * 6. repeatedPrefix after the cutters: an answer that is only a copy of the lines above is
  *    often recognisable only once the junk after it is gone;
- * 6. trailingWhitespace and blankResult last, to tidy whatever is left.
+ * 7. trailingWhitespace and blankResult last, to tidy whatever is left.
  */
 export const FILTER_CHAIN: readonly CompletionFilter[] = [
   specialTokens,
   repetitiveLines,
   scopeLimit,
+  closersAfterCursor,
   suffixOverlap,
   duplicatedClosingLine,
   repeatedPrefix,

@@ -17,7 +17,7 @@ function lastLines(text: string, count: number): string[] {
  * else (`x = foo(` above `    a, b`) is the start of this very statement. At the top level, from
  * the nearest line at the same level.
  */
-function openBracketsBefore(above: string[], line: string): number {
+function openBracketsBefore(above: string[], line: string, language: string | undefined): number {
   const indent = indentWidth(line);
   const first = Math.max(0, above.length - STATEMENT_LOOKBACK_LINES);
   for (let i = above.length - 1; i >= first; i--) {
@@ -26,7 +26,7 @@ function openBracketsBefore(above: string[], line: string): number {
     const candidateIndent = indentWidth(candidate);
     if (candidateIndent > indent || (candidateIndent === indent && indent > 0)) continue;
     const from = candidateIndent < indent && /[{:]\s*$/.test(candidate) ? i + 1 : i;
-    return Math.max(0, bracketBalance(above.slice(from).join('\n')).delta);
+    return Math.max(0, bracketBalance(above.slice(from).join('\n'), language).delta);
   }
   return 0;
 }
@@ -36,10 +36,10 @@ function openBracketsBefore(above: string[], line: string): number {
  * twice (beyond what the lines above opened), plus one for a string left open. 0 reads right.
  * The line is the answer's last line with the rest of the cursor line after it.
  */
-export function lineMisfit(prefix: string, answer: string, lineSuffix: string): number {
+export function lineMisfit(prefix: string, answer: string, lineSuffix: string, language?: string): number {
   const lines = splitLines(prefix.slice(prefix.lastIndexOf('\n') + 1) + answer);
   const line = `${lines.at(-1)!}${lineSuffix}`;
   const above = [...lastLines(prefix, STATEMENT_LOOKBACK_LINES).slice(0, -1), ...lines.slice(0, -1)];
-  const balance = bracketBalance(line);
-  return Math.abs(balance.delta + openBracketsBefore(above, line)) + (balance.openQuote ? 1 : 0);
+  const balance = bracketBalance(line, language);
+  return Math.abs(balance.delta + openBracketsBefore(above, line, language)) + (balance.openQuote ? 1 : 0);
 }

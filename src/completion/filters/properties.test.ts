@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FILTER_NAMES, type FilterName } from '../../config/schema.js';
+import { decideLineMode } from '../rules/line-mode.js';
 import { StopDetector } from '../stream/stop-detector.js';
 import { cursorView, type FilterContext, type LineMode } from '../types.js';
 import { DEEPSEEK_SPECIAL_TOKENS } from './golden.js';
@@ -58,6 +59,27 @@ const SAMPLES: { language: string; document: string; middle: string }[] = [
     document: 'def f(x):\r\n    y = x * 2\r\n█    return y\r\n',
     middle: '    y += 1\r\n',
   },
+  {
+    language: 'python',
+    document: 'def mad(xs):\n    mean █)\n',
+    middle: '= sum(xs) / len(xs)\n    return sum(abs(x - mean) for x in xs) / len(xs',
+  },
+  {
+    language: 'python',
+    document: "def depth(s):\n    for c in s:\n        if c == █')':\n            d -= 1\n",
+    middle: "'(':\n            d += 1\n        elif c == ",
+  },
+  {
+    language: 'go',
+    document:
+      'func find(xs []int, x int) int {\n\tfor i, v := range xs {\n\t\tif v == x {█)\n\t\t}\n\t}\n\treturn -1\n}\n',
+    middle: '\n\t\t\tlog.Printf("found %d", i',
+  },
+  {
+    language: 'c',
+    document: 'int sign(int x) {\n  if (x < 0) {\n    return -1;\n  } else {\n█\n  }\n}\n',
+    middle: '    return 1;',
+  },
 ];
 
 function split(document: string): { prefix: string; suffix: string } {
@@ -65,9 +87,13 @@ function split(document: string): { prefix: string; suffix: string } {
   return { prefix: document.slice(0, at), suffix: document.slice(at + 1) };
 }
 
-/** Multi-line when the cursor line before the cursor is blank (the simple rule). */
-function lineModeOf(prefix: string, suffix: string): LineMode {
-  return cursorView(prefix, suffix).linePrefix.trim() === '' ? 'multi' : 'single';
+/**
+ * Multi-line when the cursor line before the cursor is blank (the samples' whole-line holes sit
+ * before the next line's text), otherwise what the engine would ask for.
+ */
+function lineModeOf(prefix: string, suffix: string, language: string): LineMode {
+  if (cursorView(prefix, suffix).linePrefix.trim() === '') return 'multi';
+  return decideLineMode({ prefix, suffix, language, stop: [], snippets: [], triggerMode: 'auto' }, 'auto');
 }
 
 const FRAGMENTS = [
@@ -105,13 +131,32 @@ const outputArb = fc.oneof(
 const contextArb: fc.Arbitrary<FilterContext> = fc.record({
   prefix: fc.oneof(
     fc.constantFrom(...SAMPLES.map((s) => split(s.document).prefix)),
-    fc.constantFrom('', 'x = ', 'def f(xs):\n    ', 'if (a) {\n', 'a\r\nb\r\n'),
+    fc.constantFrom(
+      '',
+      'x = ',
+      'def f(xs):\n    ',
+      'if (a) {\n',
+      'a\r\nb\r\n',
+      'def f(xs):\n    total = sum(',
+      '    mean ',
+      '  for (int i = 0; i < n; i++) {',
+    ),
   ),
   suffix: fc.oneof(
     fc.constantFrom(...SAMPLES.map((s) => split(s.document).suffix)),
-    fc.constantFrom('', '\n', ')\n', '}\n', '  }\n}\n', '    return total\n'),
+    fc.constantFrom(
+      '',
+      '\n',
+      ')\n',
+      '}\n',
+      '  }\n}\n',
+      '    return total\n',
+      '))\n    return x\n',
+      "'):\n",
+      ');\n  }\n}\n',
+    ),
   ),
-  language: fc.constantFrom('python', 'typescript'),
+  language: fc.constantFrom('python', 'typescript', 'go', 'c'),
   lineMode: fc.constantFrom<LineMode>('single', 'multi'),
   specialTokens: fc.constant(DEEPSEEK_SPECIAL_TOKENS),
 });
@@ -163,7 +208,7 @@ describe('runFilters properties', () => {
         prefix,
         suffix,
         language: sample.language,
-        lineMode: lineModeOf(prefix, suffix),
+        lineMode: lineModeOf(prefix, suffix, sample.language),
         specialTokens: DEEPSEEK_SPECIAL_TOKENS,
       };
       const detector = new StopDetector({

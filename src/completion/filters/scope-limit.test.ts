@@ -116,20 +116,6 @@ const cases: GoldenCase[] = [
     language: 'javascript',
   },
   {
-    name: 'closers after the cursor (multi-line forced): a body after re-typed closers keeps the first line',
-    prefix: 'def f(n):\n    for i in reversed(range(',
-    suffix: ')):\n        if n % i == 0:\n            return i\n',
-    output: 'n)):\n        print(i)\n',
-    expected: 'n)):',
-  },
-  {
-    name: 'closers after the cursor (multi-line forced): an answer whose last line takes them is kept',
-    prefix: 'def f(xs):\n    total = sum(',
-    suffix: ')\n    return total\n',
-    output: '\n        x * 2\n        for x in xs\n    ',
-    expected: '\n        x * 2\n        for x in xs\n    ',
-  },
-  {
     name: 'does not fire: sibling statements at the cursor level',
     prefix: 'def f(xs):\n    """Sum."""\n',
     suffix: '',

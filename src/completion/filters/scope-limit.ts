@@ -1,15 +1,6 @@
-import { type CursorView, viewOf } from '../types.js';
 import { BlockScope, reachesSuffix, scopeAnchor } from './block-scope.js';
-import {
-  firstNonBlankLine,
-  indentWidth,
-  isBlank,
-  isClosersOnly,
-  isClosingLine,
-  lineSpans,
-} from './code-lines.js';
+import { firstNonBlankLine, indentWidth, isBlank, isClosingLine, lineSpans } from './code-lines.js';
 import type { CompletionFilter } from './filter.js';
-import { lineMisfit } from './line-fit.js';
 
 /**
  * Whether the text after the cursor already closes (or still continues) the block that `closer`
@@ -23,19 +14,6 @@ function suffixClosesBlock(closer: string, suffix: string): boolean {
   // Deeper: the cursor sits inside the block and the suffix continues it.
   if (nextIndent > closerIndent) return true;
   return nextIndent === closerIndent && (isClosingLine(next) || /^\s*[)\]}]/.test(next));
-}
-
-/**
- * With closers left after text on the cursor line (`)`, `'))`) they end the answer's last line
- * (when several lines were asked for anyway, `multiline: always`). A multi-line answer whose last
- * line does not read right with them (the model re-typed them on its first line and went on with
- * a body) keeps only its first line, which suffixOverlap then judges.
- */
-function fitClosers(text: string, prefix: string, view: CursorView): string {
-  const { linePrefix, lineSuffix } = view;
-  if (isBlank(linePrefix) || !isClosersOnly(lineSuffix) || !text.includes('\n')) return text;
-  if (lineMisfit(prefix, text.replace(/\s+$/, ''), lineSuffix) === 0) return text;
-  return text.slice(0, lineSpans(text)[0]!.end);
 }
 
 /**
@@ -68,6 +46,6 @@ export const scopeLimit: CompletionFilter = {
         .at(-1);
       if (!reachesSuffix(anchor, lastLine)) kept = outwardAt;
     }
-    return fitClosers(text.slice(0, kept), ctx.prefix, viewOf(ctx));
+    return text.slice(0, kept);
   },
 };

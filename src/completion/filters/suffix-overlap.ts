@@ -56,7 +56,7 @@ function startsLikeSuffix(before: string, overlap: string, linePrefix: string): 
   return !isBlank(linePrefix) || !isBlank(lineBefore) || lineBefore === linePrefix;
 }
 
-function cutExactOverlap(text: string, prefix: string, suffix: string): string | undefined {
+function cutExactOverlap(text: string, prefix: string, suffix: string, language: string): string | undefined {
   const linePrefix = lastLineOf(prefix);
   const startsAtLineStart = (before: string): boolean =>
     before === '' ? isBlank(linePrefix) : before.endsWith('\n');
@@ -69,7 +69,7 @@ function cutExactOverlap(text: string, prefix: string, suffix: string): string |
     // Closers re-typed on the cursor line: judged by how the line reads with and without them.
     if (isPunctuationOnly(overlap) && !overlap.includes('\n')) {
       const lineSuffix = overlap.trimEnd();
-      return lineMisfit(prefix, before, lineSuffix) < lineMisfit(prefix, body, lineSuffix)
+      return lineMisfit(prefix, before, lineSuffix, language) < lineMisfit(prefix, body, lineSuffix, language)
         ? before
         : undefined;
     }
@@ -115,18 +115,28 @@ const STATEMENT_END = /[ \t]*[:;,{]$/;
  * closers are the model's own and which are copies is read from the cursor line's brackets and
  * quotes (with those the lines above left open): a copy is cut when the line reads better
  * without it (`return len(s` + `)` + `)`), and kept when the answer closes what it opened
- * (`print(` + `len(xs)` + `)`).
+ * (`print(` + `len(xs)` + `)`). Quotes cannot be told apart that way (`out = ` + `''` before
+ * `''` balances either way), but two string literals in a row are not code: a whole copy of
+ * closers with a quote is cut whenever the line reads right without it.
+ * At a line start the copy is judged the same way when the answer's last line has code before
+ * it; closers alone on a line are a closing line, duplicatedClosingLine's to judge.
  */
-function cutRetypedCloser(text: string, prefix: string, suffix: string): string | undefined {
+function cutRetypedCloser(
+  text: string,
+  prefix: string,
+  suffix: string,
+  language: string,
+): string | undefined {
   const { linePrefix, lineSuffix } = cursorView(prefix, suffix);
   const rest = lineSuffix.trimEnd();
-  // Before closers at a line start, a closing line is duplicatedClosingLine's to judge.
-  if (isBlank(linePrefix) || !isClosersOnly(rest)) return undefined;
+  if (!isClosersOnly(rest)) return undefined;
   // A multi-line answer cut after its first line ends with that line's break.
   const body = text.replace(/\s+$/, '');
-  const misfit = (answer: string) => lineMisfit(prefix, answer, lineSuffix);
+  const misfit = (answer: string) => lineMisfit(prefix, answer, lineSuffix, language);
   const asIs = misfit(body);
-  if (asIs === 0) return undefined;
+  const quoted = /['"`]/.test(rest);
+  if (asIs === 0 && !quoted) return undefined;
+  const hasCodeBefore = (before: string) => !isBlank(lastLineOf(linePrefix + before));
   const statementEnd = STATEMENT_END.exec(body);
   for (let k = rest.length; k > 0; k--) {
     const copy = rest.slice(0, k);
@@ -136,7 +146,9 @@ function cutRetypedCloser(text: string, prefix: string, suffix: string): string 
       if (beforeEnd.endsWith(copy)) candidates.push(beforeEnd.slice(0, -k));
     }
     for (const before of candidates) {
-      if (before !== undefined && !before.endsWith('\n') && misfit(before) < asIs) return before;
+      if (before === undefined || before.endsWith('\n') || !hasCodeBefore(before)) continue;
+      const better = asIs === 0 ? k === rest.length && misfit(before) === 0 : misfit(before) < asIs;
+      if (better) return before;
     }
   }
   return undefined;
@@ -148,8 +160,8 @@ export const suffixOverlap: CompletionFilter = {
   apply(text, ctx) {
     if (isBlank(text) || isBlank(ctx.suffix)) return text;
     return (
-      cutRetypedCloser(text, ctx.prefix, ctx.suffix) ??
-      cutExactOverlap(text, ctx.prefix, ctx.suffix) ??
+      cutRetypedCloser(text, ctx.prefix, ctx.suffix, ctx.language) ??
+      cutExactOverlap(text, ctx.prefix, ctx.suffix, ctx.language) ??
       cutLineOverlap(text, ctx.prefix, ctx.suffix) ??
       text
     );

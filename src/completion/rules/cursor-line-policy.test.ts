@@ -36,6 +36,7 @@ function answer(c: PolicyCase, pieceChars: number): string {
   const detector = new StopDetector({
     prefix: c.prefix,
     suffix: c.suffix,
+    language: c.language,
     lineMode,
     stop: lineMode === 'single' ? ['\n'] : [],
     specialTokens: DEEPSEEK_SPECIAL_TOKENS,
@@ -149,6 +150,55 @@ const cases: PolicyCase[] = [
     suffix: '));\n  return 0;\n}\n',
     output: 'n));\n  return 0;\n',
     expected: 'n',
+  },
+  {
+    name: 'python: a clause after a one-line statement brings its body, not the statement after it',
+    language: 'python',
+    prefix: 'def collatz(n):\n    if n % 2 == 0:\n        odd_collatz',
+    suffix: '\n    while n > 1:\n        n //= 2\n',
+    output: ' = []\n    else:\n        odd_collatz = [n]\n    while n > 1:\n',
+    expected: ' = []\n    else:\n        odd_collatz = [n]',
+  },
+  {
+    name: 'javascript: `} else {` after the cursor line brings its body and its closer',
+    language: 'javascript',
+    prefix: 'function sign(x) {\n  if (x < 0) {\n    return -',
+    suffix: '\n}\n',
+    output: '1;\n  } else {\n    return 1;\n  }\n  console.log(x);\n}\n',
+    expected: '1;\n  } else {\n    return 1;\n  }',
+  },
+  {
+    name: 'go: `} else {` brings its body',
+    language: 'go',
+    prefix: 'func abs(x int) int {\n\tif x < 0 {\n\t\tx = -',
+    suffix: '\n\treturn x\n}\n',
+    output: 'x\n\t} else {\n\t\tx = x + 0\n\t}\n\treturn x\n}\n',
+    expected: 'x\n\t} else {\n\t\tx = x + 0\n\t}',
+  },
+  {
+    name: 'java: `} catch (…) {` brings its body',
+    language: 'java',
+    prefix: 'class Reader {\n  String read(Path p) {\n    try {\n      return Files.readString(',
+    suffix: '\n    return "";\n  }\n}\n',
+    output: 'p);\n    } catch (IOException e) {\n      log(e);\n    }\n    return "";\n',
+    expected: 'p);\n    } catch (IOException e) {\n      log(e);\n    }',
+  },
+  {
+    name: 'python: closers after the cursor and a complete first line: the answer ends where they fit',
+    language: 'python',
+    prefix: 'def mad(numbers):\n    mean ',
+    suffix: ')\n',
+    output:
+      '= sum(numbers) / len(numbers)\n    return sum(abs(x - mean) for x in numbers) / len(numbers)\n\ndef other():\n',
+    expected: '= sum(numbers) / len(numbers)\n    return sum(abs(x - mean) for x in numbers) / len(numbers',
+  },
+  {
+    name: 'c: a loop header completed before `);`: its body line takes them',
+    language: 'c',
+    prefix: 'void dump(const int *xs, int n) {\n  for (int i = 0; i < n; i++) {',
+    suffix: ');\n  }\n}\n',
+    output: '\n    printf("%d\\n", xs[i]);\n  }\n}\n',
+    expected: '\n    printf("%d\\n", xs[i]',
   },
 ];
 

@@ -13,8 +13,12 @@ import { indentWidth, isBlank } from '../filters/code-lines.js';
  *   indented deeper (`.then(…)`, `+ b`) or a clause of the same statement (`else:`,
  *   `} catch (e) {`); a new statement at its level or shallower ends the answer (`    total = `
  *   + `sum(xs)` stays one line even if the model goes on with `return total`).
+ * A clause the statement goes on with (`else:`, `} catch (e) {`) brings its own body, indented
+ * deeper than the clause (`        odd = []` + `    else:` + `        odd = [n]`).
  * An answer that starts with a line break leaves the cursor line as typed; its lines are judged
- * like those of a cursor at a line start (see `filters/block-scope.ts`).
+ * like those of a cursor at a line start (see `filters/block-scope.ts`). So are the lines of an
+ * answer before closers left after the cursor (`    mean |)`): those closers end the answer's
+ * last line, wherever that is, and `filters/closers-after-cursor.ts` finds it.
  *
  * Returns the indentation below which a later answer line leaves the cursor line's statement: in
  * both cases only deeper lines belong to it (closers and clauses at its level are judged by

@@ -18,8 +18,10 @@ describe('decideLineMode', () => {
 
   it.each<[string, string, string, LineMode]>([
     ['python', 'x = foo(', 'a, b)\n', 'single'],
-    ['python', 'x = foo(', ')\n', 'single'],
-    ['python', 'for c in range(len(', ')):\n', 'single'],
+    ['python', 'x = foo(', ')\n', 'multi'],
+    ['python', 'for c in range(len(', ')):\n', 'multi'],
+    ['python', "print(f'{x", "}')\n", 'multi'],
+    ['python', 'x = foo(', ') + 1\n', 'single'],
     ['python', 'def f():\n    ', '\n', 'multi'],
     ['python', '', '', 'multi'],
     ['python', 'def f(a, b):', '\n', 'multi'],
@@ -30,8 +32,10 @@ describe('decideLineMode', () => {
     ['typescript', 'const a = b', '\n', 'multi'],
     ['typescript', 'if (ready', ') {\n', 'single'],
     ['go', 'x := 1', '\n', 'multi'],
-    ['java', 'System.out.println(', ');\n', 'single'],
-    ['c', 'printf("%d\\n", ', ');\n', 'single'],
+    ['java', 'System.out.println(', ');\n', 'multi'],
+    ['java', 'System.out.println(', ', x);\n', 'single'],
+    ['c', 'printf("%d\\n", ', ');\n', 'multi'],
+    ['go', 'fmt.Println(', ')\n', 'multi'],
   ])('auto, %s: prefix %j, suffix %j → %s', (language, prefix, suffix, expected) => {
     expect(decideLineMode(at(language, prefix, suffix), 'auto')).toBe(expected);
   });

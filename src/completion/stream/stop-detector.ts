@@ -1,5 +1,6 @@
 import type { FilterName } from '../../config/schema.js';
 import { BlockScope, scopeAnchor } from '../filters/block-scope.js';
+import { ClosersScan } from '../filters/closers-after-cursor.js';
 import { isBlank } from '../filters/code-lines.js';
 import { type CursorView, type LineMode, viewOf } from '../types.js';
 
@@ -11,9 +12,11 @@ export interface StopDetectorOptions {
   specialTokens: string[];
   /** The cursor line of prefix/suffix when already computed. */
   view?: CursorView;
+  /** The document's language (which line comments it has), for the closers-after-cursor scan. */
+  language?: string;
 }
 
-export type StopReason = 'stop' | 'newline' | 'block-end' | 'special-token';
+export type StopReason = 'stop' | 'newline' | 'block-end' | 'closers' | 'special-token';
 
 interface Decision {
   /** Index of the character whose arrival decided the answer. */
@@ -39,6 +42,10 @@ export class StopDetector {
   readonly #markers: Marker[];
   readonly #longestMarker: number;
   readonly #scope: BlockScope;
+  /** With closers after text on the cursor line: where the answer's line that takes them ends. */
+  readonly #closers: ClosersScan | undefined;
+  /** End of the answer's first line, once read. */
+  #firstLineEnd = 0;
   /** A line break before any text ends a single-line answer when the cursor line has text. */
   readonly #cursorLineHasText: boolean;
   #received = '';
@@ -61,6 +68,11 @@ export class StopDetector {
     this.#scope = new BlockScope(scopeAnchor(opts.prefix, opts.suffix));
     const { linePrefix, lineSuffix } = viewOf(opts);
     this.#cursorLineHasText = !isBlank(linePrefix + lineSuffix);
+    const closersAfterText = !isBlank(linePrefix) && ClosersScan.applies(opts.prefix, opts.suffix);
+    this.#closers =
+      opts.lineMode === 'multi' && closersAfterText
+        ? new ClosersScan(opts.prefix, opts.suffix, opts.language ?? '')
+        : undefined;
   }
 
   get reason(): StopReason | undefined {
@@ -149,6 +161,15 @@ export class StopDetector {
       return { trigger: lineBreak, cut: end, reason: 'newline' };
     }
     const verdict = this.#scope.next(line);
+    if (this.#closers && verdict !== 'end') {
+      if (this.#lineStart === 0) this.#firstLineEnd = end;
+      // Same decisions as the closersAfterCursor filter, made as each line of the block completes.
+      const decided = this.#closers.next(line);
+      if (decided === 'firstOnly') return { trigger: lineBreak, cut: this.#firstLineEnd, reason: 'closers' };
+      if (decided === 'takes') return { trigger: lineBreak, cut: end, reason: 'closers' };
+      // The filter judges what comes before a copy of the code after the cursor.
+      if (decided === 'copying') return { trigger: lineBreak, cut: this.#lineStart, reason: 'closers' };
+    }
     // An outward line may still lead to the code after the cursor; scopeLimit judges it at the end.
     if (verdict === 'inside' || verdict === 'outward') return undefined;
     // A closing line is kept for the filters to judge against the suffix.
@@ -170,6 +191,7 @@ function earlier(a: Decision | undefined, b: Decision | undefined): Decision | u
  */
 export function filterOfStop(reason: StopReason | undefined): FilterName | undefined {
   if (reason === 'block-end') return 'scopeLimit';
+  if (reason === 'closers') return 'closersAfterCursor';
   if (reason === 'special-token') return 'specialTokens';
   return undefined;
 }
