@@ -106,7 +106,8 @@ describe('the first start on the embedded database', () => {
     const other = await fetch(`http://127.0.0.1:${port}/v1/models`);
     expect(other.status).toBe(503);
     expect(other.headers.get('retry-after')).toBe('2');
-    await run.waitFor(/listening on/, 240_000);
+    // "shenma listening on" is the HTTP server's line; the admin socket logs its own "listening on" before it.
+    await run.waitFor(/shenma listening on/, 240_000);
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     // Both roles lack a model here, and the operator is told so.
     await run.waitFor(/no chat model is configured/);
