@@ -1,5 +1,19 @@
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, readFile, readlink, rm, symlink } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  cp,
+  lchown,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { arch, platform } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -69,8 +83,9 @@ function packageRoot(): string {
 export async function findPostgresBinaries(
   linkDir: string,
   owner?: { uid: number; gid: number },
+  copyDir?: string,
 ): Promise<PostgresBinaries> {
-  const root = packageRoot();
+  const root = owner && copyDir ? await rootReachableBy(packageRoot(), owner, copyDir) : packageRoot();
   const bin = join(root, 'native', 'bin');
   const lib = join(root, 'native', 'lib');
   const initdb = join(bin, 'initdb');
@@ -97,6 +112,59 @@ export async function findPostgresBinaries(
     await symlink(wanted, link);
   }
   return { initdb, postgres, majorVersion, env: { LD_LIBRARY_PATH: `${linkDir}:${lib}` } };
+}
+
+/**
+ * The server runs as another user than Shenma when Shenma runs as root, and that user must be able
+ * to execute the package's binaries. A checkout under /root or in a 0700 directory shuts it out;
+ * then the package's `native/` folder (~60 MB) is copied once into the data dir (already reachable
+ * by it: checked before the cluster is made) and owned by the server user.
+ */
+export async function rootReachableBy(
+  root: string,
+  owner: { uid: number; gid: number },
+  copyDir: string,
+): Promise<string> {
+  if (await canExecute(join(root, 'native', 'bin', 'postgres'), owner)) {
+    await rm(copyDir, { recursive: true, force: true });
+    return root;
+  }
+  const version = await embeddedPostgresVersion();
+  const copy = join(copyDir, version);
+  if (existsSync(join(copy, '.complete'))) return copy;
+  await rm(copyDir, { recursive: true, force: true });
+  const partial = `${copy}.partial`;
+  await mkdir(partial, { recursive: true, mode: 0o700 });
+  await cp(join(root, 'native'), join(partial, 'native'), { recursive: true, verbatimSymlinks: true });
+  await chownTree(copyDir, owner);
+  await writeFile(join(partial, '.complete'), `${root}\n`);
+  await rename(partial, copy);
+  return copy;
+}
+
+async function canExecute(file: string, user: { uid: number; gid: number }): Promise<boolean> {
+  const permits = (mode: number, uid: number, gid: number) =>
+    (mode & (uid === user.uid ? 0o100 : gid === user.gid ? 0o010 : 0o001)) !== 0;
+  try {
+    const f = await stat(file);
+    if (!permits(f.mode, f.uid, f.gid)) return false;
+    for (let d = dirname(file); ; d = dirname(d)) {
+      const s = await stat(d);
+      if (!permits(s.mode, s.uid, s.gid)) return false;
+      if (dirname(d) === d) return true;
+    }
+  } catch {
+    return false;
+  }
+}
+
+async function chownTree(dir: string, owner: { uid: number; gid: number }): Promise<void> {
+  await chown(dir, owner.uid, owner.gid);
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) await chownTree(path, owner);
+    else await lchown(path, owner.uid, owner.gid);
+  }
 }
 
 async function readLinkList(root: string): Promise<{ source: string; target: string }[]> {

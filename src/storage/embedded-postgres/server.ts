@@ -14,6 +14,7 @@ import { checkReachable, chooseServerUser, type ServerUser } from './server-user
  *   <dataDir>/pgdata/             the cluster (initdb), owned by the server user, 0700
  *   <dataDir>/pgdata/.s.PGSQL.5432  its only listener: a Unix socket (no TCP port at all)
  *   <dataDir>/pg-lib/             library links, only when the npm package's own are missing
+ *   <dataDir>/pg-native/<ver>/    a copy of the binaries, only when the server user cannot reach node_modules
  *
  * Connections are authenticated by `peer` on the socket: only the OS users Shenma and the server
  * run as may connect (as database user `shenma`); there is no password to generate or leak.
@@ -75,7 +76,11 @@ export async function startEmbeddedPostgres(opts: StartOptions): Promise<Embedde
   const pgdata = join(opts.dataDir, 'pgdata');
   const user = await chooseServerUser(pgdata);
   await prepareDataDir(opts.dataDir, user);
-  const bins = await findPostgresBinaries(join(opts.dataDir, 'pg-lib'), user.switched ? user : undefined);
+  const bins = await findPostgresBinaries(
+    join(opts.dataDir, 'pg-lib'),
+    user.switched ? user : undefined,
+    join(opts.dataDir, 'pg-native'),
+  );
 
   const version = await readFile(join(pgdata, 'PG_VERSION'), 'utf8').catch(() => undefined);
   if (version === undefined) {
