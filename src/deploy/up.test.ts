@@ -184,6 +184,8 @@ describe('shenma up (fake docker)', () => {
       'compose ps --format json',
       'compose --profile prometheus --profile grafana --profile elasticsearch --profile kibana up -d --build --remove-orphans --wait',
       'compose images --format json',
+      'image inspect --format {{json .RepoDigests}} apache/apisix:3.9.1-debian',
+      'image inspect --format {{json .RepoDigests}} shenma:0.1.0',
       'compose exec -T postgres sh /docker-entrypoint-initdb.d/10-shenma-bootstrap.sh',
       'compose run --rm --no-deps -T completion db migrate --config /etc/shenma/shenma.yaml --data-dir /var/lib/shenma',
     ];
@@ -224,8 +226,10 @@ describe('shenma up (fake docker)', () => {
     expect(r.out + r.err).not.toContain(SMOKE_TOKEN);
     const deploy = path.join(dir, 'deploy');
     expect(readFileSync(path.join(deploy, '.shenma-version'), 'utf8').trim()).toMatch(/^\d+\.\d+\.\d+/);
+    // Pulled images are locked to their registry digest; Shenma's own, built here, to its image id.
     expect(JSON.parse(readFileSync(path.join(deploy, 'images.lock'), 'utf8'))).toEqual({
-      'apache/apisix:3.9.1-debian': 'sha256:feedface',
+      'apache/apisix:3.9.1-debian': `apache/apisix@sha256:${'ab'.repeat(32)}`,
+      'shenma:0.1.0': 'sha256:5eed',
     });
 
     // Re-running is idempotent: the gateway step changes nothing. Here it is also an upgrade from

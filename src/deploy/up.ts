@@ -347,12 +347,33 @@ async function explainUnhealthy(docker: DockerRunner, err: DockerError): Promise
   return `${parts.join('\n')}\nfix it, then run shenma up again (shenma logs ${String(bad[0]!.Service ?? '')} shows more)`;
 }
 
-/** Pins what was pulled: image reference -> digest, in deploy/images.lock. */
+/**
+ * Pins what was pulled: image reference -> the registry digest it resolved to
+ * (`repo@sha256:...`, from `docker image inspect`'s RepoDigests: what another host can pull to
+ * get the very same bytes), in deploy/images.lock. An image built here (Shenma's own) has no
+ * registry digest; its local image id is recorded instead.
+ */
 async function lockImages(docker: DockerRunner, dir: string): Promise<void> {
   const res = await docker.compose(['images', '--format', 'json'], { allowFailure: true });
   const lock: Record<string, string> = {};
   for (const i of parseJsonLines(res.stdout)) {
-    if (i.Repository && i.Tag && i.ID) lock[`${i.Repository}:${i.Tag}`] = String(i.ID);
+    if (!i.Repository || !i.Tag || !i.ID) continue;
+    const ref = `${i.Repository}:${i.Tag}`;
+    if (lock[ref]) continue;
+    const inspect = await docker.docker(['image', 'inspect', '--format', '{{json .RepoDigests}}', ref], {
+      allowFailure: true,
+    });
+    const digests = (() => {
+      try {
+        return JSON.parse(inspect.stdout) as unknown;
+      } catch {
+        return undefined;
+      }
+    })();
+    const repoDigest = Array.isArray(digests)
+      ? (digests as string[]).find((x) => typeof x === 'string' && /@sha256:[0-9a-f]{64}$/.test(x))
+      : undefined;
+    lock[ref] = repoDigest ?? String(i.ID);
   }
   await writeFile(path.join(dir, 'images.lock'), `${JSON.stringify(lock, null, 2)}\n`);
 }

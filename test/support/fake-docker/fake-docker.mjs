@@ -30,6 +30,14 @@ if (argv[0] === 'info') {
   );
   process.exit(0);
 }
+// The registry digest an image resolved to (RepoDigests); an image built locally has none.
+if (argv[0] === 'image' && argv[1] === 'inspect') {
+  const ref = argv[argv.length - 1];
+  out(
+    `${JSON.stringify(ref.startsWith('shenma:') ? [] : [`${ref.split(':')[0]}@sha256:${'ab'.repeat(32)}`])}\n`,
+  );
+  process.exit(0);
+}
 if (argv[0] !== 'compose') fail(1, `fake docker: unexpected command ${argv.join(' ')}`);
 if (argv[1] === 'version') {
   out(`${scenario.composeVersion ?? '2.29.1'}\n`);
@@ -66,7 +74,9 @@ if (sub === 'logs') {
   process.exit(0);
 }
 if (sub === 'images') {
-  out(`${JSON.stringify({ Repository: 'apache/apisix', Tag: '3.9.1-debian', ID: 'sha256:feedface' })}\n`);
+  out(
+    `${JSON.stringify({ Repository: 'apache/apisix', Tag: '3.9.1-debian', ID: 'sha256:feedface' })}\n${JSON.stringify({ Repository: 'shenma', Tag: '0.1.0', ID: 'sha256:5eed' })}\n`,
+  );
   process.exit(0);
 }
 // The models volume: scenario.modelsVolume is a host folder standing in for it (what /models
