@@ -11,7 +11,7 @@ import { type CliIO, parseCommandArgs } from './io.js';
 
 const USAGE = `Usage: shenma status [--config FILE] [--dir DIR]
 
-Services with their state and health, the Shenma version deployed, gateway drift, last backup.
+Services with their state, health and image, the Shenma version deployed, gateway drift, last backup.
 Exit 1 when a service is not healthy or the gateway has drifted.`;
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
@@ -33,7 +33,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
         c.State === 'running' && (c.Health === undefined || c.Health === '' || c.Health === 'healthy');
       healthy &&= ok;
       io.out(
-        `${ok ? 'ok  ' : 'FAIL'} ${String(c.Service).padEnd(16)} ${String(c.State).padEnd(9)} ${c.Health || '-'}`,
+        `${ok ? 'ok  ' : 'FAIL'} ${String(c.Service).padEnd(16)} ${String(c.State).padEnd(9)} ${String(c.Health || '-').padEnd(10)} ${c.Image ?? ''}`.trimEnd(),
       );
     }
     const version = await readFile(path.join(dir, VERSION_STAMP), 'utf8').then(

@@ -417,15 +417,19 @@ describe('PostgreSQL bootstrap on real PostgreSQL', () => {
     writeFileSync(file, renderBootstrapSql(dbs));
     const passwords = (suffix: string) =>
       dbs.flatMap((d) => ['-v', `${d.name}_password=pw-${d.name}-${suffix}`]);
+    // As the rendered bootstrap.sh runs it: quiet, tuples only, so what it prints is what it created.
     const runPsql = (suffix: string) =>
-      execFileSync('psql', [PG_ADMIN_URL, '-q', ...passwords(suffix), '-f', file], {
+      execFileSync('psql', [PG_ADMIN_URL, '-q', '-t', '-A', ...passwords(suffix), '-f', file], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'pipe'],
       });
     const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
     await admin.connect();
     try {
-      runPsql('one');
+      const createdFirst = runPsql('one').split('\n').filter(Boolean);
+      expect(createdFirst).toEqual(
+        dbs.flatMap((d) => [`created role ${d.name}`, `created database ${d.name}`]),
+      );
       const oids = async () =>
         (
           await admin.query(
@@ -436,7 +440,7 @@ describe('PostgreSQL bootstrap on real PostgreSQL', () => {
       const first = await oids();
       expect(first.map((r) => r.rolname)).toEqual(dbs.map((d) => d.name).sort());
       expect(first.every((r) => r.owns)).toBe(true);
-      runPsql('two');
+      expect(runPsql('two').trim()).toBe('');
       expect(await oids()).toEqual(first);
       // The role's password is the one from the latest run (trust auth on this server cannot
       // prove a login, so read what PostgreSQL stored).

@@ -207,6 +207,9 @@ describe('shenma up (fake docker)', () => {
     expect(r.out).toContain(`set the server base URL to http://127.0.0.1:${gateway.port}`);
     expect(r.out).toMatch(/Grafana: http:\/\/127\.0\.0\.1:\d+/);
     expect(r.out).toMatch(/discovery document: issuer matches/);
+    // The fake's bootstrap prints nothing: every role and database already existed (the real SQL is run twice on
+    // PostgreSQL in render.test.ts, which checks what it prints when it creates them).
+    expect(r.out).toContain('database: every role and database was already there');
     // The smoke test: a throwaway user and token made inside the stack, one completion and one
     // chat answer through the public URL with that token, then both cleaned up.
     const smoke = r.steps.filter((s) => s.includes('/app/bin/shenma.js'));

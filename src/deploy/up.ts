@@ -81,13 +81,19 @@ export async function up(opts: UpOptions): Promise<void> {
   }
   await lockImages(docker, opts.dir);
 
-  out('database: creating missing roles and databases (idempotent)');
-  await docker.compose(
+  const bootstrap = await docker.compose(
     ['exec', '-T', 'postgres', 'sh', '/docker-entrypoint-initdb.d/10-shenma-bootstrap.sh'],
     {
       what: 'database bootstrap',
     },
   );
+  const created = bootstrap.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('created '));
+  if (created.length === 0)
+    out('database: every role and database was already there; passwords set from the secrets');
+  for (const c of created) out(`database: ${c}`);
   out('database: migrations');
   await docker.compose(
     [

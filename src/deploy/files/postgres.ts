@@ -31,9 +31,11 @@ export function renderBootstrapSql(dbs: DatabaseSpec[]): string {
     const v = psqlVar(d);
     lines.push(
       '',
-      `-- ${d.name}`,
+      `-- ${d.name}: a line for each thing created, so \`shenma up\` can say what it changed`,
+      `SELECT 'created role ${d.name}' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${d.name}');`,
       `SELECT format('CREATE ROLE %I LOGIN', '${d.name}') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${d.name}') \\gexec`,
       `ALTER ROLE "${d.name}" WITH LOGIN PASSWORD :'${v}';`,
+      `SELECT 'created database ${d.name}' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '${d.name}');`,
       `SELECT format('CREATE DATABASE %I OWNER %I', '${d.name}', '${d.name}') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '${d.name}') \\gexec`,
       `REVOKE ALL ON DATABASE "${d.name}" FROM PUBLIC;`,
     );
@@ -48,7 +50,8 @@ export function renderBootstrapScript(dbs: DatabaseSpec[]): string {
     '#!/bin/sh',
     '# Rendered by `shenma render`: creates the per-service roles and databases (idempotent).',
     'set -eu',
-    'psql -v ON_ERROR_STOP=1 --username "${POSTGRES_USER:-postgres}" --dbname postgres \\',
+    '# Quiet, tuples only: what it prints is the list of roles and databases it created.',
+    'psql -v ON_ERROR_STOP=1 -q -t -A --username "${POSTGRES_USER:-postgres}" --dbname postgres \\',
     ...vars,
     '  -f /etc/shenma/bootstrap.sql',
     '',

@@ -57,13 +57,15 @@ if (sub === 'up') {
 }
 if (sub === 'ps') {
   const lines = [];
-  if (scenario.unhealthy) lines.push({ Service: scenario.unhealthy, State: 'running', Health: 'unhealthy' });
-  lines.push({ Service: 'postgres', State: 'running', Health: 'healthy' });
+  if (scenario.unhealthy)
+    lines.push({ Service: scenario.unhealthy, State: 'running', Health: 'unhealthy', Image: 'shenma:0.1.0' });
+  lines.push({ Service: 'postgres', State: 'running', Health: 'healthy', Image: 'postgres:15.10-alpine' });
   if (scenario.publishedPorts)
     lines.push({
       Service: 'apisix',
       State: 'running',
       Health: 'healthy',
+      Image: 'apache/apisix:3.9.1-debian',
       Publishers: scenario.publishedPorts.map((p) => ({ PublishedPort: p })),
     });
   out(lines.map((l) => JSON.stringify(l)).join('\n'));
