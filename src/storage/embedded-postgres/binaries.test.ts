@@ -36,6 +36,9 @@ describe.runIf(asRoot)('the binaries when the server user cannot reach node_modu
     const binary = join(used, 'native', 'bin', 'postgres');
     expect(existsSync(binary)).toBe(true);
     expect(statSync(binary).uid).toBe(nobody.uid);
+    // Private like the rest of the data dir: nothing open to group or others, still executable.
+    expect(statSync(binary).mode & 0o777).toBe(0o700);
+    expect(statSync(join(used, 'native')).mode & 0o777).toBe(0o700);
     expect(await rootReachableBy(root, nobody, copyDir)).toBe(used);
   });
 

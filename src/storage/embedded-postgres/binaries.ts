@@ -158,12 +158,20 @@ async function canExecute(file: string, user: { uid: number; gid: number }): Pro
   }
 }
 
+/** Gives the copy to the server user, private like the rest of the data dir (no group or other bits). */
 async function chownTree(dir: string, owner: { uid: number; gid: number }): Promise<void> {
   await chown(dir, owner.uid, owner.gid);
+  await chmod(dir, 0o700);
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) await chownTree(path, owner);
-    else await lchown(path, owner.uid, owner.gid);
+    if (entry.isDirectory()) {
+      await chownTree(path, owner);
+    } else if (entry.isSymbolicLink()) {
+      await lchown(path, owner.uid, owner.gid);
+    } else {
+      await chown(path, owner.uid, owner.gid);
+      await chmod(path, (await stat(path)).mode & 0o700);
+    }
   }
 }
 
