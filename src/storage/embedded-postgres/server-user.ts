@@ -3,6 +3,7 @@ import { access, constants, stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
+import { EmbeddedPostgresUnavailableError } from './binaries.js';
 
 const run = promisify(execFile);
 
@@ -94,7 +95,7 @@ async function systemUser(name: string): Promise<{ name: string; uid: number; gi
     }
     await new Promise((r) => setTimeout(r, 200 + Math.random() * 300));
   }
-  throw new Error(
+  throw new EmbeddedPostgresUnavailableError(
     `PostgreSQL does not run as root, and the user ${name} to run the embedded database as could not be created ` +
       `(${errors.slice(0, 2).join('; ')}); create it (useradd --system ${name}), run shenma as another user, ` +
       'or set database.url to a PostgreSQL server',
@@ -112,7 +113,7 @@ export async function checkReachable(dir: string, user: ServerUser): Promise<voi
     const s = await stat(d);
     const bits = s.uid === user.uid ? 0o100 : s.gid === user.gid ? 0o010 : 0o001;
     if ((s.mode & bits) === 0) {
-      throw new Error(
+      throw new EmbeddedPostgresUnavailableError(
         `the embedded PostgreSQL server runs as user ${user.name} (PostgreSQL refuses to run as root) and cannot ` +
           `enter ${d} (mode ${(s.mode & 0o777).toString(8)}); allow it (chmod o+x ${d}), choose a data directory ` +
           'it can reach (--data-dir), run shenma as a non-root user, or set database.url',
