@@ -169,6 +169,15 @@ function parent(trees: { name: string; root: string }[], profile: boolean): void
       `${t.name.padEnd(10)} ${m.toFixed(1).padStart(7)} µs  (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})  ×${(m / base).toFixed(2)} vs ${trees[0]!.name}`,
     );
   }
+  // A tree's child processes differ between rounds (JIT, GC, the machine), but two trees in the
+  // same round saw the same machine: the median of the per-round ratios is the steadier figure.
+  const first = perTree.get(trees[0]!.name)!;
+  for (const t of trees.slice(1)) {
+    const ratios = perTree.get(t.name)!.map((x, r) => x / first[r]!);
+    console.log(
+      `${t.name.padEnd(10)} per-round ratio vs ${trees[0]!.name}: median ×${median(ratios).toFixed(2)} (min ×${Math.min(...ratios).toFixed(2)}, max ×${Math.max(...ratios).toFixed(2)})`,
+    );
+  }
   if (profile) for (const t of trees) profileTree(tsx, self, t);
 }
 

@@ -59,8 +59,8 @@ export interface BuiltPrompt {
   suffix?: string;
   /** Stop strings: client's + family's + line-mode ones. */
   stop: string[];
-  /** Special tokens of the template family; stripped if they leak into output. */
-  specialTokens: string[];
+  /** Special tokens of the template family; stripped if they leak into output. Shared, never changed. */
+  specialTokens: readonly string[];
   /** The prefix and suffix actually used after budgeting (the filters compare against these). */
   usedPrefix: string;
   usedSuffix: string;
@@ -79,7 +79,7 @@ export interface FilterContext {
   language: string;
   lineMode: LineMode;
   /** Special tokens of the model's template family. */
-  specialTokens: string[];
+  specialTokens: readonly string[];
   /** The cursor line of prefix/suffix when already computed (the engine computes it once). */
   view?: CursorView;
 }

@@ -93,10 +93,62 @@ interface Waiter {
   cleanup(): void;
 }
 
+/**
+ * One slot on a replica. A class rather than closures: a lease is made per request, and its
+ * methods on the prototype cost nothing per lease.
+ */
+class ReplicaLease implements Lease {
+  /** One report per lease: the first token, or the failure before it. */
+  private reported = false;
+  private released = false;
+
+  constructor(
+    private readonly group: ModelGroup,
+    readonly replica: Replica,
+    private readonly slots: Slots,
+    /** In flight on the replica when this lease began, itself included. */
+    private readonly inFlight: number,
+    private readonly leasedAt: number,
+  ) {}
+
+  started(): void {
+    if (this.reported) return;
+    this.reported = true;
+    const { slots } = this;
+    const before = slots.limit.current;
+    slots.limit.onFirstToken(
+      this.group.clock() - this.leasedAt,
+      Math.max(this.inFlight, this.replica.inFlight),
+    );
+    this.group.limitAdjusted(slots, before);
+  }
+
+  failed(err: unknown): void {
+    if (this.reported) return;
+    this.reported = true;
+    const signal = failureSignal(err);
+    if (!signal) return;
+    const { slots } = this;
+    const before = slots.limit.current;
+    // What was in flight when the replica failed, this request included.
+    const busy = Math.max(this.inFlight, this.replica.inFlight);
+    if (signal === 'overload') slots.limit.onOverload(busy);
+    else slots.limit.onFirstToken(this.group.clock() - this.leasedAt, busy);
+    this.group.limitAdjusted(slots, before);
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.group.released(this.replica, this.slots);
+  }
+}
+
 export class ModelGroup {
   private readonly waiters: Waiter[] = [];
   private readonly slots = new Map<Replica, Slots>();
   private rotation = 0;
+  private lastQueued = 0;
 
   constructor(
     readonly name: string,
@@ -106,6 +158,7 @@ export class ModelGroup {
     private readonly now: () => number = () => performance.now(),
   ) {
     for (const r of replicas) this.slotsOf(r);
+    this.metrics?.queued.set({ model: name }, 0);
   }
 
   private slotsOf(replica: Replica): Slots {
@@ -176,45 +229,27 @@ export class ModelGroup {
     const slots = this.slotsOf(replica);
     const inFlight = ++replica.inFlight;
     slots.inFlightGauge?.set(inFlight);
-    const leasedAt = this.now();
-    // One report per lease: the first token, or the failure before it.
-    let reported = false;
-    let released = false;
-    const adjusted = (before: number) => {
-      const after = slots.limit.current;
-      if (after === before) return;
-      slots.limitGauge?.set(after);
-      if (after > before) this.dispatch();
-    };
-    return {
-      replica,
-      started: () => {
-        if (reported) return;
-        reported = true;
-        const before = slots.limit.current;
-        slots.limit.onFirstToken(this.now() - leasedAt, Math.max(inFlight, replica.inFlight));
-        adjusted(before);
-      },
-      failed: (err) => {
-        if (reported) return;
-        reported = true;
-        const signal = failureSignal(err);
-        if (!signal) return;
-        const before = slots.limit.current;
-        // What was in flight when the replica failed, this request included.
-        const busy = Math.max(inFlight, replica.inFlight);
-        if (signal === 'overload') slots.limit.onOverload(busy);
-        else slots.limit.onFirstToken(this.now() - leasedAt, busy);
-        adjusted(before);
-      },
-      release: () => {
-        if (released) return;
-        released = true;
-        replica.inFlight--;
-        slots.inFlightGauge?.set(replica.inFlight);
-        this.dispatch();
-      },
-    };
+    return new ReplicaLease(this, replica, slots, inFlight, this.now());
+  }
+
+  /** A lease's report changed the replica's limit: publish it, and a grown limit serves waiters. */
+  limitAdjusted(slots: Slots, before: number): void {
+    const after = slots.limit.current;
+    if (after === before) return;
+    slots.limitGauge?.set(after);
+    if (after > before) this.dispatch();
+  }
+
+  /** A lease ended: its slot goes to the next waiter that can use it. */
+  released(replica: Replica, slots: Slots): void {
+    replica.inFlight--;
+    slots.inFlightGauge?.set(replica.inFlight);
+    this.dispatch();
+  }
+
+  /** Milliseconds on the group's clock. */
+  clock(): number {
+    return this.now();
   }
 
   private dispatch(): void {
@@ -229,7 +264,15 @@ export class ModelGroup {
       w.cleanup();
       w.resolve(this.lease(r));
     }
-    this.metrics?.queued.set({ model: this.name }, this.waiters.length);
+    this.publishQueued();
+  }
+
+  /** The queue gauge; skipped while it stays at zero (most releases find nobody waiting). */
+  private publishQueued(): void {
+    const n = this.waiters.length;
+    if (n === 0 && this.lastQueued === 0) return;
+    this.lastQueued = n;
+    this.metrics?.queued.set({ model: this.name }, n);
   }
 
   /**
@@ -276,11 +319,11 @@ export class ModelGroup {
         waiter.cleanup();
         const i = this.waiters.indexOf(waiter);
         if (i !== -1) this.waiters.splice(i, 1);
-        this.metrics?.queued.set({ model: this.name }, this.waiters.length);
+        this.publishQueued();
       };
       signal.addEventListener('abort', onAbort, { once: true });
       this.waiters.push(waiter);
-      this.metrics?.queued.set({ model: this.name }, this.waiters.length);
+      this.publishQueued();
     });
   }
 

@@ -11,13 +11,46 @@ export function endsCompletion(token: string): boolean {
   return !HARMLESS_TOKEN.test(token);
 }
 
+/** Characters that mark a template token; a cut-off head of one must contain one of them. */
+const MARKER = /[|｜▁]/;
+
+/**
+ * What the filter needs to know about one template's token list. A template's list is one
+ * array for the life of the process, so this is worked out once per list, not per answer.
+ */
+interface TokenPlan {
+  ending: string[];
+  harmless: string[];
+  all: string[];
+  /** Longest cut-off head worth looking for (longest token minus one character). */
+  longestHead: number;
+}
+
+const plans = new WeakMap<readonly string[], TokenPlan>();
+
+function planFor(list: readonly string[]): TokenPlan {
+  let plan = plans.get(list);
+  if (plan) return plan;
+  const all = list.filter((t) => t.length > 0);
+  plan = {
+    all,
+    ending: all.filter(endsCompletion),
+    harmless: all.filter((t) => !endsCompletion(t)),
+    longestHead: Math.max(0, ...all.map((t) => t.length - 1)),
+  };
+  plans.set(list, plan);
+  return plan;
+}
+
 /** A cut-off token at the very end (the stream stopped inside it); `<|`, `<｜fim▁` and the like. */
-function partialTokenAtEnd(text: string, tokens: string[]): number {
+function partialTokenAtEnd(text: string, plan: TokenPlan): number {
+  // Nearly every answer ends in plain code: no marker in its last few characters, nothing to cut.
+  if (plan.longestHead < 2 || !MARKER.test(text.slice(-plan.longestHead))) return 0;
   let longest = 0;
-  for (const token of tokens) {
-    for (let k = Math.min(token.length - 1, text.length); k >= 2; k--) {
+  for (const token of plan.all) {
+    for (let k = Math.min(token.length - 1, text.length); k > Math.max(longest, 1); k--) {
       const head = token.slice(0, k);
-      if (k > longest && /[|｜▁]/.test(head) && text.endsWith(head)) {
+      if (MARKER.test(head) && text.endsWith(head)) {
         longest = k;
         break;
       }
@@ -26,27 +59,27 @@ function partialTokenAtEnd(text: string, tokens: string[]): number {
   return longest;
 }
 
-function once(text: string, tokens: string[]): string {
+function once(text: string, plan: TokenPlan): string {
   let cut = text.length;
-  for (const token of tokens) {
-    if (!endsCompletion(token)) continue;
+  for (const token of plan.ending) {
     const at = text.indexOf(token);
     if (at !== -1 && at < cut) cut = at;
   }
-  let result = text.slice(0, cut);
-  for (const token of tokens) if (!endsCompletion(token)) result = result.split(token).join('');
-  return result.slice(0, result.length - partialTokenAtEnd(result, tokens));
+  let result = cut < text.length ? text.slice(0, cut) : text;
+  for (const token of plan.harmless) if (result.includes(token)) result = result.split(token).join('');
+  const partial = partialTokenAtEnd(result, plan);
+  return partial === 0 ? result : result.slice(0, result.length - partial);
 }
 
 export const specialTokens: CompletionFilter = {
   name: 'specialTokens',
   apply(text, ctx) {
-    const tokens = ctx.specialTokens.filter((t) => t.length > 0);
-    if (tokens.length === 0) return text;
+    const plan = planFor(ctx.specialTokens);
+    if (plan.all.length === 0) return text;
     // Removing one token can join two halves into another one; repeat until nothing changes.
     let current = text;
     for (;;) {
-      const next = once(current, tokens);
+      const next = once(current, plan);
       if (next === current) return current;
       current = next;
     }

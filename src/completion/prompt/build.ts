@@ -21,9 +21,22 @@ export interface PromptOptions {
   lineMode: LineMode;
 }
 
+const NO_TOKENS: readonly string[] = [];
+
+/** Parsed custom templates by text: a model's template is the same string on every request. */
+const customTemplates = new Map<string, FimTemplate>();
+
 /** A custom template overrides the family, as the config schema documents. */
 function templateFor(model: PromptModelSettings): FimTemplate | undefined {
-  if (model.template !== undefined) return customFimTemplate(model.template);
+  if (model.template !== undefined) {
+    let custom = customTemplates.get(model.template);
+    if (!custom) {
+      if (customTemplates.size >= 64) customTemplates.clear();
+      custom = customFimTemplate(model.template);
+      customTemplates.set(model.template, custom);
+    }
+    return custom;
+  }
   return model.family === undefined ? undefined : FIM_TEMPLATES[model.family];
 }
 
@@ -45,7 +58,8 @@ export function buildPrompt(
   if (model.fim === 'template' && !template) {
     throw new Error('a model with `fim: template` needs a `family` or a `template`');
   }
-  const specialTokens = [...(template?.specialTokens ?? [])];
+  // The template's own list, not a copy: filters and counters key their per-list work on it.
+  const specialTokens = template?.specialTokens ?? NO_TOKENS;
   const counter = createEstimateCounter(model.charsPerToken, specialTokens);
   // In suffix mode the backend applies the same tags itself, so they still cost tokens.
   const templateOverhead = template ? counter.count(renderFimTemplate(template.text, '', '')) : 0;

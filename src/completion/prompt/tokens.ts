@@ -17,16 +17,25 @@ function escapeRegExp(text: string): string {
  * position. Undefined when there is nothing to match.
  */
 export function specialTokenPattern(tokens: readonly string[]): RegExp | undefined {
-  // Built once per token list: every request of a model uses the same one.
+  // Built once per token list: every request of a model uses the same one (the same array, so
+  // the identity look-up answers before the list is joined into a key).
+  const known = patternByList.get(tokens);
+  if (known !== undefined || patternByList.has(tokens)) return known;
   const key = tokens.join('\u0000');
-  if (patternCache.has(key)) return patternCache.get(key);
+  if (patternCache.has(key)) {
+    const cached = patternCache.get(key);
+    patternByList.set(tokens, cached);
+    return cached;
+  }
   const pattern = buildPattern(tokens);
   if (patternCache.size >= 256) patternCache.clear();
   patternCache.set(key, pattern);
+  patternByList.set(tokens, pattern);
   return pattern;
 }
 
 const patternCache = new Map<string, RegExp | undefined>();
+const patternByList = new WeakMap<readonly string[], RegExp | undefined>();
 
 function buildPattern(tokens: readonly string[]): RegExp | undefined {
   const distinct = [...new Set(tokens.filter((t) => t !== ''))].sort((a, b) => b.length - a.length);

@@ -9,7 +9,7 @@ export interface StopDetectorOptions {
   suffix: string;
   lineMode: LineMode;
   stop: string[];
-  specialTokens: string[];
+  specialTokens: readonly string[];
   /** The cursor line of prefix/suffix when already computed. */
   view?: CursorView;
   /** The document's language (which line comments it has), for the closers-after-cursor scan. */
