@@ -371,6 +371,24 @@ describe('waiting for the first token', () => {
     expect(contentOf(items)).toBe('late');
   });
 
+  it('closes the upstream when the client leaves before anything was sent, and records client_cancelled', async () => {
+    // No keep-alive comment is due, so nothing written can notice the client is gone.
+    const app = await startChat([chatModel({ url: `${fakeA.url}/v1` })], { keepAliveMs: 60_000 });
+    fakeA.enqueue({ chunks: ['late'], ttftMs: 5000 });
+    const controller = new AbortController();
+    const started = epochMs();
+    const res = post(app, { messages: hello, stream: true }, controller.signal).catch(() => undefined);
+    setTimeout(() => controller.abort(), 150);
+    await res;
+    const stream = await fakeA.waitForStreamEnd(0, 2000);
+    expect(stream.clientClosed).toBe(true);
+    expect(stream.chunksWritten).toBe(0);
+    const { outcome } = await app.waitForRecord();
+    expect(epochMs() - started).toBeLessThan(2000);
+    expect(outcome.status).toBe('client_cancelled');
+    expect(outcome.answer).toBe('');
+  });
+
   it('answers 504 JSON when the first token is late and nothing was sent yet', async () => {
     const app = await startChat([chatModel({ url: `${fakeA.url}/v1` })], {
       maxRetries: 0,

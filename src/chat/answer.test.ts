@@ -66,6 +66,28 @@ describe('AnswerTracker', () => {
     expect(u.drain()).toBeUndefined();
   });
 
+  it('drains what every choice still holds into one chunk shaped like the last one', () => {
+    const t = new AnswerTracker(mask);
+    t.pass(chunk({ id: 'first', model: 'm1', choices: [{ index: 1, delta: { content: 'x b' } }] }));
+    t.pass(
+      chunk({ id: 'last', model: 'm2', created: 7, choices: [{ index: 0, delta: { content: 'y ba' } }] }),
+    );
+    const rest = t.drain()!;
+    expect(rest.text).toBe('ba');
+    expect(rest.chunk.json).toEqual({
+      id: 'last',
+      object: 'chat.completion.chunk',
+      created: 7,
+      model: 'm2',
+      choices: [
+        { index: 0, delta: { content: 'ba' }, finish_reason: null },
+        { index: 1, delta: { content: 'b' }, finish_reason: null },
+      ],
+    });
+    expect(t.answer).toBe('y ba');
+    expect(t.drain()).toBeUndefined();
+  });
+
   it('filters every choice of an n > 1 answer separately', () => {
     const t = new AnswerTracker(mask);
     t.pass(delta('b', null, 1));

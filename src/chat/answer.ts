@@ -54,12 +54,19 @@ export function carriesAnswer(json: ChatChunkJson): boolean {
 }
 
 export class AnswerTracker {
-  private readonly filters = new Map<number, OutputFilter>();
-  private readonly flushed = new Set<number>();
+  // Held for as long as the stream is open, so per-stream state stays small: choice 0 (nearly every
+  // answer) needs no Map or Set, and of the last chunk only the fields drain() copies are kept.
+  private filter0: OutputFilter | undefined;
+  private flushed0 = false;
+  private otherFilters: Map<number, OutputFilter> | undefined;
+  private otherFlushed: Set<number> | undefined;
   private text = '';
   private rawChars = 0;
   private upstreamUsage: ChatChunkJson['usage'];
-  private last: ChatChunkJson | undefined;
+  private lastId: ChatChunkJson['id'];
+  private lastObject: ChatChunkJson['object'];
+  private lastCreated: ChatChunkJson['created'];
+  private lastModel: ChatChunkJson['model'];
 
   constructor(private readonly createFilter: () => OutputFilter) {}
 
@@ -69,18 +76,39 @@ export class AnswerTracker {
   }
 
   private filterFor(index: number): OutputFilter {
-    let f = this.filters.get(index);
+    if (index === 0) {
+      this.filter0 ??= this.createFilter();
+      return this.filter0;
+    }
+    this.otherFilters ??= new Map();
+    let f = this.otherFilters.get(index);
     if (!f) {
       f = this.createFilter();
-      this.filters.set(index, f);
+      this.otherFilters.set(index, f);
     }
     return f;
+  }
+
+  /** Marks choice `index` flushed; false when it already was. */
+  private markFlushed(index: number): boolean {
+    if (index === 0) {
+      if (this.flushed0) return false;
+      this.flushed0 = true;
+      return true;
+    }
+    this.otherFlushed ??= new Set();
+    if (this.otherFlushed.has(index)) return false;
+    this.otherFlushed.add(index);
+    return true;
   }
 
   /** Filters a chunk's content; re-serialises only when the filter changed something. */
   pass(chunk: ChatChunk): TrackedChunk {
     const json = chunk.json;
-    this.last = json;
+    this.lastId = json.id;
+    this.lastObject = json.object;
+    this.lastCreated = json.created;
+    this.lastModel = json.model;
     if (json.usage && typeof json.usage === 'object') this.upstreamUsage = json.usage;
     let text = '';
     // Copied only once the filter changed something: most chunks pass as they came.
@@ -95,11 +123,8 @@ export class AnswerTracker {
       this.rawChars += content.length;
       const filter = this.filterFor(index);
       let out = content ? filter.push(content) : '';
-      if (finished && !this.flushed.has(index)) {
-        // Held-back text belongs before the end of the answer, so it rides on the finish chunk.
-        out += filter.flush();
-        this.flushed.add(index);
-      }
+      // Held-back text belongs before the end of the answer, so it rides on the finish chunk.
+      if (finished && this.markFlushed(index)) out += filter.flush();
       if (index === 0) text = out;
       if (out === content) continue;
       choices ??= list.slice();
@@ -118,17 +143,21 @@ export class AnswerTracker {
   drain(): TrackedChunk | undefined {
     const choices: Choice[] = [];
     let text = '';
-    for (const [index, filter] of this.filters) {
-      if (this.flushed.has(index)) continue;
-      this.flushed.add(index);
+    const drainOne = (index: number, filter: OutputFilter) => {
+      if (!this.markFlushed(index)) return;
       const rest = filter.flush();
-      if (!rest) continue;
+      if (!rest) return;
       if (index === 0) text = rest;
       choices.push({ index, delta: { content: rest }, finish_reason: null });
-    }
+    };
+    if (this.filter0) drainOne(0, this.filter0);
+    if (this.otherFilters) for (const [index, filter] of this.otherFilters) drainOne(index, filter);
     if (choices.length === 0) return undefined;
     this.text += text;
-    const { id, object, created, model } = this.last ?? {};
+    const id = this.lastId;
+    const object = this.lastObject;
+    const created = this.lastCreated;
+    const model = this.lastModel;
     const json: ChatChunkJson = {
       ...(id !== undefined ? { id } : {}),
       object: object ?? 'chat.completion.chunk',

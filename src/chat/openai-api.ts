@@ -2,12 +2,13 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { errorBody, HttpError, sendError } from '../http/errors.js';
-import { clientGoneSignal, parseJsonBody } from '../http/request.js';
+import { parseJsonBody } from '../http/request.js';
 import type { RouteHandler } from '../http/route-handler.js';
 import { noteOutcome } from '../observability/access-log.js';
 import '../http/identity.js';
 import type { ChatChunk } from '../models/index.js';
 import { CompletionAggregator } from './aggregate.js';
+import { ClientGone } from './client-gone.js';
 import { ChatStreamError } from './errors.js';
 import type { ChatEvent, ChatService } from './service.js';
 import { SseWriter } from './sse.js';
@@ -140,7 +141,7 @@ export function openAiChatHandlers(service: ChatService): {
           messages: body.messages as ChatMessage[],
         };
         noteOutcome(req, { model });
-        const signal = clientGoneSignal(reply);
+        const signal = new ClientGone(reply.raw);
         // The body as the client sent it: unknown fields must reach the model untouched.
         const events = await service.open(ctx, req.body as Record<string, unknown>, signal);
         if (body.stream === true) {

@@ -16,6 +16,7 @@ import {
   UpstreamTimeout,
 } from '../models/index.js';
 import { AnswerTracker, carriesAnswer, type TrackedChunk } from './answer.js';
+import type { ClientSignal } from './client-gone.js';
 import { ChatStreamError, ClientCancelled, describeFailure, ServerShutdown } from './errors.js';
 import { type ChatMetrics, chatMetrics } from './metrics.js';
 import type { ChatContext, ChatHooks, ChatMessage, ChatOutcome, ChatStatus } from './types.js';
@@ -62,8 +63,10 @@ const isChatModel = (g: ModelGroup) => g.settings.roles.includes('chat');
 
 export class ChatService {
   private readonly metrics: ChatMetrics;
-  /** Answers in flight, for the shutdown drain. */
-  private readonly running = new Set<{ controller: AbortController; done: Promise<void> }>();
+  /** Answers in flight, for the shutdown drain: only their controllers, as they live as long as the answer. */
+  private readonly running = new Set<AbortController>();
+  /** Set while drain() waits for the last answer in flight to end. */
+  private allEnded: (() => void) | undefined;
   private draining = false;
 
   constructor(private readonly deps: ChatServiceDeps) {
@@ -80,11 +83,16 @@ export class ChatService {
    */
   async drain(ms: number): Promise<void> {
     this.draining = true;
-    const all = () => Promise.all([...this.running].map((r) => r.done));
+    const all = () =>
+      this.running.size === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            this.allEnded = resolve;
+          });
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all(), new Promise((r) => (timer = setTimeout(r, ms)))]);
     clearTimeout(timer);
-    for (const r of this.running) r.controller.abort(new ServerShutdown());
+    for (const controller of this.running) controller.abort(new ServerShutdown());
     await all();
   }
 
@@ -123,7 +131,7 @@ export class ChatService {
   async open(
     ctx: ChatContext,
     body: Record<string, unknown>,
-    signal: AbortSignal,
+    signal: ClientSignal,
   ): Promise<AsyncIterable<ChatEvent>> {
     if (this.draining)
       throw new HttpError(503, 'model_unavailable', new ServerShutdown().message, undefined, 5);
@@ -184,14 +192,12 @@ export class ChatService {
     group: ModelGroup,
     messages: ChatMessage[],
     body: Record<string, unknown>,
-    clientSignal: AbortSignal,
+    clientSignal: ClientSignal,
     started: number,
   ): AsyncGenerator<ChatEvent> {
     const { config, hooks } = this.deps;
     const controller = new AbortController();
-    let markDone!: () => void;
-    const entry = { controller, done: new Promise<void>((r) => (markDone = r)) };
-    this.running.add(entry);
+    this.running.add(controller);
     const onClientGone = () => controller.abort(new ClientCancelled());
     if (clientSignal.aborted) onClientGone();
     else clientSignal.addEventListener('abort', onClientGone, { once: true });
@@ -278,8 +284,11 @@ export class ChatService {
         upstream.return(undefined).catch(() => undefined);
         await finish(outcome('client_cancelled', 'the client stopped reading'));
       }
-      this.running.delete(entry);
-      markDone();
+      this.running.delete(controller);
+      if (this.running.size === 0 && this.allEnded) {
+        this.allEnded();
+        this.allEnded = undefined;
+      }
     }
   }
 
