@@ -227,7 +227,7 @@ export class ChatService {
       await this.record(ctx, o);
     };
 
-    const upstream = this.call(group, body, controller.signal, progress)[Symbol.asyncIterator]();
+    const upstream = this.call(group, body, controller, progress)[Symbol.asyncIterator]();
     this.metrics.inFlight.inc({ model: group.name });
     try {
       for (;;) {
@@ -300,7 +300,7 @@ export class ChatService {
   private call(
     group: ModelGroup,
     body: Record<string, unknown>,
-    signal: AbortSignal,
+    controller: AbortController,
     progress: { model: string },
   ): AsyncGenerator<Answered<ChatChunk[]>> {
     const { config, log } = this.deps;
@@ -318,7 +318,8 @@ export class ChatService {
     };
     return resilientCall({
       models: fallback && fallback !== group ? [group, fallback] : [group],
-      signal,
+      signal: controller.signal,
+      controller,
       policy,
       open: (replica, _group, callSignal) =>
         replica.backend.streamChat(
