@@ -8,12 +8,12 @@ import type { CompletionOutcome } from '../engine.js';
  * code refuses goes to the interpreter, so a refusal's wording is zod's by construction (costs:
  * bench/README.md, `bench:hot-path`). Zod's own compiler rather than ajv: one schema per body, no
  * second field list, and zod's semantics (lengths in code points, safe integers, transforms,
- * defaults, loose objects) rather than JSON Schema's. `strict`: a schema change zod cannot
- * compile fails at import, in the tests, rather than silently losing the fast path. The argument
- * stays the runtime schema, the oracle of api/compiled-body.test.ts.
+ * defaults, loose objects) rather than JSON Schema's. A schema zod cannot compile (or a runtime
+ * without `new Function`) is returned as it is and keeps working on the interpreter; the test
+ * api/compiled-body.test.ts fails then, and uses the argument, the runtime schema, as its oracle.
  */
 export function compiledBody<S extends z.ZodType>(schema: S): S {
-  return z.compile(schema, { strict: true });
+  return z.compile(schema);
 }
 
 /** Fields the extension family shares between /v2/completions and /code-completion/api/v1. */
