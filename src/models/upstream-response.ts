@@ -57,6 +57,11 @@ export class UpstreamResponse implements Dispatcher.DispatchHandler {
     return this.ended;
   }
 
+  /** Bytes read off the socket that the consumer has not taken yet. */
+  get buffered(): number {
+    return this.queued;
+  }
+
   // ---- undici's side ----------------------------------------------------------------------
 
   onRequestStart(controller: Controller): void {
