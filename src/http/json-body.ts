@@ -36,44 +36,20 @@ export function jsonDepthExceeds(text: string, limit: number): boolean {
 }
 
 /**
- * Whether a JSON text could hold a `__proto__` or `constructor` key: only then must it go through
- * the prototype-poisoning checks. A key can only be spelled with those letters or with `\u`
- * escapes, so a text with neither cannot. Three substring searches instead of the checker's
- * two regular-expression scans of the whole body (a completion body is ~17 KB of code).
- */
-export function mayPoisonPrototype(text: string): boolean {
-  return text.includes('__proto__') || text.includes('constructor') || text.includes('\\u');
-}
-
-/**
  * Replaces the JSON body parser with Fastify's own (prototype-poisoning checks included) behind a
- * depth check. A body that cannot carry a poisoning key is parsed with JSON.parse alone; anything
- * else, and every body JSON.parse refuses, goes through Fastify's parser, so its refusals and
- * error messages are unchanged. Body limits stay the route's.
+ * depth check. Body limits stay the route's.
  */
 export function useDepthLimitedJson(app: FastifyInstance, maxDepth = MAX_JSON_DEPTH): void {
   const parse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
-    const text = body as string;
-    if (jsonDepthExceeds(text, maxDepth)) {
+    if (jsonDepthExceeds(body as string, maxDepth)) {
       done(
         new HttpError(400, 'invalid_request_error', `body nests deeper than ${maxDepth} levels`),
         undefined,
       );
       return;
     }
-    if (text !== '' && !mayPoisonPrototype(text)) {
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch {
-        parse(req, text, done);
-        return;
-      }
-      done(null, value);
-      return;
-    }
-    parse(req, text, done);
+    parse(req, body as string, done);
   });
 }
