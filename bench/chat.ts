@@ -793,6 +793,8 @@ async function main() {
         `Shenma CPU profile (its measured c=${C} phases only; busy ${fmt(prof.totalMs - prof.idleMs, 0)} ms of ${fmt(prof.totalMs, 0)} ms) — NOTE: profiling slows Shenma, its numbers above are skewed`,
       );
       const rows = (list: Hotspot[]) => list.map((h) => [h.name, fmt(h.ms, 0), `${fmt(h.share * 100, 1)}%`]);
+      log(table(['self time by layer of the request path', 'ms', 'of busy'], rows(prof.layers)));
+      log();
       log(table(['self time by module', 'ms', 'of busy'], rows(prof.modules.slice(0, 15))));
       log();
       log(table(['self time by function', 'ms', 'of busy'], rows(prof.functions)));

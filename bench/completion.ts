@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -45,6 +45,7 @@ const USAGE = `usage: npm run bench:completion -- [--rounds N] [--measure-ms N] 
   --measure-ms N   measured time per phase at c=16/64 and for throughput (default 2000; c=1 gets 1.5x)
   --pin            taskset: proxies (Shenma, nginx, Node proxy) on CPU 0, fake model + load generator on CPU 1
   --skip-nginx     leave nginx out even when it is installed
+  --skip-floor     leave out the node-floor row (the least a Node completion gateway must do, bench/lib/floor-proxy.ts)
   --skip-deployed  leave out the shenma-pg row (Shenma on the real PostgreSQL + Redis, see bench/lib/deployed.ts)
   --skip-build     use the existing dist/ instead of running \`npm run build\` first
   --quick          smoke run: 1 round, 600 ms phases
@@ -83,6 +84,7 @@ function options() {
       pin: { type: 'boolean' },
       'skip-build': { type: 'boolean' },
       'skip-nginx': { type: 'boolean' },
+      'skip-floor': { type: 'boolean' },
       'skip-deployed': { type: 'boolean' },
       quick: { type: 'boolean' },
       profile: { type: 'boolean' },
@@ -120,6 +122,7 @@ function options() {
     pin: values.pin ?? false,
     build: !(values['skip-build'] ?? false),
     nginx: !(values['skip-nginx'] ?? false),
+    floor: !(values['skip-floor'] ?? false),
     deployed: !(values['skip-deployed'] ?? false),
     quick,
     profile: values.profile ?? false,
@@ -367,6 +370,18 @@ async function main() {
   });
   progress(`node proxy ${nodeMatch![1]} (pid ${nodeProxy.pid})`);
 
+  const floor = opts.floor
+    ? await spawnChild({
+        name: 'node floor',
+        command: process.execPath,
+        args: ['--import', 'tsx', 'bench/lib/floor-proxy.ts', '--upstream', fakeUrl],
+        cwd: ROOT,
+        ready: /^READY (\S+)/,
+        ...(proxyCpus ? { cpus: proxyCpus } : {}),
+      })
+    : undefined;
+  if (floor) progress(`node floor ${floor.match![1]} (pid ${floor.child.pid})`);
+
   let nginx: { child: Child; url: string } | undefined;
   if (nginxBin) {
     nginx = await startNginx(nginxBin, join(tmp, 'nginx'), new URL(fakeUrl), proxyCpus);
@@ -455,6 +470,19 @@ async function main() {
       pid: nodeProxy.pid,
       pool: makePool(nodeMatch![1]!, connections),
     },
+    ...(floor
+      ? [
+          {
+            name: 'node-floor',
+            url: floor.match![1]!,
+            path: '/v2/completions',
+            body: extensionBody(),
+            kind: 'json' as const,
+            pid: floor.child.pid,
+            pool: makePool(floor.match![1]!, connections),
+          },
+        ]
+      : []),
     {
       name: 'shenma',
       url: shenmaUrl,
@@ -731,9 +759,15 @@ async function main() {
         `Shenma CPU profile (its measured phases only; busy ${fmt(prof.totalMs - prof.idleMs, 0)} ms of ${fmt(prof.totalMs, 0)} ms) — NOTE: profiling slows Shenma, its numbers above are skewed`,
       );
       const rows = (list: Hotspot[]) => list.map((h) => [h.name, fmt(h.ms, 0), `${fmt(h.share * 100, 1)}%`]);
+      log(table(['self time by layer of the request path', 'ms', 'of busy'], rows(prof.layers)));
+      log();
       log(table(['self time by module', 'ms', 'of busy'], rows(prof.modules.slice(0, 15))));
       log();
       log(table(['self time by function', 'ms', 'of busy'], rows(prof.functions)));
+      // Kept outside the repository, for a viewer (Chrome DevTools, speedscope) and for call trees.
+      const kept = join(os.tmpdir(), `shenma-completion-${Date.now()}.cpuprofile`);
+      copyFileSync(join(profileDir, prof.file), kept);
+      log(`  whole profile (start-up and every phase) kept at ${kept}`);
     }
   }
 
@@ -762,6 +796,14 @@ async function main() {
     `${verdict(sc / nc <= 1.5)} Shenma CPU per request ≤ 1.5× bare Node proxy at c=${HEADLINE_C}: ${fmt(sc, 3)} vs ${fmt(nc, 3)} ms = ${fmt(sc / nc, 2)}× ` +
       `(instant model: ${fmt(si, 3)} vs ${fmt(nodeInstantCpu, 3)} ms = ${fmt(si / nodeInstantCpu, 2)}×)`,
   );
+  if (byName('node-floor')) {
+    const fc = cpuPerReqOf(hk, 'node-floor');
+    const fi = cpuPerReqOf('instant', 'node-floor');
+    log(
+      `          floor: node-floor CPU per request ${fmt(fc, 3)} ms = ${fmt(fc / nc, 2)}× the bare proxy at c=${HEADLINE_C} ` +
+        `(instant model: ${fmt(fi, 3)} ms = ${fmt(fi / nodeInstantCpu, 2)}×); shenma vs node-floor: ${fmt(sc / fc, 2)}× at c=${HEADLINE_C}, ${fmt(si / fi, 2)}× instant`,
+    );
+  }
   for (const { name } of compared) {
     const cc = cpuPerReqOf(hk, name);
     const ci = cpuPerReqOf('instant', name);

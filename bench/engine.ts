@@ -101,6 +101,7 @@ async function child(root: string): Promise<void> {
       strictModel: false,
       supersedeKey: 'client-1',
       clientSignal,
+      client: { gone: false, onGone: () => () => {} },
       log,
     };
     if (!oldShape) {

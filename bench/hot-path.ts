@@ -1,4 +1,5 @@
 import { Counter, Histogram, Registry } from 'prom-client';
+import { extensionV2Body, extensionV2Schema } from '../src/completion/api/extension-v2.js';
 import { sseDecoder } from '../src/models/http.js';
 import { median } from './lib/stats.js';
 
@@ -12,6 +13,9 @@ import { median } from './lib/stats.js';
  *   chunks, finish, usage, [DONE]), fed one network read per event as the fake writes them.
  * - metrics: the completion path's prom-client updates per request (a phase histogram × 4, a
  *   request counter), labelled at each call vs children bound once.
+ * - body parse: the /v2/completions body as the extension sends it (8.6 KB prefix), through zod's
+ *   interpreter (the schema as written) vs the compiled schema the handler uses (z.compile's
+ *   generated parser); and a refused body, which the compiled schema hands to the interpreter.
  */
 
 const ROUNDS = 7;
@@ -90,6 +94,66 @@ results.push(
     bound.total.observe(0.01);
     bound.ok.inc();
   }),
+);
+
+const PREFIX = 'import os\n\ndef home():\n'.padEnd(8600, '# line of code\n');
+const v2Body = {
+  headers: { ide: 'vscode', 'ide-version': '1.2.0', 'host-ip': '10.0.0.5', 'api-key': 'eyJhbGciOi.x.y' },
+  model: 'fastertransformer',
+  temperature: 0.1,
+  stop: [],
+  completion_id: '7-3fa85f6457174562',
+  prompt_options: {
+    prefix: PREFIX,
+    suffix: '\n\nprint(home())\n',
+    cursor_line_prefix: '',
+    cursor_line_suffix: '',
+  },
+  language_id: 'python',
+  beta_mode: false,
+  calculate_hide_score: {
+    is_whitespace_after_cursor: true,
+    prefix: PREFIX,
+    document_length: 8616,
+    prompt_end_pos: 8600,
+  },
+  file_project_path: '',
+  project_path: '',
+  code_path: '',
+  user_id: '',
+  git_path: '',
+  repo: 'myproject',
+};
+// Fresh objects from JSON.parse, as the route gets them: one reused object measures a warmer cache.
+const v2Json = JSON.stringify(v2Body);
+const v2Bodies = Array.from({ length: 256 }, () => JSON.parse(v2Json) as unknown);
+const refusedJson = JSON.stringify({ ...v2Body, temperature: 3 });
+const refusedBodies = Array.from({ length: 256 }, () => JSON.parse(refusedJson) as unknown);
+for (const [schema, body, valid] of [
+  [extensionV2Schema, v2Bodies[0], true],
+  [extensionV2Body, v2Bodies[0], true],
+  [extensionV2Body, refusedBodies[0], false],
+] as const) {
+  if (schema.safeParse(body).success !== valid) throw new Error('a bench body parses unexpectedly');
+}
+const parseAll = (schema: typeof extensionV2Schema, bodies: unknown[]) => () => {
+  for (const b of bodies) schema.safeParse(b);
+};
+results.push(
+  measure(
+    'v2 body (8.6 KB prefix): zod interpreter (µs/body)',
+    256,
+    200,
+    parseAll(extensionV2Schema, v2Bodies),
+  ),
+  measure('v2 body (8.6 KB prefix): compiled (µs/body)', 256, 200, parseAll(extensionV2Body, v2Bodies)),
+  measure('v2 body refused: zod interpreter (µs/body)', 256, 200, parseAll(extensionV2Schema, refusedBodies)),
+  measure(
+    'v2 body refused: compiled, then interpreter (µs/body)',
+    256,
+    200,
+    parseAll(extensionV2Body, refusedBodies),
+  ),
 );
 
 process.stdout.write(`\nHot-path pieces, CPU per unit, median of ${ROUNDS} rounds (min–max)\n\n`);

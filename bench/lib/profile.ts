@@ -41,6 +41,57 @@ export interface ProfileSummary {
    * dependencies) are left out unless `inclusiveFilter` keeps them.
    */
   inclusive: Hotspot[];
+  /** Self time by layer of the request path (see {@link layerOf}): every sample in one row. */
+  layers: Hotspot[];
+}
+
+const KERNEL_WRITES = new Set([
+  'writev',
+  'writeUtf8String',
+  'writeBuffer',
+  'writeLatin1String',
+  'writeAsciiString',
+]);
+
+/**
+ * Which layer of a proxied request a frame belongs to. JSON.parse and JSON.stringify are V8
+ * builtins whose time lands on their caller's frame, so the body parser's and the upstream
+ * request's JSON show up under "request body parsing" and Shenma's models/ code.
+ */
+export function layerOf(frame: CallFrame): string {
+  const name = frame.functionName;
+  if (name === '(garbage collector)') return 'garbage collector';
+  if (name === '(program)') return 'V8 (program: compiler, IC misses)';
+  if (frame.url === '' && KERNEL_WRITES.has(name)) return 'socket writes (the system calls)';
+  const m = moduleOf(frame);
+  if (
+    /^(fastify|find-my-way|avvio|light-my-request|@fastify\/|fast-json-stringify|fast-querystring|fast-uri|toad-cache|process-warning|rfdc)/.test(
+      m,
+    ) ||
+    /^node:_http_(server|incoming|outgoing|common)$/.test(m)
+  )
+    return 'HTTP server (node:http + Fastify)';
+  if (m === 'secure-json-parse' || m === 'shenma dist/http/json-body.js')
+    return 'request body parsing (JSON.parse, checks)';
+  if (m === 'undici' || m === 'node:_http_client') return 'HTTP client to the model (undici)';
+  if (m === 'eventsource-parser') return 'SSE decoding (eventsource-parser)';
+  if (m === 'zod' || m.startsWith('zod')) return 'validation (zod)';
+  if (
+    m === 'prom-client' ||
+    m === 'pino' ||
+    m.startsWith('pino') ||
+    m === 'sonic-boom' ||
+    m === 'thread-stream'
+  )
+    return 'metrics and logs (prom-client, pino)';
+  if (m === 'pg' || m.startsWith('pg-') || m === 'kysely' || m === 'ioredis' || m === 'postgres-array')
+    return 'database and Redis clients';
+  const own = /^shenma dist\/([^/]+)\//.exec(m);
+  if (own) return `Shenma ${own[1]}/`;
+  if (m.startsWith('node:') || m === 'node:internal')
+    return 'Node core (streams, events, net, timers, buffers)';
+  if (m === '(native/V8)') return 'other native/V8 builtins';
+  return `other: ${m}`;
 }
 
 /** Default filter for {@link ProfileSummary.inclusive}: Shenma's own built code. */
@@ -102,6 +153,7 @@ export function summariseProfile(
   }
   const fn = new Map<string, number>();
   const mod = new Map<string, number>();
+  const layer = new Map<string, number>();
   let total = 0;
   let idle = 0;
   for (const [id, us] of selfUs) {
@@ -118,6 +170,8 @@ export function summariseProfile(
     fn.set(key, (fn.get(key) ?? 0) + us);
     const m = moduleOf(frame);
     mod.set(m, (mod.get(m) ?? 0) + us);
+    const l = layerOf(frame);
+    layer.set(l, (layer.get(l) ?? 0) + us);
   }
   const parentOf = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
@@ -148,5 +202,8 @@ export function summariseProfile(
     functions: rank(fn),
     modules: rank(mod),
     inclusive: rank(incl),
+    layers: [...layer.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, us]) => ({ name, ms: us / 1000, share: busy > 0 ? us / busy : 0 })),
   };
 }

@@ -3,7 +3,6 @@ import type { Registry } from 'prom-client';
 import type { ChatConfig } from '../config/schema.js';
 import { HttpError } from '../http/errors.js';
 import {
-  type Answered,
   type CallPolicy,
   type ChatChunk,
   failureKind,
@@ -11,7 +10,7 @@ import {
   type ModelRegistry,
   ModelUnavailableError,
   OverloadedError,
-  resilientCall,
+  ResilientStream,
   UpstreamError,
   UpstreamTimeout,
 } from '../models/index.js';
@@ -227,14 +226,14 @@ export class ChatService {
       await this.record(ctx, o);
     };
 
-    const upstream = this.call(group, body, controller, progress)[Symbol.asyncIterator]();
+    const upstream = this.call(group, body, controller, progress);
     this.metrics.inFlight.inc({ model: group.name });
     try {
       for (;;) {
         const pending = upstream.next();
         // Left behind when the consumer stops at a keepalive; its rejection is expected then.
         pending.catch(() => undefined);
-        let result: IteratorResult<Answered<ChatChunk[]>>;
+        let result: IteratorResult<ChatChunk[]>;
         for (;;) {
           const next = progress.started ? await pending : await orKeepalive(pending, config.keepAliveMs);
           if (next !== KEEPALIVE) {
@@ -244,13 +243,13 @@ export class ChatService {
           yield { type: 'keepalive' };
         }
         if (result.done) break;
-        const model = result.value.group.name;
+        const model = upstream.group!.name;
         progress.started = true;
         if (firstTokenMs === undefined) {
           firstTokenMs = performance.now() - started;
           this.metrics.firstTokenSeconds.observe({ model }, firstTokenMs / 1000);
         }
-        const batch = result.value.item;
+        const batch = result.value;
         const chunks: TrackedChunk[] = new Array(batch.length);
         for (let i = 0; i < batch.length; i++) chunks[i] = tracker.pass(batch[i]!);
         yield { type: 'chunks', chunks, model };
@@ -281,7 +280,7 @@ export class ChatService {
       if (!recorded) {
         // The consumer stopped iterating (its client left): close the upstream and say so.
         controller.abort(new ClientCancelled());
-        upstream.return(undefined).catch(() => undefined);
+        upstream.return().catch(() => undefined);
         await finish(outcome('client_cancelled', 'the client stopped reading'));
       }
       this.running.delete(controller);
@@ -302,7 +301,7 @@ export class ChatService {
     body: Record<string, unknown>,
     controller: AbortController,
     progress: { model: string },
-  ): AsyncGenerator<Answered<ChatChunk[]>> {
+  ): ResilientStream<ChatChunk[]> {
     const { config, log } = this.deps;
     const fallback = config.fallbackModel === undefined ? undefined : this.chatGroup(config.fallbackModel);
     const retryable = (err: unknown) => (err as { retryable?: boolean }).retryable === true;
@@ -316,7 +315,7 @@ export class ChatService {
       // Role-only opening chunks are held back until the answer starts, so a retry can replace them.
       startsAnswer: (batch) => batch.some((chunk) => carriesAnswer(chunk.json)),
     };
-    return resilientCall({
+    return new ResilientStream({
       models: fallback && fallback !== group ? [group, fallback] : [group],
       signal: controller.signal,
       controller,

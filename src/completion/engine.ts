@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { CompletionConfig, FilterName, RejectRuleName } from '../config/schema.js';
 import { HttpError } from '../http/errors.js';
+import type { ClientLink } from '../http/request.js';
 import { upstreamHttpError } from '../http/upstream-error.js';
 import {
   type CallObserver,
@@ -102,8 +103,8 @@ export interface CompletionJob {
   strictModel: boolean;
   /** Requests with the same key supersede each other (client id, or user + completion stream). */
   supersedeKey?: string;
-  /** Aborted when the client goes away. */
-  clientSignal: AbortSignal;
+  /** The client's connection: whether it is gone, and news when it goes. */
+  client: ClientLink;
   log: FastifyBaseLogger;
 }
 
@@ -449,8 +450,8 @@ export class CompletionEngine {
     const { job, timings, model } = run;
     const controller = new AbortController();
     const onClientGone = () => controller.abort(new ClientGoneError());
-    if (job.clientSignal.aborted) onClientGone();
-    job.clientSignal.addEventListener('abort', onClientGone, { once: true });
+    if (job.client.gone) onClientGone();
+    const offClientGone = job.client.onGone(onClientGone);
     const unclaim = job.supersedeKey
       ? this.deps.supersede.claim(job.supersedeKey, controller)
       : nothingClaimed;
@@ -497,7 +498,7 @@ export class CompletionEngine {
       throw reason;
     } finally {
       clearTimeout(totalTimer);
-      job.clientSignal.removeEventListener('abort', onClientGone);
+      offClientGone();
       unclaim();
       metrics.inFlight.dec({ model: model.name });
     }

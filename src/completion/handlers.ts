@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RouteHandlers } from '../gateway/routes.js';
 import { callerOf } from '../http/caller.js';
 import { HttpError, sendError } from '../http/errors.js';
-import { clientGoneSignal, parseJsonBody as parseBody } from '../http/request.js';
+import { clientLink, parseJsonBody as parseBody } from '../http/request.js';
 import { noteOutcome } from '../observability/access-log.js';
 import {
   codeCompletionBody,
@@ -40,7 +40,7 @@ export function completionHandlers(
         input,
         strictModel,
         ...(supersedeKey ? { supersedeKey } : {}),
-        clientSignal: clientGoneSignal(reply),
+        client: clientLink(reply),
         log: req.log,
       });
       noteOutcome(req, { model: outcome.model, reason: outcomeReason(outcome) });

@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { jsonDepthExceeds } from './json-body.js';
+import Fastify from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jsonDepthExceeds, useDepthLimitedJson } from './json-body.js';
 
 describe('jsonDepthExceeds', () => {
   it('counts nesting of arrays and objects, not brackets inside strings', () => {
@@ -43,5 +44,53 @@ describe('jsonDepthExceeds', () => {
     }
     expect(jsonDepthExceeds('{"a":"x\\\\"}[[', 1)).toBe(true);
     expect(jsonDepthExceeds('{"a":"x\\\\\\"}[[', 1)).toBe(false);
+  });
+});
+
+describe('the JSON body parser', () => {
+  const app = Fastify();
+  beforeAll(async () => {
+    useDepthLimitedJson(app, 8);
+    app.post('/echo', async (req) => ({
+      body: req.body,
+      proto: Object.getPrototypeOf(req.body) === Object.prototype,
+    }));
+    await app.ready();
+  });
+  afterAll(() => app.close());
+  const post = (payload: string) =>
+    app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'application/json' }, payload });
+
+  it('parses an ordinary body, code full of quotes, brackets and backslashes included', async () => {
+    const body = { prompt_options: { prefix: 'def f(x):\n    return {"a": [x, "\\n"]}', suffix: '' }, n: 1 };
+    const res = await post(JSON.stringify(body));
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ body, proto: true });
+  });
+
+  it('refuses prototype-poisoning keys, spelled plainly or with escapes', async () => {
+    for (const payload of [
+      '{"__proto__":{"admin":true}}',
+      '{"a":{"constructor":{"prototype":{"admin":true}}}}',
+      '{"\\u005f_proto__":{"admin":true}}',
+      '{"\\u005F\\u005Fproto\\u005f\\u005f":{"admin":true}}',
+    ]) {
+      const res = await post(payload);
+      expect(res.statusCode, payload).toBe(400);
+      expect(({} as { admin?: boolean }).admin).toBeUndefined();
+    }
+  });
+
+  it('accepts the words in values and a constructor key that is not followed by prototype', async () => {
+    const body = { code: 'class A { constructor() { this.__proto__ = null } }', name: 'caf\u00e9' };
+    const res = await post(JSON.stringify(body));
+    expect(res.statusCode).toBe(200);
+    expect(res.json().body).toEqual(body);
+  });
+
+  it("answers broken and empty JSON with Fastify's own 400s", async () => {
+    expect((await post('{"a":')).statusCode).toBe(400);
+    expect((await post('')).statusCode).toBe(400);
+    expect((await post('[[[[[[[[[[1]]]]]]]]]]')).statusCode).toBe(400);
   });
 });

@@ -20,3 +20,31 @@ export function clientGoneSignal(reply: FastifyReply): AbortSignal {
   });
   return controller.signal;
 }
+
+/**
+ * The client's end of a request as the completion engine takes it. Not an AbortSignal: the engine
+ * makes one controller per request anyway (deadline, supersede), and a second signal only to
+ * chain the client into it cost a signal, an event target and a listener per completion.
+ */
+export interface ClientLink {
+  /** The response closed before it finished. */
+  readonly gone: boolean;
+  /** Calls `listener` when the client goes away before its answer; returns the unsubscribe. */
+  onGone(listener: () => void): () => void;
+}
+
+export function clientLink(reply: FastifyReply): ClientLink {
+  const raw = reply.raw;
+  return {
+    get gone() {
+      return raw.destroyed && !raw.writableFinished;
+    },
+    onGone(listener) {
+      const onClose = () => {
+        if (!raw.writableFinished) listener();
+      };
+      raw.once('close', onClose);
+      return () => raw.off('close', onClose);
+    },
+  };
+}

@@ -7,7 +7,8 @@ import type { Tables } from '../storage/tables.js';
  * statement every `flushMs` and on close. A crash loses at most that window of "last used" times.
  */
 export class TokenUseRecorder {
-  private pending = new Map<string, Date>();
+  /** Latest use per token, in epoch ms: a number per request, not a Date. */
+  private pending = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
 
@@ -20,9 +21,10 @@ export class TokenUseRecorder {
   }
 
   /** Called on the request path: no I/O, just a map entry. */
-  record(tokenId: string, at = new Date()): void {
+  record(tokenId: string, at: Date | number = Date.now()): void {
+    const ms = typeof at === 'number' ? at : at.getTime();
     const seen = this.pending.get(tokenId);
-    if (!seen || seen < at) this.pending.set(tokenId, at);
+    if (seen === undefined || seen < ms) this.pending.set(tokenId, ms);
   }
 
   /** Writes what was recorded so far; one flush at a time, in order. */
@@ -41,7 +43,7 @@ export class TokenUseRecorder {
     const batch = this.pending;
     this.pending = new Map();
     try {
-      const rows = [...batch].map(([id, at]) => sql`(${id}, ${at.toISOString()}::timestamptz)`);
+      const rows = [...batch].map(([id, at]) => sql`(${id}, ${new Date(at).toISOString()}::timestamptz)`);
       // Never moves a time backwards (another server may have written a later one).
       await sql`update api_tokens as t set last_used_at = v.at
         from (values ${sql.join(rows)}) as v(id, at)

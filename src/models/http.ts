@@ -2,6 +2,7 @@ import { createParser } from 'eventsource-parser';
 import { Pool } from 'undici';
 import { redactUrlsIn } from '../observability/redact.js';
 import { type BackendOptions, UpstreamError } from './backend.js';
+import { UpstreamResponse } from './upstream-response.js';
 
 export { UpstreamError };
 
@@ -10,7 +11,7 @@ export { UpstreamError };
  * UpstreamError, and streaming decoders (SSE, NDJSON) that never cut a character in two.
  */
 
-export type ResponseBody = Awaited<ReturnType<Pool['request']>>['body'];
+export type ResponseBody = UpstreamResponse;
 
 /** How long an upstream error message may be once it reaches logs and clients. */
 const MAX_ERROR_MESSAGE = 200;
@@ -102,21 +103,6 @@ export function withholdQuotes(message: string, secrets: readonly string[]): str
   return truncated;
 }
 
-async function readCapped(body: ResponseBody, limit: number): Promise<string> {
-  const parts: Buffer[] = [];
-  let bytes = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    parts.push(chunk);
-    bytes += chunk.length;
-    if (bytes >= limit) {
-      body.destroy();
-      break;
-    }
-  }
-  // Cutting mid-character only costs a replacement character in a message that is truncated anyway.
-  return Buffer.concat(parts).subarray(0, limit).toString('utf8');
-}
-
 function joinPath(base: URL, path: string): string {
   return base.pathname.replace(/\/+$/, '') + path + base.search;
 }
@@ -152,16 +138,19 @@ export class UpstreamClient {
     signal: AbortSignal,
   ): Promise<ResponseBody> {
     signal.throwIfAborted();
-    let response: Awaited<ReturnType<Pool['request']>>;
+    let response: UpstreamResponse;
     try {
-      response = await this.pool.request({
-        method,
-        path: joinPath(this.base, call.path),
-        headers:
-          call.body === undefined ? this.headers : { ...this.headers, 'content-type': 'application/json' },
-        body: call.body === undefined ? null : JSON.stringify(call.body),
+      response = await UpstreamResponse.send(
+        this.pool,
+        {
+          method,
+          path: joinPath(this.base, call.path),
+          headers:
+            call.body === undefined ? this.headers : { ...this.headers, 'content-type': 'application/json' },
+          body: call.body === undefined ? null : JSON.stringify(call.body),
+        },
         signal,
-      });
+      );
     } catch (err) {
       signal.throwIfAborted();
       if (errorCode(err)?.startsWith('HPE_')) {
@@ -170,11 +159,11 @@ export class UpstreamClient {
       // Refused, DNS, TLS, or dropped before any answer: either way this replica cannot serve now.
       throw new UpstreamError('unreachable', `backend unreachable: ${describe(err)}`);
     }
-    const { statusCode, headers, body } = response;
-    if (statusCode >= 200 && statusCode < 300) return body;
+    const { statusCode, headers } = response;
+    if (statusCode >= 200 && statusCode < 300) return response;
     let text = '';
     try {
-      text = await readCapped(body, MAX_ERROR_BODY_BYTES);
+      text = await response.text(MAX_ERROR_BODY_BYTES);
     } catch {
       signal.throwIfAborted();
     }
@@ -191,7 +180,7 @@ export class UpstreamClient {
   async probe(path: string, signal: AbortSignal): Promise<void> {
     const body = await this.open('GET', { path }, signal);
     try {
-      await body.dump({ limit: MAX_ERROR_BODY_BYTES, signal });
+      await body.text(MAX_ERROR_BODY_BYTES);
     } catch {
       signal.throwIfAborted();
     }
@@ -219,10 +208,37 @@ export interface PayloadDecoder {
 export type Step<T> = { value?: T; done?: boolean } | undefined;
 
 /**
+ * The next chunk of an upstream body, `null` at its end. A broken stream is a `reset`; an abort
+ * is thrown as the signal's own reason.
+ */
+export async function nextChunk(body: ResponseBody, signal: AbortSignal): Promise<Buffer | null> {
+  for (;;) {
+    const chunk = takeChunk(body, signal);
+    if (chunk !== undefined) return chunk;
+    await body.readable();
+  }
+}
+
+/** {@link nextChunk} without waiting: `undefined` when nothing has arrived yet. */
+export function takeChunk(body: ResponseBody, signal: AbortSignal): Buffer | null | undefined {
+  try {
+    return body.take();
+  } catch (err) {
+    signal.throwIfAborted();
+    throw new UpstreamError('reset', `backend stream broke: ${describe(err)}`);
+  }
+}
+
+/** The body ended without the backend saying it was done (and the caller cannot tell it was whole). */
+export function endedEarly(): UpstreamError {
+  return new UpstreamError('reset', 'backend stream ended before it said it was done');
+}
+
+/**
  * Reads an upstream body as payloads, yields the values `handle` makes of them, and guarantees
- * the socket is released: fully read (kept alive) when the backend said it was done, destroyed
- * otherwise, which covers abort, a consumer that stops iterating, and every error. A body that
- * ends before `done` is a reset unless `endedCleanly()` says the answer was complete anyway.
+ * the socket is released: kept alive when the backend said it was done, closed otherwise, which
+ * covers abort, a consumer that stops iterating, and every error. A body that ends before `done`
+ * is a reset unless `endedCleanly()` says the answer was complete anyway.
  */
 export async function* payloadValues<T>(
   body: ResponseBody,
@@ -232,23 +248,16 @@ export async function* payloadValues<T>(
   endedCleanly: () => boolean = () => false,
 ): AsyncGenerator<T> {
   let done = false;
-  const chunks = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   try {
     let reading = true;
     while (reading && !done) {
-      let next: IteratorResult<Buffer>;
-      try {
-        next = await chunks.next();
-      } catch (err) {
-        signal.throwIfAborted();
-        throw new UpstreamError('reset', `backend stream broke: ${describe(err)}`);
-      }
+      const chunk = await nextChunk(body, signal);
       let payloads: string[];
-      if (next.done) {
+      if (chunk === null) {
         reading = false;
         payloads = decoder.end();
       } else {
-        payloads = decoder.push(next.value);
+        payloads = decoder.push(chunk);
       }
       for (const payload of payloads) {
         const step = handle(payload);
@@ -261,22 +270,9 @@ export async function* payloadValues<T>(
       }
     }
     signal.throwIfAborted();
-    if (!done && !endedCleanly()) {
-      throw new UpstreamError('reset', 'backend stream ended before it said it was done');
-    }
+    if (!done && !endedCleanly()) throw endedEarly();
   } finally {
-    if (done && !body.readableEnded) {
-      // Usually only the chunked-encoding trailer is left; reading it keeps the connection reusable.
-      // A plain timer rather than AbortSignal.timeout: that signal fires (building a DOMException)
-      // a second later for every completed stream, even though the dump finished long before.
-      const stuck = setTimeout(() => body.destroy(), 1000);
-      body
-        .dump({ limit: 64 * 1024 })
-        .catch(() => undefined)
-        .finally(() => clearTimeout(stuck));
-    } else if (!done) {
-      body.destroy();
-    }
+    body.release(done);
   }
 }
 
@@ -294,23 +290,16 @@ export async function* payloadBatches<T>(
 ): AsyncGenerator<T[]> {
   const body = await open();
   let done = false;
-  const chunks = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   try {
     let reading = true;
     while (reading && !done) {
-      let next: IteratorResult<Buffer>;
-      try {
-        next = await chunks.next();
-      } catch (err) {
-        signal.throwIfAborted();
-        throw new UpstreamError('reset', `backend stream broke: ${describe(err)}`);
-      }
+      const chunk = await nextChunk(body, signal);
       let payloads: string[];
-      if (next.done) {
+      if (chunk === null) {
         reading = false;
         payloads = decoder.end();
       } else {
-        payloads = decoder.push(next.value);
+        payloads = decoder.push(chunk);
       }
       const batch: T[] = [];
       for (const payload of payloads) {
@@ -325,41 +314,9 @@ export async function* payloadBatches<T>(
       if (batch.length > 0) yield batch;
     }
     signal.throwIfAborted();
-    if (!done && !endedCleanly()) {
-      throw new UpstreamError('reset', 'backend stream ended before it said it was done');
-    }
+    if (!done && !endedCleanly()) throw endedEarly();
   } finally {
-    if (done && !body.readableEnded) {
-      body.dump({ limit: 64 * 1024, signal: AbortSignal.timeout(1000) }).catch(() => undefined);
-    } else if (!done) {
-      body.destroy();
-    }
-  }
-}
-
-/** Text pieces of a completion stream; a lone high surrogate waits for its pair. */
-async function* pieces(
-  body: ResponseBody,
-  signal: AbortSignal,
-  decoder: PayloadDecoder,
-  parse: (payload: string) => Parsed | undefined,
-): AsyncGenerator<string> {
-  let heldSurrogate = '';
-  const values = payloadValues<string>(body, signal, decoder, (payload) => {
-    const parsed = parse(payload);
-    if (!parsed) return undefined;
-    return { ...(parsed.text ? { value: parsed.text } : {}), ...(parsed.done ? { done: true } : {}) };
-  });
-  for await (const piece of values) {
-    let text = heldSurrogate + piece;
-    heldSurrogate = '';
-    const last = text.charCodeAt(text.length - 1);
-    // A lone high surrogate at the end would be half a character; its pair comes next.
-    if (last >= 0xd800 && last <= 0xdbff) {
-      heldSurrogate = text.slice(-1);
-      text = text.slice(0, -1);
-    }
-    if (text) yield text;
+    body.release(done);
   }
 }
 
@@ -456,20 +413,4 @@ export function streamedError(
     undefined,
     redactUrlsIn(message),
   );
-}
-
-export function ssePieces(
-  body: ResponseBody,
-  signal: AbortSignal,
-  parse: (payload: string) => Parsed | undefined,
-): AsyncGenerator<string> {
-  return pieces(body, signal, sseDecoder(), parse);
-}
-
-export function ndjsonPieces(
-  body: ResponseBody,
-  signal: AbortSignal,
-  parse: (payload: string) => Parsed | undefined,
-): AsyncGenerator<string> {
-  return pieces(body, signal, ndjsonDecoder(), parse);
 }

@@ -32,11 +32,9 @@ export {
 } from './pool.js';
 export { modelReadiness } from './readiness.js';
 export {
-  type Answered,
   type CallObserver,
   type CallPolicy,
   type ResilientCall,
   ResilientStream,
-  resilientCall,
 } from './resilient-call.js';
 export { RESPONSES_REQUEST, responsesInputOf } from './responses.js';

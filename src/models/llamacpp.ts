@@ -1,5 +1,6 @@
 import type { BackendOptions, FimRequest } from './backend.js';
-import { type Parsed, ssePieces } from './http.js';
+import { FimPieces } from './fim-stream.js';
+import { type Parsed, sseDecoder } from './http.js';
 import { fimEvent, fimSecrets, HttpBackend, textField } from './http-backend.js';
 
 /**
@@ -12,7 +13,7 @@ export class LlamaCppBackend extends HttpBackend {
     super(opts, { chat: '/v1/chat/completions', probe: '/health' });
   }
 
-  async *streamFim(req: FimRequest, signal: AbortSignal): AsyncGenerator<string> {
+  streamFim(req: FimRequest, signal: AbortSignal): AsyncIterable<string> {
     const sampling = {
       model: req.model,
       n_predict: req.maxTokens,
@@ -31,8 +32,8 @@ export class LlamaCppBackend extends HttpBackend {
             body: { input_prefix: req.prompt, input_suffix: req.suffix, ...sampling },
             secrets,
           };
-    const body = await this.client.open('POST', call, signal);
-    yield* ssePieces(body, signal, (payload) => parseEvent(payload, secrets));
+    const open = () => this.client.open('POST', call, signal);
+    return new FimPieces(open, signal, sseDecoder(), (payload) => parseEvent(payload, secrets));
   }
 }
 

@@ -1,5 +1,6 @@
 import type { BackendOptions, FimRequest } from './backend.js';
-import { ndjsonPieces, type Parsed } from './http.js';
+import { FimPieces } from './fim-stream.js';
+import { ndjsonDecoder, type Parsed } from './http.js';
 import { fimEvent, fimSecrets, HttpBackend, textField } from './http-backend.js';
 
 /** Ollama's generate API (NDJSON stream). The base URL is the server root, e.g. http://127.0.0.1:11434. */
@@ -9,26 +10,27 @@ export class OllamaBackend extends HttpBackend {
     super(opts, { chat: '/v1/chat/completions', probe: '/api/tags' });
   }
 
-  async *streamFim(req: FimRequest, signal: AbortSignal): AsyncGenerator<string> {
+  streamFim(req: FimRequest, signal: AbortSignal): AsyncIterable<string> {
     const secrets = fimSecrets(req);
-    const body = await this.client.open(
-      'POST',
-      {
-        path: '/api/generate',
-        body: {
-          model: req.model,
-          prompt: req.prompt,
-          // With a suffix Ollama applies the model's own FIM template; without one the prompt is
-          // already templated and must reach the model untouched.
-          ...(req.suffix === undefined ? { raw: true } : { suffix: req.suffix }),
-          stream: true,
-          options: { num_predict: req.maxTokens, temperature: req.temperature, stop: req.stop },
+    const open = () =>
+      this.client.open(
+        'POST',
+        {
+          path: '/api/generate',
+          body: {
+            model: req.model,
+            prompt: req.prompt,
+            // With a suffix Ollama applies the model's own FIM template; without one the prompt is
+            // already templated and must reach the model untouched.
+            ...(req.suffix === undefined ? { raw: true } : { suffix: req.suffix }),
+            stream: true,
+            options: { num_predict: req.maxTokens, temperature: req.temperature, stop: req.stop },
+          },
+          secrets,
         },
-        secrets,
-      },
-      signal,
-    );
-    yield* ndjsonPieces(body, signal, (line) => parseLine(line, secrets));
+        signal,
+      );
+    return new FimPieces(open, signal, ndjsonDecoder(), (line) => parseLine(line, secrets));
   }
 }
 

@@ -1,5 +1,6 @@
 import type { BackendOptions, ChatChunk, FimRequest } from './backend.js';
-import { type Parsed, ssePieces, UpstreamError } from './http.js';
+import { FimPieces } from './fim-stream.js';
+import { type Parsed, sseDecoder, UpstreamError } from './http.js';
 import { fimEvent, fimSecrets, HttpBackend, textField } from './http-backend.js';
 import { streamResponsesAsChat } from './responses.js';
 
@@ -15,26 +16,27 @@ export class OpenAiBackend extends HttpBackend {
     this.chatApi = opts.chatApi ?? 'chat';
   }
 
-  async *streamFim(req: FimRequest, signal: AbortSignal): AsyncGenerator<string> {
+  streamFim(req: FimRequest, signal: AbortSignal): AsyncIterable<string> {
     const secrets = fimSecrets(req);
-    const body = await this.client.open(
-      'POST',
-      {
-        path: '/completions',
-        body: {
-          model: req.model,
-          prompt: req.prompt,
-          ...(req.suffix === undefined ? {} : { suffix: req.suffix }),
-          max_tokens: req.maxTokens,
-          temperature: req.temperature,
-          stop: req.stop,
-          stream: true,
+    const open = () =>
+      this.client.open(
+        'POST',
+        {
+          path: '/completions',
+          body: {
+            model: req.model,
+            prompt: req.prompt,
+            ...(req.suffix === undefined ? {} : { suffix: req.suffix }),
+            max_tokens: req.maxTokens,
+            temperature: req.temperature,
+            stop: req.stop,
+            stream: true,
+          },
+          secrets,
         },
-        secrets,
-      },
-      signal,
-    );
-    yield* ssePieces(body, signal, (payload) => parseEvent(payload, secrets));
+        signal,
+      );
+    return new FimPieces(open, signal, sseDecoder(), (payload) => parseEvent(payload, secrets));
   }
 
   override streamChat(body: Record<string, unknown>, signal: AbortSignal): AsyncGenerator<ChatChunk[]> {

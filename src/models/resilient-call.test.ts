@@ -5,12 +5,22 @@ import { modelSchema } from '../config/schema.js';
 import { UpstreamError, UpstreamTimeout } from './errors.js';
 import { createBackend } from './factory.js';
 import { ModelRegistry } from './pool.js';
-import { type CallPolicy, ResilientStream, resilientCall } from './resilient-call.js';
+import { type CallPolicy, type ResilientCall, ResilientStream } from './resilient-call.js';
 
 /**
  * The resilient upstream call against real HTTP backends (the scripted fake model): which failures
  * move to another replica or model, and that nothing is retried once the answer started.
  */
+
+/** Each item with the model and replica that answered it, as the chat service reads them. */
+async function* resilientCall<T>(call: ResilientCall<T>) {
+  const stream = new ResilientStream(call);
+  try {
+    for await (const item of stream) yield { item, group: stream.group!, replica: stream.replica! };
+  } finally {
+    await stream.return();
+  }
+}
 
 let a: FakeModel;
 let b: FakeModel;

@@ -54,12 +54,6 @@ export interface CallObserver {
   }): void;
 }
 
-export interface Answered<T> {
-  item: T;
-  group: ModelGroup;
-  replica: Replica;
-}
-
 export interface ResilientCall<T> {
   /** The requested model first, then the ones to fall back to. */
   models: readonly ModelGroup[];
@@ -324,22 +318,5 @@ export class ResilientStream<T> implements AsyncIterableIterator<T> {
     this.lease = undefined;
     if (early && iterator?.return !== undefined) await iterator.return(undefined).catch(() => undefined);
     lease?.release();
-  }
-}
-
-/**
- * The same answer as a generator of `{ item, group, replica }`, for callers that want each item's
- * model with it.
- */
-export async function* resilientCall<T>(call: ResilientCall<T>): AsyncGenerator<Answered<T>> {
-  const stream = new ResilientStream(call);
-  try {
-    for (;;) {
-      const next = await stream.next();
-      if (next.done) return;
-      yield { item: next.value, group: stream.group!, replica: stream.replica! };
-    }
-  } finally {
-    await stream.return();
   }
 }

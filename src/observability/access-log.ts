@@ -38,6 +38,17 @@ export function noteLogin(req: FastifyRequest, result: LoginResult): void {
   noteOutcome(req, { reason: `login:${result}` });
 }
 
+/** pino's level numbers, to tell whether a line would be written before building it. */
+const LEVEL_VALUES: Record<string, number> = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+  silent: Number.POSITIVE_INFINITY,
+};
+
 export function registerAccessLog(app: FastifyInstance, registry: Registry): void {
   const authRefusals = new Counter({
     name: 'shenma_auth_refusals_total',
@@ -57,26 +68,39 @@ export function registerAccessLog(app: FastifyInstance, registry: Registry): voi
   app.addHook('onError', async (req, _reply, err: FastifyError & { type?: string }) => {
     if (!req.outcome?.reason) noteOutcome(req, { reason: err.type ?? err.code ?? err.name });
   });
-  app.addHook('onResponse', async (req, reply) => {
+  // Callback style, not async: an async hook costs a promise per request.
+  app.addHook('onResponse', (req, reply, done) => {
     const status = reply.statusCode;
     const reason = req.outcome?.reason;
     if (reason?.startsWith('auth:') && status === 401) authRefusals.inc({ reason: reason.slice(5) });
     if (reason?.startsWith('login:')) logins.inc({ result: reason.slice(6) });
-    const line = {
-      method: req.method,
-      route: req.routeOptions.config.routeId ?? (status === 404 ? 'not_found' : req.routeOptions.url),
-      path: req.url.split('?')[0],
-      status,
-      user: req.identity?.name,
-      ms: Math.round(reply.elapsedTime),
-      model: req.outcome?.model,
-      reason,
-    };
-    // Upstream trouble (502-504) is a warning an operator acts on; a 500 is a bug.
-    if (status >= 500 && status !== 502 && status !== 503 && status !== 504) req.log.error(line, 'request');
-    else if (status >= 502) req.log.warn(line, 'request');
-    // Probes and scrapes come every few seconds: seen at debug unless they fail.
-    else if (line.route?.startsWith('ops.') && status < 400) req.log.debug(line, 'request');
-    else req.log.info(line, 'request');
+    const route = req.routeOptions.config.routeId ?? (status === 404 ? 'not_found' : req.routeOptions.url);
+    // Upstream trouble (502-504) is a warning an operator acts on; a 500 is a bug. Probes and
+    // scrapes come every few seconds: seen at debug unless they fail.
+    const level =
+      status >= 500 && status !== 502 && status !== 503 && status !== 504
+        ? 'error'
+        : status >= 502
+          ? 'warn'
+          : route?.startsWith('ops.') && status < 400
+            ? 'debug'
+            : 'info';
+    // The line is built only when it will be written.
+    if (LEVEL_VALUES[level]! >= (LEVEL_VALUES[req.log.level] ?? 0)) {
+      req.log[level](
+        {
+          method: req.method,
+          route,
+          path: req.url.split('?')[0],
+          status,
+          user: req.identity?.name,
+          ms: Math.round(reply.elapsedTime),
+          model: req.outcome?.model,
+          reason,
+        },
+        'request',
+      );
+    }
+    done();
   });
 }

@@ -214,8 +214,10 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
         .code(404)
         .send(errorBody('not_found_error', `no route for ${req.method} ${req.url.split('?')[0]}`)),
     );
-    app.addHook('onSend', async (req, reply) => {
+    // Callback style, not async: an async hook costs a promise per request on every route.
+    app.addHook('onSend', (req, reply, payload, done) => {
       reply.header('x-request-id', req.id);
+      done(null, payload);
     });
     const authenticate = parts.find((p) => p.authenticate)?.authenticate;
     const readiness = [

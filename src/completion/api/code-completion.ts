@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import type { CompletionInput } from '../types.js';
 import { extensionInput, extensionV2Fields, requirePrompt } from './extension-v2.js';
+import { compiledBody } from './shared.js';
 
 /**
  * POST /code-completion/api/v1/completions, the later client (docs/protocol.md §7.2): the same
  * body as /v2 plus client_id, parent_id, trigger_mode, import_content and project paths.
  */
-export const codeCompletionBody = z
+export const codeCompletionSchema = z
   .looseObject({
     ...extensionV2Fields,
     client_id: z.string().max(200).optional(),
@@ -16,6 +17,7 @@ export const codeCompletionBody = z
     project_path: z.string().max(4096).optional(),
   })
   .superRefine(requirePrompt);
+export const codeCompletionBody = compiledBody(codeCompletionSchema);
 export type CodeCompletionBody = z.infer<typeof codeCompletionBody>;
 
 export function codeCompletionInput(b: CodeCompletionBody): CompletionInput {

@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import type { CompletionInput } from '../types.js';
-import { completionStream, promptOptionsSchema, stopSchema, triggerModeSchema } from './shared.js';
+import {
+  compiledBody,
+  completionStream,
+  promptOptionsSchema,
+  stopSchema,
+  triggerModeSchema,
+} from './shared.js';
 
 /**
  * POST /v2/completions as the Zhuge Shenma extension 1.2.x sends it (docs/protocol.md §4.2):
@@ -38,7 +44,8 @@ export function requirePrompt(b: { prompt_options?: unknown; prompt?: unknown },
   }
 }
 
-export const extensionV2Body = z.looseObject(extensionV2Fields).superRefine(requirePrompt);
+export const extensionV2Schema = z.looseObject(extensionV2Fields).superRefine(requirePrompt);
+export const extensionV2Body = compiledBody(extensionV2Schema);
 export type ExtensionV2Body = z.infer<typeof extensionV2Body>;
 
 /** The client's language names are lower-cased words ("c++", "python"); keep them, normalise the odd one. */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { CompletionOutcome } from '../engine.js';
 import type { CompletionInput } from '../types.js';
 import { normaliseLanguage } from './extension-v2.js';
-import { debugInfo, outcomeReason, stopSchema, usageOf } from './shared.js';
+import { compiledBody, debugInfo, outcomeReason, stopSchema, usageOf } from './shared.js';
 
 /**
  * POST /v1/completions, OpenAI-compatible (prompt + suffix). The caller chose to ask, so the
@@ -10,7 +10,7 @@ import { debugInfo, outcomeReason, stopSchema, usageOf } from './shared.js';
  * the post-processed answer as SSE: filtering needs the whole answer, and answers are short.
  */
 
-export const openAiCompletionBody = z.looseObject({
+export const openAiCompletionSchema = z.looseObject({
   model: z.string().optional(),
   prompt: z
     .union([z.string(), z.array(z.string())], { error: 'must be a string or an array of one string' })
@@ -27,6 +27,7 @@ export const openAiCompletionBody = z.looseObject({
   language: z.string().max(64).optional(),
   verbose: z.boolean().optional(),
 });
+export const openAiCompletionBody = compiledBody(openAiCompletionSchema);
 export type OpenAiCompletionBody = z.infer<typeof openAiCompletionBody>;
 
 export function openAiInput(b: OpenAiCompletionBody): CompletionInput {

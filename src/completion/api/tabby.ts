@@ -3,6 +3,7 @@ import type { CompletionOutcome } from '../engine.js';
 import type { CompletionFeedbackItem } from '../feedback-store.js';
 import type { CompletionInput, ContextSnippet } from '../types.js';
 import { normaliseLanguage } from './extension-v2.js';
+import { compiledBody } from './shared.js';
 
 /**
  * Tabby's completion API (its OpenAPI `CompletionRequest` / `CompletionResponse`, as tabby-agent
@@ -13,7 +14,7 @@ import { normaliseLanguage } from './extension-v2.js';
 
 const snippet = z.looseObject({ filepath: z.string().max(4096), body: z.string() });
 
-export const tabbyCompletionBody = z
+export const tabbyCompletionSchema = z
   .looseObject({
     language: z.string().max(64).nullish(),
     segments: z
@@ -44,6 +45,7 @@ export const tabbyCompletionBody = z
     path: ['segments'],
     message: 'required (segments.prefix, or debug_options.raw_prompt)',
   });
+export const tabbyCompletionBody = compiledBody(tabbyCompletionSchema);
 export type TabbyCompletionBody = z.infer<typeof tabbyCompletionBody>;
 
 /** True for Tabby's body shape on the shared `/v1/completions` path. */
@@ -100,13 +102,14 @@ export function tabbyReply(id: string, o: CompletionOutcome, b: TabbyCompletionB
 }
 
 /** Tabby's `LogEventRequest`: the completion was shown (view), accepted (select) or dismissed. */
-export const tabbyEventBody = z.looseObject({
+export const tabbyEventSchema = z.looseObject({
   type: z.string().min(1).max(64),
   completion_id: z.string().min(1).max(200),
   choice_index: z.number().int().nonnegative(),
   view_id: z.string().max(200).nullish(),
   elapsed: z.number().int().nullish(),
 });
+export const tabbyEventBody = compiledBody(tabbyEventSchema);
 export type TabbyEventBody = z.infer<typeof tabbyEventBody>;
 
 /**

@@ -89,7 +89,22 @@ export function customFimTemplate(text: string): FimTemplate {
  * user code literal, and placeholders inside the user's code are never expanded.
  */
 export function renderFimTemplate(template: string, prefix: string, suffix: string): string {
-  return parseTemplate(template)
-    .map((part) => (part.kind === 'literal' ? part.text : part.kind === 'prefix' ? prefix : suffix))
-    .join('');
+  let text = '';
+  for (const part of partsOf(template)) {
+    text += part.kind === 'literal' ? part.text : part.kind === 'prefix' ? prefix : suffix;
+  }
+  return text;
+}
+
+/** Parsed templates by text: a model's template is the same string on every request. */
+const parsedTemplates = new Map<string, TemplatePart[]>();
+
+function partsOf(template: string): TemplatePart[] {
+  let parts = parsedTemplates.get(template);
+  if (!parts) {
+    if (parsedTemplates.size >= 64) parsedTemplates.clear();
+    parts = parseTemplate(template);
+    parsedTemplates.set(template, parts);
+  }
+  return parts;
 }
