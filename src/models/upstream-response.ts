@@ -69,7 +69,10 @@ export class UpstreamResponse implements Dispatcher.DispatchHandler {
     if (this.signal.aborted) controller.abort(this.signal.reason as Error);
   }
 
-  onResponseStart(_c: Controller, statusCode: number, headers: IncomingHttpHeaders): void {
+  onResponseStart(controller: Controller, statusCode: number, headers: IncomingHttpHeaders): void {
+    // undici's controller keeps the raw header buffers (and with them the socket's first read
+    // buffer) for the life of the answer; the parsed headers are all we need.
+    controller.rawHeaders = null;
     if (statusCode < 200) return; // 1xx: the real answer follows
     this.statusCode = statusCode;
     this.headers = headers;
