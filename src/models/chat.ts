@@ -1,12 +1,6 @@
 import type { ChatChunk, ChatChunkJson } from './backend.js';
-import {
-  parseJson,
-  payloadBatches,
-  sseDecoder,
-  streamedError,
-  type UpstreamClient,
-  UpstreamError,
-} from './http.js';
+import { EventBatches } from './event-batches.js';
+import { parseJson, sseDecoder, streamedError, type UpstreamClient, UpstreamError } from './http.js';
 
 /**
  * The OpenAI chat-completions stream, shared by every backend kind: vLLM, Ollama and llama.cpp
@@ -72,17 +66,17 @@ function parseChunk(payload: string, secrets: readonly string[]): ChatChunkJson 
 
 /**
  * Posts the chat body and yields its `data:` events until `[DONE]`, the events of one network
- * read together (see {@link payloadBatches}).
+ * read together (see {@link EventBatches}).
  */
 export function streamChatCompletion(
   client: UpstreamClient,
   path: string,
   body: Record<string, unknown>,
   signal: AbortSignal,
-): AsyncGenerator<ChatChunk[]> {
+): AsyncIterableIterator<ChatChunk[]> {
   const secrets = conversationText(body);
   let finished = false;
-  return payloadBatches<ChatChunk>(
+  return new EventBatches<ChatChunk>(
     () => client.open('POST', { path, body: upstreamChatBody(body), secrets }, signal),
     signal,
     sseDecoder(),

@@ -18,7 +18,7 @@ export abstract class HttpBackend implements ModelBackend {
 
   abstract streamFim(req: FimRequest, signal: AbortSignal): AsyncIterable<string>;
 
-  streamChat(body: Record<string, unknown>, signal: AbortSignal): AsyncGenerator<ChatChunk[]> {
+  streamChat(body: Record<string, unknown>, signal: AbortSignal): AsyncIterable<ChatChunk[]> {
     return streamChatCompletion(this.client, this.paths.chat, body, signal);
   }
 

@@ -39,7 +39,7 @@ export class OpenAiBackend extends HttpBackend {
     return new FimPieces(open, signal, sseDecoder(), (payload) => parseEvent(payload, secrets));
   }
 
-  override streamChat(body: Record<string, unknown>, signal: AbortSignal): AsyncGenerator<ChatChunk[]> {
+  override streamChat(body: Record<string, unknown>, signal: AbortSignal): AsyncIterable<ChatChunk[]> {
     if (this.chatApi === 'responses')
       return oneByOne(streamResponsesAsChat(this.client, '/responses', body, signal));
     return super.streamChat(body, signal);
