@@ -50,7 +50,10 @@ export class EventBatches<T> implements AsyncIterableIterator<T[]> {
         for (const payload of payloads) {
           const step = this.handle(payload);
           if (!step) continue;
-          if (step.value !== undefined) (batch ??= []).push(step.value);
+          if (step.value !== undefined) {
+            if (batch) batch.push(step.value);
+            else batch = [step.value];
+          }
           if (step.done) {
             this.saidDone = true;
             break;
