@@ -55,8 +55,8 @@ export function completionUsageRecord(
 
 /**
  * Completion rows go to the ledger in batches: completions come with nearly every pause in typing,
- * and one insert per request would cost more CPU than the completion itself (embedded PGlite most
- * of all). Rows wait up to `batchMs`, then go together (the ledger's group commit makes that one
+ * and one insert per request would cost more CPU than the completion itself (a statement's round
+ * trip and the server's commit, per keystroke). Rows wait up to `batchMs`, then go together (the ledger's group commit makes that one
  * or two statements). The editor never waits for this; rows still waiting when the process dies
  * are lost, which the `flush` on close avoids for an orderly stop.
  */

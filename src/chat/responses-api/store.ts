@@ -83,7 +83,7 @@ export class ResponseStore {
   }
 }
 
-/** node-postgres parses jsonb; PGlite does too, but a driver returning text is tolerated. */
+/** node-postgres parses jsonb; a driver (or column type) that returns text is tolerated too. */
 function parseJsonColumn<T>(value: T | string): T {
   return typeof value === 'string' ? (JSON.parse(value) as T) : value;
 }
