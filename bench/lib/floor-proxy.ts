@@ -1,7 +1,7 @@
 import { Agent, createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { createParser } from 'eventsource-parser';
+import { serveAsChild } from './serve-child.js';
 
 /**
  * The floor of a completion gateway in Node: the least any server must do that answers the
@@ -99,23 +99,7 @@ function main() {
       up.end(payload);
     });
   });
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  server.listen(Number(values.port ?? 0), '127.0.0.1', () => {
-    const { port } = server.address() as AddressInfo;
-    process.stdout.write(`READY http://127.0.0.1:${port}\n`);
-  });
-
-  const stop = () => {
-    server.closeAllConnections();
-    server.close(() => process.exit(0));
-    setTimeout(() => process.exit(0), 1000).unref();
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  process.stdin.on('end', stop);
-  process.stdin.on('error', stop);
-  process.stdin.resume();
+  serveAsChild(server, Number(values.port ?? 0));
 }
 
 main();

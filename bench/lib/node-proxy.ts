@@ -1,6 +1,6 @@
 import { Agent, createServer, type IncomingHttpHeaders, type OutgoingHttpHeaders, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
+import { serveAsChild } from './serve-child.js';
 
 /**
  * The baseline "what does any Node reverse proxy cost": node:http in, node:http out through a
@@ -64,23 +64,7 @@ function main() {
     });
     req.pipe(up);
   });
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  server.listen(Number(values.port ?? 0), '127.0.0.1', () => {
-    const { port } = server.address() as AddressInfo;
-    process.stdout.write(`READY http://127.0.0.1:${port}\n`);
-  });
-
-  const stop = () => {
-    server.closeAllConnections();
-    server.close(() => process.exit(0));
-    setTimeout(() => process.exit(0), 1000).unref();
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  process.stdin.on('end', stop);
-  process.stdin.on('error', stop);
-  process.stdin.resume();
+  serveAsChild(server, Number(values.port ?? 0));
 }
 
 main();
