@@ -8,12 +8,16 @@ import addFormatsImport from 'ajv-formats';
 import { DockerfileParser } from 'dockerfile-ast';
 import { validate as lintDockerfile } from 'dockerfile-utils';
 import pg from 'pg';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { cli } from '../../test/support/cli.js';
 import { PG_ADMIN_URL, postgresReachable } from '../../test/support/postgres.js';
 import { reachableTempDir } from '../../test/support/temp-dir.js';
+import { chatMetrics } from '../chat/metrics.js';
+import { completionMetrics } from '../completion/metrics.js';
 import { parseConfig } from '../config/load.js';
+import { modelMetrics } from '../models/metrics.js';
 import { allowedPublishedPorts, type ComposeFile, MODELS_PULL_SERVICE, referencedEnv } from './compose.js';
 import { deploymentDatabases, renderBootstrapSql } from './files/postgres.js';
 import { renderFiles } from './render.js';
@@ -285,9 +289,26 @@ describe('shenma render: the deploy folder', () => {
       'shenma_completion_requests_total',
       'shenma_chat_first_token_seconds',
       'shenma_completion_cache_total',
+      'shenma_model_replica_concurrency_limit',
+      'shenma_model_replica_in_flight',
       'apisix_http_status',
     ])
       expect(exprs.some((e) => e.includes(metric))).toBe(true);
+    // Every Shenma series a panel reads is one Shenma exports (a renamed metric would leave a blank panel).
+    const registry = new Registry();
+    completionMetrics(registry);
+    chatMetrics(registry);
+    modelMetrics(registry);
+    const exported = new Set(
+      registry.getMetricsAsArray().flatMap((m) => {
+        const base = m.name;
+        return String(m.type) === 'histogram' ? [`${base}_bucket`, `${base}_sum`, `${base}_count`] : [base];
+      }),
+    );
+    const read = new Set(exprs.flatMap((e) => e.match(/\bshenma_[a-z_]+/g) ?? []));
+    const modelChatCompletion = [...read].filter((n) => /^shenma_(completion|chat|model|upstream)_/.test(n));
+    expect(modelChatCompletion.length).toBeGreaterThan(5);
+    expect(modelChatCompletion.filter((n) => !exported.has(n))).toEqual([]);
   });
 
   it('the Elasticsearch index template and Kibana data view have the documented shapes', () => {

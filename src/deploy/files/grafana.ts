@@ -188,6 +188,24 @@ export function renderDashboard(): Dashboard {
       40,
     ),
     timeseries(12, 'Replicas up', 'short', [{ expr: 'sum by (job) (up)', legend: '{{job}}' }], 12, 40),
+    // The per-replica limit moves when adaptiveConcurrency is on; in flight near it means requests queue.
+    timeseries(
+      13,
+      'Model replica concurrency: limit and in flight',
+      'short',
+      [
+        {
+          expr: 'max by (model, url) (shenma_model_replica_concurrency_limit)',
+          legend: 'limit {{model}} {{url}}',
+        },
+        {
+          expr: 'sum by (model, url) (shenma_model_replica_in_flight)',
+          legend: 'in flight {{model}} {{url}}',
+        },
+      ],
+      0,
+      48,
+    ),
   ];
   return {
     uid: 'shenma-overview',
