@@ -266,14 +266,20 @@ function sendError(reply: FastifyReply, err: unknown, log: AdminSocketOptions['l
   return reply.code(500).send(errorBody('internal', (err as Error).message ?? String(err)));
 }
 
-/** The socket's mode is the real guard; a data dir others can enter is still worth a warning. */
+/**
+ * The socket's mode is the real guard; a data dir others can enter is still worth a warning.
+ * Group search alone (0710) is what Shenma itself sets when the embedded database runs as its own
+ * user (as root), so that user can reach its cluster: not a warning.
+ */
+export function dataDirModeWarning(dataDir: string, mode: number): string | undefined {
+  if ((mode & 0o067) === 0) return undefined;
+  return `data directory ${dataDir} has mode ${(mode & 0o777).toString(8)}; 0700 is expected (chmod 700 it)`;
+}
+
 async function warnIfDataDirOpen(dataDir: string, log: AdminSocketOptions['log']): Promise<void> {
   const { mode } = await stat(dataDir);
-  if (mode & 0o077) {
-    log.warn(
-      `data directory ${dataDir} has mode ${(mode & 0o777).toString(8)}; 0700 is expected (chmod 700 it)`,
-    );
-  }
+  const warning = dataDirModeWarning(dataDir, mode);
+  if (warning) log.warn(warning);
 }
 
 /** Replaces a socket left by a crashed server; refuses anything that is not a dead socket. */
