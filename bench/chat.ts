@@ -859,6 +859,16 @@ async function main() {
       `${verdict(kib <= 64 && held)} ${sm.hold.streams} concurrent streams held with ≤ 64 KiB each: ${fmt(kib, 1)} KiB/stream ` +
         `(RSS ${fmt(sm.idleMiB, 1)} → ${fmt(median(sm.hold.samples), 1)} MiB; ${sm.hold.openAtSampling}/${sm.hold.streams} streams open when sampling began, ${sm.hold.openAfterSampling} when it ended)`,
     );
+    // A ramp Shenma could not keep up with leaves garbage that the next full GC has not taken yet:
+    // RSS then counts it per stream (traced in bench/README.md, "Chat memory per stream").
+    const lateMs = sm.hold.allOpenMs - opts.rampMs;
+    const heldTtftP99 = percentile(sm.hold.ttfts, 99);
+    if (lateMs > 1000 || heldTtftP99 > 1000) {
+      log(
+        `          NOTE: the ramp saturated Shenma (all streams open ${fmt(lateMs / 1000, 1)} s after it ended, held TTFT p99 ${fmt(heldTtftP99, 0)} ms): ` +
+          'the KiB/stream figure includes garbage not yet collected and is not comparable with an unsaturated run; rerun on a quieter machine',
+      );
+    }
   }
   const latencyErrors =
     roundsOf('shenma').reduce((s, r) => s + r.errors, 0) + (unloaded.get('shenma')?.errors ?? 0);
