@@ -61,6 +61,17 @@ async function runDoctor(scenario: Record<string, unknown>) {
 }
 
 describe('shenma doctor', () => {
+  it('reuses its user on later runs: enabled again, not a new user per run', async () => {
+    issuer = `http://127.0.0.1:${port}/realms/gw`;
+    const r = await runDoctor({ shenmaUserExists: true });
+    expect(r.out).toMatch(/^OK {3}token round trip:/m);
+    const calls = readFileSync(path.join(dir, 'calls.jsonl'), 'utf8');
+    expect(calls).toMatch(/"users","add","shenma-doctor","--no-password"/);
+    expect(calls).toMatch(/"users","enable","shenma-doctor"/);
+    expect(calls).toMatch(/"users","disable","shenma-doctor"/);
+    expect(calls).not.toMatch(/"users","add","(?!shenma-doctor")/);
+  });
+
   it('all good but the public extension secret: exit 0 with a warning', async () => {
     issuer = `http://127.0.0.1:${port}/realms/gw`;
     const r = await runDoctor({});
@@ -70,11 +81,11 @@ describe('shenma doctor', () => {
     expect(r.out).toMatch(
       /^OK {3}token round trip: a fresh API token opens http:\/\/127\.0\.0\.1:\d+\/v1\/models \(200\); none is refused \(401\)$/m,
     );
-    // The throwaway user and token are made inside the stack and cleaned up again.
+    // The doctor's user and token are made inside the stack and cleaned up again.
     const calls = readFileSync(path.join(dir, 'calls.jsonl'), 'utf8');
-    expect(calls).toMatch(/"users","add","doctor-[0-9a-f]{8}","--no-password"/);
+    expect(calls).toMatch(/"users","add","shenma-doctor","--no-password"/);
     expect(calls).toMatch(/"tokens","revoke","tok_fake"/);
-    expect(calls).toMatch(/"users","disable","doctor-[0-9a-f]{8}"/);
+    expect(calls).toMatch(/"users","disable","shenma-doctor"/);
     expect(r.out).toMatch(
       /^WARN extension client secret: the IDE client uses the secret built into the public extension/m,
     );
@@ -104,6 +115,6 @@ describe('shenma doctor', () => {
     expect(broken.out).toMatch(
       /^FAIL token round trip: shenma tokens create in the stack failed: fake shenma: tokens create failed/m,
     );
-    expect(readFileSync(path.join(dir, 'calls.jsonl'), 'utf8')).toMatch(/"users","disable","doctor-/);
+    expect(readFileSync(path.join(dir, 'calls.jsonl'), 'utf8')).toMatch(/"users","disable","shenma-doctor"/);
   });
 });

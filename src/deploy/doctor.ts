@@ -1,11 +1,11 @@
-import { randomBytes, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { EXTENSION_CLIENT_SECRET } from '../config/schema.js';
+import { DOCTOR_USER, enableCheckUser, SHENMA_IN_STACK, STACK_FLAGS } from './check-user.js';
 import type { DockerRunner } from './docker.js';
 import type { Deployment } from './load.js';
-import { SHENMA_IN_STACK, STACK_FLAGS } from './smoke.js';
 import { publicBase, publicIssuer } from './topology.js';
 
 /**
@@ -131,9 +131,10 @@ export async function doctor(opts: {
 }
 
 /**
- * A throwaway user's API token, made inside the stack, must open /v1/models at the public URL
- * (the gateway's verification and Shenma's agree), and no token must not. The token is revoked
- * and the user disabled afterwards (users are never deleted: they keep their history).
+ * An API token of the doctor's own user (`shenma-doctor`, added on the first run and enabled
+ * again on later ones), made inside the stack, must open /v1/models at the public URL (the
+ * gateway's verification and Shenma's agree), and no token must not. The token is revoked and the
+ * user disabled afterwards (users are never deleted: they keep their history).
  */
 async function tokenRoundTrip(
   docker: DockerRunner,
@@ -148,11 +149,11 @@ async function tokenRoundTrip(
       );
     return r.stdout;
   };
-  const user = `doctor-${randomBytes(4).toString('hex')}`;
+  const user = DOCTOR_USER;
   let tokenId: string | undefined;
   let result: [Verdict, string];
   try {
-    await inStack(['users', 'add', user, '--no-password']);
+    await enableCheckUser(docker, user);
     const lines = (await inStack(['tokens', 'create', user, '--name', 'shenma doctor', '--expires', '1h']))
       .split('\n')
       .map((l) => l.trim());

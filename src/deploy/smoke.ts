@@ -1,12 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import type { ShenmaConfig } from '../config/schema.js';
+import { enableCheckUser, SHENMA_IN_STACK, SMOKE_USER, STACK_FLAGS } from './check-user.js';
 import { DockerError, type DockerRunner } from './docker.js';
 import { publicBase, publicIssuer } from './topology.js';
 
 /**
  * The end of `shenma up`: through the public URL (what the IDE will use) check health and the
- * discovery document, then make a throwaway user with an API token inside the stack, ask for
- * one completion and one chat answer with it, and revoke/disable both again whatever happened.
+ * discovery document, then enable the smoke-test user (`shenma-smoke`, added on the first run)
+ * with an API token inside the stack, ask for one completion and one chat answer with it, and
+ * revoke/disable both again whatever happened.
  * Every failure names its step and what the server said.
  */
 
@@ -22,9 +23,6 @@ export interface SmokeOptions {
 }
 
 const TIMEOUT_MS = 60_000;
-/** The Shenma CLI inside the `completion` service (the image's entrypoint; exec bypasses it). */
-export const SHENMA_IN_STACK = ['exec', '-T', 'completion', 'node', '/app/bin/shenma.js'] as const;
-export const STACK_FLAGS = ['--config', '/etc/shenma/shenma.yaml', '--data-dir', '/var/lib/shenma'];
 
 /** The model a role's requests go to by default: the configured one or the first serving it. */
 export function defaultModel(config: ShenmaConfig, role: 'completion' | 'chat'): string | undefined {
@@ -66,7 +64,7 @@ export async function smokeTest(opts: SmokeOptions): Promise<void> {
   await expectStatus('anonymous call', await call('anonymous call', '/v1/models'), 401);
   out('  anonymous call: /v1/models refuses a request without credentials (401)');
 
-  const user = `smoke-${randomBytes(4).toString('hex')}`;
+  const user = SMOKE_USER;
   const inStack = async (step: string, args: string[]) => {
     try {
       return (
@@ -79,8 +77,12 @@ export async function smokeTest(opts: SmokeOptions): Promise<void> {
       throw err;
     }
   };
-  await inStack('throwaway user', ['users', 'add', user, '--no-password']);
-  out(`  throwaway user: added ${user} (no password)`);
+  try {
+    const how = await enableCheckUser(docker, user);
+    out(`  smoke-test user: ${how} ${user} (no password)`);
+  } catch (err) {
+    throw new SmokeError(`smoke test, smoke-test user: ${(err as Error).message}`);
+  }
   let tokenId: string | undefined;
   let failure: unknown;
   try {
@@ -147,7 +149,9 @@ export async function smokeTest(opts: SmokeOptions): Promise<void> {
       out(`  clean-up: revoked token ${tokenId}`);
     }
     await inStack('clean-up (disable user)', ['users', 'disable', user]);
-    out(`  clean-up: disabled ${user} (users cannot be deleted; it keeps its usage history)`);
+    out(
+      `  clean-up: disabled ${user} (kept for the next run: users cannot be deleted, they keep their usage history)`,
+    );
   } catch (err) {
     if (failure === undefined) failure = err;
     else out(`  clean-up failed too: ${(err as Error).message}`);

@@ -210,10 +210,10 @@ describe('shenma up (fake docker)', () => {
     // The fake's bootstrap prints nothing: every role and database already existed (the real SQL is run twice on
     // PostgreSQL in render.test.ts, which checks what it prints when it creates them).
     expect(r.out).toContain('database: every role and database was already there');
-    // The smoke test: a throwaway user and token made inside the stack, one completion and one
-    // chat answer through the public URL with that token, then both cleaned up.
+    // The smoke test: its user (added on this first run) and a token made inside the stack, one
+    // completion and one chat answer through the public URL with that token, then both cleaned up.
     const smoke = r.steps.filter((s) => s.includes('/app/bin/shenma.js'));
-    expect(smoke.map((s) => s.replace(/smoke-[0-9a-f]{8}/, 'USER'))).toEqual([
+    expect(smoke.map((s) => s.replace(/shenma-smoke/, 'USER'))).toEqual([
       'compose exec -T completion node /app/bin/shenma.js users add USER --no-password --config /etc/shenma/shenma.yaml --data-dir /var/lib/shenma',
       'compose exec -T completion node /app/bin/shenma.js tokens create USER --name shenma up smoke test --expires 1h --config /etc/shenma/shenma.yaml --data-dir /var/lib/shenma',
       'compose exec -T completion node /app/bin/shenma.js tokens revoke tok_fake --config /etc/shenma/shenma.yaml --data-dir /var/lib/shenma',
@@ -224,7 +224,7 @@ describe('shenma up (fake docker)', () => {
     expect(r.out).toContain('completion: coder answered " a + b"');
     expect(r.out).toContain('chat: coder answered "hello"');
     expect(r.out).toMatch(/clean-up: revoked token tok_fake/);
-    expect(r.out).toMatch(/clean-up: disabled smoke-[0-9a-f]{8}/);
+    expect(r.out).toMatch(/clean-up: disabled shenma-smoke/);
     // The token's secret is never printed.
     expect(r.out + r.err).not.toContain(SMOKE_TOKEN);
     const deploy = path.join(dir, 'deploy');
@@ -278,7 +278,7 @@ describe('shenma up (fake docker)', () => {
       /smoke test, completion: answered 502 \(expected 200\): .*model upstream coder is unreachable/,
     );
     expect(r.steps.some((s) => s.includes('tokens revoke tok_fake'))).toBe(true);
-    expect(r.steps.some((s) => /users disable smoke-/.test(s))).toBe(true);
+    expect(r.steps.some((s) => /users disable shenma-smoke/.test(s))).toBe(true);
     expect(gateway.seen.has('/v1/chat/completions')).toBe(false);
     expect(existsSync(path.join(dir, 'deploy', '.shenma-version'))).toBe(false);
   }, 180_000);
@@ -287,7 +287,7 @@ describe('shenma up (fake docker)', () => {
     const r = await runUp({ publishedPorts: [gateway.port], shenmaCliFails: 'tokens create' });
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/smoke test, API token failed \(exit 1\): fake shenma: tokens create failed/);
-    expect(r.steps.some((s) => /users disable smoke-/.test(s))).toBe(true);
+    expect(r.steps.some((s) => /users disable shenma-smoke/.test(s))).toBe(true);
     const skipped = await runUp({ publishedPorts: [gateway.port] }, ['--skip-smoke']);
     expect(skipped.code).toBe(0);
     expect(skipped.out).toContain('smoke test: skipped (--skip-smoke)');

@@ -131,12 +131,16 @@ if (sub === 'cp') {
 }
 // The Shenma CLI inside a Shenma service (the smoke test's throwaway user and token):
 // scenario.shenmaToken is the secret `tokens create` prints; scenario.shenmaCliFails names a
-// command ("users add", "tokens create", ...) that fails instead.
+// command ("users add", "tokens create", ...) that fails instead; scenario.shenmaUserExists makes
+// `users add` answer that the user already exists.
 const cli = args.indexOf('/app/bin/shenma.js');
 if (sub === 'exec' && cli >= 0) {
   const [group, action, target] = args.slice(cli + 1);
   if (scenario.shenmaCliFails === `${group} ${action}`)
     fail(1, `fake shenma: ${group} ${action} failed: database is read-only`);
+  // scenario.shenmaUserExists: the check's user is there from an earlier run.
+  if (group === 'users' && action === 'add' && scenario.shenmaUserExists)
+    fail(1, `shenma users add: user "${target}" already exists`);
   if (group === 'users' && action === 'add') out(`Added user ${target} (usr_fake).\n`);
   else if (group === 'tokens' && action === 'create')
     out(
