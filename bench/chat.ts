@@ -57,6 +57,7 @@ const USAGE = `usage: npm run bench:chat -- [--rounds N] [--measure-ms N] [--con
   --pin             taskset: proxies (Shenma, nginx, Node proxy) on CPU 0, fake model + load generator on CPU 1
   --skip-nginx      leave nginx out even when it is installed
   --skip-deployed   leave out the shenma-pg row (Shenma on the real PostgreSQL + Redis, see bench/lib/deployed.ts)
+  --skip-floor      leave out the node-floor row (the least a Node chat gateway must do, bench/lib/chat-floor-proxy.ts)
   --skip-build      use the existing dist/ instead of running \`npm run build\` first
   --quick           smoke run (~1 min): 1 round, 1 s phases, shorter slow streams, memory of Shenma only
   --profile         run Shenma under \`node --cpu-prof\` and print its hottest functions (skews its numbers)
@@ -88,6 +89,7 @@ function options() {
       'skip-build': { type: 'boolean' },
       'skip-nginx': { type: 'boolean' },
       'skip-deployed': { type: 'boolean' },
+      'skip-floor': { type: 'boolean' },
       quick: { type: 'boolean' },
       profile: { type: 'boolean' },
       baseline: { type: 'string' },
@@ -123,6 +125,7 @@ function options() {
     build: !(values['skip-build'] ?? false),
     nginx: !(values['skip-nginx'] ?? false),
     deployed: !(values['skip-deployed'] ?? false),
+    floor: !(values['skip-floor'] ?? false),
     quick,
     profile: values.profile ?? false,
     baseline: values.baseline,
@@ -367,6 +370,25 @@ async function main() {
     ...(proxyCpus ? { cpus: proxyCpus } : {}),
   });
   progress(`node proxy ${nodeMatch![1]} (pid ${nodeProxy.pid})`);
+  const floor = opts.floor
+    ? await spawnChild({
+        name: 'node floor',
+        command: process.execPath,
+        args: [
+          '--import',
+          'tsx',
+          'bench/lib/chat-floor-proxy.ts',
+          '--upstream',
+          fakeUrl,
+          '--max-sockets',
+          String(upstreamSockets),
+        ],
+        cwd: ROOT,
+        ready: /^READY (\S+)/,
+        ...(proxyCpus ? { cpus: proxyCpus } : {}),
+      })
+    : undefined;
+  if (floor) progress(`node floor ${floor.match![1]} (pid ${floor.child.pid})`);
 
   let nginx: { child: Child; url: string } | undefined;
   if (nginxBin) {
@@ -437,6 +459,16 @@ async function main() {
       ? [{ name: 'nginx', url: nginx.url, pid: nginx.child.pid, pool: makePool(nginx.url, connections) }]
       : []),
     { name: 'node-proxy', url: nodeUrl, pid: nodeProxy.pid, pool: makePool(nodeUrl, connections) },
+    ...(floor
+      ? [
+          {
+            name: 'node-floor',
+            url: floor.match![1]!,
+            pid: floor.child.pid,
+            pool: makePool(floor.match![1]!, connections),
+          },
+        ]
+      : []),
     {
       name: 'shenma',
       url: shenmaUrl,
@@ -827,6 +859,12 @@ async function main() {
   log(
     `${verdict(sc / nodeCpu <= 1.5)} Shenma CPU per streamed chunk ≤ 1.5× bare Node proxy: ${fmt(sc, 1)} vs ${fmt(nodeCpu, 1)} µs = ${fmt(sc / nodeCpu, 2)}×`,
   );
+  if (byName('node-floor')) {
+    const fc = cpuPerChunkUs('node-floor');
+    log(
+      `[info]    floor: node-floor (parses every event) ${fmt(fc, 1)} µs per chunk = ${fmt(fc / nodeCpu, 2)}× the bare Node proxy; Shenma ${fmt(sc / fc, 2)}× the floor`,
+    );
+  }
   const pg = cpuPerChunkUs('shenma-pg');
   if (Number.isFinite(pg))
     log(
