@@ -209,18 +209,10 @@ export interface PayloadDecoder {
 export type Step<T> = { value?: T; done?: boolean } | undefined;
 
 /**
- * The next chunk of an upstream body, `null` at its end. A broken stream is a `reset`; an abort
- * is thrown as the signal's own reason.
+ * The next chunk of an upstream body if one has arrived: `null` at its end, `undefined` when
+ * nothing has arrived yet (wait with `body.readable()`). A broken stream is a `reset`; an abort is
+ * thrown as the signal's own reason.
  */
-export async function nextChunk(body: ResponseBody, signal: AbortSignal): Promise<Buffer | null> {
-  for (;;) {
-    const chunk = takeChunk(body, signal);
-    if (chunk !== undefined) return chunk;
-    await body.readable();
-  }
-}
-
-/** {@link nextChunk} without waiting: `undefined` when nothing has arrived yet. */
 export function takeChunk(body: ResponseBody, signal: AbortSignal): Buffer | null | undefined {
   try {
     return body.take();
@@ -233,48 +225,6 @@ export function takeChunk(body: ResponseBody, signal: AbortSignal): Buffer | nul
 /** The body ended without the backend saying it was done (and the caller cannot tell it was whole). */
 export function endedEarly(): UpstreamError {
   return new UpstreamError('reset', 'backend stream ended before it said it was done');
-}
-
-/**
- * Reads an upstream body as payloads, yields the values `handle` makes of them, and guarantees
- * the socket is released: kept alive when the backend said it was done, closed otherwise, which
- * covers abort, a consumer that stops iterating, and every error. A body that ends before `done`
- * is a reset unless `endedCleanly()` says the answer was complete anyway.
- */
-export async function* payloadValues<T>(
-  body: ResponseBody,
-  signal: AbortSignal,
-  decoder: PayloadDecoder,
-  handle: (payload: string) => Step<T>,
-  endedCleanly: () => boolean = () => false,
-): AsyncGenerator<T> {
-  let done = false;
-  try {
-    let reading = true;
-    while (reading && !done) {
-      const chunk = await nextChunk(body, signal);
-      let payloads: string[];
-      if (chunk === null) {
-        reading = false;
-        payloads = decoder.end();
-      } else {
-        payloads = decoder.push(chunk);
-      }
-      for (const payload of payloads) {
-        const step = handle(payload);
-        if (!step) continue;
-        if (step.value !== undefined) yield step.value;
-        if (step.done) {
-          done = true;
-          break;
-        }
-      }
-    }
-    signal.throwIfAborted();
-    if (!done && !endedCleanly()) throw endedEarly();
-  } finally {
-    body.release(done);
-  }
 }
 
 /** SSE `data` payloads: CRLF, comments, multi-line data and unknown fields per the SSE spec. */

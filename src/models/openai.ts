@@ -40,15 +40,9 @@ export class OpenAiBackend extends HttpBackend {
   }
 
   override streamChat(body: Record<string, unknown>, signal: AbortSignal): AsyncIterable<ChatChunk[]> {
-    if (this.chatApi === 'responses')
-      return oneByOne(streamResponsesAsChat(this.client, '/responses', body, signal));
+    if (this.chatApi === 'responses') return streamResponsesAsChat(this.client, '/responses', body, signal);
     return super.streamChat(body, signal);
   }
-}
-
-/** The Responses API translation yields chunk by chunk; each becomes a batch of its own. */
-async function* oneByOne<T>(items: AsyncIterable<T>): AsyncGenerator<T[]> {
-  for await (const item of items) yield [item];
 }
 
 function parseEvent(payload: string, secrets: readonly string[]): Parsed | undefined {

@@ -1,12 +1,6 @@
 import type { ChatChunk, ChatChunkJson } from './backend.js';
-import {
-  parseJson,
-  payloadValues,
-  sseDecoder,
-  type UpstreamClient,
-  UpstreamError,
-  withholdQuotes,
-} from './http.js';
+import { EventBatches } from './event-batches.js';
+import { parseJson, sseDecoder, type UpstreamClient, UpstreamError, withholdQuotes } from './http.js';
 
 /**
  * Chat on a model server that speaks the OpenAI Responses API (`chatApi: responses`): the chat
@@ -146,16 +140,18 @@ interface ResponseUsage {
   output_tokens?: number;
 }
 
-/** Posts the request to `path` (…/responses) and yields the answer as Chat Completions chunks. */
+/**
+ * Posts the request to `path` (…/responses) and yields the answer as Chat Completions chunks, the
+ * chunks of one network read together (as the chat-completions stream does).
+ */
 export async function* streamResponsesAsChat(
   client: UpstreamClient,
   path: string,
   body: Body,
   signal: AbortSignal,
-): AsyncGenerator<ChatChunk> {
+): AsyncGenerator<ChatChunk[]> {
   const request = responsesRequestOf(body);
   const secrets = secretsOf(request);
-  const response = await client.open('POST', { path, body: request, secrets }, signal);
   const base = {
     id: '',
     object: 'chat.completion.chunk',
@@ -171,7 +167,8 @@ export async function* streamResponsesAsChat(
   const delta = (d: Record<string, unknown>) => chunk([{ index: 0, delta: d, finish_reason: null }]);
 
   // One event can mean two chunks (the finish, then the usage), so the steps carry lists.
-  const steps = payloadValues<ChatChunk[]>(response, signal, sseDecoder(), (payload) => {
+  const open = () => client.open('POST', { path, body: request, secrets }, signal);
+  const steps = new EventBatches<ChatChunk[]>(open, signal, sseDecoder(), (payload) => {
     const event = parseJson(payload, 'responses event');
     const type = event['type'];
     switch (type) {
@@ -250,5 +247,5 @@ export async function* streamResponsesAsChat(
         return undefined;
     }
   });
-  for await (const step of steps) yield* step;
+  for await (const batch of steps) yield batch.flat();
 }

@@ -2,7 +2,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nextChunk } from './http.js';
+import { takeChunk } from './http.js';
 import { UpstreamResponse } from './upstream-response.js';
 
 /**
@@ -27,6 +27,15 @@ afterAll(async () => {
   await pool.close();
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
+
+/** The next chunk, waiting for it when nothing has arrived yet; null at the end. */
+async function nextChunk(body: UpstreamResponse, signal: AbortSignal): Promise<Buffer | null> {
+  for (;;) {
+    const chunk = takeChunk(body, signal);
+    if (chunk !== undefined) return chunk;
+    await body.readable();
+  }
+}
 
 const get = (signal = never, via: Pool = pool) =>
   UpstreamResponse.send(via, { method: 'GET', path: '/' }, signal);
@@ -80,12 +89,11 @@ describe('UpstreamResponse', () => {
     const single = new Pool(url, { connections: 1 });
     const first = await get(never, single);
     expect((await nextChunk(first, never))?.toString()).toBe('data: done\n\n');
+    // One connection: the next request waits for this one to be free, or gets a new socket.
     first.release(true);
-    await new Promise((r) => setTimeout(r, 60));
     const second = await get(never, single);
     await nextChunk(second, never);
     second.release(false);
-    await new Promise((r) => setTimeout(r, 20));
     const third = await get(never, single);
     await nextChunk(third, never);
     third.release(true);
@@ -95,19 +103,25 @@ describe('UpstreamResponse', () => {
   });
 
   it('drops the connection when the rest of a finished answer never comes', async () => {
-    let closed = false;
+    let closedAt = 0;
+    let serverClosed!: Promise<void>;
     handle = (res) => {
       res.writeHead(200);
       res.write('data: done\n\n');
-      res.on('close', () => {
-        closed = true;
-      });
+      serverClosed = new Promise((r) =>
+        res.on('close', () => {
+          closedAt = performance.now();
+          r();
+        }),
+      );
     };
     const response = await get();
     await nextChunk(response, never);
+    const releasedAt = performance.now();
     response.release(true);
-    await new Promise((r) => setTimeout(r, 1300));
-    expect(closed).toBe(true);
+    // The server sees the connection dropped (the test times out if it never is), and not at once.
+    await serverClosed;
+    expect(closedAt - releasedAt).toBeGreaterThanOrEqual(900);
   });
 
   it("throws the signal's reason, whether it fires before the answer or during it", async () => {

@@ -53,10 +53,6 @@ export class UpstreamResponse implements Dispatcher.DispatchHandler {
     });
   }
 
-  get readableEnded(): boolean {
-    return this.ended;
-  }
-
   /** Bytes read off the socket that the consumer has not taken yet. */
   get buffered(): number {
     return this.queued;
