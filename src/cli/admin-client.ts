@@ -13,6 +13,7 @@ import {
   type RevokeResult,
 } from '../server/admin-socket.js';
 import { type Database, DataDirLockedError, openDatabase } from '../storage/database.js';
+import { EmbeddedPostgresError } from '../storage/embedded-postgres/errors.js';
 import { MigrationError, type MigrationState, migrate } from '../storage/migrate.js';
 import { type CommonValues, loadCliConfig, resolveDataDir } from './context.js';
 import { CliError, type CliIO } from './io.js';
@@ -95,7 +96,8 @@ export function toCliError(err: unknown): unknown {
     err instanceof IdentityError ||
     err instanceof AdminSocketError ||
     err instanceof DataDirLockedError ||
-    err instanceof MigrationError
+    err instanceof MigrationError ||
+    err instanceof EmbeddedPostgresError
   ) {
     return new CliError(err.message);
   }

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { redactUrl } from '../observability/redact.js';
 import type { MigrationOps } from '../server/admin-socket.js';
 import { type Database, DataDirLockedError, openDatabase } from '../storage/database.js';
+import { EmbeddedPostgresError } from '../storage/embedded-postgres/errors.js';
 import { MigrationError, migrate, migrationStatus } from '../storage/migrate.js';
 import { runningServer, toCliError as toAdminCliError } from './admin-client.js';
 import { loadCliConfig, resolveDataDir } from './context.js';
@@ -105,7 +106,12 @@ async function runStatus(migrations: MigrationOps, io: CliIO): Promise<number> {
 
 function toCliError(err: unknown, target: string): unknown {
   if (err instanceof CliError) return err;
-  if (err instanceof DataDirLockedError || err instanceof MigrationError) return new CliError(err.message);
+  if (
+    err instanceof DataDirLockedError ||
+    err instanceof MigrationError ||
+    err instanceof EmbeddedPostgresError
+  )
+    return new CliError(err.message);
   const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
   if (['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', '28P01', '3D000'].includes(code)) {
     return new CliError(`cannot reach ${target}: ${(err as Error).message}`);

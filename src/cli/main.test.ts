@@ -1,6 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../test/support/cli-process.js';
+import { reachableTempDir } from '../../test/support/temp-dir.js';
 import type { CliIO } from './io.js';
 import { main } from './main.js';
 import { USAGE } from './usage.js';
@@ -47,4 +49,24 @@ describe('shenma <command> --help', () => {
     expect(run.output().err).toBe('');
     expect(run.output().out).toBe(`${USAGE.start}\n`);
   });
+
+  it('a PGlite data directory stops `shenma start` and `shenma users` with the one-line way out, no stack trace', async () => {
+    const dir = reachableTempDir('shenma-cli-pglite-');
+    try {
+      mkdirSync(path.join(dir, 'pgdata'), { mode: 0o700 });
+      writeFileSync(path.join(dir, 'pgdata', 'PG_VERSION'), '17\n');
+      for (const args of [
+        ['start', '--data-dir', dir, '--port', '0'],
+        ['users', 'list', '--data-dir', dir],
+      ]) {
+        const run = runCli(args, dir);
+        expect(await run.exited, args.join(' ')).toBe(1);
+        const text = run.output().out + run.output().err;
+        expect(text, args.join(' ')).toMatch(/PGlite.*docs\/embedded-database\.md/s);
+        expect(text, args.join(' ')).not.toMatch(/\n\s+at /);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

