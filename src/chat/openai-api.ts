@@ -6,9 +6,9 @@ import { parseJsonBody } from '../http/request.js';
 import type { RouteHandler } from '../http/route-handler.js';
 import { noteOutcome } from '../observability/access-log.js';
 import '../http/identity.js';
+import { clientLink } from '../http/request.js';
 import type { ChatChunk } from '../models/index.js';
 import { CompletionAggregator } from './aggregate.js';
-import { ClientGone } from './client-gone.js';
 import { ChatStreamError } from './errors.js';
 import type { ChatEvent, ChatService } from './service.js';
 import { SseWriter } from './sse.js';
@@ -141,9 +141,8 @@ export function openAiChatHandlers(service: ChatService): {
           messages: body.messages as ChatMessage[],
         };
         noteOutcome(req, { model });
-        const signal = new ClientGone(reply.raw);
         // The body as the client sent it: unknown fields must reach the model untouched.
-        const events = await service.open(ctx, req.body as Record<string, unknown>, signal);
+        const events = await service.open(ctx, req.body as Record<string, unknown>, clientLink(reply));
         if (body.stream === true) {
           await streamAnswer(reply, events, body.stream_options?.include_usage === true);
           return reply;

@@ -1,7 +1,7 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClientGone } from './client-gone.js';
+import { ClientGone, signalLink } from './request.js';
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -19,41 +19,41 @@ async function serve(handle: (res: ServerResponse) => void): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
+/** Resolves when the response's connection closes (whatever ClientGone made of it). */
+const closed = (res: ServerResponse) => new Promise<void>((r) => res.once('close', () => r()));
+
 describe('ClientGone', () => {
-  it('fires its listener once when the client drops the connection mid-answer', async () => {
+  it('tells its listener once when the client drops the connection mid-answer', async () => {
     let gone!: ClientGone;
     let calls = 0;
-    let fired!: () => void;
-    const firedOnce = new Promise<void>((r) => (fired = r));
+    let whenClosed!: Promise<void>;
     const url = await serve((r) => {
       gone = new ClientGone(r);
-      gone.addEventListener('abort', () => {
-        calls++;
-        fired();
-      });
+      whenClosed = closed(r);
+      gone.onGone(() => calls++);
       r.write('partial');
     });
     const controller = new AbortController();
     const res = await fetch(url, { signal: controller.signal });
     await res.body!.getReader().read();
     controller.abort();
-    await firedOnce;
-    await new Promise((r) => setTimeout(r, 20));
-    expect(gone.aborted).toBe(true);
+    await whenClosed;
+    expect(gone.gone).toBe(true);
     expect(calls).toBe(1);
   });
 
   it('stays quiet when the answer was complete, and after the listener was removed', async () => {
     const seen: ClientGone[] = [];
+    const closes: Promise<void>[] = [];
     let calls = 0;
     const url = await serve((r) => {
       const gone = new ClientGone(r);
       seen.push(gone);
-      const listener = () => calls++;
-      gone.addEventListener('abort', listener);
+      closes.push(closed(r));
+      const off = gone.onGone(() => calls++);
       if (seen.length === 1) r.end('whole');
       else {
-        gone.removeEventListener('abort', listener);
+        off();
         r.write('partial');
       }
     });
@@ -62,9 +62,28 @@ describe('ClientGone', () => {
     const res = await fetch(url, { signal: controller.signal });
     await res.body!.getReader().read();
     controller.abort();
-    await new Promise((r) => setTimeout(r, 100));
-    expect(seen[0]!.aborted).toBe(false);
-    expect(seen[1]!.aborted).toBe(true);
+    await closes[1];
+    expect(seen[0]!.gone).toBe(false);
+    expect(seen[1]!.gone).toBe(true);
     expect(calls).toBe(0);
+  });
+});
+
+describe('signalLink', () => {
+  it('is gone with its signal, tells the listener, and can be unsubscribed', () => {
+    const a = new AbortController();
+    const link = signalLink(a.signal);
+    let calls = 0;
+    const off = link.onGone(() => calls++);
+    expect(link.gone).toBe(false);
+    a.abort();
+    expect(link.gone).toBe(true);
+    expect(calls).toBe(1);
+    const b = new AbortController();
+    const other = signalLink(b.signal);
+    other.onGone(() => calls++)();
+    b.abort();
+    expect(calls).toBe(1);
+    off();
   });
 });

@@ -2,9 +2,8 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { anthropicErrorBody, sendAnthropicError } from '../../http/anthropic-errors.js';
 import { HttpError } from '../../http/errors.js';
-import { parseJsonBody } from '../../http/request.js';
+import { clientLink, parseJsonBody } from '../../http/request.js';
 import type { RouteHandler } from '../../http/route-handler.js';
-import { ClientGone } from '../client-gone.js';
 import '../../http/identity.js';
 import { estimatePromptTokens } from '../answer.js';
 import { ChatStreamError } from '../errors.js';
@@ -89,7 +88,7 @@ export function anthropicHandlers(deps: AnthropicApiDeps): {
         };
         const estimate =
           estimatePromptTokens(messages, charsPerToken) + Math.ceil(toolChars(body) / charsPerToken);
-        const events = await service.open(ctx, { ...options, messages }, new ClientGone(reply.raw));
+        const events = await service.open(ctx, { ...options, messages }, clientLink(reply));
         const assembler = new MessageAssembler(body.model, estimate);
         if (body.stream === true) {
           await streamMessage(reply, events, assembler);

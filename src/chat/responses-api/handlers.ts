@@ -1,9 +1,8 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError, sendError } from '../../http/errors.js';
-import { parseJsonBody } from '../../http/request.js';
+import { clientLink, parseJsonBody } from '../../http/request.js';
 import type { RouteHandler } from '../../http/route-handler.js';
-import { ClientGone } from '../client-gone.js';
 import '../../http/identity.js';
 import { RESPONSES_REQUEST, responsesInputOf } from '../../models/index.js';
 import { ChatStreamError } from '../errors.js';
@@ -158,7 +157,7 @@ export function responsesHandlers(deps: ResponsesApiDeps): { 'chat.responses': R
           messages,
           [RESPONSES_REQUEST]: passThrough(req.body, body, history),
         };
-        const events = await service.open(ctx, chatBody, new ClientGone(reply.raw));
+        const events = await service.open(ctx, chatBody, clientLink(reply));
         const assembler = new ResponseAssembler(body, model);
         const keep = async (outcome: ChatOutcome) => {
           if (body.store === false) return;

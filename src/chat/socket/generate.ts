@@ -1,4 +1,5 @@
 import { HttpError } from '../../http/errors.js';
+import { signalLink } from '../../http/request.js';
 import { ChatStreamError } from '../errors.js';
 import type { ChatService } from '../service.js';
 import type { ChatContext } from '../types.js';
@@ -40,7 +41,7 @@ export async function generate(run: ChatRun, opts: GenerateOptions): Promise<voi
     }));
   };
   try {
-    const events = await opts.service.open(ctx, { stream: true }, run.signal);
+    const events = await opts.service.open(ctx, { stream: true }, signalLink(run.signal));
     for await (const event of events) {
       start();
       if (event.type === 'chunks') {
