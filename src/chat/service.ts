@@ -2,7 +2,9 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ChatConfig } from '../config/schema.js';
 import { HttpError } from '../http/errors.js';
+import type { ClientLink } from '../http/request.js';
 import {
+  abortAtTotal,
   type CallPolicy,
   type ChatChunk,
   failureKind,
@@ -12,10 +14,8 @@ import {
   OverloadedError,
   ResilientStream,
   UpstreamError,
-  UpstreamTimeout,
 } from '../models/index.js';
 import { AnswerTracker, carriesAnswer, type TrackedChunk } from './answer.js';
-import type { ClientSignal } from './client-gone.js';
 import { ChatStreamError, ClientCancelled, describeFailure, ServerShutdown } from './errors.js';
 import { type ChatMetrics, chatMetrics } from './metrics.js';
 import type { ChatContext, ChatHooks, ChatMessage, ChatOutcome, ChatStatus } from './types.js';
@@ -64,8 +64,8 @@ export class ChatService {
   private readonly metrics: ChatMetrics;
   /** Answers in flight, for the shutdown drain: only their controllers, as they live as long as the answer. */
   private readonly running = new Set<AbortController>();
-  /** Set while drain() waits for the last answer in flight to end. */
-  private allEnded: (() => void) | undefined;
+  /** While anyone waits for the last answer in flight to end: one promise for all of them. */
+  private idle: { promise: Promise<void>; resolve: () => void } | undefined;
   private draining = false;
 
   constructor(private readonly deps: ChatServiceDeps) {
@@ -82,12 +82,15 @@ export class ChatService {
    */
   async drain(ms: number): Promise<void> {
     this.draining = true;
-    const all = () =>
-      this.running.size === 0
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => {
-            this.allEnded = resolve;
-          });
+    const all = () => {
+      if (this.running.size === 0) return Promise.resolve();
+      if (!this.idle) {
+        let resolve!: () => void;
+        const promise = new Promise<void>((r) => (resolve = r));
+        this.idle = { promise, resolve };
+      }
+      return this.idle.promise;
+    };
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all(), new Promise((r) => (timer = setTimeout(r, ms)))]);
     clearTimeout(timer);
@@ -130,7 +133,7 @@ export class ChatService {
   async open(
     ctx: ChatContext,
     body: Record<string, unknown>,
-    signal: ClientSignal,
+    client: ClientLink,
   ): Promise<AsyncIterable<ChatEvent>> {
     if (this.draining)
       throw new HttpError(503, 'model_unavailable', new ServerShutdown().message, undefined, 5);
@@ -161,7 +164,7 @@ export class ChatService {
       }
       throw err;
     }
-    return this.stream(ctx, group, messages, { ...body, messages }, signal, started);
+    return this.stream(ctx, group, messages, { ...body, messages }, client, started);
   }
 
   private async record(ctx: ChatContext, outcome: ChatOutcome): Promise<void> {
@@ -191,22 +194,16 @@ export class ChatService {
     group: ModelGroup,
     messages: ChatMessage[],
     body: Record<string, unknown>,
-    clientSignal: ClientSignal,
+    client: ClientLink,
     started: number,
   ): AsyncGenerator<ChatEvent> {
     const { config, hooks } = this.deps;
     const controller = new AbortController();
     this.running.add(controller);
     const onClientGone = () => controller.abort(new ClientCancelled());
-    if (clientSignal.aborted) onClientGone();
-    else clientSignal.addEventListener('abort', onClientGone, { once: true });
-    const totalTimer = setTimeout(
-      () =>
-        controller.abort(
-          new UpstreamTimeout('total', `no complete answer within ${config.timeouts.totalMs} ms`),
-        ),
-      config.timeouts.totalMs,
-    );
+    if (client.gone) onClientGone();
+    const offClientGone = client.onGone(onClientGone);
+    const totalTimer = setTimeout(abortAtTotal, config.timeouts.totalMs, controller, config.timeouts.totalMs);
     // The model that answers (the fallback may), and whether its answer started.
     const progress = { started: false, model: group.name };
     const tracker = new AnswerTracker(() => hooks.createOutputFilter(ctx));
@@ -275,7 +272,7 @@ export class ChatService {
       throw failure.error;
     } finally {
       clearTimeout(totalTimer);
-      clientSignal.removeEventListener('abort', onClientGone);
+      offClientGone();
       this.metrics.inFlight.dec({ model: group.name });
       if (!recorded) {
         // The consumer stopped iterating (its client left): close the upstream and say so.
@@ -284,9 +281,9 @@ export class ChatService {
         await finish(outcome('client_cancelled', 'the client stopped reading'));
       }
       this.running.delete(controller);
-      if (this.running.size === 0 && this.allEnded) {
-        this.allEnded();
-        this.allEnded = undefined;
+      if (this.running.size === 0 && this.idle) {
+        this.idle.resolve();
+        this.idle = undefined;
       }
     }
   }

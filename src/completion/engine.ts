@@ -4,6 +4,7 @@ import { HttpError } from '../http/errors.js';
 import type { ClientLink } from '../http/request.js';
 import { upstreamHttpError } from '../http/upstream-error.js';
 import {
+  abortAtTotal,
   type CallObserver,
   type CallPolicy,
   type ModelGroup,
@@ -262,11 +263,6 @@ class RunCall implements ResilientCall<string>, CallObserver {
     this.metrics.fallbacks.inc({ from: e.from.name, to: e.to.name, cause });
     this.run.job.log.info({ from: e.from.name, to: e.to.name, cause }, 'completion fallback');
   }
-}
-
-/** The total deadline's timer (a plain function and arguments: no closure per request). */
-function abortAtTotal(controller: AbortController, totalMs: number): void {
-  controller.abort(new UpstreamTimeout('total', `no complete answer within ${totalMs} ms`));
 }
 
 const nothingClaimed = () => {};

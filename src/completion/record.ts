@@ -1,3 +1,4 @@
+import { levelEnabled } from '../observability/logger.js';
 import { outcomeReason } from './api/shared.js';
 import type { CompletionFailure, CompletionJob, CompletionOutcome } from './engine.js';
 import type { CompletionMetrics } from './metrics.js';
@@ -37,7 +38,7 @@ export function recordOutcome(
   }
   // The access log line carries model and reason; this one adds the details for debugging.
   // Built only when it will be written: this runs for every request.
-  if (!debugEnabled(job.log)) return;
+  if (!levelEnabled(job.log, 'debug')) return;
   job.log.debug(
     {
       api: job.api,
@@ -48,12 +49,6 @@ export function recordOutcome(
     },
     'completion',
   );
-}
-
-/** Pino loggers say whether a level is on; anything else is asked to log. */
-function debugEnabled(log: CompletionJob['log']): boolean {
-  const pinoLike = log as { isLevelEnabled?(level: string): boolean };
-  return pinoLike.isLevelEnabled?.('debug') ?? true;
 }
 
 export function recordFailure(

@@ -33,6 +33,14 @@ export class UpstreamTimeout extends Error {
   }
 }
 
+/**
+ * A call's total deadline, as a timer callback: `setTimeout(abortAtTotal, ms, controller, totalMs)`
+ * (a plain function and arguments, no closure per request).
+ */
+export function abortAtTotal(controller: AbortController, totalMs: number): void {
+  controller.abort(new UpstreamTimeout('total', `no complete answer within ${totalMs} ms`));
+}
+
 export type ModelCallFailure = UpstreamError | UpstreamTimeout | OverloadedError | ModelUnavailableError;
 
 export function isModelCallFailure(err: unknown): err is ModelCallFailure {

@@ -12,6 +12,7 @@ export type {
   UpstreamErrorKind,
 } from './backend.js';
 export {
+  abortAtTotal,
   type Deadline,
   failureKind,
   isModelCallFailure,

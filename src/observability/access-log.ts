@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, type Registry } from 'prom-client';
+import { levelEnabled } from './logger.js';
 
 /**
  * One JSON line per HTTP request: method, route id, status, user, latency, and — when the handler
@@ -38,17 +39,6 @@ export function noteLogin(req: FastifyRequest, result: LoginResult): void {
   noteOutcome(req, { reason: `login:${result}` });
 }
 
-/** pino's level numbers, to tell whether a line would be written before building it. */
-const LEVEL_VALUES: Record<string, number> = {
-  trace: 10,
-  debug: 20,
-  info: 30,
-  warn: 40,
-  error: 50,
-  fatal: 60,
-  silent: Number.POSITIVE_INFINITY,
-};
-
 export function registerAccessLog(app: FastifyInstance, registry: Registry): void {
   const authRefusals = new Counter({
     name: 'shenma_auth_refusals_total',
@@ -86,7 +76,7 @@ export function registerAccessLog(app: FastifyInstance, registry: Registry): voi
             ? 'debug'
             : 'info';
     // The line is built only when it will be written.
-    if (LEVEL_VALUES[level]! >= (LEVEL_VALUES[req.log.level] ?? 0)) {
+    if (levelEnabled(req.log, level)) {
       req.log[level](
         {
           method: req.method,

@@ -22,3 +22,12 @@ export function loggerOptions(level: string): LoggerOptions {
     },
   };
 }
+
+/**
+ * Whether a line at `level` would be written: build a costly line only then. Pino loggers say
+ * so themselves (custom levels included); any other logger is asked to log.
+ */
+export function levelEnabled(log: object, level: string): boolean {
+  const pinoLike = log as { isLevelEnabled?(level: string): boolean };
+  return pinoLike.isLevelEnabled?.(level) ?? true;
+}
