@@ -1,6 +1,5 @@
-import { Agent, createServer, type IncomingHttpHeaders, type OutgoingHttpHeaders, request } from 'node:http';
-import { parseArgs } from 'node:util';
-import { serveAsChild } from './serve-child.js';
+import { createServer, type IncomingHttpHeaders, type OutgoingHttpHeaders, request } from 'node:http';
+import { proxyOptions, serveAsChild } from './serve-child.js';
 
 /**
  * The baseline "what does any Node reverse proxy cost": node:http in, node:http out through a
@@ -27,15 +26,7 @@ function endToEnd(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
 }
 
 function main() {
-  const { values } = parseArgs({
-    options: { upstream: { type: 'string' }, port: { type: 'string' }, 'max-sockets': { type: 'string' } },
-  });
-  if (!values.upstream) throw new Error('--upstream is required');
-  const upstream = new URL(values.upstream);
-  const maxSockets = Number(values['max-sockets'] ?? 512);
-  if (!Number.isInteger(maxSockets) || maxSockets < 1)
-    throw new Error('--max-sockets must be a positive integer');
-  const agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+  const { upstream, port, agent } = proxyOptions();
 
   const server = createServer((req, res) => {
     const up = request(
@@ -64,7 +55,7 @@ function main() {
     });
     req.pipe(up);
   });
-  serveAsChild(server, Number(values.port ?? 0));
+  serveAsChild(server, port);
 }
 
 main();
