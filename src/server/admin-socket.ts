@@ -11,6 +11,7 @@ import {
   type UserStore,
 } from '../identity/users.js';
 import type { MigrationState } from '../storage/migrate.js';
+import { MAX_SOCKET_PATH_BYTES } from '../storage/unix-socket.js';
 
 /**
  * The admin channel of a running `shenma start` on the embedded database.
@@ -30,8 +31,7 @@ import type { MigrationState } from '../storage/migrate.js';
 
 export const ADMIN_SOCKET_FILE = 'admin.sock';
 
-/** sun_path is 108 bytes on Linux including the terminating NUL (104 on macOS). */
-export const MAX_SOCKET_PATH_BYTES = process.platform === 'linux' ? 107 : 103;
+export { MAX_SOCKET_PATH_BYTES };
 
 export function adminSocketPath(dataDir: string): string {
   return join(dataDir, ADMIN_SOCKET_FILE);

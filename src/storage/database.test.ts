@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -163,6 +164,19 @@ describe('a postmaster.pid left behind', () => {
       await rm(dir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('refuses a data directory too long for the socket before creating anything in it', async () => {
+    const root = reachableTempDir('shenma-long-dir-');
+    const dir = join(root, 'd'.repeat(110));
+    try {
+      await expect(openDatabase({ dataDir: dir })).rejects.toThrow(
+        /too long for the embedded database's socket/,
+      );
+      expect(existsSync(join(dir, 'pgdata'))).toBe(false);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
 
   it('refuses a PostgreSQL 17 (PGlite) data directory with a message, and leaves it alone', async () => {
     const dir = reachableTempDir('shenma-pglite-dir-');

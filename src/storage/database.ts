@@ -22,8 +22,6 @@ export interface Database {
   db: Kysely<Tables>;
   /** `embedded`: the data directory's own server, which this process started and stops. */
   kind: 'embedded' | 'postgres';
-  /** The embedded server's postmaster pid (measurements, tests); undefined with a URL. */
-  serverPid?: number | undefined;
   /** Round-trips a trivial query; rejects when the database does not answer. */
   ping(): Promise<void>;
   /** Rewrites the one-row readiness table; rejects when the database takes no writes (disk full, read-only). */
@@ -95,7 +93,6 @@ async function openEmbedded(opts: OpenDatabaseOptions): Promise<Database> {
   return {
     db,
     kind: 'embedded',
-    serverPid: server.pid,
     ping: () => pingDatabase(db),
     checkWritable: () => writeReadinessRow(db),
     close: () => {

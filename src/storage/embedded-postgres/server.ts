@@ -4,6 +4,7 @@ import { chmod, chown, lstat, mkdir, readdir, readFile, rm, stat, writeFile } fr
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { MAX_SOCKET_PATH_BYTES } from '../unix-socket.js';
 import { findPostgresBinaries, type PostgresBinaries } from './binaries.js';
 import { EmbeddedPostgresError } from './errors.js';
 import { checkReachable, chooseServerUser, type ServerUser } from './server-user.js';
@@ -30,7 +31,6 @@ export const DATABASE_USER = 'shenma';
 const DATABASE_NAME = 'postgres';
 const SOCKET_PORT = 5432;
 /** sockaddr_un.sun_path is 108 bytes on Linux (104 on macOS), with its terminating NUL. */
-const MAX_SOCKET_PATH = 103;
 const READY_TIMEOUT_MS = 60_000;
 const PREVIOUS_SERVER_WAIT_MS = 30_000;
 
@@ -70,6 +70,13 @@ export { EmbeddedPostgresError } from './errors.js';
 /** Starts the data directory's server (creating the cluster on first use); call with the data-dir lock held. */
 export async function startEmbeddedPostgres(opts: StartOptions): Promise<EmbeddedPostgres> {
   const pgdata = join(opts.dataDir, 'pgdata');
+  // First: a path too long for the socket must not cost an initdb and leave a cluster behind.
+  if (Buffer.byteLength(join(pgdata, `.s.PGSQL.${SOCKET_PORT}`)) > MAX_SOCKET_PATH_BYTES) {
+    throw new EmbeddedPostgresError(
+      `the data directory path is too long for the embedded database's socket (${pgdata}); ` +
+        'choose a shorter --data-dir, or set database.url',
+    );
+  }
   const user = await chooseServerUser(pgdata);
   await prepareDataDir(opts.dataDir, user);
   const bins = await findPostgresBinaries(
@@ -95,12 +102,6 @@ export async function startEmbeddedPostgres(opts: StartOptions): Promise<Embedde
   await waitForPreviousServer(pgdata);
 
   const socketDir = pgdata;
-  if (Buffer.byteLength(join(socketDir, `.s.PGSQL.${SOCKET_PORT}`)) > MAX_SOCKET_PATH) {
-    throw new EmbeddedPostgresError(
-      `the data directory path is too long for the embedded database's socket (${socketDir}); ` +
-        'choose a shorter --data-dir, or set database.url',
-    );
-  }
   const child = spawn(
     '/bin/sh',
     [
