@@ -43,3 +43,25 @@ export function lineMisfit(prefix: string, answer: string, lineSuffix: string, l
   const balance = bracketBalance(line, language);
   return Math.abs(balance.delta + openBracketsBefore(above, line, language)) + (balance.openQuote ? 1 : 0);
 }
+
+/**
+ * Like `lineMisfit`, for an answer that goes on with the cursor line's statement over several
+ * lines (a hanging indent, one argument or entry per line) before `lineSuffix` ends it: the
+ * brackets are counted over the whole statement from the cursor line on. Counting from the
+ * statement's last line instead would take a `{` ending the cursor line (`config = {`) for a
+ * block's opener and not count it.
+ */
+export function statementMisfit(
+  prefix: string,
+  answer: string,
+  lineSuffix: string,
+  language?: string,
+): number {
+  const cursorLine = prefix.slice(prefix.lastIndexOf('\n') + 1);
+  const above = lastLines(prefix, STATEMENT_LOOKBACK_LINES).slice(0, -1);
+  const statement = bracketBalance(`${cursorLine}${answer}${lineSuffix}`, language);
+  return (
+    Math.abs(statement.delta + openBracketsBefore(above, cursorLine, language)) +
+    (statement.openQuote ? 1 : 0)
+  );
+}

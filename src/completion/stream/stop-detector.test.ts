@@ -84,6 +84,32 @@ describe('StopDetector', () => {
     expect(d.text()).toBe(':\n    go()\n');
   });
 
+  it('multi-line before closers: a statement the cursor line left open goes on while its lines are deeper', () => {
+    const d = feed(options('def f(xs):\n    total = sum(', ')\n    return total\n', 'multi'), [
+      '\n        x * 2\n',
+      '        for x in xs\n    ',
+    ]);
+    expect(d.decided).toBe(false);
+    expect(d.text()).toBe('\n        x * 2\n        for x in xs\n    ');
+  });
+
+  it('multi-line before closers: the open statement ends at the first character of a line at its level', () => {
+    const d = feed(options('def f(xs):\n    total = sum(', ')\n    return total\n', 'multi'), [
+      '\n        x * 2\n        for x in xs\n    p',
+      'rint(total)\n',
+    ]);
+    expect(d.text()).toBe('\n        x * 2\n        for x in xs');
+    expect(d.reason).toBe('closers');
+  });
+
+  it('multi-line before closers: a line that never ends does not hold the stream open once it leaves the statement', () => {
+    const d = new StopDetector(options('print(foo(', '))\n', 'multi'));
+    expect(d.push('x)\n')).toBe(false);
+    expect(d.push('junk junk')).toBe(true);
+    expect(d.text()).toBe('x)');
+    expect(d.reason).toBe('closers');
+  });
+
   it('is undecided while nothing has ended, and text() is everything', () => {
     const d = feed(options('def f():\n', '', 'multi'), ['    x = 1\n    y', ' = 2']);
     expect(d.reason).toBeUndefined();

@@ -46,6 +46,10 @@ export class StopDetector {
   readonly #closers: ClosersScan | undefined;
   /** End of the answer's first line, once read. */
   #firstLineEnd = 0;
+  /** End of the answer's last non-blank line read (its first line at least): where a statement the cursor line left open ends. */
+  #lastCodeLineEnd = 0;
+  /** Start of the line whose first non-blank character `#openStatementEnd` has judged. */
+  #lineStartJudged = -1;
   /** A line break before any text ends a single-line answer when the cursor line has text. */
   readonly #cursorLineHasText: boolean;
   #received = '';
@@ -146,12 +150,33 @@ export class StopDetector {
     const text = this.#received;
     for (;;) {
       const lineBreak = text.indexOf('\n', this.#lineStart);
+      const statementEnd = this.#openStatementEnd(lineBreak === -1 ? text.length : lineBreak);
+      if (statementEnd) return statementEnd;
       if (lineBreak === -1 || lineBreak > until) return undefined;
       const end = lineBreak > this.#lineStart && text[lineBreak - 1] === '\r' ? lineBreak - 1 : lineBreak;
       const decision = this.#completeLine(text.slice(this.#lineStart, end), end, lineBreak);
       if (decision) return decision;
       this.#lineStart = lineBreak + 1;
     }
+  }
+
+  /**
+   * With closers after the cursor and a cursor line the answer left open, the first non-blank
+   * character of a later line (the one at `this.#lineStart`, ending at `lineEnd`) mostly says
+   * already whether the statement has ended: deciding there rather than at its line break closes
+   * the stream as soon as it has, even before a line that never ends.
+   */
+  #openStatementEnd(lineEnd: number): Decision | undefined {
+    if (!this.#closers || this.#lineStart === 0 || this.#lineStartJudged === this.#lineStart)
+      return undefined;
+    const first = this.#received.slice(this.#lineStart, lineEnd).search(/\S/);
+    if (first === -1) return undefined;
+    this.#lineStartJudged = this.#lineStart;
+    const trigger = this.#lineStart + first;
+    const verdict = this.#closers.endsStatement(this.#received.slice(this.#lineStart, trigger + 1));
+    if (verdict === 'firstOnly') return { trigger, cut: this.#firstLineEnd, reason: 'closers' };
+    if (verdict === 'statementEnd') return { trigger, cut: this.#lastCodeLineEnd, reason: 'closers' };
+    return undefined;
   }
 
   #completeLine(line: string, end: number, lineBreak: number): Decision | undefined {
@@ -167,8 +192,11 @@ export class StopDetector {
       const decided = this.#closers.next(line);
       if (decided === 'firstOnly') return { trigger: lineBreak, cut: this.#firstLineEnd, reason: 'closers' };
       if (decided === 'takes') return { trigger: lineBreak, cut: end, reason: 'closers' };
+      if (decided === 'statementEnd')
+        return { trigger: lineBreak, cut: this.#lastCodeLineEnd, reason: 'closers' };
       // The filter judges what comes before a copy of the code after the cursor.
       if (decided === 'copying') return { trigger: lineBreak, cut: this.#lineStart, reason: 'closers' };
+      if (this.#lineStart === 0 || !isBlank(line)) this.#lastCodeLineEnd = end;
     }
     // An outward line may still lead to the code after the cursor; scopeLimit judges it at the end.
     if (verdict === 'inside' || verdict === 'outward') return undefined;
