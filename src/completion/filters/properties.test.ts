@@ -80,6 +80,21 @@ const SAMPLES: { language: string; document: string; middle: string }[] = [
     document: 'int sign(int x) {\n  if (x < 0) {\n    return -1;\n  } else {\n█\n  }\n}\n',
     middle: '    return 1;',
   },
+  {
+    language: 'python',
+    document: 'def doubled_sum(xs):\n    total = sum(█)\n    return total\n',
+    middle: '\n        x * 2\n        for x in xs',
+  },
+  {
+    language: 'python',
+    document: 'def defaults():\n    config = {█}\n    return config\n',
+    middle: "\n        'retries': 3,\n        'timeout': 10,",
+  },
+  {
+    language: 'typescript',
+    document: 'export function area(w: number, h: number): number {\n  return multiply(█);\n}\n',
+    middle: '\n    w,\n    h,',
+  },
 ];
 
 function split(document: string): { prefix: string; suffix: string } {
@@ -118,6 +133,8 @@ const FRAGMENTS = [
   '<｜fim',
   '<|EOT|>',
   'foo(bar(1, 2))',
+  '        x * 2\n',
+  '    )\n',
 ];
 
 const outputArb = fc.oneof(

@@ -141,6 +141,9 @@ const FRAGMENTS = [
   'foo(bar(1, 2))',
   ')',
   'x = [1, 2,\n',
+  '        x * 2\n',
+  '    a,\n',
+  '    )\n',
 ];
 
 const outputArb = fc.oneof(
@@ -163,8 +166,10 @@ const contextArb = fc.record({
     'function f() {\n  ',
     'if ready',
     'a\r\n',
+    'def f(xs):\n    total = sum(',
+    'function f() {\n  return foo(',
   ),
-  suffix: fc.constantFrom('', '\n', ')\n', '\n    return x\n', '}\n'),
+  suffix: fc.constantFrom('', '\n', ')\n', '\n    return x\n', '}\n', ')\n    return total\n', ');\n}\n'),
   lineMode: fc.constantFrom<LineMode>('single', 'multi'),
   stop: fc.constantFrom<string[]>([], ['STOP'], ['\n\n'], ['\n\n', 'STOP', 'def ']),
 });
