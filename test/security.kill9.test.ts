@@ -1,4 +1,5 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/storage/database.js';
@@ -116,5 +117,71 @@ describe('kill -9 during streaming chats', () => {
     } finally {
       await database.close();
     }
+  }, 180_000);
+});
+
+describe('kill -9 with the cluster outside the data directory', () => {
+  it('leaves no server behind; the next start takes over both locks, and the record finds the cluster', async (ctx) => {
+    ctx.skip(
+      process.getuid?.() !== 0,
+      'needs root: only a root Shenma runs the server as another user, which a 0700 directory shuts out',
+    );
+    const dir = reachableTempDir('shenma-kill9-relocated-');
+    dirs.push(dir);
+    // What `mktemp -d` makes: 0700, owned by root; the server's user (shenma-db) cannot enter it.
+    const closed = mkdtempSync(path.join(tmpdir(), 'shenma-closed-'));
+    dirs.push(closed);
+    const clustersDir = path.join(dir, 'clusters');
+    const dataDir = path.join(closed, 'state');
+    writeFileSync(
+      path.join(dir, 'shenma.yaml'),
+      ['models:', '  - name: coder', '    url: http://127.0.0.1:1/v1', '    family: deepseek-coder', ''].join(
+        '\n',
+      ),
+    );
+    const start = () => {
+      const run = runCli(['start', '--config', 'shenma.yaml', '--port', '0', '--data-dir', dataDir], dir, {
+        SHENMA_CLUSTERS_DIR: clustersDir,
+      });
+      children.push(run);
+      return run;
+    };
+    const first = start();
+    await first.waitFor(/shenma listening on http/, 60_000);
+    const pgdata = readFileSync(path.join(dataDir, 'pgdata.location'), 'utf8').trim();
+    expect(path.dirname(path.dirname(pgdata))).toBe(clustersDir);
+    const told = first.logLines().filter((l) => /outside the data directory/.test(String(l.msg)));
+    expect(told).toEqual([
+      expect.objectContaining({
+        level: 30,
+        pgdata,
+        reason: expect.stringContaining(`cannot enter ${closed} (mode 700)`),
+      }),
+    ]);
+    await createUserToken('alice', dataDir, dir);
+
+    const postmaster = Number(readFileSync(path.join(pgdata, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    first.child.kill('SIGKILL');
+    expect(await first.exited).toBe('SIGKILL');
+    const orphanDeadline = Date.now() + 60_000;
+    while (isRunning(postmaster) && Date.now() < orphanDeadline) await new Promise((r) => setTimeout(r, 100));
+    expect(isRunning(postmaster)).toBe(false);
+    // The dead process's locks are still there, the data directory's and the cluster's.
+    expect(existsSync(path.join(dataDir, 'pgdata.lock'))).toBe(true);
+    expect(existsSync(path.join(path.dirname(pgdata), 'pgdata.lock'))).toBe(true);
+
+    const second = start();
+    await second.waitFor(/shenma listening on http/, 60_000);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+    expect(existsSync(path.join(path.dirname(pgdata), 'pgdata.lock'))).toBe(false);
+
+    // An admin command with no server running opens the database itself; the record leads it to
+    // the cluster even without SHENMA_CLUSTERS_DIR.
+    const list = runCli(['users', 'list', '--data-dir', dataDir], dir, { SHENMA_CLUSTERS_DIR: '' });
+    children.push(list);
+    expect(await list.exited).toBe(0);
+    expect(list.output().out).toContain('alice');
+    expect(existsSync(path.join(dataDir, 'pgdata'))).toBe(false);
   }, 180_000);
 });

@@ -1,7 +1,7 @@
-import { join } from 'node:path';
 import { redactUrl } from '../observability/redact.js';
 import type { MigrationOps } from '../server/admin-socket.js';
 import { type Database, DataDirLockedError, openDatabase } from '../storage/database.js';
+import { clusterDirOf } from '../storage/embedded-postgres/cluster-location.js';
 import { EmbeddedPostgresError } from '../storage/embedded-postgres/errors.js';
 import { MigrationError, migrate, migrationStatus } from '../storage/migrate.js';
 import { runningServer, toCliError as toAdminCliError } from './admin-client.js';
@@ -51,10 +51,12 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       database = await openDatabase({ url, dataDir: '' });
     } else {
       const dataDir = resolveDataDir(values, io);
-      target = `embedded PostgreSQL at ${join(dataDir, 'pgdata')}`;
       // The running server holds the embedded database: ask it, as `shenma users` does.
       const server = await runningServer(dataDir);
+      // Asked once a server has opened it: where it lives is decided (and recorded) at the first open.
+      const located = async () => `embedded PostgreSQL at ${await clusterDirOf(dataDir)}`;
       if (server) {
+        target = await located();
         io.err(`(via the running server, pid ${server.pid})`);
         io.out(`Database: ${target}`);
         try {
@@ -64,6 +66,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
         }
       }
       database = await openDatabase({ dataDir });
+      target = await located();
     }
   } catch (err) {
     throw toCliError(err, url ? `PostgreSQL at ${redactUrl(url)}` : 'the embedded database');

@@ -140,7 +140,13 @@ describe('SHENMA_* environment overrides', () => {
   });
 
   it('ignores variables without the SHENMA_ prefix and the CLI and test suite variables', () => {
-    const env = { PORT: '1', SHENMA_DATA_DIR: '/tmp/x', SHENMA_CONFIG: 'a.yaml', SHENMA_TEST_LOG: 'info' };
+    const env = {
+      PORT: '1',
+      SHENMA_DATA_DIR: '/tmp/x',
+      SHENMA_CLUSTERS_DIR: '/tmp/c',
+      SHENMA_CONFIG: 'a.yaml',
+      SHENMA_TEST_LOG: 'info',
+    };
     expect(parseConfig({}, 'test', env).server.port).toBe(9080);
   });
 

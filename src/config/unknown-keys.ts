@@ -81,10 +81,16 @@ export function unknownKeys(schema: z.ZodType, value: unknown, path: string[] = 
 }
 
 /**
- * SHENMA_* variables that are not config keys: read by the CLI itself, or by the test suite.
+ * SHENMA_* variables that are not config keys: read by the CLI itself, by the embedded database
+ * (SHENMA_CLUSTERS_DIR: where state lives, like the data directory), or by the test suite.
  * Anything else starting with SHENMA_ must name a config key.
  */
-export const NON_CONFIG_ENV = new Set(['SHENMA_CONFIG', 'SHENMA_DATA_DIR', 'SHENMA_ADMIN_WAIT_MS']);
+export const NON_CONFIG_ENV = new Set([
+  'SHENMA_CONFIG',
+  'SHENMA_DATA_DIR',
+  'SHENMA_ADMIN_WAIT_MS',
+  'SHENMA_CLUSTERS_DIR',
+]);
 const NON_CONFIG_ENV_PREFIX = 'SHENMA_TEST_';
 
 /** SHENMA_* variables that name no config key, each with the nearest variable that does. */

@@ -136,6 +136,11 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
       ...(config.database.url ? { url: config.database.url } : {}),
       onCreate: (pgdata) =>
         log.info({ pgdata }, 'creating the embedded database (first start only; this takes a while)…'),
+      onRelocated: (pgdata, reason) =>
+        log.info(
+          { pgdata, reason },
+          `the embedded database is in ${pgdata}, outside the data directory: ${reason}`,
+        ),
       // The server's own log: its failures are an operator's business, its routine lines are not.
       onServerLog: (line) => {
         if (/\b(PANIC|FATAL|ERROR)\b/.test(line)) log.warn({ postgres: line }, 'embedded database');

@@ -33,12 +33,16 @@ export interface Database {
 export interface OpenDatabaseOptions {
   /** A `postgres://` URL selects that server; without it the data directory's embedded server is used. */
   url?: string;
-  /** Where the embedded database lives (`<dataDir>/pgdata`); unused with `url`. */
+  /** Whose embedded database (`<dataDir>/pgdata`, or where the data dir records it); unused with `url`. */
   dataDir: string;
+  /** Where a cluster goes that the server's user could not reach in the data dir (embedded-postgres/cluster-location.ts). */
+  clustersDir?: string;
   /** How long to wait for a PostgreSQL connection before failing (default 10 s). */
   connectTimeoutMs?: number;
   /** Told when the embedded database does not exist yet and is being created (takes a while). */
   onCreate?: (pgdata: string) => void;
+  /** Told at every open when the embedded database lives outside the data directory: where, and why. */
+  onRelocated?: (pgdata: string, reason: string) => void;
   /** The embedded server's log lines. */
   onServerLog?: (line: string) => void;
 }
@@ -80,7 +84,9 @@ async function openEmbedded(opts: OpenDatabaseOptions): Promise<Database> {
   try {
     server = await startEmbeddedPostgres({
       dataDir: opts.dataDir,
+      ...(opts.clustersDir ? { clustersDir: opts.clustersDir } : {}),
       ...(opts.onCreate ? { onCreate: opts.onCreate } : {}),
+      ...(opts.onRelocated ? { onRelocated: opts.onRelocated } : {}),
       ...(opts.onServerLog ? { onLog: opts.onServerLog } : {}),
     });
   } catch (err) {

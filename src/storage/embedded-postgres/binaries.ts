@@ -25,8 +25,9 @@ import { EmbeddedPostgresUnavailableError } from './errors.js';
  * through their run path (`$ORIGIN/../lib`) under soname links (libicuuc.so.60, libpq.so.5) that
  * the package only creates in a postinstall script; that script does not run under
  * `npm ci --ignore-scripts` (or without approval). When the links are missing, Shenma makes
- * them itself in a directory of the data dir and points the dynamic loader there, so the
- * package works however it was installed and node_modules is never written to.
+ * them itself in a directory beside the cluster (in the data dir, unless the cluster lives
+ * elsewhere: cluster-location.ts) and points the dynamic loader there, so the package works
+ * however it was installed and node_modules is never written to.
  */
 
 export interface PostgresBinaries {
@@ -73,8 +74,8 @@ function packageRoot(): string {
 }
 
 /**
- * Locates the binaries; `linkDir` is where missing library links are made (a data-dir directory,
- * private like the rest: 0700, owned by `owner` when the server runs as another user).
+ * Locates the binaries; `linkDir` is where missing library links are made (beside the cluster,
+ * private like it: 0700, owned by `owner` when the server runs as another user).
  */
 export async function findPostgresBinaries(
   linkDir: string,
@@ -113,8 +114,8 @@ export async function findPostgresBinaries(
 /**
  * The server runs as another user than Shenma when Shenma runs as root, and that user must be able
  * to execute the package's binaries. A checkout under /root or in a 0700 directory shuts it out;
- * then the package's `native/` folder (~60 MB) is copied once into the data dir (already reachable
- * by it: checked before the cluster is made) and owned by the server user.
+ * then the package's `native/` folder (~60 MB) is copied once into `copyDir`, beside the cluster
+ * (which the server user can reach: checked before the cluster is made), and owned by that user.
  */
 export async function rootReachableBy(
   root: string,

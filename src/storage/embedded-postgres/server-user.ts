@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { access, constants, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
@@ -103,23 +103,20 @@ async function systemUser(name: string): Promise<{ name: string; uid: number; gi
 }
 
 /**
- * The server user must reach the data directory through every directory above it. Root reaches
- * anything, so a tree root made (a 0700 temp directory, /root) can shut the server out; this
- * names the directory instead of letting initdb fail with "permission denied".
+ * The server user must pass through every directory above `dir`. Root passes anything, so a tree
+ * root made (a 0700 temp directory, /root) can shut the server out; this names the first directory
+ * that does, so the caller can go elsewhere or say so, instead of letting initdb fail with
+ * "permission denied". Undefined when nothing blocks it (always, when Shenma is not root).
  */
-export async function checkReachable(dir: string, user: ServerUser): Promise<void> {
-  if (!user.switched) return;
+export async function blockingDirectory(
+  dir: string,
+  user: ServerUser,
+): Promise<{ path: string; mode: number } | undefined> {
+  if (!user.switched) return undefined;
   for (let d = dirname(dir); ; d = dirname(d)) {
     const s = await stat(d);
     const bits = s.uid === user.uid ? 0o100 : s.gid === user.gid ? 0o010 : 0o001;
-    if ((s.mode & bits) === 0) {
-      throw new EmbeddedPostgresUnavailableError(
-        `the embedded PostgreSQL server runs as user ${user.name} (PostgreSQL refuses to run as root) and cannot ` +
-          `enter ${d} (mode ${(s.mode & 0o777).toString(8)}); allow it (chmod o+x ${d}), choose a data directory ` +
-          'it can reach (--data-dir), run shenma as a non-root user, or set database.url',
-      );
-    }
-    if (dirname(d) === d) break;
+    if ((s.mode & bits) === 0) return { path: d, mode: s.mode & 0o777 };
+    if (dirname(d) === d) return undefined;
   }
-  await access(dir, constants.F_OK);
 }

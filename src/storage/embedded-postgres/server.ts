@@ -2,12 +2,20 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
+import { acquireDataDirLock, type DataDirLock } from '../data-dir-lock.js';
 import { MAX_SOCKET_PATH_BYTES } from '../unix-socket.js';
 import { findPostgresBinaries, type PostgresBinaries } from './binaries.js';
-import { EmbeddedPostgresError } from './errors.js';
-import { checkReachable, chooseServerUser, type ServerUser } from './server-user.js';
+import {
+  cannotEnter,
+  DEFAULT_CLUSTERS_DIR,
+  locateCluster,
+  prepareClusterHome,
+  recordClusterLocation,
+} from './cluster-location.js';
+import { EmbeddedPostgresError, EmbeddedPostgresUnavailableError } from './errors.js';
+import { blockingDirectory, chooseServerUser, type ServerUser } from './server-user.js';
 
 /**
  * The embedded database is a real PostgreSQL server (the npm-packaged binaries), one per data
@@ -17,6 +25,10 @@ import { checkReachable, chooseServerUser, type ServerUser } from './server-user
  *   <dataDir>/pgdata/.s.PGSQL.5432  its only listener: a Unix socket (no TCP port at all)
  *   <dataDir>/pg-lib/             library links, only when the npm package's own are missing
  *   <dataDir>/pg-native/<ver>/    a copy of the binaries, only when the server user cannot reach node_modules
+ *
+ * Run as root with a data directory the server user cannot reach, the cluster and its pg-lib and
+ * pg-native are in a directory of their own instead, which the data directory records
+ * (cluster-location.ts); everything else stays in the data directory.
  *
  * Connections are authenticated by `peer` on the socket: only the OS users Shenma and the server
  * run as may connect (as database user `shenma`); there is no password to generate or leak.
@@ -59,8 +71,15 @@ export interface EmbeddedPostgres {
 
 export interface StartOptions {
   dataDir: string;
+  /**
+   * Where a cluster goes when, run as root, the server's user cannot reach the data directory
+   * (cluster-location.ts); default $SHENMA_CLUSTERS_DIR, else /var/lib/shenma/clusters.
+   */
+  clustersDir?: string;
   /** Told when the cluster does not exist yet and initdb runs (a second or more). */
   onCreate?: (pgdata: string) => void;
+  /** Told at every start when the cluster lives outside the data directory: where, and why. */
+  onRelocated?: (pgdata: string, reason: string) => void;
   /** Server log lines (stderr), for the caller's logger. */
   onLog?: (line: string) => void;
 }
@@ -69,7 +88,11 @@ export { EmbeddedPostgresError } from './errors.js';
 
 /** Starts the data directory's server (creating the cluster on first use); call with the data-dir lock held. */
 export async function startEmbeddedPostgres(opts: StartOptions): Promise<EmbeddedPostgres> {
-  const pgdata = join(opts.dataDir, 'pgdata');
+  const clustersDir = opts.clustersDir ?? (process.env.SHENMA_CLUSTERS_DIR || DEFAULT_CLUSTERS_DIR);
+  // It must exist to be located: a relocated cluster is named after its real path.
+  await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
+  const inPlaceUser = await chooseServerUser(join(opts.dataDir, 'pgdata'));
+  const { pgdata, relocated } = await locateCluster(opts.dataDir, inPlaceUser, clustersDir);
   // First: a path too long for the socket must not cost an initdb and leave a cluster behind.
   if (Buffer.byteLength(join(pgdata, `.s.PGSQL.${SOCKET_PORT}`)) > MAX_SOCKET_PATH_BYTES) {
     throw new EmbeddedPostgresError(
@@ -77,12 +100,46 @@ export async function startEmbeddedPostgres(opts: StartOptions): Promise<Embedde
         'choose a shorter --data-dir, or set database.url',
     );
   }
-  const user = await chooseServerUser(pgdata);
-  await prepareDataDir(opts.dataDir, user);
+  const user = relocated ? await chooseServerUser(pgdata) : inPlaceUser;
+  await prepareDataDir(opts.dataDir, user, pgdata);
+  // A cluster outside the data directory gets the lock the data directory's gives one inside it:
+  // one server per cluster, however many data directories name it (a copied data directory does).
+  let clusterLock: DataDirLock | undefined;
+  if (relocated) {
+    await prepareClusterHome(pgdata, user, relocated.reason);
+    clusterLock = await acquireDataDirLock(dirname(pgdata));
+    opts.onRelocated?.(pgdata, relocated.reason);
+  }
+  try {
+    const server = await startCluster(opts, pgdata, user, relocated !== undefined);
+    return {
+      ...server,
+      stop: async () => {
+        try {
+          await server.stop();
+        } finally {
+          await clusterLock?.release();
+        }
+      },
+    };
+  } catch (err) {
+    await clusterLock?.release();
+    throw err;
+  }
+}
+
+async function startCluster(
+  opts: StartOptions,
+  pgdata: string,
+  user: ServerUser,
+  relocated: boolean,
+): Promise<EmbeddedPostgres> {
+  // The library links and the binaries copy are read by the server: they live beside the cluster.
+  const home = dirname(pgdata);
   const bins = await findPostgresBinaries(
-    join(opts.dataDir, 'pg-lib'),
+    join(home, 'pg-lib'),
     user.switched ? user : undefined,
-    join(opts.dataDir, 'pg-native'),
+    join(home, 'pg-native'),
   );
 
   const version = await readFile(join(pgdata, 'PG_VERSION'), 'utf8').catch(() => undefined);
@@ -97,6 +154,8 @@ export async function startEmbeddedPostgres(opts: StartOptions): Promise<Embedde
   } else if (version.trim() !== bins.majorVersion) {
     throw new EmbeddedPostgresError(legacyMessage(pgdata, version.trim(), bins.majorVersion));
   }
+  // Recorded only once the cluster exists, so a record always names one (cluster-location.ts).
+  if (relocated) await recordClusterLocation(opts.dataDir, pgdata);
   await makeOwned(pgdata, user);
   await writeAuthFiles(pgdata, user);
   await waitForPreviousServer(pgdata);
@@ -189,18 +248,30 @@ function serverEnv(bins: PostgresBinaries): NodeJS.ProcessEnv {
   };
 }
 
-/** The data directory: Shenma's, private; when the server runs as another user, its group may enter. */
-async function prepareDataDir(dataDir: string, user: ServerUser): Promise<void> {
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  if (!user.switched) return;
-  await checkReachable(dataDir, user);
+/**
+ * The data directory: Shenma's, private. When the server runs as another user and its cluster is
+ * inside, that user's group may enter, and it must be able to pass through every directory above
+ * (only a cluster that was already there is left behind such a directory: it is never moved).
+ */
+async function prepareDataDir(dataDir: string, user: ServerUser, pgdata: string): Promise<void> {
+  if (!user.switched || dirname(pgdata) !== dataDir) return;
+  const blocked = await blockingDirectory(dataDir, user);
+  if (blocked) {
+    throw new EmbeddedPostgresUnavailableError(
+      `the embedded PostgreSQL server runs as user ${user.name} (PostgreSQL refuses to run as root) and ` +
+        `${cannotEnter(blocked)}, above the existing database ${pgdata}, which Shenma does not move; ` +
+        `let it in (chmod o+x ${blocked.path}), move the data directory where it can reach, ` +
+        'run shenma as a non-root user, or set database.url',
+    );
+  }
   const s = await stat(dataDir);
   if (s.gid !== user.gid) await chown(dataDir, s.uid, user.gid);
   await chmod(dataDir, 0o710);
 }
 
 async function initdb(bins: PostgresBinaries, pgdata: string, user: ServerUser): Promise<void> {
-  await mkdir(pgdata, { mode: 0o700 });
+  // It may exist, empty: a failed initdb removes what it made inside, not the directory.
+  await mkdir(pgdata, { recursive: true, mode: 0o700 });
   if (user.switched) await chown(pgdata, user.uid, user.gid);
   await runToEnd(
     bins.initdb,
