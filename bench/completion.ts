@@ -46,6 +46,8 @@ const USAGE = `usage: npm run bench:completion -- [--rounds N] [--measure-ms N] 
   --pin            taskset: proxies (Shenma, nginx, Node proxy) on CPU 0, fake model + load generator on CPU 1
   --skip-nginx     leave nginx out even when it is installed
   --skip-floor     leave out the node-floor row (the least a Node completion gateway must do, bench/lib/floor-proxy.ts)
+  --ladder         add the rungs between the floor and Shenma (bench/lib/ladder-proxy.ts: + Fastify, + Shenma's
+                   model client, + Shenma's completion engine) and a table of what each rung costs
   --skip-deployed  leave out the shenma-pg row (Shenma on the real PostgreSQL + Redis, see bench/lib/deployed.ts)
   --skip-build     use the existing dist/ instead of running \`npm run build\` first
   --quick          smoke run: 1 round, 600 ms phases
@@ -57,6 +59,7 @@ const USAGE = `usage: npm run bench:completion -- [--rounds N] [--measure-ms N] 
 const CONCURRENCIES = [1, 16, 64] as const;
 const THROUGHPUT_CLIENTS = 32;
 const HEADLINE_C = 16;
+const LADDER_RUNGS = ['fastify', 'client', 'engine'] as const;
 const MAX_REQUESTS_PER_PHASE = 100_000;
 const FAKE_TTFT_MS = 20;
 const FAKE_CHUNKS = 16;
@@ -85,6 +88,7 @@ function options() {
       'skip-build': { type: 'boolean' },
       'skip-nginx': { type: 'boolean' },
       'skip-floor': { type: 'boolean' },
+      ladder: { type: 'boolean' },
       'skip-deployed': { type: 'boolean' },
       quick: { type: 'boolean' },
       profile: { type: 'boolean' },
@@ -123,6 +127,7 @@ function options() {
     build: !(values['skip-build'] ?? false),
     nginx: !(values['skip-nginx'] ?? false),
     floor: !(values['skip-floor'] ?? false),
+    ladder: values.ladder ?? false,
     deployed: !(values['skip-deployed'] ?? false),
     quick,
     profile: values.profile ?? false,
@@ -382,6 +387,21 @@ async function main() {
     : undefined;
   if (floor) progress(`node floor ${floor.match![1]} (pid ${floor.child.pid})`);
 
+  // The rungs between the floor and Shenma, one of Shenma's layers added per rung.
+  const rungs: { name: string; url: string; pid: number }[] = [];
+  for (const rung of opts.ladder ? LADDER_RUNGS : []) {
+    const { child, match } = await spawnChild({
+      name: `rung ${rung}`,
+      command: process.execPath,
+      args: ['--import', 'tsx', 'bench/lib/ladder-proxy.ts', '--upstream', fakeUrl, '--rung', rung],
+      cwd: ROOT,
+      ready: /^READY (\S+)/,
+      ...(proxyCpus ? { cpus: proxyCpus } : {}),
+    });
+    rungs.push({ name: `rung-${rung}`, url: match![1]!, pid: child.pid });
+    progress(`rung ${rung} ${match![1]} (pid ${child.pid})`);
+  }
+
   let nginx: { child: Child; url: string } | undefined;
   if (nginxBin) {
     nginx = await startNginx(nginxBin, join(tmp, 'nginx'), new URL(fakeUrl), proxyCpus);
@@ -483,6 +503,15 @@ async function main() {
           },
         ]
       : []),
+    ...rungs.map((r) => ({
+      name: r.name,
+      url: r.url,
+      path: '/v2/completions',
+      body: extensionBody(),
+      kind: 'json' as const,
+      pid: r.pid,
+      pool: makePool(r.url, connections),
+    })),
     {
       name: 'shenma',
       url: shenmaUrl,
@@ -769,6 +798,41 @@ async function main() {
       copyFileSync(join(profileDir, prof.file), kept);
       log(`  whole profile (start-up and every phase) kept at ${kept}`);
     }
+  }
+
+  if (rungs.length > 0) {
+    // Each rung adds one of Shenma's layers to the one above it (bench/lib/ladder-proxy.ts).
+    const ladder = ['node-floor', ...rungs.map((r) => r.name), 'shenma'].filter((n) => byName(n));
+    const cpuAt = (key: PhaseKey, n: string) => (opts.phases.has(key) ? cpuPerReqOf(key, n) : Number.NaN);
+    const hkey: PhaseKey = `c${HEADLINE_C}`;
+    const nodeC = cpuAt(hkey, 'node-proxy');
+    log();
+    log(
+      `The ladder: what each of Shenma's layers costs (CPU ms per request, all rounds; "step" = this rung minus the one above)`,
+    );
+    log(
+      table(
+        ['rung', `c=${HEADLINE_C}`, 'step', '× bare proxy', 'instant', 'step', '× bare proxy'],
+        ladder.map((n, i) => {
+          const prev = ladder[i - 1];
+          const c = cpuAt(hkey, n);
+          const inst = cpuAt('instant', n);
+          return [
+            n,
+            fmt(c, 3),
+            prev ? signed(c - cpuAt(hkey, prev), 3) : '—',
+            fmt(c / nodeC, 2),
+            fmt(inst, 3),
+            prev ? signed(inst - cpuAt('instant', prev), 3) : '—',
+            fmt(inst / nodeInstantCpu, 2),
+          ];
+        }),
+      ),
+    );
+    log(
+      "  rung-fastify: the floor in a Fastify app set up as Shenma's; rung-client: + Shenma's model client and the family's FIM template; " +
+        'rung-engine: + the completion engine; shenma: + credentials, access log, HTTP metrics, usage ledger (the whole server)',
+    );
   }
 
   // ---- Targets ----
