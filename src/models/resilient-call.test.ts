@@ -170,6 +170,57 @@ describe('resilientCall', () => {
     await models.close();
   });
 
+  it('ends the answer when the upstream falls silent mid-answer for longer than idleMs', async () => {
+    const models = registry([{ name: 'big', url: `${a.url}/v1` }]);
+    a.enqueue({ chunks: ['first', ' late'], interChunkMs: 1_500 });
+    const items: string[] = [];
+    const started = performance.now();
+    const failure = await (async () => {
+      for await (const { item } of resilientCall({
+        models: [models.get('big')!],
+        signal: new AbortController().signal,
+        policy: policy({ idleMs: 200 }),
+        open: (replica, _g, signal) =>
+          replica.backend.streamFim(
+            { model: 'm', prompt: 'x = ', maxTokens: 16, temperature: 0, stop: [] },
+            signal,
+          ),
+      }))
+        items.push(item);
+    })().catch((e: unknown) => e);
+    expect(items).toEqual(['first']);
+    expect(failure).toBeInstanceOf(UpstreamTimeout);
+    expect((failure as UpstreamTimeout).deadline).toBe('idle');
+    // The deadline, not the late chunk, ended it.
+    expect(performance.now() - started).toBeLessThan(1_200);
+    expect((await a.waitForStreamEnd(0, 2_000)).clientClosed).toBe(true);
+    await models.close();
+  });
+
+  it('does not count a slow consumer as upstream silence', async () => {
+    const models = registry([{ name: 'big', url: `${a.url}/v1` }]);
+    // The upstream never pauses for as long as the deadline; the consumer does, mid-answer.
+    const words = Array.from({ length: 12 }, (_, i) => ` w${i}`);
+    a.enqueue({ chunks: words, interChunkMs: 60 });
+    const items: string[] = [];
+    for await (const { item } of resilientCall({
+      models: [models.get('big')!],
+      signal: new AbortController().signal,
+      policy: policy({ idleMs: 150 }),
+      open: (replica, _g, signal) =>
+        replica.backend.streamFim(
+          { model: 'm', prompt: 'x = ', maxTokens: 16, temperature: 0, stop: [] },
+          signal,
+        ),
+    })) {
+      items.push(item);
+      // Far longer than the deadline, while the upstream is still streaming: only we were slow.
+      if (items.length === 2) await new Promise((resolve) => setTimeout(resolve, 400));
+    }
+    expect(items.join('')).toBe(words.join(''));
+    await models.close();
+  });
+
   it('ends a silent replica at the first-token deadline', async () => {
     const models = registry([{ name: 'big', url: `${a.url}/v1` }]);
     a.enqueue({ chunks: ['late'], fault: { kind: 'stall' } });

@@ -105,6 +105,8 @@ export class ResilientStream<T> implements AsyncIterableIterator<T> {
   private trySignal: AbortSignal | undefined;
   private onParent: (() => void) | undefined;
   private firstTokenTimer: NodeJS.Timeout | undefined;
+  /** The try's idle deadline, when the policy has one. */
+  private idle: IdleWatch | undefined;
   private lease: Lease | undefined;
   private iterator: AsyncIterator<T> | undefined;
   private leasedAt = 0;
@@ -138,9 +140,11 @@ export class ResilientStream<T> implements AsyncIterableIterator<T> {
         if (this.iterator === undefined) await this.openTry();
         result = await this.pull();
       } catch (thrown) {
+        this.idle?.answered();
         await this.tryFailed(thrown);
         continue;
       }
+      this.idle?.answered();
       if (result.done) {
         // Without anything that starts an answer, what was held is an empty answer, still complete.
         this.started = true;
@@ -215,6 +219,13 @@ export class ResilientStream<T> implements AsyncIterableIterator<T> {
     this.tried.add(replica);
     this.leasedAt = performance.now();
     if (policy.queueMs !== undefined) this.armFirstToken();
+    const { idleMs } = policy;
+    if (idleMs !== undefined) {
+      const target = this.tryAbort();
+      this.idle = new IdleWatch(idleMs, () =>
+        target.abort(new UpstreamTimeout('idle', `no token for ${idleMs} ms mid-answer`)),
+      );
+    }
     this.iterator = spec.open(replica, group, this.trySignal)[Symbol.asyncIterator]();
   }
 
@@ -239,22 +250,14 @@ export class ResilientStream<T> implements AsyncIterableIterator<T> {
     );
   }
 
-  /** The try's next item. Once the answer started, silence beyond `idleMs` ends the try. */
-  private async pull(): Promise<IteratorResult<T>> {
-    const { idleMs } = this.spec.policy;
-    // Idle is the upstream's silence only: the timer runs while we wait for it, not while a slow
-    // consumer makes us wait.
-    if (!this.started || idleMs === undefined) return this.iterator!.next();
-    const target = this.tryAbort();
-    const idleTimer = setTimeout(
-      () => target.abort(new UpstreamTimeout('idle', `no token for ${idleMs} ms mid-answer`)),
-      idleMs,
-    );
-    try {
-      return await this.iterator!.next();
-    } finally {
-      clearTimeout(idleTimer);
-    }
+  /**
+   * The try's next item; once the answer started, the idle watch times the wait. Not `async`: an
+   * async function returning the stream's promise wraps it in one more, two microtask turns more
+   * for every item.
+   */
+  private pull(): Promise<IteratorResult<T>> {
+    if (this.started) this.idle?.waiting();
+    return this.iterator!.next();
   }
 
   private answerStarted(): void {
@@ -307,6 +310,8 @@ export class ResilientStream<T> implements AsyncIterableIterator<T> {
   private async closeTry(early: boolean): Promise<void> {
     clearTimeout(this.firstTokenTimer);
     this.firstTokenTimer = undefined;
+    this.idle?.close();
+    this.idle = undefined;
     if (this.onParent !== undefined) {
       this.spec.signal.removeEventListener('abort', this.onParent);
       this.onParent = undefined;
@@ -319,4 +324,46 @@ export class ResilientStream<T> implements AsyncIterableIterator<T> {
     if (early && iterator?.return !== undefined) await iterator.return(undefined).catch(() => undefined);
     lease?.release();
   }
+}
+
+/**
+ * The idle deadline of one try: the upstream's silence only, timed while the caller waits for its
+ * next item and not while a slow consumer keeps it from asking. One timer per try, re-armed only
+ * when it fires early, instead of a timer set and cleared for every item of a long stream.
+ */
+class IdleWatch {
+  private since = 0;
+  private isWaiting = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ms: number,
+    private readonly onIdle: () => void,
+  ) {}
+
+  /** The caller asks the upstream for its next item from now. */
+  waiting(): void {
+    this.since = performance.now();
+    this.isWaiting = true;
+    this.timer ??= setTimeout(this.check, this.ms);
+  }
+
+  /** The upstream answered (an item, its end or a failure). */
+  answered(): void {
+    this.isWaiting = false;
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.isWaiting = false;
+  }
+
+  private readonly check = (): void => {
+    this.timer = undefined;
+    if (!this.isWaiting) return;
+    const left = this.ms - (performance.now() - this.since);
+    if (left <= 0) this.onIdle();
+    else this.timer = setTimeout(this.check, left);
+  };
 }
