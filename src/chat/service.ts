@@ -228,9 +228,11 @@ export class ChatService {
     try {
       for (;;) {
         const pending = upstream.next();
-        // Left behind when the consumer stops at a keepalive; its rejection is expected then.
-        pending.catch(() => undefined);
         let result: IteratorResult<ChatChunk[]>;
+        // Before the answer starts the wait is raced against keepalives and may be left behind
+        // when the consumer stops at one (its rejection is expected then); after, it is awaited
+        // directly, with no race and no extra handler per batch.
+        if (!progress.started) pending.catch(() => undefined);
         for (;;) {
           const next = progress.started ? await pending : await orKeepalive(pending, config.keepAliveMs);
           if (next !== KEEPALIVE) {

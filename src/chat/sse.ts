@@ -13,6 +13,13 @@ export const SSE_HEADERS: OutgoingHttpHeaders = {
   'x-accel-buffering': 'no',
 };
 
+/**
+ * What a write returns when the socket took it all: one shared, settled promise instead of a new
+ * one per event. A caller on a per-chunk path can compare against it and skip the `await` (an
+ * await of a settled promise still costs a turn of the microtask queue).
+ */
+export const WRITTEN: Promise<void> = Promise.resolve();
+
 export class SseWriter {
   private committed = false;
 
@@ -43,8 +50,8 @@ export class SseWriter {
 
   private write(text: string): Promise<void> {
     this.commit();
-    if (this.closed) return Promise.resolve();
-    if (this.res.write(text)) return Promise.resolve();
+    if (this.closed) return WRITTEN;
+    if (this.res.write(text)) return WRITTEN;
     return new Promise((resolve) => {
       const done = () => {
         this.res.off('drain', done);
@@ -66,7 +73,7 @@ export class SseWriter {
    * so a stream costs one write per read, not one per event. Nothing is written for an empty list.
    */
   dataMany(payloads: readonly string[]): Promise<void> {
-    if (payloads.length === 0) return Promise.resolve();
+    if (payloads.length === 0) return WRITTEN;
     if (payloads.length === 1) return this.data(payloads[0]!);
     let text = '';
     for (const p of payloads) text += `data: ${p}\n\n`;
@@ -80,7 +87,7 @@ export class SseWriter {
 
   /** Typed events, one socket write for all of them (as {@link dataMany}). */
   events(list: readonly { type: string }[]): Promise<void> {
-    if (list.length === 0) return Promise.resolve();
+    if (list.length === 0) return WRITTEN;
     let text = '';
     for (const e of list) text += `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
     return this.write(text);

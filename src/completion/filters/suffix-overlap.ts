@@ -61,7 +61,11 @@ function cutExactOverlap(text: string, prefix: string, suffix: string, language:
   const startsAtLineStart = (before: string): boolean =>
     before === '' ? isBlank(linePrefix) : before.endsWith('\n');
   const body = text.replace(/[ \t]+$/, '');
+  const last = body.charCodeAt(body.length - 1);
   for (let k = Math.min(body.length, suffix.length); k > 0; k--) {
+    // A copy of suffix[0..k) ends the body only if their last characters agree: most k stop here,
+    // before the two slices and the regular expression below (this runs on every answer).
+    if (suffix.charCodeAt(k - 1) !== last) continue;
     if (!endsSuffixLine(suffix, k) || !body.endsWith(suffix.slice(0, k))) continue;
     const before = body.slice(0, body.length - k);
     const overlap = suffix.slice(0, k);
