@@ -120,9 +120,14 @@ app.post('/v2/completions', (req, reply) => {
     });
   if (rung === 'client') {
     const prompt = renderFimTemplate(DEEPSEEK.text, options.prefix ?? '', options.suffix ?? '');
+    // A client that leaves takes the upstream request with it, as in every other target.
+    const left = new AbortController();
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) left.abort();
+    });
     const stream = backend.streamFim(
       { model: 'coder', prompt, maxTokens: 256, temperature, stop: ['\n', ...DEEPSEEK.stop] },
-      new AbortController().signal,
+      left.signal,
     );
     (async () => {
       let text = '';
