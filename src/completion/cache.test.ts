@@ -81,6 +81,11 @@ describe('CompletionCache exact reuse', () => {
   });
 });
 
+/** Typed-through look-up as the engine makes it: the document's key first, then the position. */
+function typedAt(cache: CompletionCache, model: string, prefix: string, suffix: string) {
+  return cache.typedThrough(cache.documentKey(model, suffix), prefix);
+}
+
 describe('CompletionCache typed-through reuse', () => {
   const prefix = 'def add(a, b):\n    ';
   const suffix = '\n\nprint(add(1, 2))\n';
@@ -88,67 +93,67 @@ describe('CompletionCache typed-through reuse', () => {
 
   function primed(): CompletionCache {
     const cache = new CompletionCache(100, 60_000);
-    cache.remember('coder', prefix, suffix, suggestion);
+    cache.remember(cache.documentKey('coder', suffix), prefix, suggestion);
     return cache;
   }
 
   it('returns the rest of the suggestion when the user typed its beginning', () => {
-    expect(primed().typedThrough('coder', `${prefix}ret`, suffix)).toEqual({ text: 'urn a + b', typed: 3 });
-    expect(primed().typedThrough('coder', `${prefix}return a + `, suffix)).toEqual({ text: 'b', typed: 11 });
+    expect(typedAt(primed(), 'coder', `${prefix}ret`, suffix)).toEqual({ text: 'urn a + b', typed: 3 });
+    expect(typedAt(primed(), 'coder', `${prefix}return a + `, suffix)).toEqual({ text: 'b', typed: 11 });
   });
 
   it('does not reuse when the typed text diverges from the suggestion', () => {
-    expect(primed().typedThrough('coder', `${prefix}rex`, suffix)).toBeUndefined();
+    expect(typedAt(primed(), 'coder', `${prefix}rex`, suffix)).toBeUndefined();
   });
 
   it('does not reuse when nothing was typed or the whole suggestion was typed', () => {
-    expect(primed().typedThrough('coder', prefix, suffix)).toBeUndefined();
-    expect(primed().typedThrough('coder', `${prefix}${suggestion}`, suffix)).toBeUndefined();
-    expect(primed().typedThrough('coder', `${prefix}${suggestion}x`, suffix)).toBeUndefined();
+    expect(typedAt(primed(), 'coder', prefix, suffix)).toBeUndefined();
+    expect(typedAt(primed(), 'coder', `${prefix}${suggestion}`, suffix)).toBeUndefined();
+    expect(typedAt(primed(), 'coder', `${prefix}${suggestion}x`, suffix)).toBeUndefined();
   });
 
   it('does not reuse when the text before the remembered prefix changed', () => {
-    expect(primed().typedThrough('coder', `# x\n${prefix}ret`, suffix)).toBeUndefined();
-    expect(primed().typedThrough('coder', 'def add(a, b):\nret', suffix)).toBeUndefined();
+    expect(typedAt(primed(), 'coder', `# x\n${prefix}ret`, suffix)).toBeUndefined();
+    expect(typedAt(primed(), 'coder', 'def add(a, b):\nret', suffix)).toBeUndefined();
   });
 
   it('does not reuse when the suffix differs', () => {
-    expect(primed().typedThrough('coder', `${prefix}ret`, `${suffix}x`)).toBeUndefined();
-    expect(primed().typedThrough('coder', `${prefix}ret`, '')).toBeUndefined();
+    expect(typedAt(primed(), 'coder', `${prefix}ret`, `${suffix}x`)).toBeUndefined();
+    expect(typedAt(primed(), 'coder', `${prefix}ret`, '')).toBeUndefined();
   });
 
   it('does not reuse another model’s suggestion', () => {
-    expect(primed().typedThrough('other', `${prefix}ret`, suffix)).toBeUndefined();
+    expect(typedAt(primed(), 'other', `${prefix}ret`, suffix)).toBeUndefined();
   });
 
   it('ignores empty suggestions', () => {
     const cache = new CompletionCache(100, 60_000);
-    cache.remember('coder', prefix, suffix, '');
-    expect(cache.typedThrough('coder', `${prefix}r`, suffix)).toBeUndefined();
+    cache.remember(cache.documentKey('coder', suffix), prefix, '');
+    expect(typedAt(cache, 'coder', `${prefix}r`, suffix)).toBeUndefined();
   });
 
   it('uses the newest suggestion for the same prefix', () => {
     const cache = primed();
-    cache.remember('coder', prefix, suffix, 'raise ValueError()');
-    expect(cache.typedThrough('coder', `${prefix}r`, suffix)).toEqual({
+    cache.remember(cache.documentKey('coder', suffix), prefix, 'raise ValueError()');
+    expect(typedAt(cache, 'coder', `${prefix}r`, suffix)).toEqual({
       text: 'aise ValueError()',
       typed: 1,
     });
-    expect(cache.typedThrough('coder', `${prefix}ret`, suffix)).toBeUndefined();
+    expect(typedAt(cache, 'coder', `${prefix}ret`, suffix)).toBeUndefined();
   });
 
   it('keeps suggestions for several positions in one document', () => {
     const cache = primed();
-    cache.remember('coder', `${prefix}x = 1\n    `, suffix, 'y = 2');
-    expect(cache.typedThrough('coder', `${prefix}ret`, suffix)).toEqual({ text: 'urn a + b', typed: 3 });
-    expect(cache.typedThrough('coder', `${prefix}x = 1\n    y`, suffix)).toEqual({ text: ' = 2', typed: 1 });
+    cache.remember(cache.documentKey('coder', suffix), `${prefix}x = 1\n    `, 'y = 2');
+    expect(typedAt(cache, 'coder', `${prefix}ret`, suffix)).toEqual({ text: 'urn a + b', typed: 3 });
+    expect(typedAt(cache, 'coder', `${prefix}x = 1\n    y`, suffix)).toEqual({ text: ' = 2', typed: 1 });
   });
 
   it('forgets suggestions after ttlMs', async () => {
     const cache = new CompletionCache(100, 150);
-    cache.remember('coder', prefix, suffix, suggestion);
+    cache.remember(cache.documentKey('coder', suffix), prefix, suggestion);
     await new Promise((r) => setTimeout(r, 250));
-    expect(cache.typedThrough('coder', `${prefix}ret`, suffix)).toBeUndefined();
+    expect(typedAt(cache, 'coder', `${prefix}ret`, suffix)).toBeUndefined();
   });
 });
 
@@ -158,7 +163,7 @@ describe('CompletionCache with maxEntries 0', () => {
     const key = cache.key(base);
     cache.set(key, answer);
     expect(cache.get(key)).toBeUndefined();
-    cache.remember('coder', 'a', '', 'bcd');
-    expect(cache.typedThrough('coder', 'ab', '')).toBeUndefined();
+    cache.remember(cache.documentKey('coder', ''), 'a', 'bcd');
+    expect(typedAt(cache, 'coder', 'ab', '')).toBeUndefined();
   });
 });

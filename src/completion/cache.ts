@@ -77,21 +77,26 @@ export class CompletionCache {
     this.exact?.set(key, answer);
   }
 
-  private documentKey(model: string, suffix: string): string {
+  /**
+   * The key of a position's document for typed-through reuse: the model and everything after the
+   * cursor. A hash of the whole suffix (it can be most of a long file), so a request computes it
+   * once and passes it to both {@link typedThrough} and {@link remember}; '' with the cache off.
+   */
+  documentKey(model: string, suffix: string): string {
+    if (!this.recent) return '';
     return digest([model, suffix]);
   }
 
   /** Remembers a suggestion given at `prefix` so typing through it can reuse the rest. */
-  remember(model: string, prefix: string, suffix: string, text: string): void {
+  remember(documentKey: string, prefix: string, text: string): void {
     if (!this.recent || text.length === 0) return;
-    const k = this.documentKey(model, suffix);
-    const list = this.recent.get(k) ?? [];
+    const list = this.recent.get(documentKey) ?? [];
     const next = [{ prefix, text }, ...list.filter((e) => e.prefix !== prefix)].slice(0, RECENT_PER_DOCUMENT);
-    this.recent.set(k, next);
+    this.recent.set(documentKey, next);
   }
 
-  typedThrough(model: string, prefix: string, suffix: string): TypedThroughHit | undefined {
-    const list = this.recent?.get(this.documentKey(model, suffix));
+  typedThrough(documentKey: string, prefix: string): TypedThroughHit | undefined {
+    const list = this.recent?.get(documentKey);
     if (!list) return undefined;
     for (const e of list) {
       if (prefix.length <= e.prefix.length || !prefix.startsWith(e.prefix)) continue;

@@ -141,6 +141,8 @@ interface PromptSlot {
   group: ModelGroup;
   prompt: BuiltPrompt;
   cacheKey?: string;
+  /** The typed-through document key (a hash of the whole suffix): once per model, read twice. */
+  documentKey?: string;
 }
 
 /** What the generate stage got from a model. */
@@ -390,6 +392,12 @@ export class CompletionEngine {
     return slot.cacheKey;
   }
 
+  private documentKey(run: Run, group: ModelGroup): string {
+    const slot = this.slotFor(run, group);
+    slot.documentKey ??= this.deps.cache.documentKey(group.name, run.job.input.suffix);
+    return slot.documentKey;
+  }
+
   // ---- 2. look up: cache, typed-through ---------------------------------------------------------
 
   private lookUp(run: Run): CompletionOutcome | undefined {
@@ -400,7 +408,7 @@ export class CompletionEngine {
       run.notes.cache = 'hit';
       return this.reuse(run, hit.text, 'cache', hit.filters);
     }
-    const typed = cache.typedThrough(model.name, job.input.prefix, job.input.suffix);
+    const typed = cache.typedThrough(this.documentKey(run, model), job.input.prefix);
     if (typed) {
       run.notes.cache = 'typed_through';
       return this.reuse(run, typed.text, 'typed_through', []);
@@ -535,7 +543,7 @@ export class CompletionEngine {
     // A deadline's partial answer is not what the model would say given time: not cached.
     if (g.source === 'model') {
       cache.set(this.cacheKey(run, g.group), { text: filtered.text, filters: hits });
-      cache.remember(g.group.name, input.prefix, input.suffix, filtered.text);
+      cache.remember(this.documentKey(run, g.group), input.prefix, filtered.text);
     }
     if (this.deps.logCode) run.job.log.info({ raw: g.raw, text: filtered.text }, 'completion text');
     return {
