@@ -90,6 +90,8 @@ export interface FakeModel {
   /** Status answered by the cheap metadata endpoints (/v1/models, /api/tags, /health). */
   healthStatus: number;
   waitForRequests(n: number, timeoutMs: number): Promise<void>;
+  /** Resolves once `streams[index]` exists: the generation request has reached the model. */
+  waitForStreamStart(index: number, timeoutMs: number): Promise<StreamRecord>;
   /** Resolves once `streams[index]` has finished or seen its client close. */
   waitForStreamEnd(index: number, timeoutMs: number): Promise<StreamRecord>;
   reset(): void;
@@ -508,6 +510,7 @@ export async function startFakeModel(opts: FakeModelOptions = {}): Promise<FakeM
       chunkWrittenAt: [],
     };
     streams.push(record);
+    notify(streamWaiters);
     const fault = script.fault;
     const interChunkMs = script.interChunkMs ?? 0;
     let pending: NodeJS.Timeout | undefined;
@@ -764,6 +767,15 @@ export async function startFakeModel(opts: FakeModelOptions = {}): Promise<FakeM
         timeoutMs,
         () => `${n} requests (got ${requests.length})`,
       );
+    },
+    async waitForStreamStart(index, timeoutMs) {
+      await waitFor(
+        streamWaiters,
+        () => streams[index] !== undefined,
+        timeoutMs,
+        () => `stream ${index} to start`,
+      );
+      return streams[index]!;
     },
     async waitForStreamEnd(index, timeoutMs) {
       const ended = () => {
