@@ -1,6 +1,7 @@
 import { Counter, Histogram, Registry } from 'prom-client';
 import { extensionV2Body, extensionV2Schema } from '../src/completion/api/extension-v2.js';
 import { sseDecoder } from '../src/models/http.js';
+import { extensionBody } from '../test/support/extension-body.js';
 import { median } from './lib/stats.js';
 
 /**
@@ -97,33 +98,7 @@ results.push(
 );
 
 const PREFIX = 'import os\n\ndef home():\n'.padEnd(8600, '# line of code\n');
-const v2Body = {
-  headers: { ide: 'vscode', 'ide-version': '1.2.0', 'host-ip': '10.0.0.5', 'api-key': 'eyJhbGciOi.x.y' },
-  model: 'fastertransformer',
-  temperature: 0.1,
-  stop: [],
-  completion_id: '7-3fa85f6457174562',
-  prompt_options: {
-    prefix: PREFIX,
-    suffix: '\n\nprint(home())\n',
-    cursor_line_prefix: '',
-    cursor_line_suffix: '',
-  },
-  language_id: 'python',
-  beta_mode: false,
-  calculate_hide_score: {
-    is_whitespace_after_cursor: true,
-    prefix: PREFIX,
-    document_length: 8616,
-    prompt_end_pos: 8600,
-  },
-  file_project_path: '',
-  project_path: '',
-  code_path: '',
-  user_id: '',
-  git_path: '',
-  repo: 'myproject',
-};
+const v2Body = extensionBody(PREFIX, '\n\nprint(home())\n');
 // Fresh objects from JSON.parse, as the route gets them: one reused object measures a warmer cache.
 const v2Json = JSON.stringify(v2Body);
 const v2Bodies = Array.from({ length: 256 }, () => JSON.parse(v2Json) as unknown);

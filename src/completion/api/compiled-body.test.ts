@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { compileFn } from 'zod/v4/core';
+import { extensionBody } from '../../../test/support/extension-body.js';
 import { codeCompletionBody, codeCompletionSchema } from './code-completion.js';
 import { extensionV2Body, extensionV2Schema } from './extension-v2.js';
 import { openAiCompletionBody, openAiCompletionSchema } from './openai.js';
@@ -240,34 +241,6 @@ describe.each(SCHEMAS)('%s body: compiled parse = zod', (_name, runtime, compile
     expect(refused).toBeGreaterThan(150);
   });
 });
-
-/** What the extension 1.2.x sends (docs/protocol.md §4.2, test/support/shenma.ts). */
-function extensionBody(prefix: string, suffix: string) {
-  return {
-    headers: { ide: 'vscode', 'ide-version': '1.2.0', 'host-ip': '10.0.0.5', 'api-key': 'eyJhbGciOi.x.y' },
-    model: 'fastertransformer',
-    temperature: 0.1,
-    stop: [],
-    completion_id: '7-3fa85f6457174562',
-    prompt_options: { prefix, suffix, cursor_line_prefix: '    return ', cursor_line_suffix: '' },
-    language_id: 'python',
-    beta_mode: false,
-    calculate_hide_score: {
-      is_whitespace_after_cursor: true,
-      prefix,
-      document_length: prefix.length + suffix.length,
-      prompt_end_pos: prefix.length,
-      previous_label: 0,
-      previous_label_timestamp: 1_700_000_000_000,
-    },
-    file_project_path: '',
-    project_path: '',
-    code_path: '',
-    user_id: '',
-    git_path: '',
-    repo: 'myproject',
-  };
-}
 
 const PREFIX = 'import os\n\ndef home():\n'.padEnd(8600, '# line of code\n');
 
