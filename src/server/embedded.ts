@@ -72,6 +72,17 @@ export interface EmbeddedServer {
  * unknown path cannot be used to make the server read a large body.
  */
 const DEFAULT_BODY_LIMIT = 64 * 1024;
+/**
+ * FATAL lines PostgreSQL writes in normal operation: a connection tried while it starts, recovers
+ * after a crash or stops (the readiness poll, Shenma's own shutdown). Not an operator's business.
+ */
+const ROUTINE_SERVER_LINE =
+  /the database system is (starting up|shutting down|in recovery mode|not yet accepting connections)|terminating connection due to administrator command/;
+
+/** The embedded server's own log lines: its failures are an operator's business, its routine lines are not. */
+export function serverLogLevel(line: string): 'warn' | 'debug' {
+  return /\b(PANIC|FATAL|ERROR)\b/.test(line) && !ROUTINE_SERVER_LINE.test(line) ? 'warn' : 'debug';
+}
 
 /**
  * Every role but ops (which the server itself mounts): a role left out here fails `tsc`. Identity
@@ -141,11 +152,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
           { pgdata, reason },
           `the embedded database is in ${pgdata}, outside the data directory: ${reason}`,
         ),
-      // The server's own log: its failures are an operator's business, its routine lines are not.
-      onServerLog: (line) => {
-        if (/\b(PANIC|FATAL|ERROR)\b/.test(line)) log.warn({ postgres: line }, 'embedded database');
-        else log.debug({ postgres: line }, 'embedded database');
-      },
+      onServerLog: (line) => log[serverLogLevel(line)]({ postgres: line }, 'embedded database'),
     });
   } catch (err) {
     await starting.close();

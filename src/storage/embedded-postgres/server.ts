@@ -206,9 +206,13 @@ async function startCluster(
   let log = '';
   child.stderr!.setEncoding('utf8');
   (child.stderr as NodeJS.ReadableStream & { unref?(): void }).unref?.();
+  // A line can span two reads: only whole lines are passed on.
+  let partial = '';
   child.stderr!.on('data', (chunk: string) => {
     log = (log + chunk).slice(-8000);
-    for (const line of chunk.split('\n')) if (line.trim()) opts.onLog?.(line);
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) if (line.trim()) opts.onLog?.(line);
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; log: string }>(
     (resolve) => {
