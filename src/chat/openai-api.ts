@@ -11,7 +11,7 @@ import type { ChatChunk } from '../models/index.js';
 import { CompletionAggregator } from './aggregate.js';
 import { ChatStreamError } from './errors.js';
 import type { ChatEvent, ChatService } from './service.js';
-import { SseWriter, WRITTEN } from './sse.js';
+import { SseWriter } from './sse.js';
 import type { ChatContext, ChatMessage } from './types.js';
 
 /**
@@ -76,7 +76,7 @@ async function streamAnswer(
         }
         if (payloads.length > 0) {
           const written = sse().dataMany(payloads);
-          if (written !== WRITTEN) await written;
+          if (written) await written;
         }
       } else sse().end('[DONE]');
       if (writer?.closed) break;

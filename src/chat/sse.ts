@@ -14,11 +14,11 @@ export const SSE_HEADERS: OutgoingHttpHeaders = {
 };
 
 /**
- * What a write returns when the socket took it all: one shared, settled promise instead of a new
- * one per event. A caller on a per-chunk path can compare against it and skip the `await` (an
- * await of a settled promise still costs a turn of the microtask queue).
+ * What every write returns: nothing when the socket took it all, else a promise that settles on
+ * 'drain' or on the client leaving. A caller awaits only a promise: an await of anything costs a
+ * turn of the microtask queue, once per batch of a stream.
  */
-export const WRITTEN: Promise<void> = Promise.resolve();
+export type Written = Promise<void> | undefined;
 
 export class SseWriter {
   private committed = false;
@@ -48,10 +48,9 @@ export class SseWriter {
     if (typeof header === 'string') header.charCodeAt(0);
   }
 
-  private write(text: string): Promise<void> {
+  private write(text: string): Written {
     this.commit();
-    if (this.closed) return WRITTEN;
-    if (this.res.write(text)) return WRITTEN;
+    if (this.closed || this.res.write(text)) return undefined;
     return new Promise((resolve) => {
       const done = () => {
         this.res.off('drain', done);
@@ -64,7 +63,7 @@ export class SseWriter {
   }
 
   /** `data: <payload>\n\n`; payloads here are single-line JSON or `[DONE]`. */
-  data(payload: string): Promise<void> {
+  data(payload: string): Written {
     return this.write(`data: ${payload}\n\n`);
   }
 
@@ -72,8 +71,8 @@ export class SseWriter {
    * Several `data:` events in one socket write: the chunks of one upstream read go out together,
    * so a stream costs one write per read, not one per event. Nothing is written for an empty list.
    */
-  dataMany(payloads: readonly string[]): Promise<void> {
-    if (payloads.length === 0) return WRITTEN;
+  dataMany(payloads: readonly string[]): Written {
+    if (payloads.length === 0) return undefined;
     if (payloads.length === 1) return this.data(payloads[0]!);
     let text = '';
     for (const p of payloads) text += `data: ${p}\n\n`;
@@ -81,20 +80,20 @@ export class SseWriter {
   }
 
   /** `event: <name>` then `data: <payload>`: the typed events of the Responses and Anthropic APIs. */
-  event(name: string, payload: string): Promise<void> {
+  event(name: string, payload: string): Written {
     return this.write(`event: ${name}\ndata: ${payload}\n\n`);
   }
 
   /** Typed events, one socket write for all of them (as {@link dataMany}). */
-  events(list: readonly { type: string }[]): Promise<void> {
-    if (list.length === 0) return WRITTEN;
+  events(list: readonly { type: string }[]): Written {
+    if (list.length === 0) return undefined;
     let text = '';
     for (const e of list) text += `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
     return this.write(text);
   }
 
   /** A comment line: ignored by SSE clients, keeps idle proxies from closing the connection. */
-  comment(text: string): Promise<void> {
+  comment(text: string): Written {
     return this.write(`: ${text}\n\n`);
   }
 

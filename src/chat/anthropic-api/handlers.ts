@@ -135,7 +135,8 @@ async function streamMessage(
   // One socket write per batch; nothing (not even the headers) for an empty one.
   const write = async (batch: MessageEvent[]) => {
     const all = held.length > 0 ? [...held.splice(0), ...batch] : batch;
-    if (all.length > 0) await sse().events(all);
+    const written = all.length > 0 ? sse().events(all) : undefined;
+    if (written) await written;
   };
   try {
     for await (const event of events) {

@@ -220,7 +220,8 @@ async function streamResponse(
   };
   // One socket write per batch; nothing (not even the headers) for an empty one.
   const write = async (batch: ResponseEvent[]) => {
-    if (batch.length > 0) await sse().events(batch);
+    const written = batch.length > 0 ? sse().events(batch) : undefined;
+    if (written) await written;
   };
   try {
     await run(
