@@ -41,6 +41,21 @@ const get = (signal = never, via: Pool = pool) =>
   UpstreamResponse.send(via, { method: 'GET', path: '/' }, signal);
 
 describe('UpstreamResponse', () => {
+  it('hands out nothing more once its signal aborted, even bytes already queued', async () => {
+    handle = (res) => {
+      res.writeHead(200);
+      res.write('first');
+      res.write('second');
+      // The answer stays open: only the abort can end it.
+    };
+    const controller = new AbortController();
+    const body = await get(controller.signal);
+    // Wait until bytes are queued, then give up on the answer without reading them.
+    while (body.buffered === 0) await body.readable();
+    controller.abort(new Error('the client left'));
+    expect(() => takeChunk(body, controller.signal)).toThrow('the client left');
+  });
+
   it('pauses the socket for a slow reader and still delivers every byte', async () => {
     const total = 8 * 1024 * 1024;
     handle = (res) => {

@@ -169,6 +169,10 @@ export class UpstreamResponse implements Dispatcher.DispatchHandler {
   private abort(reason: Error): void {
     if (this.ended || this.error) return;
     if (this.controller) {
+      // The caller gave up on this answer: what is queued is not handed out after the abort (a
+      // failure from upstream, by contrast, comes after the bytes that arrived before it).
+      this.chunks.length = 0;
+      this.queued = 0;
       this.controller.abort(reason);
       return;
     }
