@@ -94,10 +94,10 @@ describe('StopDetector', () => {
   });
 
   it('multi-line before closers: the open statement ends at the first character of a line at its level', () => {
-    const d = feed(options('def f(xs):\n    total = sum(', ')\n    return total\n', 'multi'), [
-      '\n        x * 2\n        for x in xs\n    p',
-      'rint(total)\n',
-    ]);
+    const d = new StopDetector(options('def f(xs):\n    total = sum(', ')\n    return total\n', 'multi'));
+    expect(d.push('\n        x * 2\n        for x in xs\n    ')).toBe(false);
+    // Decided by the `p`, before the rest of its line arrives (it may never end).
+    expect(d.push('p')).toBe(true);
     expect(d.text()).toBe('\n        x * 2\n        for x in xs');
     expect(d.reason).toBe('closers');
   });
