@@ -31,6 +31,22 @@ function isRunning(pid: number): boolean {
   }
 }
 
+/**
+ * SIGKILLs a running `shenma start` and waits until its embedded PostgreSQL server (`pgdata`'s
+ * postmaster) has stopped by itself: no orphan is left once its Shenma is gone.
+ */
+async function killLeavingNoOrphan(
+  run: { child: { kill(signal: NodeJS.Signals): void }; exited: Promise<unknown> },
+  pgdata: string,
+) {
+  const postmaster = Number(readFileSync(path.join(pgdata, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  run.child.kill('SIGKILL');
+  expect(await run.exited).toBe('SIGKILL');
+  const deadline = Date.now() + 60_000;
+  while (isRunning(postmaster) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  expect(isRunning(postmaster)).toBe(false);
+}
+
 /** Streams one chat; resolves with whether the client saw it finish. */
 async function streamChat(url: string, token: string, requestId: string): Promise<boolean> {
   try {
@@ -91,13 +107,7 @@ describe('kill -9 during streaming chats', () => {
     const deadline = Date.now() + 60_000;
     while (finished.size < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     const pgdata = path.join(dir, 'state', 'pgdata');
-    const postmaster = Number(readFileSync(path.join(pgdata, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    first.child.kill('SIGKILL');
-    expect(await first.exited).toBe('SIGKILL');
-    // No orphan: the embedded PostgreSQL server stops by itself once its Shenma is gone.
-    const orphanDeadline = Date.now() + 60_000;
-    while (isRunning(postmaster) && Date.now() < orphanDeadline) await new Promise((r) => setTimeout(r, 100));
-    expect(isRunning(postmaster)).toBe(false);
+    await killLeavingNoOrphan(first, pgdata);
     await Promise.all(chats);
     expect(finished.size).toBeGreaterThanOrEqual(4);
     expect(finished.size).toBeLessThan(16);
@@ -160,12 +170,7 @@ describe('kill -9 with the cluster outside the data directory', () => {
     ]);
     await createUserToken('alice', dataDir, dir);
 
-    const postmaster = Number(readFileSync(path.join(pgdata, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    first.child.kill('SIGKILL');
-    expect(await first.exited).toBe('SIGKILL');
-    const orphanDeadline = Date.now() + 60_000;
-    while (isRunning(postmaster) && Date.now() < orphanDeadline) await new Promise((r) => setTimeout(r, 100));
-    expect(isRunning(postmaster)).toBe(false);
+    await killLeavingNoOrphan(first, pgdata);
     // The dead process's locks are still there, the data directory's and the cluster's.
     expect(existsSync(path.join(dataDir, 'pgdata.lock'))).toBe(true);
     expect(existsSync(path.join(path.dirname(pgdata), 'pgdata.lock'))).toBe(true);
@@ -177,11 +182,14 @@ describe('kill -9 with the cluster outside the data directory', () => {
     expect(existsSync(path.join(path.dirname(pgdata), 'pgdata.lock'))).toBe(false);
 
     // An admin command with no server running opens the database itself; the record leads it to
-    // the cluster even without SHENMA_CLUSTERS_DIR.
-    const list = runCli(['users', 'list', '--data-dir', dataDir], dir, { SHENMA_CLUSTERS_DIR: '' });
+    // the cluster even when SHENMA_CLUSTERS_DIR names another, empty place (the rule alone would
+    // look there and make a new cluster).
+    const elsewhere = path.join(dir, 'other-clusters');
+    const list = runCli(['users', 'list', '--data-dir', dataDir], dir, { SHENMA_CLUSTERS_DIR: elsewhere });
     children.push(list);
     expect(await list.exited).toBe(0);
     expect(list.output().out).toContain('alice');
     expect(existsSync(path.join(dataDir, 'pgdata'))).toBe(false);
+    expect(existsSync(elsewhere)).toBe(false);
   }, 180_000);
 });
