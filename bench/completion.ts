@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type DeployedShape, prepareDeployedShape } from './lib/deployed.js';
 import { type FakeControl, type Script, type StreamRecord, spawnFakeModel } from './lib/fake.js';
+import { LADDER_RUNGS } from './lib/floor-work.js';
 import { makePool, type PhaseResult, runPhase, sendOnce, type Target } from './lib/load.js';
 import { findNginx, startNginx } from './lib/nginx.js';
 import {
@@ -59,7 +60,6 @@ const USAGE = `usage: npm run bench:completion -- [--rounds N] [--measure-ms N] 
 const CONCURRENCIES = [1, 16, 64] as const;
 const THROUGHPUT_CLIENTS = 32;
 const HEADLINE_C = 16;
-const LADDER_RUNGS = ['fastify', 'client', 'engine'] as const;
 const MAX_REQUESTS_PER_PHASE = 100_000;
 const FAKE_TTFT_MS = 20;
 const FAKE_CHUNKS = 16;

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
-import { createParser } from 'eventsource-parser';
-import { postUpstream, proxyOptions, readJsonBody, serveAsChild } from './serve-child.js';
+import { type ExtensionBody, floorCompletion } from './floor-work.js';
+import { proxyOptions, readJsonBody, serveAsChild } from './serve-child.js';
 
 /**
  * The floor of a completion gateway in Node: the least any server must do that answers the
@@ -22,48 +22,18 @@ import { postUpstream, proxyOptions, readJsonBody, serveAsChild } from './serve-
 
 let counter = 0;
 
-interface ExtensionBody {
-  prompt_options?: { prefix?: string; suffix?: string };
-  temperature?: number;
-}
-
 const opts = proxyOptions();
 const server = createServer((req, res) =>
-  readJsonBody<ExtensionBody>(req, res, (body) => {
-    const options = body.prompt_options ?? {};
-    const prompt = `<|fim_prefix|>${options.prefix ?? ''}<|fim_suffix|>${options.suffix ?? ''}<|fim_middle|>`;
-    const payload = JSON.stringify({
-      model: 'coder',
-      prompt,
-      max_tokens: 256,
-      temperature: body.temperature ?? 0.1,
-      stop: ['\n', '<|endoftext|>'],
-      stream: true,
-    });
-    let text = '';
-    const parser = createParser({
-      onEvent(event) {
-        if (event.data === '[DONE]') return;
-        const parsed = JSON.parse(event.data) as { choices?: { text?: string }[] };
-        text += parsed.choices?.[0]?.text ?? '';
-      },
-    });
-    postUpstream(opts, '/v1/completions', payload, res, (ur) => {
-      ur.setEncoding('utf8');
-      ur.on('data', (chunk: string) => parser.feed(chunk));
-      ur.on('end', () => {
-        const reply = JSON.stringify({
-          id: `cmpl-${++counter}`,
-          object: 'text_completion',
-          choices: [{ index: 0, text, finish_reason: 'stop' }],
-        });
-        res.writeHead(200, {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(reply),
-        });
-        res.end(reply);
+  readJsonBody<ExtensionBody>(req, res, (body) =>
+    floorCompletion(opts, body, res, (text) => {
+      const reply = JSON.stringify({
+        id: `cmpl-${++counter}`,
+        object: 'text_completion',
+        choices: [{ index: 0, text, finish_reason: 'stop' }],
       });
-    });
-  }),
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(reply) });
+      res.end(reply);
+    }),
+  ),
 );
 serveAsChild(server, opts.port);

@@ -1,4 +1,3 @@
-import { createParser } from 'eventsource-parser';
 import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -15,7 +14,8 @@ import { clientLink, parseJsonBody } from '../../src/http/request.js';
 import { requestIdGenerator } from '../../src/http/request-id.js';
 import { createBackend, ModelRegistry, modelMetrics } from '../../src/models/index.js';
 import { loggerOptions } from '../../src/observability/logger.js';
-import { postUpstream, proxyOptions, serveAsChild } from './serve-child.js';
+import { type ExtensionBody, floorCompletion, LADDER_RUNGS, type LadderRung } from './floor-work.js';
+import { proxyOptions, serveAsChild } from './serve-child.js';
 
 /**
  * The rungs between the floor and Shenma (`bench:completion --ladder`): the same extension request
@@ -39,12 +39,10 @@ import { postUpstream, proxyOptions, serveAsChild } from './serve-child.js';
  * Prints `READY <url>`. Exits when stdin closes.
  */
 
-const RUNGS = ['fastify', 'client', 'engine'] as const;
-type Rung = (typeof RUNGS)[number];
-
 const rungArg = process.argv[process.argv.indexOf('--rung') + 1];
-if (!RUNGS.includes(rungArg as Rung)) throw new Error(`--rung must be one of ${RUNGS.join(', ')}`);
-const rung = rungArg as Rung;
+if (!LADDER_RUNGS.includes(rungArg as LadderRung))
+  throw new Error(`--rung must be one of ${LADDER_RUNGS.join(', ')}`);
+const rung = rungArg as LadderRung;
 // proxyOptions parses the shared options strictly; --rung is this file's own.
 process.argv.splice(process.argv.indexOf('--rung'), 2);
 const opts = proxyOptions();
@@ -87,11 +85,6 @@ const app = Fastify({
 });
 useDepthLimitedJson(app);
 
-interface ExtensionBody {
-  prompt_options?: { prefix?: string; suffix?: string };
-  temperature?: number;
-}
-
 app.post('/v2/completions', (req, reply) => {
   if (rung === 'engine') {
     const body = parseJsonBody(extensionV2Body, req.body);
@@ -122,9 +115,7 @@ app.post('/v2/completions', (req, reply) => {
     const prompt = renderFimTemplate(DEEPSEEK.text, options.prefix ?? '', options.suffix ?? '');
     // A client that leaves takes the upstream request with it, as in every other target.
     const left = new AbortController();
-    reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) left.abort();
-    });
+    clientLink(reply).onGone(() => left.abort());
     const stream = backend.streamFim(
       { model: 'coder', prompt, maxTokens: 256, temperature, stop: ['\n', ...DEEPSEEK.stop] },
       left.signal,
@@ -137,28 +128,7 @@ app.post('/v2/completions', (req, reply) => {
     return reply;
   }
   // fastify: the floor's own work, unchanged.
-  const prompt = `<|fim_prefix|>${options.prefix ?? ''}<|fim_suffix|>${options.suffix ?? ''}<|fim_middle|>`;
-  const payload = JSON.stringify({
-    model: 'coder',
-    prompt,
-    max_tokens: 256,
-    temperature,
-    stop: ['\n', '<|endoftext|>'],
-    stream: true,
-  });
-  let text = '';
-  const parser = createParser({
-    onEvent(event) {
-      if (event.data === '[DONE]') return;
-      const parsed = JSON.parse(event.data) as { choices?: { text?: string }[] };
-      text += parsed.choices?.[0]?.text ?? '';
-    },
-  });
-  postUpstream(opts, '/v1/completions', payload, reply.raw, (ur) => {
-    ur.setEncoding('utf8');
-    ur.on('data', (chunk: string) => parser.feed(chunk));
-    ur.on('end', () => answer(text));
-  });
+  floorCompletion(opts, req.body as ExtensionBody, reply.raw, answer);
   return reply;
 });
 
