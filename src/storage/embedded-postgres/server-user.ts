@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
-import { EmbeddedPostgresUnavailableError } from './binaries.js';
+import { EmbeddedPostgresUnavailableError } from './errors.js';
 
 const run = promisify(execFile);
 

@@ -42,7 +42,6 @@ import { blockingDirectory, chooseServerUser, type ServerUser } from './server-u
 export const DATABASE_USER = 'shenma';
 const DATABASE_NAME = 'postgres';
 const SOCKET_PORT = 5432;
-/** sockaddr_un.sun_path is 108 bytes on Linux (104 on macOS), with its terminating NUL. */
 const READY_TIMEOUT_MS = 60_000;
 const PREVIOUS_SERVER_WAIT_MS = 30_000;
 
@@ -83,8 +82,6 @@ export interface StartOptions {
   /** Server log lines (stderr), for the caller's logger. */
   onLog?: (line: string) => void;
 }
-
-export { EmbeddedPostgresError } from './errors.js';
 
 /** Starts the data directory's server (creating the cluster on first use); call with the data-dir lock held. */
 export async function startEmbeddedPostgres(opts: StartOptions): Promise<EmbeddedPostgres> {
