@@ -112,7 +112,7 @@ app.post('/v2/completions', (req, reply) => {
       choices: [{ index: 0, text, finish_reason: 'stop' }],
     });
   if (rung === 'client') {
-    const prompt = renderFimTemplate(DEEPSEEK.text, options.prefix ?? '', options.suffix ?? '');
+    const prompt = renderFimTemplate(DEEPSEEK, options.prefix ?? '', options.suffix ?? '');
     // A client that leaves takes the upstream request with it, as in every other target.
     const left = new AbortController();
     clientLink(reply).onGone(() => left.abort());

@@ -244,7 +244,7 @@ describe('buildPrompt budget properties', () => {
           );
           const template = FIM_TEMPLATES[family];
           const overhead = createEstimateCounter(charsPerToken, template.specialTokens).count(
-            renderFimTemplate(template.text, '', ''),
+            renderFimTemplate(template, '', ''),
           );
           expect(built.promptTokens).toBeLessThanOrEqual(Math.max(contextWindow - maxTokens, overhead));
           expect(prefix.endsWith(built.usedPrefix)).toBe(true);

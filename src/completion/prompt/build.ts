@@ -62,7 +62,7 @@ export function buildPrompt(
   const specialTokens = template?.specialTokens ?? NO_TOKENS;
   const counter = createEstimateCounter(model.charsPerToken, specialTokens);
   // In suffix mode the backend applies the same tags itself, so they still cost tokens.
-  const templateOverhead = template ? counter.count(renderFimTemplate(template.text, '', '')) : 0;
+  const templateOverhead = template ? counter.count(renderFimTemplate(template, '', '')) : 0;
 
   const lineBreak = documentLineBreak(input.prefix, input.suffix);
   const formatted = input.snippets.map((snippet) => ({
@@ -103,7 +103,7 @@ export function buildPrompt(
   };
 
   if (model.fim === 'template' && template) {
-    const prompt = renderFimTemplate(template.text, prefixPart, kept.suffix);
+    const prompt = renderFimTemplate(template, prefixPart, kept.suffix);
     return { prompt, promptTokens: counter.count(prompt), ...common };
   }
   return {

@@ -55,12 +55,14 @@ describe('customFimTemplate', () => {
 
 describe('renderFimTemplate', () => {
   it('keeps replacement patterns and placeholders in user text literal', () => {
-    expect(renderFimTemplate('<A>{prefix}<B>{suffix}<C>', 'x = "$&{suffix}"', "$'")).toBe(
+    expect(renderFimTemplate(customFimTemplate('<A>{prefix}<B>{suffix}<C>'), 'x = "$&{suffix}"', "$'")).toBe(
       '<A>x = "$&{suffix}"<B>$\'<C>',
     );
   });
 
   it('renders suffix-first templates in template order', () => {
-    expect(renderFimTemplate('[SUFFIX]{suffix}[PREFIX]{prefix}', 'P', 'S')).toBe('[SUFFIX]S[PREFIX]P');
+    expect(renderFimTemplate(customFimTemplate('[SUFFIX]{suffix}[PREFIX]{prefix}'), 'P', 'S')).toBe(
+      '[SUFFIX]S[PREFIX]P',
+    );
   });
 });

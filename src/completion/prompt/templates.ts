@@ -12,10 +12,12 @@ export interface FimTemplate {
   stop: readonly string[];
   /** Everything that must never reach the user (a superset of `stop`). */
   specialTokens: readonly string[];
+  /** `text` split at its placeholders, once, when the template is made. */
+  parts: readonly TemplatePart[];
 }
 
 function family(text: string, stop: readonly string[], extraSpecial: readonly string[] = []): FimTemplate {
-  return { text, stop, specialTokens: [...new Set([...stop, ...extraSpecial])] };
+  return { text, stop, specialTokens: [...new Set([...stop, ...extraSpecial])], parts: parseTemplate(text) };
 }
 
 const STARCODER_TAGS = ['<fim_prefix>', '<fim_suffix>', '<fim_middle>'] as const;
@@ -77,34 +79,22 @@ function parseTemplate(text: string): TemplatePart[] {
  * stop strings: they are the only tags we know the model was trained with.
  */
 export function customFimTemplate(text: string): FimTemplate {
-  const literals = parseTemplate(text)
+  const parts = parseTemplate(text);
+  const literals = parts
     .flatMap((part) => (part.kind === 'literal' ? [part.text.trim()] : []))
     .filter((literal) => literal !== '');
   const tokens = [...new Set(literals)];
-  return { text, stop: tokens, specialTokens: tokens };
+  return { text, stop: tokens, specialTokens: tokens, parts };
 }
 
 /**
  * Fills the placeholders. Splitting instead of `String.replace` keeps `$&`-style sequences in
  * user code literal, and placeholders inside the user's code are never expanded.
  */
-export function renderFimTemplate(template: string, prefix: string, suffix: string): string {
+export function renderFimTemplate(template: FimTemplate, prefix: string, suffix: string): string {
   let text = '';
-  for (const part of partsOf(template)) {
+  for (const part of template.parts) {
     text += part.kind === 'literal' ? part.text : part.kind === 'prefix' ? prefix : suffix;
   }
   return text;
-}
-
-/** Parsed templates by text: a model's template is the same string on every request. */
-const parsedTemplates = new Map<string, TemplatePart[]>();
-
-function partsOf(template: string): TemplatePart[] {
-  let parts = parsedTemplates.get(template);
-  if (!parts) {
-    if (parsedTemplates.size >= 64) parsedTemplates.clear();
-    parts = parseTemplate(template);
-    parsedTemplates.set(template, parts);
-  }
-  return parts;
 }
