@@ -32,10 +32,12 @@ import {
 } from './lib/proc.js';
 import { type Hotspot, monotonicUs, summariseProfile, type Window } from './lib/profile.js';
 import {
+  FIRST_TOKEN_SEGMENTS,
   type LoopDelay,
   readLoopDelay,
   resetLoopDelay,
   type ShenmaProcess,
+  type Spread,
   startShenma,
 } from './lib/shenma.js';
 import { fmt, median, percentile, signed, table } from './lib/stats.js';
@@ -49,7 +51,7 @@ import { fmt, median, percentile, signed, table } from './lib/stats.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-const USAGE = `usage: npm run bench:chat -- [--rounds N] [--measure-ms N] [--concurrency N] [--streams N] [--pin] [--skip-build] [--quick] [--profile] [--baseline DIR] [--skip-memory]
+const USAGE = `usage: npm run bench:chat -- [--rounds N] [--measure-ms N] [--concurrency N] [--streams N] [--pin] [--skip-build] [--quick] [--profile] [--baseline DIR] [--skip-memory] [--trace-first-token]
   --rounds N        interleaved rounds of the concurrency phase; numbers are medians over rounds (default 3)
   --measure-ms N    measured time per target per round (default 3000)
   --concurrency N   concurrent streams in the latency/CPU phase (default 100)
@@ -63,7 +65,9 @@ const USAGE = `usage: npm run bench:chat -- [--rounds N] [--measure-ms N] [--con
   --profile         run Shenma under \`node --cpu-prof\` and print its hottest functions (skews its numbers)
   --baseline DIR    also run the Shenma built in DIR (another checkout with its own dist/) as the row
                     \`shenma-base\`, embedded shape, in the same rounds: before → after from one run
-  --skip-memory     leave out the memory-per-stream phase (for quick before/after comparisons)`;
+  --skip-memory     leave out the memory-per-stream phase (for quick before/after comparisons)
+  --trace-first-token  also print where Shenma's time to first token goes at c=100, segment by segment
+                    (diagnostics channels in bench/lib/loop-delay.mjs; adds a little CPU to Shenma's rows)`;
 
 const MAX_REQUESTS_PER_PHASE = 100_000;
 /** The chat answer the fake streams: ~20 ms to first token, then 50 chunks a few ms apart. */
@@ -94,6 +98,7 @@ function options() {
       profile: { type: 'boolean' },
       baseline: { type: 'string' },
       'skip-memory': { type: 'boolean' },
+      'trace-first-token': { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
@@ -130,6 +135,7 @@ function options() {
     profile: values.profile ?? false,
     baseline: values.baseline,
     memory: !(values['skip-memory'] ?? false),
+    traceFirstToken: values['trace-first-token'] ?? false,
   };
 }
 
@@ -409,6 +415,7 @@ async function main() {
     config: shenmaConfig(fakeUrl, slots),
     dir: join(tmp, 'shenma'),
     loopDelay: true,
+    traceFirstToken: opts.traceFirstToken,
     ...(opts.profile ? { profileDir } : {}),
     ...(proxyCpus ? { cpus: proxyCpus } : {}),
   });
@@ -431,6 +438,7 @@ async function main() {
         dir: join(tmp, 'shenma-pg'),
         databaseUrl: shape.databaseUrl,
         loopDelay: true,
+        traceFirstToken: opts.traceFirstToken,
         ...(proxyCpus ? { cpus: proxyCpus } : {}),
       });
       progress(`shenma-pg ${deployed.url} (node pid ${deployed.child.pid}, PostgreSQL + Redis)`);
@@ -446,6 +454,7 @@ async function main() {
       config: shenmaConfig(fakeUrl, slots),
       dir: join(tmp, 'shenma-base'),
       loopDelay: true,
+      traceFirstToken: opts.traceFirstToken,
       ...(proxyCpus ? { cpus: proxyCpus } : {}),
     });
     progress(`shenma-base ${baseline.url} (node pid ${baseline.child.pid}, built in ${opts.baseline})`);
@@ -736,6 +745,7 @@ async function main() {
   log(
     '  a delay near the 10 ms sampling period or above means the loop was saturated: every stream waited for it',
   );
+  if (opts.traceFirstToken) printFirstTokenTrace(loopDelays, C);
 
   log();
   const directC1 = percentile(unloaded.get('direct')?.ttfts ?? [], 50);
@@ -947,3 +957,29 @@ main().then(
     process.exit(1);
   },
 );
+
+/** `--trace-first-token`: each segment's p50/p90/p99 for every Shenma row, median over rounds. */
+function printFirstTokenTrace(loopDelays: Map<string, LoopDelay[]>, C: number): void {
+  const traced = [...loopDelays].filter(([, rounds]) => rounds.some((d) => d.firstToken));
+  if (traced.length === 0) {
+    log('First-token trace: no stream was traced (does this build still call its model with undici?)');
+    return;
+  }
+  log();
+  log(`Where Shenma's time to first token goes at c=${C} (bench/lib/loop-delay.mjs; ms, median over rounds)`);
+  const rows: string[][] = [];
+  for (const [name, rounds] of traced) {
+    const traces = rounds.flatMap((d) => (d.firstToken ? [d.firstToken] : []));
+    for (const segment of FIRST_TOKEN_SEGMENTS) {
+      const at = (q: keyof Spread) => fmt(median(traces.map((t) => t[segment][q])), 2);
+      rows.push([name, segment, at('p50'), at('p90'), at('p99')]);
+    }
+  }
+  log(table(['target', 'segment', 'p50', 'p90', 'p99'], rows));
+  log('  own = request start → upstream request created (routing, auth, validation, hooks)');
+  log("  undici = created → headers written (waiting for a connection, or undici's idle-socket check)");
+  log("  model = headers written → the model's headers arrive (its first token and both hops)");
+  log(
+    '  reply = model headers → first write to the client; turn = a 7 ms timer → the setImmediate it schedules',
+  );
+}

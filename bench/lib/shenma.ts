@@ -26,6 +26,8 @@ export interface StartShenmaOptions {
   profileDir?: string;
   /** Preload bench/lib/loop-delay.mjs and serve the event-loop delay on a port of its own. */
   loopDelay?: boolean;
+  /** With `loopDelay`: the probe also traces where each request's time to its first write goes. */
+  traceFirstToken?: boolean;
 }
 
 export async function startShenma(o: StartShenmaOptions): Promise<ShenmaProcess> {
@@ -77,7 +79,14 @@ export async function startShenma(o: StartShenmaOptions): Promise<ShenmaProcess>
     ],
     cwd: o.root,
     ...(o.cpus ? { cpus: o.cpus } : {}),
-    ...(loopDelayPort ? { env: { BENCH_LOOP_DELAY_PORT: String(loopDelayPort) } } : {}),
+    ...(loopDelayPort
+      ? {
+          env: {
+            BENCH_LOOP_DELAY_PORT: String(loopDelayPort),
+            ...(o.traceFirstToken ? { BENCH_FIRST_TOKEN_TRACE: '1' } : {}),
+          },
+        }
+      : {}),
   });
   // Ready when /healthz says ok: the bench logs at warn, so the "listening" line (info) is not printed,
   // and while the embedded database is created /healthz answers "starting".
@@ -115,7 +124,13 @@ export interface LoopDelay {
   p99: number;
   max: number;
   mean: number;
+  /** `--trace-first-token`: per segment, ms (see bench/lib/loop-delay.mjs). */
+  firstToken?: FirstTokenTrace;
 }
+
+export type Spread = { p50: number; p90: number; p99: number };
+export const FIRST_TOKEN_SEGMENTS = ['own', 'undici', 'model', 'reply', 'turn'] as const;
+export type FirstTokenTrace = { streams: number } & Record<(typeof FIRST_TOKEN_SEGMENTS)[number], Spread>;
 
 /** Clears the probe's histogram (start of a measured phase). */
 export async function resetLoopDelay(url: string | undefined): Promise<void> {
