@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { splitInto } from '../test/fake-model/server.js';
 import { summariseProfile } from './lib/profile.js';
 import { median } from './lib/stats.js';
 import { COMPLETION_TEXT, extensionBody, newStreamId } from './lib/workload.js';
@@ -38,17 +39,8 @@ const cpuUs = () => {
   return u.user + u.system;
 };
 
-/**
- * The model's answer in `bench:completion`, in the pieces its fake streams: `--chunks 16` splits
- * the text into pieces of ceil(length / 16) characters (test/fake-model/main.ts), 14 for this text.
- */
-const BENCH_PIECES = (() => {
-  const chars = Array.from(COMPLETION_TEXT);
-  const size = Math.ceil(chars.length / 16);
-  const pieces: string[] = [];
-  for (let at = 0; at < chars.length; at += size) pieces.push(chars.slice(at, at + size).join(''));
-  return pieces;
-})();
+/** The model's answer in `bench:completion`, in the pieces its fake streams (`--chunks 16`). */
+const BENCH_PIECES = splitInto(COMPLETION_TEXT, 16);
 const BENCH_IN_FLIGHT = 16;
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { type Script, startFakeModel } from './server.js';
+import { type Script, splitInto, startFakeModel } from './server.js';
 
 /**
  * Fake model server as a process, for benchmarks:
@@ -17,14 +17,6 @@ function intOption(value: string | undefined, name: string, fallback: number): n
   if (!Number.isInteger(n) || n < 0)
     throw new Error(`--${name} must be a non-negative integer, got "${value}"`);
   return n;
-}
-
-function splitInto(text: string, count: number): string[] {
-  const points = Array.from(text);
-  const size = Math.max(1, Math.ceil(points.length / count));
-  const pieces: string[] = [];
-  for (let i = 0; i < points.length; i += size) pieces.push(points.slice(i, i + size).join(''));
-  return pieces;
 }
 
 async function main() {

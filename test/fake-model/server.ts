@@ -102,6 +102,15 @@ export const epochMs = (): number => performance.timeOrigin + performance.now();
 
 export const DEFAULT_SCRIPT: Script = { chunks: ['fake', ' completion'] };
 
+/** `text` in `count` roughly equal pieces, never splitting a character (`--chunks` of main.ts). */
+export function splitInto(text: string, count: number): string[] {
+  const points = Array.from(text);
+  const size = Math.max(1, Math.ceil(points.length / count));
+  const pieces: string[] = [];
+  for (let i = 0; i < points.length; i += size) pieces.push(points.slice(i, i + size).join(''));
+  return pieces;
+}
+
 /** Counts content chunks written after `since` (epoch ms), e.g. after the caller aborted. */
 export function chunksWrittenSince(record: StreamRecord, since: number): number {
   return record.chunkWrittenAt.filter((t) => t > since).length;
