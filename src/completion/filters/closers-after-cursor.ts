@@ -212,9 +212,9 @@ export class ClosersScan {
    * copy of them, `after` following it. Not while the statement is open: there a line that
    * balances the brackets need not end it, and where it ends is decided by the lines after it.
    */
-  takesCopy(after: string, suffix: string): boolean {
+  takesCopy(after: string): boolean {
     if (this.#openStatementIndent !== undefined) return false;
-    return takesClosers(this.#text, after, this.#rest, this.#prefix, suffix, this.#language);
+    return takesClosers(this.#text, after, this.#rest, this.#prefix, this.#suffix, this.#language);
   }
 
   /**
@@ -252,7 +252,7 @@ export const closersAfterCursor: CompletionFilter = {
       if (verdict === 'statementEnd') return text.slice(0, lastCodeLineEnd);
       if (span === spans[0] || isBlank(span.text)) continue;
       lastCodeLineEnd = span.end;
-      if (scan.takesCopy(text.slice(span.end), ctx.suffix)) return text.slice(0, span.end);
+      if (scan.takesCopy(text.slice(span.end))) return text.slice(0, span.end);
     }
     return scan.endsWithStatement() ? text.slice(0, lastCodeLineEnd) : firstOnly;
   },

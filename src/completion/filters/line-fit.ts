@@ -1,4 +1,4 @@
-import { bracketBalance, indentWidth, isBlank, splitLines } from './code-lines.js';
+import { bracketBalance, indentWidth, isBlank, lastLineOf, splitLines } from './code-lines.js';
 
 /** How far back to look for the start of the statement the cursor line belongs to. */
 const STATEMENT_LOOKBACK_LINES = 30;
@@ -57,7 +57,7 @@ export function statementMisfit(
   lineSuffix: string,
   language?: string,
 ): number {
-  const cursorLine = prefix.slice(prefix.lastIndexOf('\n') + 1);
+  const cursorLine = lastLineOf(prefix);
   const above = lastLines(prefix, STATEMENT_LOOKBACK_LINES).slice(0, -1);
   const statement = bracketBalance(`${cursorLine}${answer}${lineSuffix}`, language);
   return (
