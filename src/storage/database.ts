@@ -4,6 +4,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { acquireDataDirLock } from './data-dir-lock.js';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres/server.js';
+import { makePassThroughDirs } from './embedded-postgres/server-user.js';
 import { sanitizingDialect } from './query-errors.js';
 import type { Tables } from './tables.js';
 
@@ -74,7 +75,7 @@ function newPool(config: pg.PoolConfig): pg.Pool {
 async function openEmbedded(opts: OpenDatabaseOptions): Promise<Database> {
   // Directories made above it only let others pass through: run as root, the server runs as
   // another user, which must reach the data directory (see embedded-postgres/server-user.ts).
-  await mkdir(dirname(opts.dataDir), { recursive: true, mode: 0o711 });
+  await makePassThroughDirs(dirname(opts.dataDir));
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
   // One Shenma process owns the data directory's server; a second one would start another
   // postmaster on the same cluster (PostgreSQL refuses) or stop the first one's.

@@ -205,3 +205,35 @@ describe('a record that does not add up', () => {
     );
   });
 });
+
+describe('directories Shenma makes above a new data directory', () => {
+  it('let the server user through even under shenma start’s umask, so the cluster stays in place', async (ctx) => {
+    ctx.skip(!runningAsRoot, ROOT_ONLY);
+    const dataDir = join(openTempDir('shenma-parents-'), 'new', 'a', 'state');
+    const clustersDir = join(openTempDir('shenma-clusters-'), 'clusters');
+    const relocated: string[] = [];
+    // `shenma start` runs with umask 077; mkdir alone would make the parents 0700.
+    const umask = process.umask(0o077);
+    let database: Database;
+    try {
+      database = await openDatabase({
+        dataDir,
+        clustersDir,
+        onRelocated: (pgdata) => relocated.push(pgdata),
+      });
+    } finally {
+      process.umask(umask);
+    }
+    try {
+      expect(relocated).toEqual([]);
+      expect(existsSync(join(dataDir, 'pgdata', 'PG_VERSION'))).toBe(true);
+      expect(existsSync(join(dataDir, 'pgdata.location'))).toBe(false);
+      expect(existsSync(clustersDir)).toBe(false);
+      for (const made of [dirname(dirname(dataDir)), dirname(dataDir)]) {
+        expect((await stat(made)).mode & 0o777).toBe(0o711);
+      }
+    } finally {
+      await database.close();
+    }
+  });
+});

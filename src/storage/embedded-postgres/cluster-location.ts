@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { chmod, chown, mkdir, readdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { EmbeddedPostgresError, EmbeddedPostgresUnavailableError } from './errors.js';
-import { blockingDirectory, type ServerUser } from './server-user.js';
+import { blockingDirectory, makePassThroughDirs, type ServerUser } from './server-user.js';
 
 /**
  * Where a data directory's cluster lives. Normally `<dataDir>/pgdata`. Run as root, the server runs
@@ -104,13 +104,8 @@ export async function prepareClusterHome(pgdata: string, user: ServerUser, reaso
     );
   try {
     if (!existsSync(home)) {
-      const missing: string[] = [];
-      for (let d = dirname(home); !existsSync(d); d = dirname(d)) missing.unshift(d);
-      for (const d of missing) {
-        // mkdir's mode passes through the umask; chmod makes it what is meant.
-        if (await mkdir(d, { mode: 0o711 }).then(() => true, ignoreExisting)) await chmod(d, 0o711);
-      }
-      await mkdir(home, { recursive: true, mode: 0o700 });
+      await makePassThroughDirs(dirname(home));
+      await mkdir(home, { mode: 0o700 });
       const s = await stat(home);
       if (s.gid !== user.gid) await chown(home, s.uid, user.gid);
       await chmod(home, 0o710);
@@ -176,9 +171,4 @@ async function holdsFiles(dir: string): Promise<boolean> {
     (names) => names.length > 0,
     () => false,
   );
-}
-
-function ignoreExisting(err: unknown): false {
-  if ((err as { code?: string }).code === 'EEXIST') return false;
-  throw err;
 }

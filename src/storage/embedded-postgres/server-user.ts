@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
@@ -119,4 +120,22 @@ export async function blockingDirectory(
     if ((s.mode & bits) === 0) return { path: d, mode: s.mode & 0o777 };
     if (dirname(d) === d) return undefined;
   }
+}
+
+/**
+ * Makes `dir` and its missing parents with mode 0711, so that the server's user can pass through
+ * them. mkdir's mode passes through the umask (`shenma start` sets 077), so each directory made is
+ * chmod-ed to what is meant; directories that already exist are left as they are.
+ */
+export async function makePassThroughDirs(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let d = dir; !existsSync(d); d = dirname(d)) missing.unshift(d);
+  for (const d of missing) {
+    if (await mkdir(d, { mode: 0o711 }).then(() => true, ignoreExisting)) await chmod(d, 0o711);
+  }
+}
+
+function ignoreExisting(err: unknown): false {
+  if ((err as { code?: string }).code === 'EEXIST') return false;
+  throw err;
 }
