@@ -41,6 +41,13 @@ import {
   startShenma,
 } from './lib/shenma.js';
 import { fmt, median, percentile, signed, table } from './lib/stats.js';
+import {
+  DEFAULT_WARM_UP,
+  describeWarmUp,
+  ONE_WINDOW,
+  WARM_WINDOW_MS,
+  warmUntilSteady,
+} from './lib/warm-up.js';
 
 /**
  * `npm run bench:chat`: what Shenma's streaming chat path (`POST /v1/chat/completions`, SSE) costs
@@ -524,7 +531,7 @@ async function main() {
   const shenmaStartRss = memMiB(shenma.pid, 'VmRSS');
   progress('every target streams the whole scripted answer');
 
-  // JIT warm-up of every path before anything is measured.
+  // JIT warm-up of every path before anything is measured: load until its CPU per chunk settles.
   const phase = (measureMs: number, warmupMs: number) => ({
     concurrency: C,
     warmupMs,
@@ -534,8 +541,15 @@ async function main() {
     fakePid: fakeChild.pid,
   });
   for (const t of targets) {
-    await fake.reset();
-    await runChatPhase(t, body, phase(opts.quick ? 800 : 1500, 0));
+    const w = await warmUntilSteady(
+      async () => {
+        await fake.reset();
+        const r = await runChatPhase(t, body, phase(opts.quick ? 800 : WARM_WINDOW_MS, 0));
+        return r.cpuMs === undefined ? undefined : { cpuMs: r.cpuMs, units: r.chunks };
+      },
+      t.pid && !opts.quick ? DEFAULT_WARM_UP : ONE_WINDOW,
+    );
+    if (t.pid) progress(`warm-up: ${describeWarmUp(t.name, w, 'chunk')}`);
   }
   progress('warmed up');
 

@@ -26,6 +26,13 @@ import { type Hotspot, monotonicUs, summariseProfile, type Window } from './lib/
 import { type ShenmaProcess, startShenma } from './lib/shenma.js';
 import { fmt, median, percentile, signed, table } from './lib/stats.js';
 import {
+  DEFAULT_WARM_UP,
+  describeWarmUp,
+  ONE_WINDOW,
+  WARM_WINDOW_MS,
+  warmUntilSteady,
+} from './lib/warm-up.js';
+import {
   COMPLETION_TEXT,
   extensionBody,
   newStreamId,
@@ -557,15 +564,22 @@ async function main() {
   const shenmaIdleHwm = memMiB(shenma.pid, 'VmHWM');
   const shenmaIdleRss = memMiB(shenma.pid, 'VmRSS');
 
-  // JIT warm-up of every path before anything is measured.
+  // JIT warm-up of every path before anything is measured: load until its CPU per request settles.
   for (const t of targets) {
-    await fake.reset();
-    await runPhase(t, {
-      concurrency: HEADLINE_C,
-      warmupMs: 0,
-      measureMs: Math.min(1500, opts.measureMs),
-      maxRequests: 20_000,
-    });
+    const w = await warmUntilSteady(
+      async () => {
+        await fake.reset();
+        const r = await runPhase(t, {
+          concurrency: HEADLINE_C,
+          warmupMs: 0,
+          measureMs: opts.quick ? 600 : WARM_WINDOW_MS,
+          maxRequests: 20_000,
+        });
+        return r.cpuMs === undefined ? undefined : { cpuMs: r.cpuMs, units: r.requests - r.errors };
+      },
+      t.pid && !opts.quick ? DEFAULT_WARM_UP : ONE_WINDOW,
+    );
+    if (t.pid) progress(`warm-up: ${describeWarmUp(t.name, w, 'request')}`);
   }
   progress('warmed up');
 
