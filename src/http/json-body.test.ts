@@ -55,6 +55,7 @@ describe('the JSON body parser', () => {
       body: req.body,
       proto: Object.getPrototypeOf(req.body) === Object.prototype,
     }));
+    app.post('/raw', async (req) => ({ body: req.body }));
     await app.ready();
   });
   afterAll(() => app.close());
@@ -86,6 +87,42 @@ describe('the JSON body parser', () => {
     const res = await post(JSON.stringify(body));
     expect(res.statusCode).toBe(200);
     expect(res.json().body).toEqual(body);
+  });
+
+  it("answers every body as Fastify's own parser does, poisoned keys in arrays and a BOM included", async () => {
+    const plain = Fastify();
+    plain.post('/raw', async (req) => ({ body: req.body }));
+    await plain.ready();
+    const cases = [
+      '{"a":[{"b":1},{"__proto__":{"admin":true}}]}',
+      '[{"x":{"constructor":{"prototype":{}}}}]',
+      '{"constructor":{"name":"not a prototype"}}',
+      '{"constructor":null,"__proto":1,"proto__":2}',
+      '\uFEFF{"a":1}',
+      '\uFEFF{"__proto__":{}}',
+      '"just a string"',
+      '42',
+      'null',
+      '{"a":1}trailing',
+      '{"a":"\\u0000 and \\ud83d\\ude00"}',
+      '{"\\u0063onstructor":{"prototype":1}}',
+    ];
+    try {
+      for (const payload of cases) {
+        const request = {
+          method: 'POST' as const,
+          url: '/raw',
+          headers: { 'content-type': 'application/json' },
+          payload,
+        };
+        const [ours, fastify] = await Promise.all([app.inject(request), plain.inject(request)]);
+        expect(ours.statusCode, payload).toBe(fastify.statusCode);
+        if (fastify.statusCode === 200) expect(ours.json().body, payload).toEqual(fastify.json().body);
+        else expect(ours.json().code, payload).toBe(fastify.json().code);
+      }
+    } finally {
+      await plain.close();
+    }
   });
 
   it("answers broken and empty JSON with Fastify's own 400s", async () => {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { scan as scanForPrototypeKeys } from 'secure-json-parse';
 import { HttpError } from './errors.js';
 
 /**
@@ -36,20 +37,38 @@ export function jsonDepthExceeds(text: string, limit: number): boolean {
 }
 
 /**
- * Replaces the JSON body parser with Fastify's own (prototype-poisoning checks included) behind a
- * depth check. Body limits stay the route's.
+ * Replaces the JSON body parser with one that keeps Fastify's behaviour (prototype-poisoning
+ * keys refused, Fastify's own 400s) behind a depth check. Body limits stay the route's.
+ *
+ * Fastify's parser (secure-json-parse) decides whether to look for `__proto__` and `constructor`
+ * keys by running two regular expressions over the whole text: ~23 µs of every 8.8 KB completion
+ * body, 2 % of a request's CPU under load. Walking the parsed value for the same keys finds the
+ * same ones (a key of the value is a key of the text) in ~1 µs, since a body has few objects and
+ * long strings. Anything JSON.parse refuses, and any body with such a key, goes to Fastify's
+ * parser, so the errors are its own.
  */
 export function useDepthLimitedJson(app: FastifyInstance, maxDepth = MAX_JSON_DEPTH): void {
-  const parse = app.getDefaultJsonParser('error', 'error');
+  const fastifyParse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
-    if (jsonDepthExceeds(body as string, maxDepth)) {
+    const text = body as string;
+    if (jsonDepthExceeds(text, maxDepth)) {
       done(
         new HttpError(400, 'invalid_request_error', `body nests deeper than ${maxDepth} levels`),
         undefined,
       );
       return;
     }
-    parse(req, body as string, done);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+      if (value !== null && typeof value === 'object') scanForPrototypeKeys(value, POISON_IS_ERROR);
+    } catch {
+      fastifyParse(req, text, done);
+      return;
+    }
+    done(null, value);
   });
 }
+
+const POISON_IS_ERROR = { protoAction: 'error', constructorAction: 'error' } as const;
