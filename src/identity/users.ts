@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import type { CredentialEvents } from '../http/credential-events.js';
@@ -69,7 +69,8 @@ export function validatePassword(password: string): void {
 }
 
 export function hashApiToken(secret: string): string {
-  return createHash('sha256').update(secret).digest('base64url');
+  // One-shot: every authenticated request hashes its token, and a Hash object costs ~2 µs more.
+  return hash('sha256', secret, 'base64url');
 }
 
 /**
