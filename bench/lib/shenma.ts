@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { type Child, freePort, spawnChild, waitExit } from './proc.js';
 
@@ -66,6 +66,7 @@ export async function startShenma(o: StartShenmaOptions): Promise<ShenmaProcess>
     name: o.name,
     command: process.execPath,
     args: [
+      ...nodeFlagsOf(o.root),
       ...(o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : []),
       ...(loopDelayPort ? ['--import', './bench/lib/loop-delay.mjs'] : []),
       'bin/shenma.js',
@@ -99,6 +100,16 @@ export async function startShenma(o: StartShenmaOptions): Promise<ShenmaProcess>
     token,
     ...(loopDelayPort ? { loopDelayUrl: `http://127.0.0.1:${loopDelayPort}` } : {}),
   };
+}
+
+/**
+ * The Node flags a tree's `bin/shenma.js` asks for in its shebang (`#!/usr/bin/env -S node FLAGS`):
+ * the benchmark runs each Shenma as `npx shenma` would, with the same Node as itself.
+ */
+export function nodeFlagsOf(root: string): string[] {
+  const first = readFileSync(join(root, 'bin', 'shenma.js'), 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\S*env\s+(?:-S\s+)?node((?:\s+--\S+)*)\s*$/.exec(first);
+  return m?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
 }
 
 async function waitHealthy(url: string, child: Child, timeoutMs: number): Promise<void> {

@@ -34,7 +34,7 @@ USER node
 EXPOSE ${SHENMA_PORT}
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=6 \\
   CMD ["node", "-e", "fetch('http://127.0.0.1:${SHENMA_PORT}/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-ENTRYPOINT ["node", "/app/bin/shenma.js"]
+ENTRYPOINT ["node", "--no-memory-reducer", "/app/bin/shenma.js"]
 CMD ["start", "--config", "/etc/shenma/shenma.yaml", "--data-dir", "/var/lib/shenma", "--host", "0.0.0.0"]
 `;
 }
