@@ -13,7 +13,9 @@ function scripted(costs: number[]) {
 describe('warming a target until its CPU per request settles', () => {
   it('keeps going while the cost falls, and stops once two groups of windows agree', async () => {
     // Shenma's first 16 s at c=16, as measured: compile time falling away, then noise.
-    const r = await warmUntilSteady(scripted([4181, 3237, 3346, 2539, 1925, 2083, 1594, 1855, 1852, 1364, 2105]));
+    const r = await warmUntilSteady(
+      scripted([4181, 3237, 3346, 2539, 1925, 2083, 1594, 1855, 1852, 1364, 2105]),
+    );
     expect(r.settled).toBe(true);
     // Windows 4–6 (median 2,083) are far below 1–3 (3,346); 7–9 (1,852) are 11 % below 4–6; 8–10
     // (1,852) against 5–7 (1,925) is within 5 %.
