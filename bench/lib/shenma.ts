@@ -1,5 +1,6 @@
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { shebangNodeFlags } from '../../src/cli/node-flags.js';
 import { type Child, freePort, spawnChild, waitExit } from './proc.js';
 
 /** Starting Shenma for a benchmark: a credential first, then `node bin/shenma.js start`. */
@@ -108,8 +109,7 @@ export async function startShenma(o: StartShenmaOptions): Promise<ShenmaProcess>
  */
 export function nodeFlagsOf(root: string): string[] {
   const first = readFileSync(join(root, 'bin', 'shenma.js'), 'utf8').split('\n', 1)[0] ?? '';
-  const m = /^#!\S*env\s+(?:-S\s+)?node((?:\s+--\S+)*)\s*$/.exec(first);
-  return m?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
+  return shebangNodeFlags(first) ?? [];
 }
 
 async function waitHealthy(url: string, child: Child, timeoutMs: number): Promise<void> {

@@ -1,3 +1,4 @@
+import { SERVER_NODE_FLAGS } from '../../cli/node-flags.js';
 import type { ShenmaConfig } from '../../config/schema.js';
 import { SHENMA_PORT } from '../topology.js';
 
@@ -34,7 +35,7 @@ USER node
 EXPOSE ${SHENMA_PORT}
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=6 \\
   CMD ["node", "-e", "fetch('http://127.0.0.1:${SHENMA_PORT}/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-ENTRYPOINT ["node", "--no-memory-reducer", "/app/bin/shenma.js"]
+ENTRYPOINT [${['node', ...SERVER_NODE_FLAGS, '/app/bin/shenma.js'].map((a) => JSON.stringify(a)).join(', ')}]
 CMD ["start", "--config", "/etc/shenma/shenma.yaml", "--data-dir", "/var/lib/shenma", "--host", "0.0.0.0"]
 `;
 }
