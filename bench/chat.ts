@@ -41,13 +41,7 @@ import {
   startShenma,
 } from './lib/shenma.js';
 import { fmt, median, percentile, signed, table } from './lib/stats.js';
-import {
-  DEFAULT_WARM_UP,
-  describeWarmUp,
-  ONE_WINDOW,
-  WARM_WINDOW_MS,
-  warmUntilSteady,
-} from './lib/warm-up.js';
+import { warmTarget } from './lib/warm-up.js';
 
 /**
  * `npm run bench:chat`: what Shenma's streaming chat path (`POST /v1/chat/completions`, SSE) costs
@@ -541,15 +535,12 @@ async function main() {
     fakePid: fakeChild.pid,
   });
   for (const t of targets) {
-    const w = await warmUntilSteady(
-      async () => {
-        await fake.reset();
-        const r = await runChatPhase(t, body, phase(opts.quick ? 800 : WARM_WINDOW_MS, 0));
-        return r.cpuMs === undefined ? undefined : { cpuMs: r.cpuMs, units: r.chunks };
-      },
-      t.pid && !opts.quick ? DEFAULT_WARM_UP : ONE_WINDOW,
-    );
-    if (t.pid) progress(`warm-up: ${describeWarmUp(t.name, w, 'chunk')}`);
+    const line = await warmTarget(t, { quick: opts.quick, quickWindowMs: 800, unit: 'chunk' }, async (ms) => {
+      await fake.reset();
+      const r = await runChatPhase(t, body, phase(ms, 0));
+      return r.cpuMs === undefined ? undefined : { cpuMs: r.cpuMs, units: r.chunks };
+    });
+    if (line) progress(`warm-up: ${line}`);
   }
   progress('warmed up');
 

@@ -25,13 +25,7 @@ import {
 import { type Hotspot, monotonicUs, summariseProfile, type Window } from './lib/profile.js';
 import { type ShenmaProcess, startShenma } from './lib/shenma.js';
 import { fmt, median, percentile, signed, table } from './lib/stats.js';
-import {
-  DEFAULT_WARM_UP,
-  describeWarmUp,
-  ONE_WINDOW,
-  WARM_WINDOW_MS,
-  warmUntilSteady,
-} from './lib/warm-up.js';
+import { warmTarget } from './lib/warm-up.js';
 import {
   COMPLETION_TEXT,
   extensionBody,
@@ -566,20 +560,21 @@ async function main() {
 
   // JIT warm-up of every path before anything is measured: load until its CPU per request settles.
   for (const t of targets) {
-    const w = await warmUntilSteady(
-      async () => {
+    const line = await warmTarget(
+      t,
+      { quick: opts.quick, quickWindowMs: 600, unit: 'request' },
+      async (ms) => {
         await fake.reset();
         const r = await runPhase(t, {
           concurrency: HEADLINE_C,
           warmupMs: 0,
-          measureMs: opts.quick ? 600 : WARM_WINDOW_MS,
+          measureMs: ms,
           maxRequests: 20_000,
         });
         return r.cpuMs === undefined ? undefined : { cpuMs: r.cpuMs, units: r.requests - r.errors };
       },
-      t.pid && !opts.quick ? DEFAULT_WARM_UP : ONE_WINDOW,
     );
-    if (t.pid) progress(`warm-up: ${describeWarmUp(t.name, w, 'request')}`);
+    if (line) progress(`warm-up: ${line}`);
   }
   progress('warmed up');
 

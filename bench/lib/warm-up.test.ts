@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_WARM_UP, describeWarmUp, hasSettled, ONE_WINDOW, warmUntilSteady } from './warm-up.js';
+import {
+  DEFAULT_WARM_UP,
+  describeWarmUp,
+  hasSettled,
+  ONE_WINDOW,
+  WARM_WINDOW_MS,
+  warmTarget,
+  warmUntilSteady,
+} from './warm-up.js';
 
 /** Feeds warmUntilSteady a scripted series of CPU µs per request, one per window. */
 function scripted(costs: number[]) {
@@ -42,5 +50,43 @@ describe('warming a target until its CPU per request settles', () => {
 
   it('a cost that rises again counts as settled: more load will not make it cheaper', () => {
     expect(hasSettled([900, 1000, 950, 1400, 1300, 1500], DEFAULT_WARM_UP)).toBe(true);
+  });
+});
+
+describe('warming a benchmark target', () => {
+  const flat = (asked: number[]) => async (ms: number) => {
+    asked.push(ms);
+    return { cpuMs: 1, units: 1 };
+  };
+
+  it('runs full windows until settled for a target with a process, and says so', async () => {
+    const asked: number[] = [];
+    const line = await warmTarget(
+      { name: 'shenma', pid: 1 },
+      { quick: false, quickWindowMs: 600, unit: 'request' },
+      flat(asked),
+    );
+    expect(asked).toEqual(Array(DEFAULT_WARM_UP.minWindows).fill(WARM_WINDOW_MS));
+    expect(line).toBe('shenma settled after 6 windows: 1,000 → 1,000 CPU µs/request');
+  });
+
+  it('runs one window, with no line, for a target without a process; one short window under --quick', async () => {
+    const direct: number[] = [];
+    expect(
+      await warmTarget(
+        { name: 'direct' },
+        { quick: false, quickWindowMs: 600, unit: 'request' },
+        flat(direct),
+      ),
+    ).toBeUndefined();
+    expect(direct).toEqual([WARM_WINDOW_MS]);
+    const quick: number[] = [];
+    const line = await warmTarget(
+      { name: 'shenma', pid: 1 },
+      { quick: true, quickWindowMs: 800, unit: 'chunk' },
+      flat(quick),
+    );
+    expect(quick).toEqual([800]);
+    expect(line).toBe('shenma warmed after 1 window: 1,000 → 1,000 CPU µs/chunk');
   });
 });

@@ -85,3 +85,21 @@ export function describeWarmUp(name: string, r: WarmUpResult, unit: string): str
   const state = r.settled === undefined ? 'warmed' : r.settled ? 'settled' : 'still falling';
   return `${name} ${state} after ${r.windows} window${r.windows === 1 ? '' : 's'}${trend}`;
 }
+
+/**
+ * A benchmark target's warm-up: windows of `windowMs` until settled, or one short window for a
+ * target with no process to read (direct to the fake) and under `--quick`. Returns the progress
+ * line for a target with a process.
+ */
+export async function warmTarget(
+  target: { name: string; pid?: number | undefined },
+  opts: { quick: boolean; quickWindowMs: number; unit: string },
+  window: (windowMs: number) => Promise<WarmWindow | undefined>,
+): Promise<string | undefined> {
+  const steady = target.pid !== undefined && !opts.quick;
+  const r = await warmUntilSteady(
+    () => window(opts.quick ? opts.quickWindowMs : WARM_WINDOW_MS),
+    steady ? DEFAULT_WARM_UP : ONE_WINDOW,
+  );
+  return target.pid === undefined ? undefined : describeWarmUp(target.name, r, opts.unit);
+}
