@@ -2,7 +2,7 @@
 // The CLI runs from the compiled output; `npm ci` builds it through the `prepare` script.
 // --no-memory-reducer: when a server sits idle for a minute, V8's memory reducer shrinks its heap,
 // and the first seconds of load after it cost 2-4x the CPU and twice the latency (bench/README.md,
-// "Idle decay"). The list is src/cli/node-flags.ts; the image's ENTRYPOINT passes it too.
+// "Idle decay"). The list is src/server/node-flags.ts; the image's ENTRYPOINT passes it too.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

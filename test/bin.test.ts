@@ -3,13 +3,13 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { SERVER_NODE_FLAGS, shebangNodeFlags } from '../src/cli/node-flags.js';
+import { SERVER_NODE_FLAGS, shebangNodeFlags } from '../src/server/node-flags.js';
 import { parseConfig } from '../src/config/load.js';
 import { renderDockerfile } from '../src/deploy/files/dockerfile.js';
 
 /**
  * The installed command (`npx shenma`, npm's link to bin/shenma.js) runs through its shebang, which
- * passes Node the server's flags (src/cli/node-flags.ts). The image runs the same file with `node`
+ * passes Node the server's flags (src/server/node-flags.ts). The image runs the same file with `node`
  * named in its ENTRYPOINT, so it must pass the same ones.
  */
 

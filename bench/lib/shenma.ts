@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { shebangNodeFlags } from '../../src/cli/node-flags.js';
+import { shebangNodeFlags } from '../../src/server/node-flags.js';
 import { type Child, freePort, spawnChild, waitExit } from './proc.js';
 
 /** Starting Shenma for a benchmark: a credential first, then `node bin/shenma.js start`. */

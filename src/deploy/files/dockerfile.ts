@@ -1,4 +1,4 @@
-import { SERVER_NODE_FLAGS } from '../../cli/node-flags.js';
+import { SERVER_NODE_FLAGS } from '../../server/node-flags.js';
 import type { ShenmaConfig } from '../../config/schema.js';
 import { SHENMA_PORT } from '../topology.js';
 
