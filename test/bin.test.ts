@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { SERVER_NODE_FLAGS, shebangNodeFlags } from '../src/server/node-flags.js';
 import { parseConfig } from '../src/config/load.js';
 import { renderDockerfile } from '../src/deploy/files/dockerfile.js';
+import { SERVER_NODE_FLAGS, shebangNodeFlags } from '../src/server/node-flags.js';
 
 /**
  * The installed command (`npx shenma`, npm's link to bin/shenma.js) runs through its shebang, which

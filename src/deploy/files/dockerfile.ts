@@ -1,5 +1,5 @@
-import { SERVER_NODE_FLAGS } from '../../server/node-flags.js';
 import type { ShenmaConfig } from '../../config/schema.js';
+import { SERVER_NODE_FLAGS } from '../../server/node-flags.js';
 import { SHENMA_PORT } from '../topology.js';
 
 /**
