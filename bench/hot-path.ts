@@ -1,6 +1,8 @@
 import { Counter, Histogram, Registry } from 'prom-client';
 import { extensionV2Body, extensionV2Schema } from '../src/completion/api/extension-v2.js';
+import { FIM_TEMPLATES, joinParts, renderFimParts } from '../src/completion/prompt/templates.js';
 import { sseDecoder } from '../src/models/http.js';
+import { jsonWithTextPieces } from '../src/models/json-pieces.js';
 import { extensionBody } from '../test/support/extension-body.js';
 import { median } from './lib/stats.js';
 
@@ -14,6 +16,9 @@ import { median } from './lib/stats.js';
  *   chunks, finish, usage, [DONE]), fed one network read per event as the fake writes them.
  * - metrics: the completion path's prom-client updates per request (a phase histogram × 4, a
  *   request counter), labelled at each call vs children bound once.
+ * - upstream FIM body: the deepseek-coder prompt around the same 8.6 KB prefix, made into the
+ *   bytes sent to the model: as one string (`JSON.stringify`, then UTF-8) vs in pieces
+ *   (models/json-pieces.ts), which keeps the code a one-byte string.
  * - body parse: the /v2/completions body as the extension sends it (8.6 KB prefix), through zod's
  *   interpreter (the schema as written) vs the compiled schema the handler uses (z.compile's
  *   generated parser); and a refused body, which the compiled schema hands to the interpreter.
@@ -129,6 +134,37 @@ results.push(
     200,
     parseAll(extensionV2Body, refusedBodies),
   ),
+);
+
+const DEEPSEEK = FIM_TEMPLATES['deepseek-coder'];
+const SUFFIX = '\n\nprint(home())\n';
+const fimFields = {
+  model: 'coder',
+  max_tokens: 256,
+  temperature: 0.1,
+  stop: ['\n', ...DEEPSEEK.stop],
+  stream: true,
+};
+// A fresh prefix per body, as each request brings its own text (no string the JIT has seen flattened).
+const prefixes = Array.from({ length: 64 }, (_, i) =>
+  `${PREFIX.slice(0, -8)}x${i}\n`.padEnd(PREFIX.length, '#'),
+);
+const oneString = (prefix: string) =>
+  Buffer.from(JSON.stringify({ ...fimFields, prompt: joinParts(renderFimParts(DEEPSEEK, prefix, SUFFIX)) }));
+const inPieces = (prefix: string) =>
+  jsonWithTextPieces(fimFields, 'prompt', renderFimParts(DEEPSEEK, prefix, SUFFIX));
+if (
+  JSON.stringify(JSON.parse(oneString(PREFIX).toString())) !==
+  JSON.stringify(JSON.parse(inPieces(PREFIX).toString()))
+)
+  throw new Error('the two upstream bodies differ');
+results.push(
+  measure('upstream FIM body: one string (µs/body)', 64, 300, () => {
+    for (const p of prefixes) oneString(p);
+  }),
+  measure('upstream FIM body: in pieces (µs/body)', 64, 300, () => {
+    for (const p of prefixes) inPieces(p);
+  }),
 );
 
 process.stdout.write(`\nHot-path pieces, CPU per unit, median of ${ROUNDS} rounds (min–max)\n\n`);

@@ -6,7 +6,7 @@ import { extensionReply, newCompletionId } from '../../src/completion/api/shared
 import { CompletionCache } from '../../src/completion/cache.js';
 import { CompletionEngine } from '../../src/completion/engine.js';
 import { completionMetrics } from '../../src/completion/metrics.js';
-import { FIM_TEMPLATES, renderFimTemplate } from '../../src/completion/prompt/templates.js';
+import { FIM_TEMPLATES, joinParts, renderFimParts } from '../../src/completion/prompt/templates.js';
 import { SupersedeRegistry } from '../../src/completion/supersede.js';
 import { parseConfig } from '../../src/config/load.js';
 import { useDepthLimitedJson } from '../../src/http/json-body.js';
@@ -112,12 +112,19 @@ app.post('/v2/completions', (req, reply) => {
       choices: [{ index: 0, text, finish_reason: 'stop' }],
     });
   if (rung === 'client') {
-    const prompt = renderFimTemplate(DEEPSEEK, options.prefix ?? '', options.suffix ?? '');
+    const promptParts = renderFimParts(DEEPSEEK, options.prefix ?? '', options.suffix ?? '');
     // A client that leaves takes the upstream request with it, as in every other target.
     const left = new AbortController();
     clientLink(reply).onGone(() => left.abort());
     const stream = backend.streamFim(
-      { model: 'coder', prompt, maxTokens: 256, temperature, stop: ['\n', ...DEEPSEEK.stop] },
+      {
+        model: 'coder',
+        prompt: joinParts(promptParts),
+        promptParts,
+        maxTokens: 256,
+        temperature,
+        stop: ['\n', ...DEEPSEEK.stop],
+      },
       left.signal,
     );
     (async () => {

@@ -3,7 +3,7 @@ import { type CachedAnswer, type CacheKeyParts, CompletionCache } from './cache.
 
 const base: CacheKeyParts = {
   model: 'coder',
-  prompt: '<PRE>def add(a, b):\n    <SUF>\n<MID>',
+  promptParts: ['<PRE>', 'def add(a, b):\n    ', '<SUF>', '\n', '<MID>'],
   suffix: undefined,
   maxTokens: 128,
   temperature: 0.1,
@@ -27,7 +27,7 @@ describe('CompletionCache exact reuse', () => {
 
   it.each<[string, Partial<CacheKeyParts>]>([
     ['model', { model: 'other' }],
-    ['prompt', { prompt: `${base.prompt} ` }],
+    ['prompt', { promptParts: [...base.promptParts, ' '] }],
     ['suffix (set vs unset)', { suffix: '' }],
     ['suffix (different text)', { suffix: ')' }],
     ['maxTokens', { maxTokens: 129 }],
@@ -50,10 +50,21 @@ describe('CompletionCache exact reuse', () => {
     expect(cache.key({ ...base, stop: ['abc'] })).not.toBe(cache.key({ ...base, stop: ['ab', 'c'] }));
   });
 
+  it('keys a prompt by its text, however it was cut into pieces', () => {
+    // The same prompt reached through another template cut is the same request to the model.
+    const cache = new CompletionCache(100, 60_000);
+    cache.set(cache.key(base), answer);
+    const whole = base.promptParts.join('');
+    expect(cache.get(cache.key({ ...base, promptParts: [whole] }))).toEqual(answer);
+    expect(cache.get(cache.key({ ...base, promptParts: [whole.slice(0, 3), whole.slice(3)] }))).toEqual(
+      answer,
+    );
+  });
+
   it('does not confuse a prompt/suffix boundary shift', () => {
     const cache = new CompletionCache(100, 60_000);
-    expect(cache.key({ ...base, prompt: 'ab', suffix: 'c' })).not.toBe(
-      cache.key({ ...base, prompt: 'a', suffix: 'bc' }),
+    expect(cache.key({ ...base, promptParts: ['ab'], suffix: 'c' })).not.toBe(
+      cache.key({ ...base, promptParts: ['a'], suffix: 'bc' }),
     );
   });
 
@@ -68,9 +79,9 @@ describe('CompletionCache exact reuse', () => {
 
   it('evicts the least recently used entry beyond maxEntries', () => {
     const cache = new CompletionCache(2, 60_000);
-    const k1 = cache.key({ ...base, prompt: '1' });
-    const k2 = cache.key({ ...base, prompt: '2' });
-    const k3 = cache.key({ ...base, prompt: '3' });
+    const k1 = cache.key({ ...base, promptParts: ['1'] });
+    const k2 = cache.key({ ...base, promptParts: ['2'] });
+    const k3 = cache.key({ ...base, promptParts: ['3'] });
     cache.set(k1, answer);
     cache.set(k2, answer);
     cache.get(k1);

@@ -29,15 +29,21 @@ interface RecentAnswer {
 
 const RECENT_PER_DOCUMENT = 4;
 
-function digest(parts: readonly (string | number)[]): string {
+/** A list among the parts is hashed as its join: the prompt's pieces hash like the whole prompt. */
+function digest(parts: readonly (string | number | readonly string[])[]): string {
   const h = createHash('sha256');
-  for (const p of parts) h.update(String(p)).update('\u0000');
+  for (const p of parts) {
+    if (typeof p === 'object') for (const piece of p) h.update(piece);
+    else h.update(String(p));
+    h.update('\u0000');
+  }
   return h.digest('base64url');
 }
 
 export interface CacheKeyParts {
   model: string;
-  prompt: string;
+  /** The final prompt in the pieces it was built from (BuiltPrompt.promptParts). */
+  promptParts: readonly string[];
   suffix: string | undefined;
   maxTokens: number;
   temperature: number;
@@ -60,7 +66,7 @@ export class CompletionCache {
     if (!this.exact) return '';
     return digest([
       p.model,
-      p.prompt,
+      p.promptParts,
       p.suffix ?? '\u0001',
       p.maxTokens,
       p.temperature,

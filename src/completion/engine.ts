@@ -232,6 +232,7 @@ class RunCall implements ResilientCall<string>, CallObserver {
       {
         model: replica.config.model ?? replica.config.name,
         prompt: prompt.prompt,
+        promptParts: prompt.promptParts,
         suffix: prompt.suffix,
         maxTokens: run.maxTokens,
         temperature: run.temperature,
@@ -382,7 +383,7 @@ export class CompletionEngine {
     const slot = this.slotFor(run, group);
     slot.cacheKey ??= this.deps.cache.key({
       model: group.name,
-      prompt: slot.prompt.prompt,
+      promptParts: slot.prompt.promptParts,
       suffix: slot.prompt.suffix,
       maxTokens: run.maxTokens,
       temperature: run.temperature,

@@ -55,6 +55,12 @@ export function cursorView(prefix: string, suffix: string): CursorView {
 export interface BuiltPrompt {
   /** The prompt text (FIM template applied when the model uses `fim: template`). */
   prompt: string;
+  /**
+   * `prompt` in the pieces it was built from (template tags, user text); joined, they are
+   * `prompt`. The upstream body and the cache key read these, so the whole prompt is never
+   * flattened into one string (see renderFimParts).
+   */
+  promptParts: readonly string[];
   /** Sent as the backend's suffix field when the model uses `fim: suffix`. */
   suffix?: string;
   /** Stop strings: client's + family's + line-mode ones. */

@@ -9,6 +9,8 @@ export interface FimRequest {
   model: string;
   /** Prompt text; already templated when the model uses `fim: template`. */
   prompt: string;
+  /** `prompt` in pieces (template tags, user text), when the caller has them: encoded piece by piece. */
+  promptParts?: readonly string[];
   /** Text after the cursor, only when the model uses `fim: suffix`. */
   suffix?: string;
   maxTokens: number;

@@ -248,6 +248,12 @@ describe('request bodies', () => {
     expect(templated.body).toMatchObject({ prompt: '<PRE> x <SUF>y <MID>' });
   });
 
+  it.each(KINDS)('%s: a prompt given in pieces reaches the model as its whole text', async (kind) => {
+    const promptParts = ['<｜fim▁begin｜>', 'naïve = "😀"\n', '<｜fim▁hole｜>', '<｜fim▁end｜>'];
+    const sent = await send(kind, { prompt: promptParts.join(''), promptParts });
+    expect(sent.body).toMatchObject({ prompt: promptParts.join('') });
+  });
+
   it('ollama: suffix field, or raw for a templated prompt; options carry the limits', async () => {
     const withSuffix = await send('ollama', { suffix: 'tail', maxTokens: 7, temperature: 0 });
     expect(withSuffix.path).toBe('/api/generate');

@@ -1,6 +1,7 @@
 import type { BackendOptions, ChatChunk, FimRequest, ModelBackend } from './backend.js';
 import { streamChatCompletion } from './chat.js';
 import { parseJson, streamedError, UpstreamClient, UpstreamError } from './http.js';
+import { jsonWithTextPieces } from './json-pieces.js';
 
 /**
  * What the three backend kinds share: one HTTP client, the OpenAI chat stream at a kind-specific
@@ -34,6 +35,14 @@ export abstract class HttpBackend implements ModelBackend {
 /** The request text an upstream error message must not quote back. */
 export function fimSecrets(req: FimRequest): string[] {
   return req.suffix === undefined ? [req.prompt] : [req.prompt, req.suffix];
+}
+
+/**
+ * A FIM body whose `prompt` is the request's prompt, encoded from its pieces when the request has
+ * them (see json-pieces.ts).
+ */
+export function fimBody(req: FimRequest, fields: Readonly<Record<string, unknown>>): Buffer {
+  return jsonWithTextPieces(fields, 'prompt', req.promptParts ?? [req.prompt]);
 }
 
 /** A streamed FIM event as a JSON object; an `error` inside it is thrown. */

@@ -108,6 +108,11 @@ function joinPath(base: URL, path: string): string {
   return base.pathname.replace(/\/+$/, '') + path + base.search;
 }
 
+function jsonText(body: unknown): string | Uint8Array | null {
+  if (body === undefined) return null;
+  return body instanceof Uint8Array ? body : JSON.stringify(body);
+}
+
 export class UpstreamClient {
   private readonly base: URL;
   private readonly pool: Pool;
@@ -134,7 +139,10 @@ export class UpstreamClient {
   /** Sends the request and returns the body of a 2xx answer; maps everything else to UpstreamError. */
   async open(
     method: 'GET' | 'POST',
-    /** `secrets`: request text (the prompt) that upstream error messages must not repeat. */
+    /**
+     * `body`: a value sent as JSON, or bytes that already are JSON. `secrets`: request text (the
+     * prompt) that upstream error messages must not repeat.
+     */
     call: { path: string; body?: unknown; secrets?: readonly string[] },
     signal: AbortSignal,
   ): Promise<ResponseBody> {
@@ -148,7 +156,7 @@ export class UpstreamClient {
           path: joinPath(this.base, call.path),
           headers:
             call.body === undefined ? this.headers : { ...this.headers, 'content-type': 'application/json' },
-          body: call.body === undefined ? null : JSON.stringify(call.body),
+          body: jsonText(call.body),
         },
         signal,
       );

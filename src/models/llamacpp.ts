@@ -1,7 +1,7 @@
 import type { BackendOptions, FimRequest } from './backend.js';
 import { FimPieces } from './fim-stream.js';
 import { type Parsed, sseDecoder } from './http.js';
-import { fimEvent, fimSecrets, HttpBackend, textField } from './http-backend.js';
+import { fimBody, fimEvent, fimSecrets, HttpBackend, textField } from './http-backend.js';
 
 /**
  * llama.cpp's server. With a suffix it uses /infill (the server applies the model's FIM tokens);
@@ -26,7 +26,7 @@ export class LlamaCppBackend extends HttpBackend {
     const secrets = fimSecrets(req);
     const call =
       req.suffix === undefined
-        ? { path: '/completion', body: { prompt: req.prompt, ...sampling }, secrets }
+        ? { path: '/completion', body: fimBody(req, sampling), secrets }
         : {
             path: '/infill',
             body: { input_prefix: req.prompt, input_suffix: req.suffix, ...sampling },

@@ -1,7 +1,7 @@
 import type { BackendOptions, FimRequest } from './backend.js';
 import { FimPieces } from './fim-stream.js';
 import { ndjsonDecoder, type Parsed } from './http.js';
-import { fimEvent, fimSecrets, HttpBackend, textField } from './http-backend.js';
+import { fimBody, fimEvent, fimSecrets, HttpBackend, textField } from './http-backend.js';
 
 /** Ollama's generate API (NDJSON stream). The base URL is the server root, e.g. http://127.0.0.1:11434. */
 export class OllamaBackend extends HttpBackend {
@@ -17,15 +17,14 @@ export class OllamaBackend extends HttpBackend {
         'POST',
         {
           path: '/api/generate',
-          body: {
+          body: fimBody(req, {
             model: req.model,
-            prompt: req.prompt,
             // With a suffix Ollama applies the model's own FIM template; without one the prompt is
             // already templated and must reach the model untouched.
             ...(req.suffix === undefined ? { raw: true } : { suffix: req.suffix }),
             stream: true,
             options: { num_predict: req.maxTokens, temperature: req.temperature, stop: req.stop },
-          },
+          }),
           secrets,
         },
         signal,

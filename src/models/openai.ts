@@ -1,7 +1,7 @@
 import type { BackendOptions, ChatChunk, FimRequest } from './backend.js';
 import { FimPieces } from './fim-stream.js';
 import { type Parsed, sseDecoder, UpstreamError } from './http.js';
-import { fimEvent, fimSecrets, HttpBackend, textField } from './http-backend.js';
+import { fimBody, fimEvent, fimSecrets, HttpBackend, textField } from './http-backend.js';
 import { streamResponsesAsChat } from './responses.js';
 
 /**
@@ -23,15 +23,14 @@ export class OpenAiBackend extends HttpBackend {
         'POST',
         {
           path: '/completions',
-          body: {
+          body: fimBody(req, {
             model: req.model,
-            prompt: req.prompt,
             ...(req.suffix === undefined ? {} : { suffix: req.suffix }),
             max_tokens: req.maxTokens,
             temperature: req.temperature,
             stop: req.stop,
             stream: true,
-          },
+          }),
           secrets,
         },
         signal,

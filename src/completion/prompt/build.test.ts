@@ -91,6 +91,9 @@ describe('buildPrompt golden prompts per family', () => {
     // 3 tags + ceil((55 context + 32 prefix + 20 suffix) / 3)
     expect([CONTEXT.length, P.length, S.length]).toEqual([55, 32, 20]);
     expect(built.promptTokens).toBe(3 + 36);
+    // Sent piece by piece: the tags apart from the user's code, which joined give the prompt.
+    expect(built.promptParts.join('')).toBe(built.prompt);
+    expect(built.promptParts).toEqual(['<｜fim▁begin｜>', CONTEXT + P, '<｜fim▁hole｜>', S, '<｜fim▁end｜>']);
   });
 });
 
@@ -122,6 +125,7 @@ describe('buildPrompt with fim: suffix', () => {
     const built = buildPrompt({ ...input, snippets: [] }, model({ fim: 'suffix' }), roomy);
     expect(built).toEqual({
       prompt: input.prefix,
+      promptParts: [input.prefix],
       suffix: input.suffix,
       stop: ['\n\n'],
       specialTokens: [],

@@ -2,7 +2,14 @@ import type { FimFamily } from '../../config/schema.js';
 import type { BuiltPrompt, CompletionInput, LineMode } from '../types.js';
 import { allocateBudget } from './budget.js';
 import { documentLineBreak, formatSnippet } from './snippets.js';
-import { customFimTemplate, FIM_TEMPLATES, type FimTemplate, renderFimTemplate } from './templates.js';
+import {
+  customFimTemplate,
+  FIM_TEMPLATES,
+  type FimTemplate,
+  joinParts,
+  renderFimParts,
+  renderFimTemplate,
+} from './templates.js';
 import { createEstimateCounter } from './tokens.js';
 
 export interface PromptModelSettings {
@@ -102,14 +109,18 @@ export function buildPrompt(
     includedSnippets: kept.snippets,
   };
 
+  // Counted part by part: the parts were already counted while budgeting (the counter remembers
+  // them), and the rendered prompt is never scanned whole.
+  const promptTokens = templateOverhead + counter.count(prefixPart) + counter.count(kept.suffix);
   if (model.fim === 'template' && template) {
-    const prompt = renderFimTemplate(template, prefixPart, kept.suffix);
-    return { prompt, promptTokens: counter.count(prompt), ...common };
+    const promptParts = renderFimParts(template, prefixPart, kept.suffix);
+    return { prompt: joinParts(promptParts), promptParts, promptTokens, ...common };
   }
   return {
     prompt: prefixPart,
+    promptParts: [prefixPart],
     suffix: kept.suffix,
-    promptTokens: templateOverhead + counter.count(prefixPart) + counter.count(kept.suffix),
+    promptTokens,
     ...common,
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FIM_FAMILIES } from '../../config/schema.js';
-import { customFimTemplate, FIM_TEMPLATES, renderFimTemplate } from './templates.js';
+import { customFimTemplate, FIM_TEMPLATES, renderFimParts, renderFimTemplate } from './templates.js';
 
 describe('FIM_TEMPLATES', () => {
   it('has one entry per configured family, each with both placeholders once', () => {
@@ -64,5 +64,22 @@ describe('renderFimTemplate', () => {
     expect(renderFimTemplate(customFimTemplate('[SUFFIX]{suffix}[PREFIX]{prefix}'), 'P', 'S')).toBe(
       '[SUFFIX]S[PREFIX]P',
     );
+  });
+});
+
+describe('renderFimParts', () => {
+  it.each(Object.entries(FIM_TEMPLATES))(
+    '%s: its pieces join to the rendered template',
+    (_family, template) => {
+      const parts = renderFimParts(template, 'def f():\n', '\nreturn 1');
+      expect(parts.join('')).toBe(renderFimTemplate(template, 'def f():\n', '\nreturn 1'));
+      // The user's text is its own piece, never merged into a tag.
+      expect(parts).toContain('def f():\n');
+      expect(parts).toContain('\nreturn 1');
+    },
+  );
+
+  it('leaves out empty pieces', () => {
+    expect(renderFimParts(customFimTemplate('<A>{prefix}<B>{suffix}'), '', 'S')).toEqual(['<A>', '<B>', 'S']);
   });
 });

@@ -88,13 +88,32 @@ export function customFimTemplate(text: string): FimTemplate {
 }
 
 /**
- * Fills the placeholders. Splitting instead of `String.replace` keeps `$&`-style sequences in
- * user code literal, and placeholders inside the user's code are never expanded.
+ * Fills the placeholders, as pieces: the template's tags and the user's text apart. Splitting
+ * instead of `String.replace` keeps `$&`-style sequences in user code literal, and placeholders
+ * inside the user's code are never expanded. Kept apart, a user's Latin-1 code stays a one-byte
+ * string even when the tags are not Latin-1 (deepseek-coder's), so it is encoded to UTF-8 on the
+ * fast path.
  */
-export function renderFimTemplate(template: FimTemplate, prefix: string, suffix: string): string {
-  let text = '';
+export function renderFimParts(template: FimTemplate, prefix: string, suffix: string): string[] {
+  const parts: string[] = [];
   for (const part of template.parts) {
-    text += part.kind === 'literal' ? part.text : part.kind === 'prefix' ? prefix : suffix;
+    const text = part.kind === 'literal' ? part.text : part.kind === 'prefix' ? prefix : suffix;
+    if (text !== '') parts.push(text);
   }
+  return parts;
+}
+
+/** The filled template as one string. */
+export function renderFimTemplate(template: FimTemplate, prefix: string, suffix: string): string {
+  return joinParts(renderFimParts(template, prefix, suffix));
+}
+
+/**
+ * `parts.join('')` without flattening: concatenation leaves V8 a rope, which stays cheap unless
+ * something reads the characters. The upstream body and the cache key read the parts instead.
+ */
+export function joinParts(parts: readonly string[]): string {
+  let text = '';
+  for (const part of parts) text += part;
   return text;
 }

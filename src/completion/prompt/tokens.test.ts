@@ -26,4 +26,16 @@ describe('createEstimateCounter', () => {
   it('counts plain characters when there are no special tokens', () => {
     expect(createEstimateCounter(2.5, []).count('x'.repeat(11))).toBe(5);
   });
+
+  it('answers each text by its own content when texts alternate (it remembers recent answers)', () => {
+    const fresh = createEstimateCounter(3, ['<EOT>']);
+    const texts = ['abcdef', '<EOT>', 'abcdef<EOT>', 'abc', 'abcdef', `${'ab'}cdef`, '<EOT>'];
+    const expected = [2, 1, 3, 1, 2, 2, 1];
+    for (const round of [0, 1]) {
+      expect(
+        texts.map((t) => fresh.count(t)),
+        `round ${round}`,
+      ).toEqual(expected);
+    }
+  });
 });
