@@ -842,6 +842,8 @@ async function main() {
       const rows = (list: Hotspot[]) => list.map((h) => [h.name, fmt(h.ms, 0), `${fmt(h.share * 100, 1)}%`]);
       log(table(['self time by layer of the request path', 'ms', 'of busy'], rows(prof.layers)));
       log();
+      log(table(['time by owner (nearest own or dependency frame)', 'ms', 'of busy'], rows(prof.owners)));
+      log();
       log(table(['self time by module', 'ms', 'of busy'], rows(prof.modules.slice(0, 15))));
       log();
       log(table(['self time by function', 'ms', 'of busy'], rows(prof.functions)));

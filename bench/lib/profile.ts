@@ -43,6 +43,27 @@ export interface ProfileSummary {
   inclusive: Hotspot[];
   /** Self time by layer of the request path (see {@link layerOf}): every sample in one row. */
   layers: Hotspot[];
+  /**
+   * Every sample charged to the nearest frame, from the leaf up, that is Shenma's code or a
+   * dependency's (see {@link ownerOf}): which part of the server asked for the work, including the
+   * Node and V8 builtins it called (JSON, Buffer, socket writes). Samples with no such frame keep
+   * their layer. Garbage collection has no stack and stays its own row.
+   */
+  owners: Hotspot[];
+}
+
+/**
+ * The part of the program a frame belongs to when it is Shenma's code (`Shenma completion/prompt`,
+ * `Shenma models`) or a dependency (`undici`, `fastify`); undefined for Node's own modules, V8
+ * builtins and the special buckets, whose time belongs to whoever called them.
+ */
+export function ownerOf(frame: CallFrame): string | undefined {
+  const m = moduleOf(frame);
+  const own = /^shenma dist\/(.+)\/[^/]+$/.exec(m);
+  if (own) return `Shenma ${own[1]}`;
+  if (m.startsWith('shenma dist/')) return `Shenma ${m.slice('shenma dist/'.length)}`;
+  if (m.startsWith('node:') || m.startsWith('(') || SPECIAL.has(frame.functionName)) return undefined;
+  return m;
 }
 
 const KERNEL_WRITES = new Set([
@@ -189,6 +210,18 @@ export function summariseProfile(
       incl.set(key, (incl.get(key) ?? 0) + us);
     }
   }
+  const owner = new Map<string, number>();
+  for (const [id, us] of selfUs) {
+    const leaf = byId.get(id)?.callFrame;
+    if (!leaf || leaf.functionName === '(idle)') continue;
+    let name: string | undefined;
+    for (let cur: number | undefined = id; cur !== undefined && name === undefined; cur = parentOf.get(cur)) {
+      const frame = byId.get(cur)?.callFrame;
+      if (frame) name = ownerOf(frame);
+    }
+    const key = name ?? layerOf(leaf);
+    owner.set(key, (owner.get(key) ?? 0) + us);
+  }
   const busy = total - idle;
   const rank = (m: Map<string, number>) =>
     [...m.entries()]
@@ -205,5 +238,6 @@ export function summariseProfile(
     layers: [...layer.entries()]
       .sort((a, b) => b[1] - a[1])
       .map(([name, us]) => ({ name, ms: us / 1000, share: busy > 0 ? us / busy : 0 })),
+    owners: rank(owner),
   };
 }
