@@ -14,6 +14,18 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
+/**
+ * The item whose value is the median (the lower middle one of an even count), so that every
+ * figure reported for it comes from one and the same item. Items without a finite value are left
+ * out; undefined when none has one.
+ */
+export function medianItem<T>(items: readonly T[], value: (item: T) => number): T | undefined {
+  const scored = items.map((item) => ({ item, v: value(item) })).filter((x) => Number.isFinite(x.v));
+  if (scored.length === 0) return undefined;
+  scored.sort((a, b) => a.v - b.v);
+  return scored[(scored.length - 1) >> 1]!.item;
+}
+
 export function fmt(v: number | undefined, digits = 1): string {
   return v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(digits);
 }
