@@ -105,7 +105,13 @@ describe('allocateBudget', () => {
       snippets: [snippet('far', 3), snippet('x'.repeat(30), 0), snippet('near', 1), snippet('mid', 2)],
     });
     // suffix cap 10 keeps all 6; context cap 20: the 31-token one is skipped, 5 + 4 + 4 fit.
-    expect(result).toEqual({ prefix: 'p1\np2\np3\n', suffix: 's1\ns2\n', snippets: [2, 3, 0] });
+    expect(result).toEqual({
+      prefix: 'p1\np2\np3\n',
+      suffix: 's1\ns2\n',
+      prefixTokens: 9,
+      suffixTokens: 6,
+      snippets: [2, 3, 0],
+    });
   });
 
   it('stops adding snippets at the context share', () => {
@@ -140,6 +146,8 @@ describe('allocateBudget', () => {
     expect(result).toEqual({
       prefix: 'a'.repeat(20) + '\n' + 'b'.repeat(9) + '\n',
       suffix: '',
+      prefixTokens: 31,
+      suffixTokens: 0,
       snippets: [],
     });
   });
@@ -152,13 +160,21 @@ describe('allocateBudget', () => {
       budget: 32,
       snippets: [snippet('x'.repeat(10), 0)],
     });
-    expect(result).toEqual({ prefix: 'b'.repeat(9) + '\n', suffix: '', snippets: [0] });
+    expect(result).toEqual({
+      prefix: 'b'.repeat(9) + '\n',
+      suffix: '',
+      prefixTokens: 10,
+      suffixTokens: 0,
+      snippets: [0],
+    });
   });
 
   it.each([0, -5])('returns nothing for a budget of %i', (budget) => {
     expect(allocateBudget({ ...base, budget, snippets: [snippet('a', 0)] })).toEqual({
       prefix: '',
       suffix: '',
+      prefixTokens: 0,
+      suffixTokens: 0,
       snippets: [],
     });
   });
@@ -167,6 +183,8 @@ describe('allocateBudget', () => {
     expect(allocateBudget({ ...base, budget: 1, snippets: [snippet('a', 0)] })).toEqual({
       prefix: '',
       suffix: '',
+      prefixTokens: 0,
+      suffixTokens: 0,
       snippets: [],
     });
     expect(allocateBudget({ ...base, prefix: 'ab', budget: 1, snippets: [] }).prefix).toBe('b');
@@ -203,6 +221,34 @@ describe('buildPrompt budget properties', () => {
     }),
     { maxLength: 4 },
   );
+
+  it('reports the token counts of what it kept, as the counter counts them', () => {
+    fc.assert(
+      fc.property(
+        text,
+        text,
+        fc.constantFrom(...FIM_FAMILIES),
+        fc.integer({ min: -5, max: 80 }),
+        fc.constantFrom(1, 2.5, 4),
+        (prefix, suffix, family, budget, charsPerToken) => {
+          const specialTokens = FIM_TEMPLATES[family].specialTokens;
+          const counter = createEstimateCounter(charsPerToken, specialTokens);
+          const kept = allocateBudget({
+            prefix,
+            suffix,
+            snippets: [],
+            budget,
+            suffixShare: 0.25,
+            contextShare: 0.5,
+            counter,
+            specialTokens,
+          });
+          expect(kept.prefixTokens).toBe(counter.count(kept.prefix));
+          expect(kept.suffixTokens).toBe(counter.count(kept.suffix));
+        },
+      ),
+    );
+  });
 
   it('never exceeds the budget and only cuts away text far from the cursor', () => {
     fc.assert(

@@ -45,6 +45,9 @@ export interface BudgetRequest {
 export interface BudgetResult {
   prefix: string;
   suffix: string;
+  /** What the budget counted for the kept prefix and suffix, so nobody counts them again. */
+  prefixTokens: number;
+  suffixTokens: number;
   /** Indexes into `request.snippets` of the snippets kept, nearest first. */
   snippets: number[];
 }
@@ -117,6 +120,14 @@ function firstFitting(lo: number, hi: number, fits: (index: number) => boolean):
   return best;
 }
 
+/** Kept text and its token count, as counted while cutting it. */
+interface Kept {
+  text: string;
+  tokens: number;
+}
+
+const NOTHING: Kept = { text: '', tokens: 0 };
+
 /** The end of `text` (nearest the cursor when `text` is the prefix) that fits `maxTokens`. */
 export function keepTail(
   text: string,
@@ -124,9 +135,19 @@ export function keepTail(
   counter: TokenCounter,
   specialTokens: readonly string[],
 ): string {
-  if (maxTokens <= 0 || text === '') return '';
+  return tailWithin(text, maxTokens, counter, specialTokens).text;
+}
+
+function tailWithin(
+  text: string,
+  maxTokens: number,
+  counter: TokenCounter,
+  specialTokens: readonly string[],
+): Kept {
+  if (maxTokens <= 0 || text === '') return NOTHING;
+  const whole = counter.count(text);
+  if (whole <= maxTokens) return { text, tokens: whole };
   const fitsFrom = (start: number) => counter.count(text.slice(start)) <= maxTokens;
-  if (fitsFrom(0)) return text;
 
   const lastLineStart = text.lastIndexOf('\n') + 1;
   let start: number;
@@ -141,7 +162,8 @@ export function keepTail(
     start = safe(firstFitting(lastLineStart, text.length, (at) => fitsFrom(safe(at))) ?? text.length);
   }
   const kept = text.slice(safeCut(text, start, 1, specialTokens));
-  return counter.count(kept) <= maxTokens ? kept : '';
+  const tokens = counter.count(kept);
+  return tokens <= maxTokens ? { text: kept, tokens } : NOTHING;
 }
 
 /** The start of `text` (nearest the cursor when `text` is the suffix) that fits `maxTokens`. */
@@ -151,9 +173,19 @@ export function keepHead(
   counter: TokenCounter,
   specialTokens: readonly string[],
 ): string {
-  if (maxTokens <= 0 || text === '') return '';
+  return headWithin(text, maxTokens, counter, specialTokens).text;
+}
+
+function headWithin(
+  text: string,
+  maxTokens: number,
+  counter: TokenCounter,
+  specialTokens: readonly string[],
+): Kept {
+  if (maxTokens <= 0 || text === '') return NOTHING;
+  const whole = counter.count(text);
+  if (whole <= maxTokens) return { text, tokens: whole };
   const fitsUntil = (end: number) => counter.count(text.slice(0, end)) <= maxTokens;
-  if (fitsUntil(text.length)) return text;
 
   const firstBreak = text.indexOf('\n');
   let end: number;
@@ -173,15 +205,20 @@ export function keepHead(
     end = index === undefined ? 0 : safe(lineEnd - index);
   }
   const kept = text.slice(0, safeCut(text, end, -1, specialTokens));
-  return counter.count(kept) <= maxTokens ? kept : '';
+  const tokens = counter.count(kept);
+  return tokens <= maxTokens ? { text: kept, tokens } : NOTHING;
 }
 
 export function allocateBudget(request: BudgetRequest): BudgetResult {
   const { budget, counter, specialTokens } = request;
-  if (budget <= 0) return { prefix: '', suffix: '', snippets: [] };
+  if (budget <= 0) return { prefix: '', suffix: '', prefixTokens: 0, suffixTokens: 0, snippets: [] };
 
-  const suffix = keepHead(request.suffix, Math.floor(budget * request.suffixShare), counter, specialTokens);
-  const suffixTokens = counter.count(suffix);
+  const { text: suffix, tokens: suffixTokens } = headWithin(
+    request.suffix,
+    Math.floor(budget * request.suffixShare),
+    counter,
+    specialTokens,
+  );
 
   const contextCap = Math.floor(budget * request.contextShare);
   const candidates = request.snippets
@@ -198,10 +235,10 @@ export function allocateBudget(request: BudgetRequest): BudgetResult {
     candidates.reduce((sum, c) => sum + c.cost, 0),
   );
 
-  let prefix = keepTail(request.prefix, budget - suffixTokens - reserve, counter, specialTokens);
-  let room = Math.min(contextCap, budget - suffixTokens - counter.count(prefix));
+  let prefix = tailWithin(request.prefix, budget - suffixTokens - reserve, counter, specialTokens);
+  let room = Math.min(contextCap, budget - suffixTokens - prefix.tokens);
   let chosen: typeof candidates = [];
-  const firstWindow = prefix + suffix;
+  const firstWindow = prefix.text + suffix;
   for (const candidate of candidates) {
     if (candidate.cost > room || firstWindow.includes(candidate.needle)) continue;
     chosen.push(candidate);
@@ -210,9 +247,15 @@ export function allocateBudget(request: BudgetRequest): BudgetResult {
 
   const snippetTokens = chosen.reduce((sum, c) => sum + c.cost, 0);
   if (snippetTokens < reserve) {
-    prefix = keepTail(request.prefix, budget - suffixTokens - snippetTokens, counter, specialTokens);
-    const window = prefix + suffix;
+    prefix = tailWithin(request.prefix, budget - suffixTokens - snippetTokens, counter, specialTokens);
+    const window = prefix.text + suffix;
     chosen = chosen.filter((c) => !window.includes(c.needle));
   }
-  return { prefix, suffix, snippets: chosen.map((c) => c.index) };
+  return {
+    prefix: prefix.text,
+    suffix,
+    prefixTokens: prefix.tokens,
+    suffixTokens,
+    snippets: chosen.map((c) => c.index),
+  };
 }

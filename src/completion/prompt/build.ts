@@ -109,9 +109,10 @@ export function buildPrompt(
     includedSnippets: kept.snippets,
   };
 
-  // Counted part by part: the parts were already counted while budgeting (the counter remembers
-  // them), and the rendered prompt is never scanned whole.
-  const promptTokens = templateOverhead + counter.count(prefixPart) + counter.count(kept.suffix);
+  // Counted part by part, never the rendered prompt whole: the budget already counted the kept
+  // prefix and suffix; only snippets put in front of the prefix make a text it has not counted.
+  const prefixPartTokens = context === '' ? kept.prefixTokens : counter.count(prefixPart);
+  const promptTokens = templateOverhead + prefixPartTokens + kept.suffixTokens;
   if (model.fim === 'template' && template) {
     const promptParts = renderFimParts(template, prefixPart, kept.suffix);
     return { prompt: joinParts(promptParts), promptParts, promptTokens, ...common };

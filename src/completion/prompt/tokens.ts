@@ -46,37 +46,21 @@ function buildPattern(tokens: readonly string[]): RegExp | undefined {
 export function createEstimateCounter(charsPerToken: number, specialTokens: readonly string[]): TokenCounter {
   if (!(charsPerToken > 0)) throw new RangeError(`charsPerToken must be positive, got ${charsPerToken}`);
   const pattern = specialTokenPattern(specialTokens);
-  const estimate = (text: string): number => {
-    let specials = 0;
-    let specialChars = 0;
-    if (pattern) {
-      // exec on the shared pattern, not matchAll (which copies the RegExp on every call):
-      // budgeting counts many slices per request. Synchronous, so no other caller sees lastIndex.
-      pattern.lastIndex = 0;
-      for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
-        specials += 1;
-        specialChars += match[0].length;
-      }
-    }
-    return specials + Math.ceil((text.length - specialChars) / charsPerToken);
-  };
-  // Budgeting asks for the same text again (the kept prefix while cutting, for the room left, for
-  // the total): the last two answers are remembered, compared by identity first.
-  let lastText = '';
-  let lastCount = 0;
-  let previousText = '';
-  let previousCount = 0;
   return {
     count(text: string): number {
       if (text === '') return 0;
-      if (text === lastText) return lastCount;
-      if (text === previousText) return previousCount;
-      const count = estimate(text);
-      previousText = lastText;
-      previousCount = lastCount;
-      lastText = text;
-      lastCount = count;
-      return count;
+      let specials = 0;
+      let specialChars = 0;
+      if (pattern) {
+        // exec on the shared pattern, not matchAll (which copies the RegExp on every call):
+        // budgeting counts many slices per request. Synchronous, so no other caller sees lastIndex.
+        pattern.lastIndex = 0;
+        for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
+          specials += 1;
+          specialChars += match[0].length;
+        }
+      }
+      return specials + Math.ceil((text.length - specialChars) / charsPerToken);
     },
   };
 }
