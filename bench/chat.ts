@@ -39,6 +39,7 @@ import {
   type ShenmaProcess,
   type Spread,
   startShenma,
+  startSiblings,
 } from './lib/shenma.js';
 import { fmt, median, medianItem, percentile, signed, table } from './lib/stats.js';
 import { warmTarget } from './lib/warm-up.js';
@@ -467,21 +468,20 @@ async function main() {
   }
 
   // More processes of this build: each settles into its own JIT state (see --processes).
-  const siblings: { name: string; proc: ShenmaProcess }[] = [];
-  for (let i = 2; i <= opts.processes; i++) {
-    const name = `shenma-${i}`;
-    const proc = await startShenma({
-      name,
-      root: ROOT,
-      config: shenmaConfig(fakeUrl, slots),
-      dir: join(tmp, name),
-      loopDelay: true,
-      traceFirstToken: opts.traceFirstToken,
-      ...(proxyCpus ? { cpus: proxyCpus } : {}),
-    });
-    siblings.push({ name, proc });
-    progress(`${name} ${proc.url} (this build again, node pid ${proc.child.pid})`);
-  }
+  const siblings = await startSiblings(
+    opts.processes,
+    (name) =>
+      startShenma({
+        name,
+        root: ROOT,
+        config: shenmaConfig(fakeUrl, slots),
+        dir: join(tmp, name),
+        loopDelay: true,
+        traceFirstToken: opts.traceFirstToken,
+        ...(proxyCpus ? { cpus: proxyCpus } : {}),
+      }),
+    progress,
+  );
 
   const connections = C + 8;
   const nodeUrl = nodeMatch![1]!;

@@ -23,7 +23,7 @@ import {
   stopAll,
 } from './lib/proc.js';
 import { type Hotspot, monotonicUs, summariseProfile, type Window } from './lib/profile.js';
-import { type ShenmaProcess, startShenma } from './lib/shenma.js';
+import { type ShenmaProcess, startShenma, startSiblings } from './lib/shenma.js';
 import { fmt, median, medianItem, percentile, signed, table } from './lib/stats.js';
 import { warmTarget } from './lib/warm-up.js';
 import {
@@ -464,19 +464,18 @@ async function main() {
   }
 
   // More processes of this build: each settles into its own JIT state (see --processes).
-  const siblings: { name: string; proc: ShenmaProcess }[] = [];
-  for (let i = 2; i <= opts.processes; i++) {
-    const name = `shenma-${i}`;
-    const proc = await startShenma({
-      name,
-      root: ROOT,
-      config: shenmaConfig(fakeUrl),
-      dir: join(tmp, name),
-      ...(proxyCpus ? { cpus: proxyCpus } : {}),
-    });
-    siblings.push({ name, proc });
-    progress(`${name} ${proc.url} (this build again, node pid ${proc.child.pid})`);
-  }
+  const siblings = await startSiblings(
+    opts.processes,
+    (name) =>
+      startShenma({
+        name,
+        root: ROOT,
+        config: shenmaConfig(fakeUrl),
+        dir: join(tmp, name),
+        ...(proxyCpus ? { cpus: proxyCpus } : {}),
+      }),
+    progress,
+  );
 
   const connections = Math.max(...CONCURRENCIES, THROUGHPUT_CLIENTS) + 8;
   const openAi = openAiBody();

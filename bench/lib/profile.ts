@@ -62,7 +62,8 @@ export function ownerOf(frame: CallFrame): string | undefined {
   const own = /^shenma dist\/(.+)\/[^/]+$/.exec(m);
   if (own) return `Shenma ${own[1]}`;
   if (m.startsWith('shenma dist/')) return `Shenma ${m.slice('shenma dist/'.length)}`;
-  if (m.startsWith('node:') || m.startsWith('(') || SPECIAL.has(frame.functionName)) return undefined;
+  // Node's modules, and V8's buckets: '(native/V8)' and the special frames, which moduleOf names by themselves.
+  if (m.startsWith('node:') || m.startsWith('(')) return undefined;
   return m;
 }
 

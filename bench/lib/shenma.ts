@@ -104,6 +104,26 @@ export async function startShenma(o: StartShenmaOptions): Promise<ShenmaProcess>
 }
 
 /**
+ * More processes of this build (`--processes N`): rows `shenma-2` … `shenma-N`, each started by
+ * `start` with its row name. Two processes of one build settle into CPU costs 5–9 % apart, so the
+ * benches judge with the median one.
+ */
+export async function startSiblings(
+  processes: number,
+  start: (name: string) => Promise<ShenmaProcess>,
+  progress: (line: string) => void,
+): Promise<{ name: string; proc: ShenmaProcess }[]> {
+  const siblings: { name: string; proc: ShenmaProcess }[] = [];
+  for (let i = 2; i <= processes; i++) {
+    const name = `shenma-${i}`;
+    const proc = await start(name);
+    siblings.push({ name, proc });
+    progress(`${name} ${proc.url} (this build again, node pid ${proc.child.pid})`);
+  }
+  return siblings;
+}
+
+/**
  * The Node flags a tree's `bin/shenma.js` asks for in its shebang (`#!/usr/bin/env -S node FLAGS`):
  * the benchmark runs each Shenma as `npx shenma` would, with the same Node as itself.
  */
