@@ -65,9 +65,10 @@ const USAGE = `usage: npm run bench:chat -- [--rounds N] [--measure-ms N] [--con
   --skip-build      use the existing dist/ instead of running \`npm run build\` first
   --quick           smoke run (~1 min): 1 round, 1 s phases, shorter slow streams, memory of Shenma only
   --profile         run Shenma under \`node --cpu-prof\` and print its hottest functions (skews its numbers)
-  --processes N     run this build's Shenma as N processes (default 3; --quick: 1). Two processes of one build
-                    settle into CPU costs 5-9 % apart, so the verdicts use the one with the median CPU per
-                    chunk (rows shenma, shenma-2, ...)
+  --processes N     run this build's Shenma and the bare Node proxy as N processes each (default 3; --quick: 1).
+                    Two processes of one build settle into CPU costs 5-9 % apart, so the CPU verdicts divide the
+                    medians of the two groups and the latency verdicts read Shenma's median process (rows shenma,
+                    shenma-2, ..., node-proxy, node-proxy-2, ...)
   --baseline DIR    also run the Shenma built in DIR (another checkout with its own dist/) as the row
                     \`shenma-base\`, embedded shape, in the same rounds: before → after from one run
   --skip-memory     leave out the memory-per-stream phase (for quick before/after comparisons)
@@ -361,28 +362,43 @@ async function main() {
 
   // Upstream sockets for every held stream: the proxies must not queue the memory phase's requests.
   const upstreamSockets = opts.streams + 2 * C + 64;
-  const nodeLoopDelayPort = await freePort();
-  const nodeLoopDelayUrl = `http://127.0.0.1:${nodeLoopDelayPort}`;
-  const { child: nodeProxy, match: nodeMatch } = await spawnChild({
-    name: 'node proxy',
-    command: process.execPath,
-    env: { BENCH_LOOP_DELAY_PORT: String(nodeLoopDelayPort) },
-    args: [
-      '--import',
-      './bench/lib/loop-delay.mjs',
-      '--import',
-      'tsx',
-      'bench/lib/node-proxy.ts',
-      '--upstream',
-      fakeUrl,
-      '--max-sockets',
-      String(upstreamSockets),
-    ],
-    cwd: ROOT,
-    ready: /^READY (\S+)/,
-    ...(proxyCpus ? { cpus: proxyCpus } : {}),
-  });
-  progress(`node proxy ${nodeMatch![1]} (pid ${nodeProxy.pid})`);
+  // The bare proxy is the ratios' denominator and varies between processes as much as Shenma does,
+  // so it runs as many processes as this build (rows node-proxy, node-proxy-2, …).
+  const startNodeProxy = async (name: string) => {
+    const loopDelayPort = await freePort();
+    const { child, match } = await spawnChild({
+      name,
+      command: process.execPath,
+      env: { BENCH_LOOP_DELAY_PORT: String(loopDelayPort) },
+      args: [
+        '--import',
+        './bench/lib/loop-delay.mjs',
+        '--import',
+        'tsx',
+        'bench/lib/node-proxy.ts',
+        '--upstream',
+        fakeUrl,
+        '--max-sockets',
+        String(upstreamSockets),
+      ],
+      cwd: ROOT,
+      ready: /^READY (\S+)/,
+      ...(proxyCpus ? { cpus: proxyCpus } : {}),
+    });
+    return { pid: child.pid, url: match![1]!, loopDelayUrl: `http://127.0.0.1:${loopDelayPort}` };
+  };
+  const nodeProxy = await startNodeProxy('node-proxy');
+  progress(`node proxy ${nodeProxy.url} (pid ${nodeProxy.pid})`);
+  const nodeProxies = [
+    { name: 'node-proxy', proc: nodeProxy },
+    ...(await startSiblings(
+      'node-proxy',
+      opts.processes,
+      startNodeProxy,
+      (p) => `${p.url} (the bare proxy again, pid ${p.pid})`,
+      progress,
+    )),
+  ];
   const floor = opts.floor
     ? await spawnChild({
         name: 'node floor',
@@ -469,6 +485,7 @@ async function main() {
 
   // More processes of this build: each settles into its own JIT state (see --processes).
   const siblings = await startSiblings(
+    'shenma',
     opts.processes,
     (name) =>
       startShenma({
@@ -480,17 +497,22 @@ async function main() {
         traceFirstToken: opts.traceFirstToken,
         ...(proxyCpus ? { cpus: proxyCpus } : {}),
       }),
+    (proc) => `${proc.url} (this build again, node pid ${proc.child.pid})`,
     progress,
   );
 
   const connections = C + 8;
-  const nodeUrl = nodeMatch![1]!;
   const targets: ChatTarget[] = [
     { name: 'direct', url: fakeUrl, pool: makePool(fakeUrl, connections) },
     ...(nginx
       ? [{ name: 'nginx', url: nginx.url, pid: nginx.child.pid, pool: makePool(nginx.url, connections) }]
       : []),
-    { name: 'node-proxy', url: nodeUrl, pid: nodeProxy.pid, pool: makePool(nodeUrl, connections) },
+    ...nodeProxies.map(({ name, proc }) => ({
+      name,
+      url: proc.url,
+      pid: proc.pid,
+      pool: makePool(proc.url, connections),
+    })),
     ...(floor
       ? [
           {
@@ -541,7 +563,7 @@ async function main() {
   ];
   /** Event-loop delay probes of the Node targets (bench/lib/loop-delay.mjs). */
   const loopDelayUrls = new Map<string, string | undefined>([
-    ['node-proxy', nodeLoopDelayUrl],
+    ...nodeProxies.map(({ name, proc }) => [name, proc.loopDelayUrl] as [string, string | undefined]),
     ['shenma', embedded.loopDelayUrl],
     ...siblings.map(({ name, proc }) => [name, proc.loopDelayUrl] as [string, string | undefined]),
     ...(deployed ? [['shenma-pg', deployed.loopDelayUrl] as [string, string | undefined]] : []),
@@ -676,7 +698,11 @@ async function main() {
   const coresBusy = (r: ChatPhaseResult) =>
     ((r.cpuMs ?? 0) + (r.fakeCpuMs ?? Number.NaN) + (r.loadgenCpuMs ?? Number.NaN)) / r.durationMs;
   const streamsPerSec = (r: ChatPhaseResult) => (r.ttfts.length * 1000) / r.durationMs;
-  const nodeCpu = cpuPerChunkUs('node-proxy');
+  const proxyNames = nodeProxies.map((x) => x.name);
+  const processes = ['shenma', ...siblings.map((x) => x.name)];
+  /** A group of processes' CPU per chunk (this build's, or the bare proxy's): their median. */
+  const groupCpuPerChunkUs = (names: readonly string[]) => median(names.map((n) => cpuPerChunkUs(n)));
+  const nodeCpu = groupCpuPerChunkUs(proxyNames);
 
   log();
   log(
@@ -695,7 +721,7 @@ async function main() {
         'stream p99',
         'streams/s',
         'CPU µs/chunk',
-        'vs node-proxy',
+        proxyNames.length > 1 ? 'vs node-proxies' : 'vs node-proxy',
         'kernel',
         'CPU ms/stream',
         'syscalls/chunk r+w',
@@ -891,13 +917,19 @@ async function main() {
   log('Targets');
   const verdict = (ok: boolean | undefined) =>
     ok === undefined ? '[skipped]' : ok ? '[met]    ' : '[NOT MET]';
-  // The verdicts read one process of this build: the one with the median CPU per chunk.
-  const processes = ['shenma', ...siblings.map((x) => x.name)];
+  // The latency verdict reads one process of this build: the one with the median CPU per chunk.
+  // The CPU verdict divides the median of this build's processes by the median of the bare proxy's.
   const judged = medianItem(processes, (n) => cpuPerChunkUs(n)) ?? 'shenma';
   if (processes.length > 1) {
     log(
       `[info]    this build as ${processes.length} processes, CPU per chunk: ${processes.map((n) => `${n} ${fmt(cpuPerChunkUs(n), 1)} µs`).join(', ')}; ` +
-        `the verdicts below use ${judged} (the median)`,
+        `the TTFT verdict below uses ${judged} (the median)`,
+    );
+  }
+  if (proxyNames.length > 1) {
+    log(
+      `[info]    the bare proxy as ${proxyNames.length} processes, CPU per chunk: ${proxyNames.map((n) => `${n} ${fmt(cpuPerChunkUs(n), 1)} µs`).join(', ')}; ` +
+        'the CPU verdict divides medians',
     );
   }
   if (byName('nginx')) {
@@ -911,7 +943,7 @@ async function main() {
   } else {
     log(`${verdict(undefined)} TTFT Shenma adds within 5 ms of nginx's: nginx absent`);
   }
-  const sc = cpuPerChunkUs(judged);
+  const sc = groupCpuPerChunkUs(processes);
   log(
     `${verdict(sc / nodeCpu <= 1.5)} Shenma CPU per streamed chunk ≤ 1.5× bare Node proxy: ${fmt(sc, 1)} vs ${fmt(nodeCpu, 1)} µs = ${fmt(sc / nodeCpu, 2)}×`,
   );

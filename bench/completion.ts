@@ -55,9 +55,10 @@ const USAGE = `usage: npm run bench:completion -- [--rounds N] [--measure-ms N] 
   --quick          smoke run: 1 round, 600 ms phases
   --profile        run Shenma under \`node --cpu-prof\` and print its hottest functions (skews its numbers)
   --phases LIST    only these parts, comma-separated: c1,c16,c64,instant,breakdown,abort (default: all)
-  --processes N    run this build's Shenma as N processes (default 3; --quick: 1). Two processes of one build
-                   settle into CPU costs 5-9 % apart, so the verdicts use the one with the median CPU per
-                   request (rows shenma, shenma-2, ...)
+  --processes N    run this build's Shenma and the bare Node proxy as N processes each (default 3; --quick: 1).
+                   Two processes of one build settle into CPU costs 5-9 % apart, so the CPU verdicts divide the
+                   medians of the two groups and the latency verdicts read Shenma's median process (rows shenma,
+                   shenma-2, ..., node-proxy, node-proxy-2, ...)
   --compare N=DIR  also measure the Shenma of another checkout (built dist/, node_modules) as row "N",
                    interleaved with this one: before/after ratios from one run`;
 
@@ -371,15 +372,31 @@ async function main() {
   });
   progress(`fake model ${fakeUrl} (pid ${fakeChild.pid})`);
 
-  const { child: nodeProxy, match: nodeMatch } = await spawnChild({
-    name: 'node proxy',
-    command: process.execPath,
-    args: ['--import', 'tsx', 'bench/lib/node-proxy.ts', '--upstream', fakeUrl],
-    cwd: ROOT,
-    ready: /^READY (\S+)/,
-    ...(proxyCpus ? { cpus: proxyCpus } : {}),
-  });
-  progress(`node proxy ${nodeMatch![1]} (pid ${nodeProxy.pid})`);
+  // The bare proxy is the ratios' denominator and varies between processes as much as Shenma does,
+  // so it runs as many processes as this build (rows node-proxy, node-proxy-2, …).
+  const startNodeProxy = async (name: string) => {
+    const { child, match } = await spawnChild({
+      name,
+      command: process.execPath,
+      args: ['--import', 'tsx', 'bench/lib/node-proxy.ts', '--upstream', fakeUrl],
+      cwd: ROOT,
+      ready: /^READY (\S+)/,
+      ...(proxyCpus ? { cpus: proxyCpus } : {}),
+    });
+    return { pid: child.pid, url: match![1]! };
+  };
+  const nodeProxy = await startNodeProxy('node-proxy');
+  progress(`node proxy ${nodeProxy.url} (pid ${nodeProxy.pid})`);
+  const nodeProxies = [
+    { name: 'node-proxy', proc: nodeProxy },
+    ...(await startSiblings(
+      'node-proxy',
+      opts.processes,
+      startNodeProxy,
+      (p) => `${p.url} (the bare proxy again, pid ${p.pid})`,
+      progress,
+    )),
+  ];
 
   const floor = opts.floor
     ? await spawnChild({
@@ -465,6 +482,7 @@ async function main() {
 
   // More processes of this build: each settles into its own JIT state (see --processes).
   const siblings = await startSiblings(
+    'shenma',
     opts.processes,
     (name) =>
       startShenma({
@@ -474,6 +492,7 @@ async function main() {
         dir: join(tmp, name),
         ...(proxyCpus ? { cpus: proxyCpus } : {}),
       }),
+    (proc) => `${proc.url} (this build again, node pid ${proc.child.pid})`,
     progress,
   );
 
@@ -501,15 +520,15 @@ async function main() {
           },
         ]
       : []),
-    {
-      name: 'node-proxy',
-      url: nodeMatch![1]!,
+    ...nodeProxies.map(({ name, proc }) => ({
+      name,
+      url: proc.url,
       path: '/v1/completions',
       body: openAi,
-      kind: 'sse',
-      pid: nodeProxy.pid,
-      pool: makePool(nodeMatch![1]!, connections),
-    },
+      kind: 'sse' as const,
+      pid: proc.pid,
+      pool: makePool(proc.url, connections),
+    })),
     ...(floor
       ? [
           {
@@ -690,6 +709,11 @@ async function main() {
     return n > 0 ? cpu / n : Number.NaN;
   };
   const rps = (r: PhaseResult) => (r.requests * 1000) / r.durationMs;
+  const proxyNames = nodeProxies.map((x) => x.name);
+  const processes = ['shenma', ...siblings.map((x) => x.name)];
+  /** A group of processes' CPU per request (this build's, or the bare proxy's): their median. */
+  const groupCpuOf = (key: PhaseKey, names: readonly string[]) =>
+    median(names.map((n) => cpuPerReqOf(key, n)));
   /** Per round, target minus direct at the same quantile; then the median over rounds. */
   const addedPerRound = (key: PhaseKey, name: string, q: number) => {
     const mine = roundsOf(key, name);
@@ -737,10 +761,17 @@ async function main() {
   log(
     `Throughput, instant model (ttft 0, one chunk), ${THROUGHPUT_CLIENTS} closed-loop clients — median over rounds`,
   );
-  const nodeInstantCpu = cpuPerReqOf('instant', 'node-proxy');
+  const nodeInstantCpu = groupCpuOf('instant', proxyNames);
   log(
     table(
-      ['target', 'req/s', 'p50', 'p99', 'CPU ms/req', 'CPU vs node-proxy'],
+      [
+        'target',
+        'req/s',
+        'p50',
+        'p99',
+        'CPU ms/req',
+        proxyNames.length > 1 ? 'CPU vs node-proxies' : 'CPU vs node-proxy',
+      ],
       targets.map((t) => {
         const cpu = cpuPerReqOf('instant', t.name);
         return [
@@ -835,7 +866,7 @@ async function main() {
     const ladder = ['node-floor', ...rungs.map((r) => r.name), 'shenma'].filter((n) => byName(n));
     const cpuAt = (key: PhaseKey, n: string) => (opts.phases.has(key) ? cpuPerReqOf(key, n) : Number.NaN);
     const hkey: PhaseKey = `c${HEADLINE_C}`;
-    const nodeC = cpuAt(hkey, 'node-proxy');
+    const nodeC = opts.phases.has(hkey) ? groupCpuOf(hkey, proxyNames) : Number.NaN;
     log();
     log(
       `The ladder: what each of Shenma's layers costs (CPU ms per request, all rounds; "step" = this rung minus the one above)`,
@@ -871,35 +902,59 @@ async function main() {
   const verdict = (ok: boolean | undefined) =>
     ok === undefined ? '[skipped]' : ok ? '[met]    ' : '[NOT MET]';
   const hk: PhaseKey = `c${HEADLINE_C}`;
-  // The verdicts read one process of this build: the one with the median CPU per request.
-  const processes = ['shenma', ...siblings.map((x) => x.name)];
+  // The latency verdicts read one process of this build: the one with the median CPU per request.
+  // The CPU verdicts divide the median of this build's processes by the median of the bare proxy's.
   const pickKey: PhaseKey = opts.phases.has(hk) ? hk : 'instant';
   const judged = medianItem(processes, (n) => cpuPerReqOf(pickKey, n)) ?? 'shenma';
   if (processes.length > 1) {
     log(
       `          this build as ${processes.length} processes, CPU per request at ${pickKey === 'instant' ? 'the instant model' : `c=${HEADLINE_C}`}: ` +
-        `${processes.map((n) => `${n} ${fmt(cpuPerReqOf(pickKey, n), 3)} ms`).join(', ')}; the verdicts below use ${judged} (the median)`,
+        `${processes.map((n) => `${n} ${fmt(cpuPerReqOf(pickKey, n), 3)} ms`).join(', ')}; the latency verdicts below use ${judged} (the median)`,
     );
   }
-  if (byName('nginx')) {
-    const perRound = roundsOf(hk, judged).map((r, i) => {
-      const n = roundsOf(hk, 'nginx')[i];
+  if (proxyNames.length > 1) {
+    log(
+      `          the bare proxy as ${proxyNames.length} processes, CPU per request at ${pickKey === 'instant' ? 'the instant model' : `c=${HEADLINE_C}`}: ` +
+        `${proxyNames.map((n) => `${n} ${fmt(cpuPerReqOf(pickKey, n), 3)} ms`).join(', ')}; the CPU verdicts divide medians`,
+    );
+  }
+  // Issue #10: the p50 Shenma adds beyond nginx's, ≤ 1 ms at c=16 and ≤ 3 ms at c=64.
+  for (const [c, limit] of [
+    [HEADLINE_C, 1],
+    [64, 3],
+  ] as const) {
+    const key: PhaseKey = `c${c}`;
+    if (!opts.phases.has(key)) continue;
+    if (!byName('nginx')) {
+      log(`${verdict(undefined)} Shenma added p50 − nginx added p50 at c=${c} ≤ ${limit} ms: nginx absent`);
+      continue;
+    }
+    const perRound = roundsOf(key, judged).map((r, i) => {
+      const n = roundsOf(key, 'nginx')[i];
       return n ? percentile(r.latencies, 50) - percentile(n.latencies, 50) : Number.NaN;
     });
     const d = median(perRound);
     log(
-      `${verdict(d <= 1)} Shenma added p50 − nginx added p50 at c=${HEADLINE_C} ≤ 1 ms: ${signed(d, 2)} ms (per round: ${perRound.map((v) => signed(v, 2)).join(', ')})`,
+      `${verdict(d <= limit)} Shenma added p50 − nginx added p50 at c=${c} ≤ ${limit} ms: ${signed(d, 2)} ms (per round: ${perRound.map((v) => signed(v, 2)).join(', ')})`,
     );
-  } else {
-    log(`${verdict(undefined)} Shenma added p50 − nginx added p50 ≤ 1 ms: nginx absent`);
   }
-  const sc = cpuPerReqOf(hk, judged);
-  const nc = cpuPerReqOf(hk, 'node-proxy');
-  const si = cpuPerReqOf('instant', judged);
+  const sc = groupCpuOf(hk, processes);
+  const nc = groupCpuOf(hk, proxyNames);
+  const si = groupCpuOf('instant', processes);
   log(
     `${verdict(sc / nc <= 1.5)} Shenma CPU per request ≤ 1.5× bare Node proxy at c=${HEADLINE_C}: ${fmt(sc, 3)} vs ${fmt(nc, 3)} ms = ${fmt(sc / nc, 2)}× ` +
       `(instant model: ${fmt(si, 3)} vs ${fmt(nodeInstantCpu, 3)} ms = ${fmt(si / nodeInstantCpu, 2)}×)`,
   );
+  if (opts.phases.has('instant')) {
+    // Issue #10: with an instant model (pure overhead), Shenma's throughput at least 0.75× the bare proxy's.
+    const groupRps = (names: readonly string[]) => median(names.map((n) => medianOf('instant', n, rps)));
+    const sr = groupRps(processes);
+    const nr = groupRps(proxyNames);
+    log(
+      `${verdict(sr / nr >= 0.75)} Shenma throughput with an instant model ≥ 0.75× bare Node proxy's (${THROUGHPUT_CLIENTS} clients): ` +
+        `${fmt(sr, 0)} vs ${fmt(nr, 0)} req/s = ${fmt(sr / nr, 2)}×`,
+    );
+  }
   if (byName('node-floor')) {
     const fc = cpuPerReqOf(hk, 'node-floor');
     const fi = cpuPerReqOf('instant', 'node-floor');

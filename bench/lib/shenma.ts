@@ -104,21 +104,24 @@ export async function startShenma(o: StartShenmaOptions): Promise<ShenmaProcess>
 }
 
 /**
- * More processes of this build (`--processes N`): rows `shenma-2` … `shenma-N`, each started by
- * `start` with its row name. Two processes of one build settle into CPU costs 5–9 % apart, so the
- * benches judge with the median one.
+ * More processes of one kind (`--processes N`): rows `<base>-2` … `<base>-N`, each started by
+ * `start` with its row name. Two processes of one build settle into CPU costs 5–9 % apart, and the
+ * bare proxy varies as much, so the benches run Shenma and the bare Node proxy as N processes each
+ * and judge with their medians.
  */
-export async function startSiblings(
+export async function startSiblings<T>(
+  base: string,
   processes: number,
-  start: (name: string) => Promise<ShenmaProcess>,
+  start: (name: string) => Promise<T>,
+  describe: (proc: T) => string,
   progress: (line: string) => void,
-): Promise<{ name: string; proc: ShenmaProcess }[]> {
-  const siblings: { name: string; proc: ShenmaProcess }[] = [];
+): Promise<{ name: string; proc: T }[]> {
+  const siblings: { name: string; proc: T }[] = [];
   for (let i = 2; i <= processes; i++) {
-    const name = `shenma-${i}`;
+    const name = `${base}-${i}`;
     const proc = await start(name);
     siblings.push({ name, proc });
-    progress(`${name} ${proc.url} (this build again, node pid ${proc.child.pid})`);
+    progress(`${name} ${describe(proc)}`);
   }
   return siblings;
 }
