@@ -59,8 +59,8 @@ const USAGE = `usage: npm run bench:completion -- [--rounds N] [--measure-ms N] 
                    Two processes of one build settle into CPU costs 5-9 % apart, so the CPU verdicts divide the
                    medians of the two groups and the latency verdicts read Shenma's median process (rows shenma,
                    shenma-2, ..., node-proxy, node-proxy-2, ...)
-  --compare N=DIR  also measure the Shenma of another checkout (built dist/, node_modules) as row "N",
-                   interleaved with this one: before/after ratios from one run`;
+  --compare N=DIR  also measure the Shenma of another checkout (built dist/, node_modules) as rows "N", "N-2",
+                   ... (--processes of them), interleaved with this one: before/after ratios of medians from one run`;
 
 const CONCURRENCIES = [1, 16, 64] as const;
 const THROUGHPUT_CLIENTS = 32;
@@ -466,18 +466,29 @@ async function main() {
     }
   }
 
-  // Other checkouts' Shenma (--compare): same config, same credential set-up, their own dist/.
-  const compared: { name: string; proc: ShenmaProcess }[] = [];
+  // Other checkouts' Shenma (--compare): same config, same credential set-up, their own dist/; as
+  // many processes as this build (rows N, N-2, …), so that before → after divides two medians.
+  const compared: { name: string; proc: ShenmaProcess; group: string }[] = [];
   for (const c of opts.compare) {
-    const proc = await startShenma({
-      name: c.name,
-      root: c.root,
-      config: shenmaConfig(fakeUrl),
-      dir: join(tmp, `compare-${c.name}`),
-      ...(proxyCpus ? { cpus: proxyCpus } : {}),
-    });
-    compared.push({ name: c.name, proc });
+    const startCompared = (name: string) =>
+      startShenma({
+        name,
+        root: c.root,
+        config: shenmaConfig(fakeUrl),
+        dir: join(tmp, `compare-${name}`),
+        ...(proxyCpus ? { cpus: proxyCpus } : {}),
+      });
+    const proc = await startCompared(c.name);
+    compared.push({ name: c.name, proc, group: c.name });
     progress(`${c.name} ${proc.url} (${c.root}, node pid ${proc.child.pid})`);
+    const more = await startSiblings(
+      c.name,
+      opts.processes,
+      startCompared,
+      (p) => `${p.url} (${c.root} again, node pid ${p.child.pid})`,
+      progress,
+    );
+    compared.push(...more.map((m) => ({ ...m, group: c.name })));
   }
 
   // More processes of this build: each settles into its own JIT state (see --processes).
@@ -963,12 +974,17 @@ async function main() {
         `(instant model: ${fmt(fi, 3)} ms = ${fmt(fi / nodeInstantCpu, 2)}×); shenma vs node-floor: ${fmt(sc / fc, 2)}× at c=${HEADLINE_C}, ${fmt(si / fi, 2)}× instant`,
     );
   }
-  for (const { name } of compared) {
-    const cc = cpuPerReqOf(hk, name);
-    const ci = cpuPerReqOf('instant', name);
+  for (const c of opts.compare) {
+    const group = compared.filter((x) => x.group === c.name).map((x) => x.name);
+    const cc = groupCpuOf(hk, group);
+    const ci = groupCpuOf('instant', group);
+    const each =
+      group.length > 1
+        ? ` (c=${HEADLINE_C}: ${group.map((n) => fmt(cpuPerReqOf(hk, n), 3)).join(', ')}; median)`
+        : '';
     log(
-      `          compared: ${name} CPU per request ${fmt(cc, 3)} ms = ${fmt(cc / nc, 2)}× at c=${HEADLINE_C} ` +
-        `(instant model: ${fmt(ci, 3)} ms = ${fmt(ci / nodeInstantCpu, 2)}×); shenma vs ${name}: ${fmt(sc / cc, 2)}× at c=${HEADLINE_C}, ${fmt(si / ci, 2)}× instant`,
+      `          compared: ${c.name} CPU per request ${fmt(cc, 3)} ms${each} = ${fmt(cc / nc, 2)}× at c=${HEADLINE_C} ` +
+        `(instant model: ${fmt(ci, 3)} ms = ${fmt(ci / nodeInstantCpu, 2)}×); this build vs ${c.name}: ${fmt(sc / cc, 2)}× at c=${HEADLINE_C}, ${fmt(si / ci, 2)}× instant`,
     );
   }
   const sa = aborts.get('shenma') ?? [];
