@@ -26,6 +26,13 @@ describe('jsonWithTextPieces', () => {
     expect(bytes.equals(Buffer.from(JSON.stringify({ ...fields, prompt: pieces.join('') })))).toBe(true);
   });
 
+  it('is byte for byte the same when the other fields are not Latin-1 either', () => {
+    const tagged = { ...fields, stop: ['<｜fim▁end｜>', '😀'] };
+    const pieces = ['def f():\n', '<｜fim▁hole｜>', '  pass'];
+    const bytes = jsonWithTextPieces(tagged, 'prompt', pieces);
+    expect(bytes.equals(Buffer.from(JSON.stringify({ ...tagged, prompt: pieces.join('') })))).toBe(true);
+  });
+
   it('works without other fields', () => {
     expect(JSON.parse(jsonWithTextPieces({}, 'prompt', ['a', 'b']).toString())).toEqual({ prompt: 'ab' });
   });

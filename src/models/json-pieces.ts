@@ -16,16 +16,16 @@ export function jsonWithTextPieces(
   const rest = JSON.stringify(fields);
   // `{"a":1}` → `{"a":1,"key":"`; `{}` → `{"key":"`.
   const open = `${rest.length > 2 ? `${rest.slice(0, -1)},` : '{'}${JSON.stringify(key)}:"`;
-  const chunks: Buffer[] = [Buffer.from(open)];
-  for (const piece of pieces) {
-    // Each piece escaped on its own and without its quotes. JSON escapes are per character (a
-    // surrogate half alone becomes \udXXX, which still decodes to the pair), so the pieces' JSON
-    // joined is the JSON of their join.
-    const quoted = Buffer.from(JSON.stringify(piece));
-    chunks.push(quoted.subarray(1, quoted.length - 1));
-  }
-  chunks.push(CLOSE);
-  return Buffer.concat(chunks);
+  // Each piece escaped on its own. JSON escapes are per character (a surrogate half alone becomes
+  // \udXXX, which still decodes to the pair), so the pieces' JSON joined is the JSON of their join.
+  const quoted = pieces.length === 0 ? ['""'] : pieces.map((piece) => JSON.stringify(piece));
+  // Written straight into one buffer of the final size, each piece without its opening quote:
+  // its closing quote is overwritten by the next piece, and the last one's stays.
+  let size = Buffer.byteLength(open) + 2; // and the last closing quote, and `}`
+  for (const q of quoted) size += Buffer.byteLength(q) - 2;
+  const body = Buffer.allocUnsafe(size);
+  let at = body.write(open, 0, 'utf8');
+  for (const q of quoted) at += body.write(q.slice(1), at, 'utf8') - 1;
+  body[at + 1] = 0x7d; // }
+  return body;
 }
-
-const CLOSE = Buffer.from('"}');
