@@ -957,6 +957,11 @@ async function main() {
       `(instant model: ${fmt(si, 3)} vs ${fmt(nodeInstantCpu, 3)} ms = ${fmt(si / nodeInstantCpu, 2)}×)`,
   );
   if (opts.phases.has('instant')) {
+    // Issue #10: with an instant model (pure overhead), Shenma's CPU per request at most 2× the bare proxy's.
+    log(
+      `${verdict(si / nodeInstantCpu <= 2)} Shenma CPU per request with an instant model ≤ 2× bare Node proxy (${THROUGHPUT_CLIENTS} clients): ` +
+        `${fmt(si, 3)} vs ${fmt(nodeInstantCpu, 3)} ms = ${fmt(si / nodeInstantCpu, 2)}×`,
+    );
     // Issue #10: with an instant model (pure overhead), Shenma's throughput at least 0.75× the bare proxy's.
     const groupRps = (names: readonly string[]) => median(names.map((n) => medianOf('instant', n, rps)));
     const sr = groupRps(processes);
