@@ -254,6 +254,15 @@ describe('request bodies', () => {
     expect(sent.body).toMatchObject({ prompt: promptParts.join('') });
   });
 
+  it.each(KINDS)('%s: the body is encoded from the pieces, not from the joined prompt', async (kind) => {
+    // A pair cut between two pieces is escaped half by half (\ud83d\ude00); the joined text would
+    // carry the emoji itself. Both parse to the same prompt, so only the bytes tell them apart.
+    const promptParts = ['x = "a\ud83d', '\ude00b"\n'];
+    const sent = await send(kind, { prompt: promptParts.join(''), promptParts });
+    expect(sent.rawBody).toContain('a\\ud83d\\ude00b');
+    expect(sent.body).toMatchObject({ prompt: 'x = "a😀b"\n' });
+  });
+
   it('ollama: suffix field, or raw for a templated prompt; options carry the limits', async () => {
     const withSuffix = await send('ollama', { suffix: 'tail', maxTokens: 7, temperature: 0 });
     expect(withSuffix.path).toBe('/api/generate');

@@ -47,6 +47,8 @@ export interface RecordedRequest {
   headers: IncomingHttpHeaders;
   /** Parsed JSON when the body was JSON, the raw text otherwise, undefined when empty. */
   body: unknown;
+  /** The body's text as it arrived (escapes and all). */
+  rawBody: string;
   /** Epoch milliseconds (sub-millisecond precision), same clock as {@link epochMs}. */
   receivedAt: number;
   /** Client port: equal ports on consecutive requests mean the connection was kept alive. */
@@ -660,6 +662,7 @@ export async function startFakeModel(opts: FakeModelOptions = {}): Promise<FakeM
       method,
       headers: req.headers,
       body,
+      rawBody: raw,
       receivedAt: epochMs(),
       remotePort: req.socket.remotePort,
     });
