@@ -69,6 +69,11 @@ function newPool(config: pg.PoolConfig): pg.Pool {
   // An idle client that loses its server emits 'error' on the pool; unhandled, that kills the
   // process. The pool drops the client and the next query reconnects or fails visibly.
   pool.on('error', () => {});
+  // A client in use loses its server between statements (a transaction, a reserved connection)
+  // with an 'error' on the client itself, which the pool does not listen to while it is lent out.
+  // A query running then fails with the error anyway; the client's next query fails, and the
+  // pool discards it when it comes back.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 
