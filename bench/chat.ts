@@ -38,6 +38,7 @@ import {
   resetLoopDelay,
   type ShenmaProcess,
   type Spread,
+  startGroup,
   startShenma,
   startSiblings,
 } from './lib/shenma.js';
@@ -387,18 +388,13 @@ async function main() {
     });
     return { pid: child.pid, url: match![1]!, loopDelayUrl: `http://127.0.0.1:${loopDelayPort}` };
   };
-  const nodeProxy = await startNodeProxy('node-proxy');
-  progress(`node proxy ${nodeProxy.url} (pid ${nodeProxy.pid})`);
-  const nodeProxies = [
-    { name: 'node-proxy', proc: nodeProxy },
-    ...(await startSiblings(
-      'node-proxy',
-      opts.processes,
-      startNodeProxy,
-      (p) => `${p.url} (the bare proxy again, pid ${p.pid})`,
-      progress,
-    )),
-  ];
+  const nodeProxies = await startGroup(
+    'node-proxy',
+    opts.processes,
+    startNodeProxy,
+    (p) => `${p.url} (the bare Node proxy, pid ${p.pid})`,
+    progress,
+  );
   const floor = opts.floor
     ? await spawnChild({
         name: 'node floor',

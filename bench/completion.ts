@@ -23,7 +23,7 @@ import {
   stopAll,
 } from './lib/proc.js';
 import { type Hotspot, monotonicUs, summariseProfile, type Window } from './lib/profile.js';
-import { type ShenmaProcess, startShenma, startSiblings } from './lib/shenma.js';
+import { type ShenmaProcess, startGroup, startShenma, startSiblings } from './lib/shenma.js';
 import { fmt, median, medianItem, percentile, signed, table } from './lib/stats.js';
 import { warmTarget } from './lib/warm-up.js';
 import {
@@ -385,18 +385,13 @@ async function main() {
     });
     return { pid: child.pid, url: match![1]! };
   };
-  const nodeProxy = await startNodeProxy('node-proxy');
-  progress(`node proxy ${nodeProxy.url} (pid ${nodeProxy.pid})`);
-  const nodeProxies = [
-    { name: 'node-proxy', proc: nodeProxy },
-    ...(await startSiblings(
-      'node-proxy',
-      opts.processes,
-      startNodeProxy,
-      (p) => `${p.url} (the bare proxy again, pid ${p.pid})`,
-      progress,
-    )),
-  ];
+  const nodeProxies = await startGroup(
+    'node-proxy',
+    opts.processes,
+    startNodeProxy,
+    (p) => `${p.url} (the bare Node proxy, pid ${p.pid})`,
+    progress,
+  );
 
   const floor = opts.floor
     ? await spawnChild({
@@ -696,7 +691,7 @@ async function main() {
   const shenmaHwm = memMiB(shenma.pid, 'VmHWM');
   const shenmaRss = memMiB(shenma.pid, 'VmRSS');
   const deployedHwm = deployed ? memMiB(deployed.child.pid, 'VmHWM') : undefined;
-  const nodeHwm = memMiB(nodeProxy.pid, 'VmHWM');
+  const nodeHwm = memMiB(nodeProxies[0]!.proc.pid, 'VmHWM');
   const nginxHwm = nginx
     ? Math.max(...processTree(nginx.child.pid).map((p) => memMiB(p, 'VmHWM') ?? 0))
     : undefined;

@@ -126,6 +126,19 @@ export async function startSiblings<T>(
   return siblings;
 }
 
+/** `processes` processes of one kind: the first named `base`, the others as in {@link startSiblings}. */
+export async function startGroup<T>(
+  base: string,
+  processes: number,
+  start: (name: string) => Promise<T>,
+  describe: (proc: T) => string,
+  progress: (line: string) => void,
+): Promise<{ name: string; proc: T }[]> {
+  const first = await start(base);
+  progress(`${base} ${describe(first)}`);
+  return [{ name: base, proc: first }, ...(await startSiblings(base, processes, start, describe, progress))];
+}
+
 /**
  * The Node flags a tree's `bin/shenma.js` asks for in its shebang (`#!/usr/bin/env -S node FLAGS`):
  * the benchmark runs each Shenma as `npx shenma` would, with the same Node as itself.
