@@ -22,19 +22,17 @@ afterAll(async () => {
 
 it('survives the server ending a connection it holds between statements, and reconnects', async () => {
   const { db } = test.database;
-  const lost = await db
-    .connection()
-    .execute(async (held) => {
-      const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(held);
-      // Another pooled connection ends the held one's backend, as an operator or a failover would.
-      await sql`select pg_terminate_backend(${rows[0]!.pid})`.execute(db);
-      // Long enough for the held client to read the server's goodbye with no query running.
-      await sleep(300);
-      return sql`select 1 as one`.execute(held).then(
-        () => 'still answered',
-        (err: unknown) => String(err),
-      );
-    });
+  const lost = await db.connection().execute(async (held) => {
+    const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(held);
+    // Another pooled connection ends the held one's backend, as an operator or a failover would.
+    await sql`select pg_terminate_backend(${rows[0]!.pid})`.execute(db);
+    // Long enough for the held client to read the server's goodbye with no query running.
+    await sleep(300);
+    return sql`select 1 as one`.execute(held).then(
+      () => 'still answered',
+      (err: unknown) => String(err),
+    );
+  });
   // The held connection is gone (the statement after the loss fails, it does not hang)…
   expect(lost).not.toBe('still answered');
   // …and the next query gets a fresh connection.
