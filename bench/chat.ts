@@ -70,8 +70,9 @@ const USAGE = `usage: npm run bench:chat -- [--rounds N] [--measure-ms N] [--con
                     Two processes of one build settle into CPU costs 5-9 % apart, so the CPU verdicts divide the
                     medians of the two groups and the latency verdicts read Shenma's median process (rows shenma,
                     shenma-2, ..., node-proxy, node-proxy-2, ...)
-  --baseline DIR    also run the Shenma built in DIR (another checkout with its own dist/) as the row
-                    \`shenma-base\`, embedded shape, in the same rounds: before → after from one run
+  --baseline DIR    also run the Shenma built in DIR (another checkout with its own dist/) as rows
+                    \`shenma-base\`, \`shenma-base-2\`, ... (--processes of them), embedded shape, in the same
+                    rounds: before → after of medians from one run
   --skip-memory     leave out the memory-per-stream phase (for quick before/after comparisons)
   --trace-first-token  also print where Shenma's time to first token goes at c=100, segment by segment
                     (diagnostics channels in bench/lib/loop-delay.mjs; adds a little CPU to Shenma's rows)`;
@@ -464,20 +465,26 @@ async function main() {
     }
   }
 
-  // A second build (the tree before a change), same config and shape, measured in the same rounds.
-  let baseline: ShenmaProcess | undefined;
-  if (opts.baseline) {
-    baseline = await startShenma({
-      name: 'shenma-base',
-      root: opts.baseline,
-      config: shenmaConfig(fakeUrl, slots),
-      dir: join(tmp, 'shenma-base'),
-      loopDelay: true,
-      traceFirstToken: opts.traceFirstToken,
-      ...(proxyCpus ? { cpus: proxyCpus } : {}),
-    });
-    progress(`shenma-base ${baseline.url} (node pid ${baseline.child.pid}, built in ${opts.baseline})`);
-  }
+  // A second build (the tree before a change), same config and shape, measured in the same rounds,
+  // as many processes as this build (rows shenma-base, shenma-base-2, …): before → after of medians.
+  const baselines = opts.baseline
+    ? await startGroup(
+        'shenma-base',
+        opts.processes,
+        (name) =>
+          startShenma({
+            name,
+            root: opts.baseline!,
+            config: shenmaConfig(fakeUrl, slots),
+            dir: join(tmp, name),
+            loopDelay: true,
+            traceFirstToken: opts.traceFirstToken,
+            ...(proxyCpus ? { cpus: proxyCpus } : {}),
+          }),
+        (proc) => `${proc.url} (node pid ${proc.child.pid}, built in ${opts.baseline})`,
+        progress,
+      )
+    : [];
 
   // More processes of this build: each settles into its own JIT state (see --processes).
   const siblings = await startSiblings(
@@ -545,17 +552,13 @@ async function main() {
           },
         ]
       : []),
-    ...(baseline
-      ? [
-          {
-            name: 'shenma-base',
-            url: baseline.url,
-            pid: baseline.child.pid,
-            ...(baseline.token ? { headers: { authorization: `Bearer ${baseline.token}` } } : {}),
-            pool: makePool(baseline.url, connections),
-          },
-        ]
-      : []),
+    ...baselines.map(({ name, proc }) => ({
+      name,
+      url: proc.url,
+      pid: proc.child.pid,
+      ...(proc.token ? { headers: { authorization: `Bearer ${proc.token}` } } : {}),
+      pool: makePool(proc.url, connections),
+    })),
   ];
   /** Event-loop delay probes of the Node targets (bench/lib/loop-delay.mjs). */
   const loopDelayUrls = new Map<string, string | undefined>([
@@ -563,7 +566,7 @@ async function main() {
     ['shenma', embedded.loopDelayUrl],
     ...siblings.map(({ name, proc }) => [name, proc.loopDelayUrl] as [string, string | undefined]),
     ...(deployed ? [['shenma-pg', deployed.loopDelayUrl] as [string, string | undefined]] : []),
-    ...(baseline ? [['shenma-base', baseline.loopDelayUrl] as [string, string | undefined]] : []),
+    ...baselines.map(({ name, proc }) => [name, proc.loopDelayUrl] as [string, string | undefined]),
   ]);
   const loopDelays = new Map<string, LoopDelay[]>();
   const byName = (n: string) => targets.find((t) => t.name === n);
@@ -954,11 +957,14 @@ async function main() {
     log(
       `[info]    shenma-pg (PostgreSQL + Redis + quota) CPU per streamed chunk: ${fmt(pg, 1)} µs = ${fmt(pg / nodeCpu, 2)}× the bare Node proxy`,
     );
-  if (byName('shenma-base')) {
-    const base = cpuPerChunkUs('shenma-base');
-    const ttftDiff = median(diffPerRound('shenma', 'shenma-base', 50));
+  if (baselines.length > 0) {
+    const baseNames = baselines.map((x) => x.name);
+    const base = groupCpuPerChunkUs(baseNames);
+    const baseJudged = medianItem(baseNames, (n) => cpuPerChunkUs(n)) ?? 'shenma-base';
+    const ttftDiff = median(diffPerRound(judged, baseJudged, 50));
     log(
-      `[info]    this build vs --baseline (same rounds): CPU per chunk ${fmt(sc, 1)} vs ${fmt(base, 1)} µs = ${fmt(sc / base, 2)}× ` +
+      `[info]    this build vs --baseline (same rounds, medians of ${baseNames.length} processes each; TTFT of ${judged} vs ${baseJudged}): ` +
+        `CPU per chunk ${fmt(sc, 1)} vs ${fmt(base, 1)} µs = ${fmt(sc / base, 2)}× ` +
         `(vs node-proxy ${fmt(sc / nodeCpu, 2)}× vs ${fmt(base / nodeCpu, 2)}×); TTFT p50 ${signed(ttftDiff, 2)} ms`,
     );
   }
