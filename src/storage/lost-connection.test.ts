@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openTestDatabase } from '../../test/support/database.js';
@@ -24,10 +23,15 @@ it('survives the server ending a connection it holds between statements, and rec
   const { db } = test.database;
   const lost = await db.connection().execute(async (held) => {
     const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(held);
-    // Another pooled connection ends the held one's backend, as an operator or a failover would.
-    await sql`select pg_terminate_backend(${rows[0]!.pid})`.execute(db);
-    // Long enough for the held client to read the server's goodbye with no query running.
-    await sleep(300);
+    // Another pooled connection ends the held one's backend, as an operator or a failover would,
+    // and waits until that backend has exited: its goodbye is then in the held client's socket.
+    const ended = await sql<{
+      ended: boolean;
+    }>`select pg_terminate_backend(${rows[0]!.pid}, 60000) as ended`.execute(db);
+    expect(ended.rows[0]!.ended).toBe(true);
+    // One more round trip on another connection: the loop has polled the held socket since, so the
+    // held client has read the goodbye with no query of its own running.
+    await sql`select 1`.execute(db);
     return sql`select 1 as one`.execute(held).then(
       () => 'still answered',
       (err: unknown) => String(err),
