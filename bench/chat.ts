@@ -919,18 +919,14 @@ async function main() {
   // The latency verdict reads one process of this build: the one with the median CPU per chunk.
   // The CPU verdict divides the median of this build's processes by the median of the bare proxy's.
   const judged = medianItem(processes, (n) => cpuPerChunkUs(n)) ?? 'shenma';
-  if (processes.length > 1) {
+  const listGroup = (what: string, names: readonly string[], use: string) => {
+    if (names.length < 2) return;
     log(
-      `[info]    this build as ${processes.length} processes, CPU per chunk: ${processes.map((n) => `${n} ${fmt(cpuPerChunkUs(n), 1)} µs`).join(', ')}; ` +
-        `the TTFT verdict below uses ${judged} (the median)`,
+      `[info]    ${what} as ${names.length} processes, CPU per chunk: ${names.map((n) => `${n} ${fmt(cpuPerChunkUs(n), 1)} µs`).join(', ')}; ${use}`,
     );
-  }
-  if (proxyNames.length > 1) {
-    log(
-      `[info]    the bare proxy as ${proxyNames.length} processes, CPU per chunk: ${proxyNames.map((n) => `${n} ${fmt(cpuPerChunkUs(n), 1)} µs`).join(', ')}; ` +
-        'the CPU verdict divides medians',
-    );
-  }
+  };
+  listGroup('this build', processes, `the TTFT verdict below uses ${judged} (the median)`);
+  listGroup('the bare proxy', proxyNames, 'the CPU verdict divides medians');
   if (byName('nginx')) {
     const perRound = diffPerRound(judged, 'nginx', 50);
     const d = median(perRound);

@@ -463,28 +463,25 @@ async function main() {
 
   // Other checkouts' Shenma (--compare): same config, same credential set-up, their own dist/; as
   // many processes as this build (rows N, N-2, …), so that before → after divides two medians.
-  const compared: { name: string; proc: ShenmaProcess; group: string }[] = [];
+  const comparedGroups = new Map<string, { name: string; proc: ShenmaProcess }[]>();
   for (const c of opts.compare) {
-    const startCompared = (name: string) =>
-      startShenma({
-        name,
-        root: c.root,
-        config: shenmaConfig(fakeUrl),
-        dir: join(tmp, `compare-${name}`),
-        ...(proxyCpus ? { cpus: proxyCpus } : {}),
-      });
-    const proc = await startCompared(c.name);
-    compared.push({ name: c.name, proc, group: c.name });
-    progress(`${c.name} ${proc.url} (${c.root}, node pid ${proc.child.pid})`);
-    const more = await startSiblings(
+    const group = await startGroup(
       c.name,
       opts.processes,
-      startCompared,
-      (p) => `${p.url} (${c.root} again, node pid ${p.child.pid})`,
+      (name) =>
+        startShenma({
+          name,
+          root: c.root,
+          config: shenmaConfig(fakeUrl),
+          dir: join(tmp, `compare-${name}`),
+          ...(proxyCpus ? { cpus: proxyCpus } : {}),
+        }),
+      (p) => `${p.url} (${c.root}, node pid ${p.child.pid})`,
       progress,
     );
-    compared.push(...more.map((m) => ({ ...m, group: c.name })));
+    comparedGroups.set(c.name, group);
   }
+  const compared = [...comparedGroups.values()].flat();
 
   // More processes of this build: each settles into its own JIT state (see --processes).
   const siblings = await startSiblings(
@@ -912,18 +909,16 @@ async function main() {
   // The CPU verdicts divide the median of this build's processes by the median of the bare proxy's.
   const pickKey: PhaseKey = opts.phases.has(hk) ? hk : 'instant';
   const judged = medianItem(processes, (n) => cpuPerReqOf(pickKey, n)) ?? 'shenma';
-  if (processes.length > 1) {
+  const listGroup = (what: string, names: readonly string[], use: string) => {
+    if (names.length < 2) return;
+    const at = pickKey === 'instant' ? 'the instant model' : `c=${HEADLINE_C}`;
     log(
-      `          this build as ${processes.length} processes, CPU per request at ${pickKey === 'instant' ? 'the instant model' : `c=${HEADLINE_C}`}: ` +
-        `${processes.map((n) => `${n} ${fmt(cpuPerReqOf(pickKey, n), 3)} ms`).join(', ')}; the latency verdicts below use ${judged} (the median)`,
+      `          ${what} as ${names.length} processes, CPU per request at ${at}: ` +
+        `${names.map((n) => `${n} ${fmt(cpuPerReqOf(pickKey, n), 3)} ms`).join(', ')}; ${use}`,
     );
-  }
-  if (proxyNames.length > 1) {
-    log(
-      `          the bare proxy as ${proxyNames.length} processes, CPU per request at ${pickKey === 'instant' ? 'the instant model' : `c=${HEADLINE_C}`}: ` +
-        `${proxyNames.map((n) => `${n} ${fmt(cpuPerReqOf(pickKey, n), 3)} ms`).join(', ')}; the CPU verdicts divide medians`,
-    );
-  }
+  };
+  listGroup('this build', processes, `the latency verdicts below use ${judged} (the median)`);
+  listGroup('the bare proxy', proxyNames, 'the CPU verdicts divide medians');
   // Issue #10: the p50 Shenma adds beyond nginx's, ≤ 1 ms at c=16 and ≤ 3 ms at c=64.
   for (const [c, limit] of [
     [HEADLINE_C, 1],
@@ -974,8 +969,8 @@ async function main() {
         `(instant model: ${fmt(fi, 3)} ms = ${fmt(fi / nodeInstantCpu, 2)}×); shenma vs node-floor: ${fmt(sc / fc, 2)}× at c=${HEADLINE_C}, ${fmt(si / fi, 2)}× instant`,
     );
   }
-  for (const c of opts.compare) {
-    const group = compared.filter((x) => x.group === c.name).map((x) => x.name);
+  for (const [name, members] of comparedGroups) {
+    const group = members.map((x) => x.name);
     const cc = groupCpuOf(hk, group);
     const ci = groupCpuOf('instant', group);
     const each =
@@ -983,8 +978,8 @@ async function main() {
         ? ` (c=${HEADLINE_C}: ${group.map((n) => fmt(cpuPerReqOf(hk, n), 3)).join(', ')}; median)`
         : '';
     log(
-      `          compared: ${c.name} CPU per request ${fmt(cc, 3)} ms${each} = ${fmt(cc / nc, 2)}× at c=${HEADLINE_C} ` +
-        `(instant model: ${fmt(ci, 3)} ms = ${fmt(ci / nodeInstantCpu, 2)}×); this build vs ${c.name}: ${fmt(sc / cc, 2)}× at c=${HEADLINE_C}, ${fmt(si / ci, 2)}× instant`,
+      `          compared: ${name} CPU per request ${fmt(cc, 3)} ms${each} = ${fmt(cc / nc, 2)}× at c=${HEADLINE_C} ` +
+        `(instant model: ${fmt(ci, 3)} ms = ${fmt(ci / nodeInstantCpu, 2)}×); this build vs ${name}: ${fmt(sc / cc, 2)}× at c=${HEADLINE_C}, ${fmt(si / ci, 2)}× instant`,
     );
   }
   const sa = aborts.get('shenma') ?? [];
