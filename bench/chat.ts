@@ -40,7 +40,6 @@ import {
   type Spread,
   startGroup,
   startShenma,
-  startSiblings,
 } from './lib/shenma.js';
 import { fmt, median, medianItem, percentile, signed, table } from './lib/stats.js';
 import { warmTarget } from './lib/warm-up.js';
@@ -429,21 +428,31 @@ async function main() {
 
   const profileDir = join(tmp, 'profile');
   const slots = opts.streams + 2 * C + 64;
-  const embedded = await startShenma({
-    name: 'shenma',
-    root: ROOT,
-    config: shenmaConfig(fakeUrl, slots),
-    dir: join(tmp, 'shenma'),
-    loopDelay: true,
-    traceFirstToken: opts.traceFirstToken,
-    ...(opts.profile ? { profileDir } : {}),
-    ...(proxyCpus ? { cpus: proxyCpus } : {}),
-  });
+  // This build as --processes processes: each settles into its own JIT state (see --processes);
+  // the first one (\`shenma\`) is the one profiled and measured for memory.
+  const [first, ...siblings] = await startGroup(
+    'shenma',
+    opts.processes,
+    (name) =>
+      startShenma({
+        name,
+        root: ROOT,
+        config: shenmaConfig(fakeUrl, slots),
+        dir: join(tmp, name),
+        loopDelay: true,
+        traceFirstToken: opts.traceFirstToken,
+        ...(opts.profile && name === 'shenma' ? { profileDir } : {}),
+        ...(proxyCpus ? { cpus: proxyCpus } : {}),
+      }),
+    (proc) =>
+      `${proc.url} (this build, node pid ${proc.child.pid}, ready in ${(proc.readyMs / 1000).toFixed(1)} s)`,
+    progress,
+  );
+  const embedded = first!.proc;
   const { child: shenma, url: shenmaUrl, readyMs: shenmaReadyMs, token } = embedded;
   progress(
     token ? 'created user "bench" with an API token' : 'this build has no identity store: no credential sent',
   );
-  progress(`shenma ${shenmaUrl} (node pid ${shenma.pid}, ready in ${(shenmaReadyMs / 1000).toFixed(1)} s)`);
 
   // The deployed shape: the same Shenma on the real PostgreSQL and Redis (multi-replica path).
   let deployed: ShenmaProcess | undefined;
@@ -485,24 +494,6 @@ async function main() {
         progress,
       )
     : [];
-
-  // More processes of this build: each settles into its own JIT state (see --processes).
-  const siblings = await startSiblings(
-    'shenma',
-    opts.processes,
-    (name) =>
-      startShenma({
-        name,
-        root: ROOT,
-        config: shenmaConfig(fakeUrl, slots),
-        dir: join(tmp, name),
-        loopDelay: true,
-        traceFirstToken: opts.traceFirstToken,
-        ...(proxyCpus ? { cpus: proxyCpus } : {}),
-      }),
-    (proc) => `${proc.url} (this build again, node pid ${proc.child.pid})`,
-    progress,
-  );
 
   const connections = C + 8;
   const targets: ChatTarget[] = [

@@ -104,29 +104,11 @@ export async function startShenma(o: StartShenmaOptions): Promise<ShenmaProcess>
 }
 
 /**
- * More processes of one kind (`--processes N`): rows `<base>-2` … `<base>-N`, each started by
- * `start` with its row name. Two processes of one build settle into CPU costs 5–9 % apart, and the
- * bare proxy varies as much, so the benches run Shenma and the bare Node proxy as N processes each
- * and judge with their medians.
+ * `processes` processes of one kind (`--processes N`): rows `<base>`, `<base>-2` … `<base>-N`, each
+ * started by `start` with its row name. Two processes of one build settle into CPU costs 5–9 %
+ * apart, and the bare proxy varies as much, so the benches run Shenma and the bare Node proxy as N
+ * processes each and judge with their medians.
  */
-export async function startSiblings<T>(
-  base: string,
-  processes: number,
-  start: (name: string) => Promise<T>,
-  describe: (proc: T) => string,
-  progress: (line: string) => void,
-): Promise<{ name: string; proc: T }[]> {
-  const siblings: { name: string; proc: T }[] = [];
-  for (let i = 2; i <= processes; i++) {
-    const name = `${base}-${i}`;
-    const proc = await start(name);
-    siblings.push({ name, proc });
-    progress(`${name} ${describe(proc)}`);
-  }
-  return siblings;
-}
-
-/** `processes` processes of one kind: the first named `base`, the others as in {@link startSiblings}. */
 export async function startGroup<T>(
   base: string,
   processes: number,
@@ -134,9 +116,14 @@ export async function startGroup<T>(
   describe: (proc: T) => string,
   progress: (line: string) => void,
 ): Promise<{ name: string; proc: T }[]> {
-  const first = await start(base);
-  progress(`${base} ${describe(first)}`);
-  return [{ name: base, proc: first }, ...(await startSiblings(base, processes, start, describe, progress))];
+  const group: { name: string; proc: T }[] = [];
+  for (let i = 1; i <= processes; i++) {
+    const name = i === 1 ? base : `${base}-${i}`;
+    const proc = await start(name);
+    group.push({ name, proc });
+    progress(`${name} ${describe(proc)}`);
+  }
+  return group;
 }
 
 /**
