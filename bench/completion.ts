@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { SERVER_NODE_FLAGS } from '../src/server/node-flags.js';
 import { type DeployedShape, prepareDeployedShape } from './lib/deployed.js';
 import { type FakeControl, type Script, type StreamRecord, spawnFakeModel } from './lib/fake.js';
 import { LADDER_RUNGS } from './lib/floor-work.js';
@@ -407,11 +408,25 @@ async function main() {
 
   // The rungs between the floor and Shenma, one of Shenma's layers added per rung.
   const rungs: { name: string; url: string; pid: number }[] = [];
+  // With --profile every rung is profiled too, so each step of the ladder is shown owner by owner.
+  const rungProfileDir = (name: string) => join(tmp, `profile-${name}`);
   for (const rung of opts.ladder ? LADDER_RUNGS : []) {
     const { child, match } = await spawnChild({
       name: `rung ${rung}`,
       command: process.execPath,
-      args: ['--import', 'tsx', 'bench/lib/ladder-proxy.ts', '--upstream', fakeUrl, '--rung', rung],
+      args: [
+        // Each rung runs as Shenma does, with the server's Node flags; the floor and the bare proxy
+        // are plain Node.
+        ...SERVER_NODE_FLAGS,
+        ...(opts.profile ? ['--cpu-prof', '--cpu-prof-dir', rungProfileDir(`rung-${rung}`)] : []),
+        '--import',
+        'tsx',
+        'bench/lib/ladder-proxy.ts',
+        '--upstream',
+        fakeUrl,
+        '--rung',
+        rung,
+      ],
       cwd: ROOT,
       ready: /^READY (\S+)/,
       ...(proxyCpus ? { cpus: proxyCpus } : {}),
@@ -620,12 +635,13 @@ async function main() {
     m.set(target, [...(m.get(target) ?? []), r]);
   };
   const warmupMs = Math.min(400, opts.measureMs);
-  /** When Shenma was under measured load, to cut its CPU profile to those moments. */
-  const shenmaWindows: Window[] = [];
+  /** When each target was under measured load, to cut the CPU profiles to those moments. */
+  const windows = new Map<string, Window[]>();
+  const windowsOf = (name: string) => windows.get(name) ?? [];
   const measure = async (t: Target, phase: Parameters<typeof runPhase>[1]) => {
     const from = monotonicUs();
     const r = await runPhase(t, phase);
-    if (t.name === 'shenma') shenmaWindows.push([from, monotonicUs()]);
+    windows.set(t.name, [...windowsOf(t.name), [from, monotonicUs()]]);
     return r;
   };
 
@@ -835,7 +851,7 @@ async function main() {
   log(`Shenma start-up (spawn → listening, fresh data dir): ${(shenmaReadyMs / 1000).toFixed(1)} s`);
 
   if (opts.profile) {
-    const prof = summariseProfile(profileDir, shenmaWindows);
+    const prof = summariseProfile(profileDir, windowsOf('shenma'));
     log();
     if (!prof) {
       log('CPU profile: none written (Shenma did not exit cleanly on SIGTERM?)');
@@ -890,6 +906,68 @@ async function main() {
     log(
       "  rung-fastify: the floor in a Fastify app set up as Shenma's; rung-client: + Shenma's model client and the family's FIM template; " +
         'rung-engine: + the completion engine; shenma: + credentials, access log, HTTP metrics, usage ledger (the whole server)',
+    );
+    if (opts.profile) ladderByOwner(ladder.filter((n) => n !== 'node-floor'));
+  }
+
+  /**
+   * The ladder's steps by owner, every rung and Shenma profiled over their measured phases: each
+   * owner's share of the process's busy time × its CPU per request (all measured phases together),
+   * so the columns are µs per request and a step is the difference of two columns.
+   */
+  function ladderByOwner(names: string[]) {
+    const perRequestUs = (name: string) => {
+      let cpu = 0;
+      let n = 0;
+      for (const key of results.keys())
+        for (const r of roundsOf(key, name)) {
+          cpu += r.cpuMs ?? Number.NaN;
+          n += r.requests;
+        }
+      return (cpu / n) * 1000;
+    };
+    const columns: { name: string; us: Map<string, number> }[] = [];
+    for (const name of names) {
+      const prof = summariseProfile(name === 'shenma' ? profileDir : rungProfileDir(name), windowsOf(name));
+      if (!prof) {
+        log(`  by owner: no profile from ${name} (it did not exit cleanly)`);
+        return;
+      }
+      const each = perRequestUs(name);
+      columns.push({ name, us: new Map(prof.owners.map((h) => [h.name, h.share * each])) });
+    }
+    const steps = columns.slice(1).map((c, i) => ({ from: columns[i]!, to: c }));
+    const owners = [...new Set(columns.flatMap((c) => [...c.us.keys()]))];
+    const at = (c: (typeof columns)[number], o: string) => c.us.get(o) ?? 0;
+    const spread = (o: string) => at(columns.at(-1)!, o) - at(columns[0]!, o);
+    log();
+    log(
+      'The ladder by owner (every rung profiled, so all slower; µs per request over every measured phase; ' +
+        'sorted by what the whole ladder adds)',
+    );
+    log(
+      table(
+        [
+          'owner',
+          ...columns.map((c) => c.name),
+          ...steps.map((s) => `${s.from.name.replace('rung-', '')}→${s.to.name.replace('rung-', '')}`),
+        ],
+        [
+          ...owners
+            .filter((o) => Math.max(...columns.map((c) => at(c, o))) >= 2)
+            .sort((x, y) => spread(y) - spread(x))
+            .map((o) => [
+              o,
+              ...columns.map((c) => fmt(at(c, o), 1)),
+              ...steps.map((s) => signed(at(s.to, o) - at(s.from, o), 1)),
+            ]),
+          [
+            'all (CPU per request)',
+            ...columns.map((c) => fmt(perRequestUs(c.name), 0)),
+            ...steps.map((s) => signed(perRequestUs(s.to.name) - perRequestUs(s.from.name), 0)),
+          ],
+        ],
+      ),
     );
   }
 

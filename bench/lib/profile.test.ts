@@ -12,6 +12,8 @@ describe('ownerOf', () => {
   it.each([
     [frame('parse', 'file:///srv/shenma/dist/http/json-body.js'), 'Shenma http'],
     [frame('count', 'file:///srv/shenma/dist/completion/prompt/tokens.js'), 'Shenma completion/prompt'],
+    // The ladder's rungs run the source under tsx; their frames belong to the same owners.
+    [frame('count', 'file:///srv/shenma/src/completion/prompt/tokens.ts'), 'Shenma completion/prompt'],
     [frame('dispatch', 'file:///srv/shenma/node_modules/undici/lib/dispatcher/client.js'), 'undici'],
     [frame('x', 'file:///srv/shenma/node_modules/@fastify/formbody/index.js'), '@fastify/formbody'],
     [frame('emit', 'node:events'), undefined],
@@ -54,5 +56,22 @@ describe('summariseProfile owners', () => {
       ['undici', 2],
       ['garbage collector', 1],
     ]);
+  });
+
+  it("reads the main thread's profile when a loader thread wrote one too (node --import tsx)", () => {
+    const sub = mkdtempSync(join(dir, 'threads-'));
+    const one = (fn: string) => ({
+      nodes: [
+        { id: 1, callFrame: frame('(root)', ''), children: [2] },
+        { id: 2, callFrame: frame(fn, 'file:///a/dist/http/json-body.js'), children: [] },
+      ],
+      startTime: 0,
+      samples: [2],
+      timeDeltas: [1000],
+    });
+    // The loader thread's file sorts last; the main thread (thread 0) did the work.
+    writeFileSync(join(sub, 'CPU.20261201.061946.8647.0.001.cpuprofile'), JSON.stringify(one('main')));
+    writeFileSync(join(sub, 'CPU.20261201.061946.8647.1.002.cpuprofile'), JSON.stringify(one('loader')));
+    expect(summariseProfile(sub, [])?.functions.map((f) => f.name.split(' ')[0])).toEqual(['main']);
   });
 });

@@ -131,6 +131,9 @@ function moduleOf(frame: CallFrame): string {
   if (url.startsWith('node:')) return url.replace(/^node:internal\/.*/, 'node:internal');
   const dist = /\/dist\/(.+)$/.exec(url);
   if (dist) return `shenma dist/${dist[1]}`;
+  // The ladder's rungs run Shenma's TypeScript source under tsx: named as its built file would be.
+  const src = /\/src\/(.+)\.ts$/.exec(url);
+  if (src) return `shenma dist/${src[1]}.js`;
   return url.replace(/^file:\/\//, '');
 }
 
@@ -160,7 +163,10 @@ export function summariseProfile(
   } catch {
     return undefined;
   }
-  const file = files.sort().at(-1);
+  // Node names each thread's profile CPU.<date>.<time>.<pid>.<thread>.<seq>: a process run with
+  // `--import tsx` writes one for its module loader thread too. The main thread is thread 0.
+  const mainThread = files.filter((f) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(f));
+  const file = (mainThread.length > 0 ? mainThread : files).sort().at(-1);
   if (!file) return undefined;
   const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
