@@ -22,6 +22,7 @@ describe('bin/shenma.js', () => {
     expect(stdout.trim()).toMatch(/^shenma \d+\.\d+\.\d+/);
     expect(shebangNodeFlags(readFileSync(BIN, 'utf8').split('\n', 1)[0]!)).toEqual(SERVER_NODE_FLAGS);
     expect(SERVER_NODE_FLAGS).toContain('--no-memory-reducer');
+    expect(SERVER_NODE_FLAGS).toContain('--no-allocation-site-pretenuring');
   });
 
   it("and the image's ENTRYPOINT passes Node the same flags", () => {

@@ -1,11 +1,23 @@
 /**
  * The Node flags the server runs with. `bin/shenma.js` passes them in its shebang (`npx shenma`,
  * npm's installed command) and the image in its ENTRYPOINT; test/bin.test.ts holds the two to this
- * list. `--no-memory-reducer`: an idle server's heap is not shrunk, so the first seconds after a
- * quiet minute do not cost 2–4× the CPU (bench/README.md, "Idle decay"). Only the command line can
- * set it: Node refuses it in NODE_OPTIONS, and V8 reads it when the heap is made.
+ * list. Only the command line can set them: Node refuses them in NODE_OPTIONS, and V8 reads them
+ * when the heap is made.
+ *
+ * `--no-memory-reducer`: an idle server's heap is not shrunk, so the first seconds after a quiet
+ * minute do not cost 2–4× the CPU (bench/README.md, "Idle decay").
+ *
+ * `--no-allocation-site-pretenuring`: V8 moves an allocation site whose objects it saw survive
+ * straight to the old generation. Under load it did that to objects built per request (the
+ * validated body among them), and a dead old object keeps the young strings it points to alive
+ * until the next full collection: every request's code (~18 KB) was copied twice and promoted,
+ * young collections took 3–4× longer, and a quarter of the CPU per request went to the garbage
+ * collector (bench/README.md, "Pretenuring").
  */
-export const SERVER_NODE_FLAGS: readonly string[] = ['--no-memory-reducer'];
+export const SERVER_NODE_FLAGS: readonly string[] = [
+  '--no-memory-reducer',
+  '--no-allocation-site-pretenuring',
+];
 
 /** The flags a `#!/usr/bin/env [-S] node [--flags]` line passes to Node; undefined for any other line. */
 export function shebangNodeFlags(firstLine: string): string[] | undefined {
