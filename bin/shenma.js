@@ -4,7 +4,7 @@
 // and the first seconds of load after it cost 2-4x the CPU and twice the latency (bench/README.md,
 // "Idle decay"). --no-allocation-site-pretenuring: V8 otherwise moves per-request objects straight
 // to the old generation under load, and they keep every request's code alive through young
-// collections ("Pretenuring"). The list is src/server/node-flags.ts; the image's ENTRYPOINT passes it too.
+// collections ("V8's pretenuring"). The list is src/server/node-flags.ts; the image's ENTRYPOINT passes it too.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

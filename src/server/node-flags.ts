@@ -11,8 +11,8 @@
  * straight to the old generation. Under load it did that to objects built per request (the
  * validated body among them), and a dead old object keeps the young strings it points to alive
  * until the next full collection: every request's code (~18 KB) was copied twice and promoted,
- * young collections took 3–4× longer, and a quarter of the CPU per request went to the garbage
- * collector (bench/README.md, "Pretenuring").
+ * young collections took 2–4× longer, and a completion cost a third more CPU (bench/README.md,
+ * "V8's pretenuring").
  */
 export const SERVER_NODE_FLAGS: readonly string[] = [
   '--no-memory-reducer',
