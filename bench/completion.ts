@@ -641,7 +641,9 @@ async function main() {
   const measure = async (t: Target, phase: Parameters<typeof runPhase>[1]) => {
     const from = monotonicUs();
     const r = await runPhase(t, phase);
-    windows.set(t.name, [...windowsOf(t.name), [from, monotonicUs()]]);
+    const list = windows.get(t.name) ?? [];
+    list.push([from, monotonicUs()]);
+    windows.set(t.name, list);
     return r;
   };
 
@@ -715,12 +717,13 @@ async function main() {
    * CPU ms per request over all rounds together: /proc counts in clock ticks (10 ms), so a ratio
    * of sums is steadier than a median of per-round ratios when a phase has few requests (c=1).
    */
-  const cpuPerReqOf = (key: PhaseKey, name: string) => {
-    const list = roundsOf(key, name);
+  const cpuPerReqOver = (keys: Iterable<PhaseKey>, name: string) => {
+    const list = [...keys].flatMap((key) => roundsOf(key, name));
     const cpu = list.reduce((s, r) => s + (r.cpuMs ?? Number.NaN), 0);
     const n = list.reduce((s, r) => s + r.requests, 0);
     return n > 0 ? cpu / n : Number.NaN;
   };
+  const cpuPerReqOf = (key: PhaseKey, name: string) => cpuPerReqOver([key], name);
   const rps = (r: PhaseResult) => (r.requests * 1000) / r.durationMs;
   const proxyNames = nodeProxies.map((x) => x.name);
   const processes = ['shenma', ...siblings.map((x) => x.name)];
@@ -916,16 +919,7 @@ async function main() {
    * so the columns are µs per request and a step is the difference of two columns.
    */
   function ladderByOwner(names: string[]) {
-    const perRequestUs = (name: string) => {
-      let cpu = 0;
-      let n = 0;
-      for (const key of results.keys())
-        for (const r of roundsOf(key, name)) {
-          cpu += r.cpuMs ?? Number.NaN;
-          n += r.requests;
-        }
-      return (cpu / n) * 1000;
-    };
+    const perRequestUs = (name: string) => cpuPerReqOver(results.keys(), name) * 1000;
     const columns: { name: string; us: Map<string, number> }[] = [];
     for (const name of names) {
       const prof = summariseProfile(name === 'shenma' ? profileDir : rungProfileDir(name), windowsOf(name));
