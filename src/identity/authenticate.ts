@@ -1,11 +1,11 @@
 import type { JWK } from 'jose';
-import { LRUCache } from 'lru-cache';
 import type { IdentityConfig } from '../config/schema.js';
 import { AuthenticationError } from '../http/authentication-error.js';
 import type { CredentialEvents } from '../http/credential-events.js';
 import type { Authenticate, CredentialSource, Identity } from '../http/identity.js';
 import { discoveredKeys, embeddedKeys } from './issuer-keys.js';
 import { createJwtVerifier } from './jwt-verifier.js';
+import { RefreshingCache } from './refreshing-cache.js';
 import { createTrustedHeaderCheck } from './trusted-header.js';
 import { API_TOKEN_PREFIX, type TokenStore, type UserStore } from './users.js';
 
@@ -97,7 +97,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticate {
 
     const token = await verifyJwt(credential);
     if (userState) {
-      const state = await userState.fetch(token.sub);
+      const state = await userState.get(token.sub);
       if (state === 'missing')
         throw new AuthenticationError(`user ${token.sub} no longer exists`, 'invalid', 'unknown_user');
       if (state === 'disabled')
@@ -134,12 +134,16 @@ function looksLikeJwt(value: string): boolean {
 
 type UserState = 'enabled' | 'disabled' | 'missing';
 
-/** Bounded, short-lived: a completion per keystroke must not mean a query per keystroke. */
-function createUserStateCache(users: UserStore): LRUCache<string, UserState> {
-  return new LRUCache<string, UserState>({
+/**
+ * Bounded, short-lived: a completion per keystroke must not mean a query per keystroke, nor a
+ * wait for one every TTL (see RefreshingCache).
+ */
+function createUserStateCache(users: UserStore): RefreshingCache<string, UserState> {
+  return new RefreshingCache<string, UserState>({
     max: USER_STATE_MAX,
-    ttl: USER_STATE_TTL_MS,
-    fetchMethod: async (id) => {
+    ttlMs: USER_STATE_TTL_MS,
+    refreshAfterMs: USER_STATE_TTL_MS / 2,
+    load: async (id) => {
       const user = await users.findById(id);
       return !user ? 'missing' : user.disabled ? 'disabled' : 'enabled';
     },

@@ -1,9 +1,9 @@
 import { hash, randomBytes } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
-import { LRUCache } from 'lru-cache';
 import type { CredentialEvents } from '../http/credential-events.js';
 import type { ApiTokensTable, Tables, UsersTable } from '../storage/tables.js';
 import { dummyHash, hashPassword, verifyPassword } from './password.js';
+import { RefreshingCache } from './refreshing-cache.js';
 
 /** Users and their personal API tokens, in the database. Only hashes of secrets are stored. */
 
@@ -80,15 +80,22 @@ export function hashApiToken(secret: string): string {
  * Only a process that hears of every change may use it: the database's sole writer (the
  * embedded shape: admin commands go through the running server), or every replica when changes
  * are broadcast through Redis (credential-events.ts). Otherwise the stores always ask the database.
+ * A token in use is re-read in the background after half its time (see RefreshingCache), so no
+ * request waits for the query once the answer is remembered.
  */
 const VERIFIED_TTL_MS = 30_000;
-type Verified = { user: User; token: ApiToken } | null;
-const verifiedCaches = new WeakMap<object, LRUCache<string, { value: Verified }>>();
+type Verified = { user: User; token: ApiToken } | undefined;
+const verifiedCaches = new WeakMap<Kysely<Tables>, RefreshingCache<string, Verified>>();
 
-function verifiedCache(db: object): LRUCache<string, { value: Verified }> {
+function verifiedCache(db: Kysely<Tables>): RefreshingCache<string, Verified> {
   let cache = verifiedCaches.get(db);
   if (!cache) {
-    cache = new LRUCache({ max: 10_000, ttl: VERIFIED_TTL_MS });
+    cache = new RefreshingCache({
+      max: 10_000,
+      ttlMs: VERIFIED_TTL_MS,
+      refreshAfterMs: VERIFIED_TTL_MS / 2,
+      load: (hash) => lookupToken(db, hash),
+    });
     verifiedCaches.set(db, cache);
   }
   return cache;
@@ -237,47 +244,42 @@ export class TokenStore {
   async verify(secret: string): Promise<{ user: User; token: ApiToken } | undefined> {
     if (!secret.startsWith(API_TOKEN_PREFIX)) return undefined;
     const hash = hashApiToken(secret);
-    if (!this.opts.cacheVerified) return this.lookup(hash);
-    const cache = verifiedCache(this.db);
-    const hit = cache.get(hash);
-    if (hit) {
-      const expires = hit.value?.token.expiresAt;
-      if (hit.value && expires && expires.getTime() <= Date.now()) return undefined;
-      return hit.value ?? undefined;
-    }
-    const value = await this.lookup(hash);
-    cache.set(hash, { value: value ?? null });
-    return value;
+    if (!this.opts.cacheVerified) return lookupToken(this.db, hash);
+    const found = await verifiedCache(this.db).get(hash);
+    // A remembered answer may outlive the token's own expiry.
+    const expires = found?.token.expiresAt;
+    if (expires && expires.getTime() <= Date.now()) return undefined;
+    return found;
   }
+}
 
-  private async lookup(hash: string): Promise<{ user: User; token: ApiToken } | undefined> {
-    const row = await this.db
-      .selectFrom('api_tokens')
-      .innerJoin('users', 'users.id', 'api_tokens.user_id')
-      .selectAll('api_tokens')
-      .select([
-        'users.name as user_name',
-        'users.disabled as user_disabled',
-        'users.email as user_email',
-        'users.created_at as user_created_at',
-        'users.password_hash as user_password_hash',
-      ])
-      .where('api_tokens.token_hash', '=', hash)
-      .executeTakeFirst();
-    if (!row || row.revoked_at || row.user_disabled) return undefined;
-    if (row.expires_at && row.expires_at.getTime() <= Date.now()) return undefined;
-    return {
-      user: {
-        id: row.user_id,
-        name: row.user_name,
-        email: row.user_email,
-        disabled: false,
-        createdAt: row.user_created_at,
-        hasPassword: row.user_password_hash !== null,
-      },
-      token: toToken(row, row.user_name),
-    };
-  }
+async function lookupToken(db: Kysely<Tables>, hash: string): Promise<Verified> {
+  const row = await db
+    .selectFrom('api_tokens')
+    .innerJoin('users', 'users.id', 'api_tokens.user_id')
+    .selectAll('api_tokens')
+    .select([
+      'users.name as user_name',
+      'users.disabled as user_disabled',
+      'users.email as user_email',
+      'users.created_at as user_created_at',
+      'users.password_hash as user_password_hash',
+    ])
+    .where('api_tokens.token_hash', '=', hash)
+    .executeTakeFirst();
+  if (!row || row.revoked_at || row.user_disabled) return undefined;
+  if (row.expires_at && row.expires_at.getTime() <= Date.now()) return undefined;
+  return {
+    user: {
+      id: row.user_id,
+      name: row.user_name,
+      email: row.user_email,
+      disabled: false,
+      createdAt: row.user_created_at,
+      hasPassword: row.user_password_hash !== null,
+    },
+    token: toToken(row, row.user_name),
+  };
 }
 
 function toToken(row: Selectable<ApiTokensTable>, userName: string): ApiToken {
