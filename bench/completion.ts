@@ -927,6 +927,12 @@ async function main() {
         log(`  by owner: no profile from ${name} (it did not exit cleanly)`);
         return;
       }
+      if (name !== 'shenma') {
+        // Kept like Shenma's, so a step can be followed down to functions in a viewer.
+        const kept = join(os.tmpdir(), `shenma-completion-${name}-${Date.now()}.cpuprofile`);
+        copyFileSync(join(rungProfileDir(name), prof.file), kept);
+        log(`  ${name}'s whole profile kept at ${kept}`);
+      }
       const each = perRequestUs(name);
       columns.push({ name, us: new Map(prof.owners.map((h) => [h.name, h.share * each])) });
     }
