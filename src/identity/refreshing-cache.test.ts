@@ -27,6 +27,12 @@ function setUp() {
     advance: (ms: number) => {
       clock += ms;
     },
+    /** 'tok' looked up once (as 'v1') at the current time. */
+    async remember() {
+      const first = cache.get('tok');
+      lookup.calls.at(-1)!.resolve('v1');
+      await first;
+    },
   };
 }
 
@@ -58,10 +64,8 @@ describe('RefreshingCache', () => {
   });
 
   it('answers a hit past refreshAfterMs at once and refreshes it with one lookup in the background', async () => {
-    const { cache, calls, advance } = setUp();
-    const first = cache.get('tok');
-    calls[0]!.resolve('v1');
-    await first;
+    const { cache, calls, advance, remember } = setUp();
+    await remember();
     advance(20_000);
     const hits = Array.from({ length: 10 }, () => cache.get('tok'));
     for (const hit of hits) expect(await settled(hit)).toBe(true);
@@ -74,10 +78,8 @@ describe('RefreshingCache', () => {
   });
 
   it('never serves an answer older than the TTL: the request waits for a new lookup', async () => {
-    const { cache, calls, advance } = setUp();
-    const first = cache.get('tok');
-    calls[0]!.resolve('v1');
-    await first;
+    const { cache, calls, advance, remember } = setUp();
+    await remember();
     advance(30_000);
     const late = cache.get('tok');
     expect(await settled(late)).toBe(false);
@@ -127,10 +129,8 @@ describe('RefreshingCache', () => {
   });
 
   it('keeps serving the entry when a background refresh fails, and the failure reaches whoever finds it expired', async () => {
-    const { cache, calls, advance } = setUp();
-    const first = cache.get('tok');
-    calls[0]!.resolve('v1');
-    await first;
+    const { cache, calls, advance, remember } = setUp();
+    await remember();
     advance(16_000);
     expect(await cache.get('tok')).toBe('v1');
     calls[1]!.reject(new Error('database down'));
