@@ -145,6 +145,23 @@ describe('RefreshingCache', () => {
     await expect(late).rejects.toThrow('database still down');
   });
 
+  it('does not let a stuck lookup hold requests past refreshAfterMs: a later one starts its own', async () => {
+    const { cache, calls, advance } = setUp();
+    const stuck = cache.get('tok');
+    advance(10_000);
+    cache.get('tok'); // joins: 10 s is still a slow answer
+    expect(calls).toHaveLength(1);
+    advance(5_000);
+    const fresh = cache.get('tok');
+    expect(calls).toHaveLength(2);
+    calls[1]!.resolve('alice');
+    expect(await fresh).toBe('alice');
+    calls[0]!.resolve('stale'); // the stuck one answers at last: not stored over the newer answer
+    expect(await stuck).toBe('stale');
+    expect(await cache.get('tok')).toBe('alice');
+    expect(calls).toHaveLength(2);
+  });
+
   it('does not remember a failed lookup: the next request tries again', async () => {
     const { cache, calls } = setUp();
     const first = cache.get('tok');

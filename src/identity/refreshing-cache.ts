@@ -26,11 +26,13 @@ export interface RefreshingCacheOptions<K, V> {
  *   ever served older than `ttlMs`, so how stale an answer can be is unchanged.
  *
  * `delete` and `clear` (a revocation) also drop lookups in flight: an answer read before the
- * change is neither stored after it nor handed to a request that arrives after it.
+ * change is neither stored after it nor handed to a request that arrives after it. A lookup still
+ * pending after `refreshAfterMs` is not joined any more, so one stuck query cannot hold every
+ * later request on that key.
  */
 export class RefreshingCache<K extends {}, V> {
   private readonly entries: LRUCache<K, { value: V; at: number }>;
-  private readonly inFlight = new Map<K, Promise<V>>();
+  private readonly inFlight = new Map<K, { lookup: Promise<V>; started: number }>();
   private readonly now: () => number;
 
   constructor(private readonly opts: RefreshingCacheOptions<K, V>) {
@@ -68,11 +70,13 @@ export class RefreshingCache<K extends {}, V> {
   }
 
   private load(key: K): Promise<V> {
-    const pending = this.inFlight.get(key);
-    if (pending) return pending;
     const started = this.now();
+    const pending = this.inFlight.get(key);
+    // A lookup that has not answered in refreshAfterMs is stuck (the database has no statement
+    // timeout): later requests start their own rather than wait on it for ever.
+    if (pending && started - pending.started < this.opts.refreshAfterMs) return pending.lookup;
     // Still the key's lookup when it settles: neither deleted, cleared nor replaced meanwhile.
-    const current = () => this.inFlight.get(key) === lookup;
+    const current = () => this.inFlight.get(key)?.lookup === lookup;
     const lookup: Promise<V> = this.opts.load(key).then(
       (value) => {
         if (current()) {
@@ -86,7 +90,7 @@ export class RefreshingCache<K extends {}, V> {
         throw err;
       },
     );
-    this.inFlight.set(key, lookup);
+    this.inFlight.set(key, { lookup, started });
     return lookup;
   }
 }
