@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +30,7 @@ import {
   spawnChild,
   stopAll,
 } from './lib/proc.js';
-import { type Hotspot, monotonicUs, summariseProfile, type Window } from './lib/profile.js';
+import { type Hotspot, keepProfile, monotonicUs, summariseProfile, type Window } from './lib/profile.js';
 import {
   FIRST_TOKEN_SEGMENTS,
   type LoopDelay,
@@ -895,9 +895,7 @@ async function main() {
       log(table(['self time by function', 'ms', 'of busy'], rows(prof.functions)));
       log();
       log(table(["Shenma's functions, total time (self + callees)", 'ms', 'of busy'], rows(prof.inclusive)));
-      // Kept outside the repository, for a viewer (Chrome DevTools, speedscope) and for call trees.
-      const kept = join(os.tmpdir(), `shenma-chat-${Date.now()}.cpuprofile`);
-      copyFileSync(join(profileDir, prof.file), kept);
+      const kept = keepProfile(profileDir, prof, 'shenma-chat');
       log(`  whole profile (start-up and every phase) kept at ${kept}`);
     }
   }

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -23,7 +23,7 @@ import {
   spawnChild,
   stopAll,
 } from './lib/proc.js';
-import { type Hotspot, monotonicUs, summariseProfile, type Window } from './lib/profile.js';
+import { type Hotspot, keepProfile, monotonicUs, summariseProfile, type Window } from './lib/profile.js';
 import { type ShenmaProcess, startGroup, startShenma } from './lib/shenma.js';
 import { fmt, median, medianItem, percentile, signed, table } from './lib/stats.js';
 import { warmTarget } from './lib/warm-up.js';
@@ -870,9 +870,7 @@ async function main() {
       log(table(['self time by module', 'ms', 'of busy'], rows(prof.modules.slice(0, 15))));
       log();
       log(table(['self time by function', 'ms', 'of busy'], rows(prof.functions)));
-      // Kept outside the repository, for a viewer (Chrome DevTools, speedscope) and for call trees.
-      const kept = join(os.tmpdir(), `shenma-completion-${Date.now()}.cpuprofile`);
-      copyFileSync(join(profileDir, prof.file), kept);
+      const kept = keepProfile(profileDir, prof, 'shenma-completion');
       log(`  whole profile (start-up and every phase) kept at ${kept}`);
     }
   }
@@ -927,12 +925,11 @@ async function main() {
         log(`  by owner: no profile from ${name} (it did not exit cleanly)`);
         return;
       }
-      if (name !== 'shenma') {
-        // Kept like Shenma's, so a step can be followed down to functions in a viewer.
-        const kept = join(os.tmpdir(), `shenma-completion-${name}-${Date.now()}.cpuprofile`);
-        copyFileSync(join(rungProfileDir(name), prof.file), kept);
-        log(`  ${name}'s whole profile kept at ${kept}`);
-      }
+      // Kept like Shenma's, so a step can be followed down to functions in a viewer.
+      if (name !== 'shenma')
+        log(
+          `  ${name}'s whole profile kept at ${keepProfile(rungProfileDir(name), prof, `shenma-completion-${name}`)}`,
+        );
       const each = perRequestUs(name);
       columns.push({ name, us: new Map(prof.owners.map((h) => [h.name, h.share * each])) });
     }

@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ownerOf, summariseProfile } from './profile.js';
+import { keepProfile, ownerOf, summariseProfile } from './profile.js';
 
 const frame = (functionName: string, url: string) => ({ functionName, url, lineNumber: 0 });
 const dir = mkdtempSync(join(tmpdir(), 'shenma-profile-test-'));
@@ -72,6 +72,14 @@ describe('summariseProfile owners', () => {
     // The loader thread's file sorts last; the main thread (thread 0) did the work.
     writeFileSync(join(sub, 'CPU.20261201.061946.8647.0.001.cpuprofile'), JSON.stringify(one('main')));
     writeFileSync(join(sub, 'CPU.20261201.061946.8647.1.002.cpuprofile'), JSON.stringify(one('loader')));
-    expect(summariseProfile(sub, [])?.functions.map((f) => f.name.split(' ')[0])).toEqual(['main']);
+    const summary = summariseProfile(sub, []);
+    expect(summary?.functions.map((f) => f.name.split(' ')[0])).toEqual(['main']);
+    // The copy kept for a viewer is that main-thread profile, not the loader's.
+    const kept = keepProfile(sub, summary!, 'shenma-profile-test');
+    try {
+      expect(JSON.parse(readFileSync(kept, 'utf8'))).toEqual(one('main'));
+    } finally {
+      rmSync(kept);
+    }
   });
 });

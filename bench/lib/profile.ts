@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
@@ -147,6 +148,16 @@ function shortUrl(url: string): string {
 
 /** Microseconds on CLOCK_MONOTONIC: the clock V8 stamps profile samples with, in any process. */
 export const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
+/**
+ * Copies a summarised profile out of the run's scratch directory into the system's temp
+ * directory, for a viewer (Chrome DevTools, speedscope) and for call trees; returns its path.
+ */
+export function keepProfile(dir: string, summary: ProfileSummary, name: string): string {
+  const kept = join(tmpdir(), `${name}-${Date.now()}.cpuprofile`);
+  copyFileSync(join(dir, summary.file), kept);
+  return kept;
+}
 
 /** A time window in {@link monotonicUs}; only samples inside one of them count. */
 export type Window = [startUs: number, endUs: number];

@@ -3,10 +3,10 @@ import { RefreshingCache } from './refreshing-cache.js';
 
 /** A lookup whose answers the test releases one by one, counting the calls. */
 function scriptedLookup() {
-  const calls: { key: string; resolve: (v: string) => void; reject: (e: Error) => void }[] = [];
-  const load = (key: string) =>
+  const calls: { resolve: (v: string) => void; reject: (e: Error) => void }[] = [];
+  const load = () =>
     new Promise<string>((resolve, reject) => {
-      calls.push({ key, resolve, reject });
+      calls.push({ resolve, reject });
     });
   return { calls, load };
 }
