@@ -2,10 +2,9 @@
  * Requests for the oracle benchmark, built from the HumanEval infilling fixtures (read in place
  * from `../shared/fixtures`): the true middle is known, so it can stand in for a perfect model.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
+import { fixturePath } from '../../test/support/fixtures.js';
 
 interface Problem {
   task_id: string;
@@ -27,26 +26,8 @@ export interface OracleSet {
   cases: OracleCase[];
 }
 
-/**
- * The fixtures live in `../shared/fixtures` beside the checkout (not copied into the repository);
- * a git worktree sits deeper, so look upwards from the repository for the nearest `shared/fixtures`.
- */
-function fixturesDir(): string {
-  const env = process.env.SHENMA_TEST_FIXTURES;
-  if (env) return env;
-  let dir = fileURLToPath(new URL('../..', import.meta.url));
-  for (;;) {
-    const candidate = join(dir, '..', 'shared', 'fixtures');
-    if (existsSync(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir)
-      throw new Error('no ../shared/fixtures above the repository; set SHENMA_TEST_FIXTURES');
-    dir = parent;
-  }
-}
-
 function loadProblems(name: string): Problem[] {
-  const file = join(fixturesDir(), 'humaneval-infilling', `${name}.jsonl.gz`);
+  const file = fixturePath(`humaneval-infilling/${name}.jsonl.gz`);
   return gunzipSync(readFileSync(file))
     .toString('utf8')
     .split('\n')
