@@ -50,7 +50,8 @@ const USAGE = `usage: npm run bench:completion -- [--rounds N] [--measure-ms N] 
   --skip-nginx     leave nginx out even when it is installed
   --skip-floor     leave out the node-floor row (the least a Node completion gateway must do, bench/lib/floor-proxy.ts)
   --ladder         add the rungs between the floor and Shenma (bench/lib/ladder-proxy.ts: + Fastify, + Shenma's
-                   model client, + Shenma's completion engine) and a table of what each rung costs
+                   model client, + Shenma's completion engine) and a table of what each rung costs; the floor and
+                   each rung run as --processes processes, and the table divides their medians
   --skip-deployed  leave out the shenma-pg row (Shenma on the real PostgreSQL + Redis, see bench/lib/deployed.ts)
   --skip-build     use the existing dist/ instead of running \`npm run build\` first
   --quick          smoke run: 1 round, 600 ms phases
@@ -394,45 +395,70 @@ async function main() {
     progress,
   );
 
-  const floor = opts.floor
-    ? await spawnChild({
-        name: 'node floor',
-        command: process.execPath,
-        args: ['--import', 'tsx', 'bench/lib/floor-proxy.ts', '--upstream', fakeUrl],
-        cwd: ROOT,
-        ready: /^READY (\S+)/,
-        ...(proxyCpus ? { cpus: proxyCpus } : {}),
-      })
-    : undefined;
-  if (floor) progress(`node floor ${floor.match![1]} (pid ${floor.child.pid})`);
+  // With --ladder the floor and every rung run as --processes processes too, so each step of the
+  // ladder divides two group medians, as the verdicts do; otherwise the floor is one reference row.
+  const ladderProcesses = opts.ladder ? opts.processes : 1;
+  const floors = opts.floor
+    ? await startGroup(
+        'node-floor',
+        ladderProcesses,
+        async (name) => {
+          const { child, match } = await spawnChild({
+            name,
+            command: process.execPath,
+            args: ['--import', 'tsx', 'bench/lib/floor-proxy.ts', '--upstream', fakeUrl],
+            cwd: ROOT,
+            ready: /^READY (\S+)/,
+            ...(proxyCpus ? { cpus: proxyCpus } : {}),
+          });
+          return { pid: child.pid, url: match![1]! };
+        },
+        (p) => `${p.url} (the completion floor, pid ${p.pid})`,
+        progress,
+      )
+    : [];
 
   // The rungs between the floor and Shenma, one of Shenma's layers added per rung.
   const rungs: { name: string; url: string; pid: number }[] = [];
-  // With --profile every rung is profiled too, so each step of the ladder is shown owner by owner.
+  /** Each rung's process names (`rung-engine`, `rung-engine-2`, …), in ladder order. */
+  const rungGroups: { name: string; members: string[] }[] = [];
+  // With --profile the first process of every rung is profiled too, so each step of the ladder is
+  // shown owner by owner.
   const rungProfileDir = (name: string) => join(tmp, `profile-${name}`);
   for (const rung of opts.ladder ? LADDER_RUNGS : []) {
-    const { child, match } = await spawnChild({
-      name: `rung ${rung}`,
-      command: process.execPath,
-      args: [
-        // Each rung runs as Shenma does, with the server's Node flags; the floor and the bare proxy
-        // are plain Node.
-        ...SERVER_NODE_FLAGS,
-        ...(opts.profile ? ['--cpu-prof', '--cpu-prof-dir', rungProfileDir(`rung-${rung}`)] : []),
-        '--import',
-        'tsx',
-        'bench/lib/ladder-proxy.ts',
-        '--upstream',
-        fakeUrl,
-        '--rung',
-        rung,
-      ],
-      cwd: ROOT,
-      ready: /^READY (\S+)/,
-      ...(proxyCpus ? { cpus: proxyCpus } : {}),
-    });
-    rungs.push({ name: `rung-${rung}`, url: match![1]!, pid: child.pid });
-    progress(`rung ${rung} ${match![1]} (pid ${child.pid})`);
+    const group = await startGroup(
+      `rung-${rung}`,
+      ladderProcesses,
+      async (name) => {
+        const { child, match } = await spawnChild({
+          name,
+          command: process.execPath,
+          args: [
+            // Each rung runs as Shenma does, with the server's Node flags; the floor and the bare proxy
+            // are plain Node.
+            ...SERVER_NODE_FLAGS,
+            ...(opts.profile && name === `rung-${rung}`
+              ? ['--cpu-prof', '--cpu-prof-dir', rungProfileDir(name)]
+              : []),
+            '--import',
+            'tsx',
+            'bench/lib/ladder-proxy.ts',
+            '--upstream',
+            fakeUrl,
+            '--rung',
+            rung,
+          ],
+          cwd: ROOT,
+          ready: /^READY (\S+)/,
+          ...(proxyCpus ? { cpus: proxyCpus } : {}),
+        });
+        return { pid: child.pid, url: match![1]! };
+      },
+      (p) => `${p.url} (pid ${p.pid})`,
+      progress,
+    );
+    for (const { name, proc } of group) rungs.push({ name, ...proc });
+    rungGroups.push({ name: `rung-${rung}`, members: group.map((g) => g.name) });
   }
 
   let nginx: { child: Child; url: string } | undefined;
@@ -541,19 +567,15 @@ async function main() {
       pid: proc.pid,
       pool: makePool(proc.url, connections),
     })),
-    ...(floor
-      ? [
-          {
-            name: 'node-floor',
-            url: floor.match![1]!,
-            path: '/v2/completions',
-            body: extensionBody(),
-            kind: 'json' as const,
-            pid: floor.child.pid,
-            pool: makePool(floor.match![1]!, connections),
-          },
-        ]
-      : []),
+    ...floors.map(({ name, proc }) => ({
+      name,
+      url: proc.url,
+      path: '/v2/completions',
+      body: extensionBody(),
+      kind: 'json' as const,
+      pid: proc.pid,
+      pool: makePool(proc.url, connections),
+    })),
     ...rungs.map((r) => ({
       name: r.name,
       url: r.url,
@@ -877,23 +899,30 @@ async function main() {
 
   if (rungs.length > 0) {
     // Each rung adds one of Shenma's layers to the one above it (bench/lib/ladder-proxy.ts).
-    const ladder = ['node-floor', ...rungs.map((r) => r.name), 'shenma'].filter((n) => byName(n));
-    const cpuAt = (key: PhaseKey, n: string) => (opts.phases.has(key) ? cpuPerReqOf(key, n) : Number.NaN);
+    const ladder = [
+      { name: 'node-floor', members: floors.map((f) => f.name) },
+      ...rungGroups,
+      { name: 'shenma', members: processes },
+    ].filter((g) => g.members.length > 0);
+    // A rung as several processes is their median, as the verdicts take this build's and the bare proxy's.
+    const cpuAt = (key: PhaseKey, g: (typeof ladder)[number]) =>
+      opts.phases.has(key) ? groupCpuOf(key, g.members) : Number.NaN;
     const hkey: PhaseKey = `c${HEADLINE_C}`;
     const nodeC = opts.phases.has(hkey) ? groupCpuOf(hkey, proxyNames) : Number.NaN;
+    const each = ladderProcesses > 1 ? `, each rung the median of its ${ladderProcesses} processes` : '';
     log();
     log(
-      `The ladder: what each of Shenma's layers costs (CPU ms per request, all rounds; "step" = this rung minus the one above)`,
+      `The ladder: what each of Shenma's layers costs (CPU ms per request, all rounds${each}; "step" = this rung minus the one above)`,
     );
     log(
       table(
         ['rung', `c=${HEADLINE_C}`, 'step', '× bare proxy', 'instant', 'step', '× bare proxy'],
-        ladder.map((n, i) => {
+        ladder.map((g, i) => {
           const prev = ladder[i - 1];
-          const c = cpuAt(hkey, n);
-          const inst = cpuAt('instant', n);
+          const c = cpuAt(hkey, g);
+          const inst = cpuAt('instant', g);
           return [
-            n,
+            g.name,
             fmt(c, 3),
             prev ? signed(c - cpuAt(hkey, prev), 3) : '—',
             fmt(c / nodeC, 2),
@@ -908,7 +937,8 @@ async function main() {
       "  rung-fastify: the floor in a Fastify app set up as Shenma's; rung-client: + Shenma's model client and the family's FIM template; " +
         'rung-engine: + the completion engine; shenma: + credentials, access log, HTTP metrics, usage ledger (the whole server)',
     );
-    if (opts.profile) ladderByOwner(ladder.filter((n) => n !== 'node-floor'));
+    // Profiled: the first process of each rung, and this build's first.
+    if (opts.profile) ladderByOwner(ladder.filter((g) => g.name !== 'node-floor').map((g) => g.name));
   }
 
   /**
@@ -1030,11 +1060,12 @@ async function main() {
         `${fmt(sr, 0)} vs ${fmt(nr, 0)} req/s = ${fmt(sr / nr, 2)}×`,
     );
   }
-  if (byName('node-floor')) {
-    const fc = cpuPerReqOf(hk, 'node-floor');
-    const fi = cpuPerReqOf('instant', 'node-floor');
+  if (floors.length > 0) {
+    const floorNames = floors.map((f) => f.name);
+    const fc = groupCpuOf(hk, floorNames);
+    const fi = groupCpuOf('instant', floorNames);
     log(
-      `          floor: node-floor CPU per request ${fmt(fc, 3)} ms = ${fmt(fc / nc, 2)}× the bare proxy at c=${HEADLINE_C} ` +
+      `          floor: node-floor${floorNames.length > 1 ? ` (median of ${floorNames.length})` : ''} CPU per request ${fmt(fc, 3)} ms = ${fmt(fc / nc, 2)}× the bare proxy at c=${HEADLINE_C} ` +
         `(instant model: ${fmt(fi, 3)} ms = ${fmt(fi / nodeInstantCpu, 2)}×); shenma vs node-floor: ${fmt(sc / fc, 2)}× at c=${HEADLINE_C}, ${fmt(si / fi, 2)}× instant`,
     );
   }
