@@ -374,23 +374,27 @@ async function main() {
   });
   progress(`fake model ${fakeUrl} (pid ${fakeChild.pid})`);
 
+  /** One of the benchmark's own servers (bench/lib/*.ts, in front of the fake model) as a row. */
+  const benchServer =
+    (script: string, nodeArgs: (name: string) => string[] = () => [], extraArgs: string[] = []) =>
+    async (name: string) => {
+      const { child, match } = await spawnChild({
+        name,
+        command: process.execPath,
+        args: [...nodeArgs(name), '--import', 'tsx', script, '--upstream', fakeUrl, ...extraArgs],
+        cwd: ROOT,
+        ready: /^READY (\S+)/,
+        ...(proxyCpus ? { cpus: proxyCpus } : {}),
+      });
+      return { pid: child.pid, url: match![1]! };
+    };
+
   // The bare proxy is the ratios' denominator and varies between processes as much as Shenma does,
   // so it runs as many processes as this build (rows node-proxy, node-proxy-2, …).
-  const startNodeProxy = async (name: string) => {
-    const { child, match } = await spawnChild({
-      name,
-      command: process.execPath,
-      args: ['--import', 'tsx', 'bench/lib/node-proxy.ts', '--upstream', fakeUrl],
-      cwd: ROOT,
-      ready: /^READY (\S+)/,
-      ...(proxyCpus ? { cpus: proxyCpus } : {}),
-    });
-    return { pid: child.pid, url: match![1]! };
-  };
   const nodeProxies = await startGroup(
     'node-proxy',
     opts.processes,
-    startNodeProxy,
+    benchServer('bench/lib/node-proxy.ts'),
     (p) => `${p.url} (the bare Node proxy, pid ${p.pid})`,
     progress,
   );
@@ -402,17 +406,7 @@ async function main() {
     ? await startGroup(
         'node-floor',
         ladderProcesses,
-        async (name) => {
-          const { child, match } = await spawnChild({
-            name,
-            command: process.execPath,
-            args: ['--import', 'tsx', 'bench/lib/floor-proxy.ts', '--upstream', fakeUrl],
-            cwd: ROOT,
-            ready: /^READY (\S+)/,
-            ...(proxyCpus ? { cpus: proxyCpus } : {}),
-          });
-          return { pid: child.pid, url: match![1]! };
-        },
+        benchServer('bench/lib/floor-proxy.ts'),
         (p) => `${p.url} (the completion floor, pid ${p.pid})`,
         progress,
       )
@@ -429,31 +423,18 @@ async function main() {
     const group = await startGroup(
       `rung-${rung}`,
       ladderProcesses,
-      async (name) => {
-        const { child, match } = await spawnChild({
-          name,
-          command: process.execPath,
-          args: [
-            // Each rung runs as Shenma does, with the server's Node flags; the floor and the bare proxy
-            // are plain Node.
-            ...SERVER_NODE_FLAGS,
-            ...(opts.profile && name === `rung-${rung}`
-              ? ['--cpu-prof', '--cpu-prof-dir', rungProfileDir(name)]
-              : []),
-            '--import',
-            'tsx',
-            'bench/lib/ladder-proxy.ts',
-            '--upstream',
-            fakeUrl,
-            '--rung',
-            rung,
-          ],
-          cwd: ROOT,
-          ready: /^READY (\S+)/,
-          ...(proxyCpus ? { cpus: proxyCpus } : {}),
-        });
-        return { pid: child.pid, url: match![1]! };
-      },
+      benchServer(
+        'bench/lib/ladder-proxy.ts',
+        // Each rung runs as Shenma does, with the server's Node flags; the floor and the bare proxy
+        // are plain Node.
+        (name) => [
+          ...SERVER_NODE_FLAGS,
+          ...(opts.profile && name === `rung-${rung}`
+            ? ['--cpu-prof', '--cpu-prof-dir', rungProfileDir(name)]
+            : []),
+        ],
+        ['--rung', rung],
+      ),
       (p) => `${p.url} (pid ${p.pid})`,
       progress,
     );
