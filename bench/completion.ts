@@ -413,9 +413,8 @@ async function main() {
     : [];
 
   // The rungs between the floor and Shenma, one of Shenma's layers added per rung.
-  const rungs: { name: string; url: string; pid: number }[] = [];
-  /** Each rung's process names (`rung-engine`, `rung-engine-2`, …), in ladder order. */
-  const rungGroups: { name: string; members: string[] }[] = [];
+  /** Each rung's processes (`rung-engine`, `rung-engine-2`, …), in ladder order. */
+  const rungGroups: { name: string; members: { name: string; proc: { pid: number; url: string } }[] }[] = [];
   // With --profile the first process of every rung is profiled too, so each step of the ladder is
   // shown owner by owner.
   const rungProfileDir = (name: string) => join(tmp, `profile-${name}`);
@@ -438,8 +437,7 @@ async function main() {
       (p) => `${p.url} (pid ${p.pid})`,
       progress,
     );
-    for (const { name, proc } of group) rungs.push({ name, ...proc });
-    rungGroups.push({ name: `rung-${rung}`, members: group.map((g) => g.name) });
+    rungGroups.push({ name: `rung-${rung}`, members: group });
   }
 
   let nginx: { child: Child; url: string } | undefined;
@@ -548,7 +546,8 @@ async function main() {
       pid: proc.pid,
       pool: makePool(proc.url, connections),
     })),
-    ...floors.map(({ name, proc }) => ({
+    // The floor and the rungs answer the extension's request as Shenma does, without credentials.
+    ...[...floors, ...rungGroups.flatMap((g) => g.members)].map(({ name, proc }) => ({
       name,
       url: proc.url,
       path: '/v2/completions',
@@ -556,15 +555,6 @@ async function main() {
       kind: 'json' as const,
       pid: proc.pid,
       pool: makePool(proc.url, connections),
-    })),
-    ...rungs.map((r) => ({
-      name: r.name,
-      url: r.url,
-      path: '/v2/completions',
-      body: extensionBody(),
-      kind: 'json' as const,
-      pid: r.pid,
-      pool: makePool(r.url, connections),
     })),
     {
       name: 'shenma',
@@ -878,11 +868,11 @@ async function main() {
     }
   }
 
-  if (rungs.length > 0) {
+  if (rungGroups.length > 0) {
     // Each rung adds one of Shenma's layers to the one above it (bench/lib/ladder-proxy.ts).
     const ladder = [
       { name: 'node-floor', members: floors.map((f) => f.name) },
-      ...rungGroups,
+      ...rungGroups.map((g) => ({ name: g.name, members: g.members.map((m) => m.name) })),
       { name: 'shenma', members: processes },
     ].filter((g) => g.members.length > 0);
     // A rung as several processes is their median, as the verdicts take this build's and the bare proxy's.
