@@ -12,6 +12,14 @@ import { LADDER_RUNGS } from './lib/floor-work.js';
 import { makePool, type PhaseResult, runPhase, sendOnce, type Target } from './lib/load.js';
 import { findNginx, startNginx } from './lib/nginx.js';
 import {
+  PERF_NODE_FLAGS,
+  PERF_PERIOD_NS,
+  type PerfWindow,
+  perfOwnerCounts,
+  perfUnavailable,
+  startPerf,
+} from './lib/perf.js';
+import {
   type Child,
   epochMs,
   installExitHandlers,
@@ -23,7 +31,7 @@ import {
   spawnChild,
   stopAll,
 } from './lib/proc.js';
-import { type Hotspot, keepProfile, monotonicUs, summariseProfile, type Window } from './lib/profile.js';
+import { type Hotspot, keepProfile, summariseProfile, type Window } from './lib/profile.js';
 import { type ShenmaProcess, startGroup, startShenma } from './lib/shenma.js';
 import { fmt, median, medianItem, percentile, signed, table } from './lib/stats.js';
 import { warmTarget } from './lib/warm-up.js';
@@ -56,6 +64,9 @@ const USAGE = `usage: npm run bench:completion -- [--rounds N] [--measure-ms N] 
   --skip-build     use the existing dist/ instead of running \`npm run build\` first
   --quick          smoke run: 1 round, 600 ms phases
   --profile        run Shenma under \`node --cpu-prof\` and print its hottest functions (skews its numbers)
+  --perf           record the first process of the bare proxy, the floor, every rung and Shenma with Linux perf
+                   (CPU clock, kernel included; needs the \`perf\` command) and print, per phase, each one's CPU
+                   per request by owner: what V8's profiler misplaces (system calls, other threads) included
   --phases LIST    only these parts, comma-separated: c1,c16,c64,instant,breakdown,abort (default: all)
   --processes N    run this build's Shenma and the bare Node proxy as N processes each (default 3; --quick: 1).
                    Two processes of one build settle into CPU costs 5-9 % apart, so the CPU verdicts divide the
@@ -99,6 +110,7 @@ function options() {
       'skip-deployed': { type: 'boolean' },
       quick: { type: 'boolean' },
       profile: { type: 'boolean' },
+      perf: { type: 'boolean' },
       phases: { type: 'string' },
       compare: { type: 'string', multiple: true },
       processes: { type: 'string' },
@@ -121,6 +133,8 @@ function options() {
   const phases = new Set(values.phases ? values.phases.split(',').map((x) => x.trim()) : PARTS);
   for (const x of phases)
     if (!PARTS.includes(x)) throw new Error(`--phases: unknown part "${x}" (${PARTS.join(',')})`);
+  if (values.profile && values.perf)
+    throw new Error("--profile and --perf: choose one (V8's profiler slows the processes perf measures)");
   const compare = (values.compare ?? []).map((c) => {
     const at = c.indexOf('=');
     if (at <= 0) throw new Error(`--compare: expected NAME=DIR, got "${c}"`);
@@ -140,6 +154,7 @@ function options() {
     deployed: !(values['skip-deployed'] ?? false),
     quick,
     profile: values.profile ?? false,
+    perf: values.perf ?? false,
   };
 }
 
@@ -333,6 +348,10 @@ async function main() {
   const restCpus = pin ? '1' : undefined;
   if (pin) execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
   const nginxBin = opts.nginx ? findNginx() : undefined;
+  const perfMissing = opts.perf ? perfUnavailable() : undefined;
+  if (perfMissing) throw new Error(`--perf: ${perfMissing}`);
+  /** With --perf, the first process of each group runs with the flags that let perf name its frames. */
+  const perfFlags = (name: string, first: string) => (opts.perf && name === first ? PERF_NODE_FLAGS : []);
 
   log(`Shenma completion benchmark — ${new Date().toISOString()}`);
   log(
@@ -394,7 +413,7 @@ async function main() {
   const nodeProxies = await startGroup(
     'node-proxy',
     opts.processes,
-    benchServer('bench/lib/node-proxy.ts'),
+    benchServer('bench/lib/node-proxy.ts', (name) => perfFlags(name, 'node-proxy')),
     (p) => `${p.url} (the bare Node proxy, pid ${p.pid})`,
     progress,
   );
@@ -406,7 +425,7 @@ async function main() {
     ? await startGroup(
         'node-floor',
         ladderProcesses,
-        benchServer('bench/lib/floor-proxy.ts'),
+        benchServer('bench/lib/floor-proxy.ts', (name) => perfFlags(name, 'node-floor')),
         (p) => `${p.url} (the completion floor, pid ${p.pid})`,
         progress,
       )
@@ -428,6 +447,7 @@ async function main() {
         // are plain Node.
         (name) => [
           ...SERVER_NODE_FLAGS,
+          ...perfFlags(name, `rung-${rung}`),
           ...(opts.profile && name === `rung-${rung}`
             ? ['--cpu-prof', '--cpu-prof-dir', rungProfileDir(name)]
             : []),
@@ -461,6 +481,7 @@ async function main() {
         config: shenmaConfig(fakeUrl),
         dir: join(tmp, name),
         ...(opts.profile && name === 'shenma' ? { profileDir } : {}),
+        nodeArgs: perfFlags(name, 'shenma'),
         ...(proxyCpus ? { cpus: proxyCpus } : {}),
       }),
     (proc) =>
@@ -621,6 +642,20 @@ async function main() {
   }
   progress('warmed up');
 
+  // --perf: the first process of each group, recorded from here to the end of the rounds; only
+  // samples inside its own measured windows are counted.
+  const perfPids = new Map<number, string>(
+    opts.perf
+      ? [
+          [nodeProxies[0]!.proc.pid, 'node-proxy'],
+          ...(floors[0] ? [[floors[0].proc.pid, 'node-floor'] as const] : []),
+          ...rungGroups.map((g) => [g.members[0]!.proc.pid, g.name] as const),
+          [shenma.pid!, 'shenma'],
+        ]
+      : [],
+  );
+  const perf = opts.perf ? await startPerf(join(tmp, 'perf.data')) : undefined;
+
   const results = new Map<PhaseKey, Map<string, PhaseResult[]>>();
   const add = (key: PhaseKey, target: string, r: PhaseResult) => {
     const m = results.get(key) ?? new Map<string, PhaseResult[]>();
@@ -628,14 +663,16 @@ async function main() {
     m.set(target, [...(m.get(target) ?? []), r]);
   };
   const warmupMs = Math.min(400, opts.measureMs);
-  /** When each target was under measured load, to cut the CPU profiles to those moments. */
-  const windows = new Map<string, Window[]>();
-  const windowsOf = (name: string) => windows.get(name) ?? [];
-  const measure = async (t: Target, phase: Parameters<typeof runPhase>[1]) => {
-    const from = monotonicUs();
+  /**
+   * When each target was under measured load (the part of a phase its CPU and requests are counted
+   * over), and in which phase: to cut the CPU profiles to those moments.
+   */
+  const windows = new Map<string, PerfWindow[]>();
+  const windowsOf = (name: string): Window[] => (windows.get(name) ?? []).map((w) => [w.from, w.to]);
+  const measure = async (key: PhaseKey, t: Target, phase: Parameters<typeof runPhase>[1]) => {
     const r = await runPhase(t, phase);
     const list = windows.get(t.name) ?? [];
-    list.push([from, monotonicUs()]);
+    if (r.measured) list.push({ key, from: r.measured.fromUs, to: r.measured.toUs });
     windows.set(t.name, list);
     return r;
   };
@@ -651,7 +688,12 @@ async function main() {
         add(
           `c${c}`,
           t.name,
-          await measure(t, { concurrency: c, warmupMs, measureMs, maxRequests: MAX_REQUESTS_PER_PHASE }),
+          await measure(`c${c}`, t, {
+            concurrency: c,
+            warmupMs,
+            measureMs,
+            maxRequests: MAX_REQUESTS_PER_PHASE,
+          }),
         );
       }
     }
@@ -661,7 +703,7 @@ async function main() {
       add(
         'instant',
         t.name,
-        await measure(t, {
+        await measure('instant', t, {
           concurrency: THROUGHPUT_CLIENTS,
           warmupMs,
           measureMs: opts.measureMs,
@@ -678,6 +720,7 @@ async function main() {
   }
 
   await fake.reset();
+  await perf?.stop();
   const breakdown = opts.phases.has('breakdown') ? await shenmaBreakdown(byName('shenma')!) : undefined;
   const directC1 = percentile(
     (results.get('c1')?.get('direct') ?? []).flatMap((r) => r.latencies),
@@ -967,6 +1010,62 @@ async function main() {
         ],
       ),
     );
+  }
+
+  if (perf) await perfByOwner(perf.file);
+
+  /**
+   * --perf: per phase, each recorded process's CPU per request split by owner: an owner's samples in
+   * the phase's measured windows × the CPU time one sample stands for ÷ the requests answered in
+   * them. perf's sampling itself costs the process CPU that no sample shows, so /proc's figure for
+   * the same windows (the verdicts' source) is printed beside the sum.
+   */
+  async function perfByOwner(file: string) {
+    const counts = await perfOwnerCounts(file, perfPids, windows);
+    const names = [...perfPids.values()];
+    for (const key of ['c1', 'c16', 'c64', 'instant'] as const) {
+      if (!opts.phases.has(key)) continue;
+      const columns = names.map((name) => {
+        const phase = counts.get(name)?.get(key);
+        const requests = roundsOf(key, name).reduce((sum, r) => sum + r.requests, 0);
+        const usPerSample = PERF_PERIOD_NS / 1000;
+        const us = new Map<string, number>();
+        for (const [owner, n] of phase?.owners ?? []) us.set(owner, (n * usPerSample) / requests);
+        const samples = phase?.samples ?? 0;
+        return {
+          name,
+          samples,
+          perfUs: (samples * usPerSample) / requests,
+          procUs: cpuPerReqOf(key, name) * 1000,
+          us,
+        };
+      });
+      const owners = [...new Set(columns.flatMap((c) => [...c.us.keys()]))];
+      const at = (c: (typeof columns)[number], o: string) => c.us.get(o) ?? 0;
+      const last = columns.at(-1)!;
+      const shown = owners.filter((o) => Math.max(...columns.map((c) => at(c, o))) >= 1);
+      const rest = (c: (typeof columns)[number]) =>
+        owners.filter((o) => !shown.includes(o)).reduce((s, o) => s + at(c, o), 0);
+      log();
+      log(
+        `CPU per request by owner (Linux perf, CPU clock, one sample per ${PERF_PERIOD_NS / 1000} µs of CPU; ${key === 'instant' ? 'instant model' : `c=${key.slice(1)}`}; µs per request, each process's first member; ` +
+          'kernel rows are the system calls themselves, user-space time goes to the nearest own or dependency frame)',
+      );
+      log(
+        table(
+          ['owner', ...names],
+          [
+            ...shown
+              .sort((x, y) => at(last, y) - at(last, x))
+              .map((o) => [o, ...columns.map((c) => fmt(at(c, o), 1))]),
+            ['everything else (< 1 µs each)', ...columns.map((c) => fmt(rest(c), 1))],
+            ['all that perf saw', ...columns.map((c) => fmt(c.perfUs, 0))],
+            ['CPU per request from /proc (perf running)', ...columns.map((c) => fmt(c.procUs, 0))],
+            ['samples in the measured windows', ...columns.map((c) => String(c.samples))],
+          ],
+        ),
+      );
+    }
   }
 
   // ---- Targets ----

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { cpuMsOfTree } from './proc.js';
+import { monotonicUs } from './profile.js';
 import { type BodyTemplate, newStreamId } from './workload.js';
 
 /**
@@ -43,6 +44,8 @@ export interface PhaseResult {
   durationMs: number;
   /** CPU ms the target's process used during the phase, undefined without a process. */
   cpuMs?: number;
+  /** When the measured part ran (after the warm-up), in monotonic µs: to cut CPU profiles to it. */
+  measured?: { fromUs: number; toUs: number };
 }
 
 let requestCounter = 0;
@@ -124,7 +127,9 @@ export interface PhaseOptions {
 export async function runPhase(target: Target, opts: PhaseOptions): Promise<PhaseResult> {
   if (opts.warmupMs > 0) await loop(target, opts.concurrency, opts.warmupMs, opts.maxRequests, false);
   const cpu0 = target.pid ? cpuMsOfTree(target.pid) : 0;
+  const fromUs = monotonicUs();
   const result = await loop(target, opts.concurrency, opts.measureMs, opts.maxRequests, true);
   if (target.pid) result.cpuMs = cpuMsOfTree(target.pid) - cpu0;
+  result.measured = { fromUs, toUs: monotonicUs() };
   return result;
 }

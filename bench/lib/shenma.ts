@@ -25,6 +25,8 @@ export interface StartShenmaOptions {
   databaseUrl?: string;
   cpus?: string;
   profileDir?: string;
+  /** More Node flags, after the ones the tree's bin/shenma.js asks for. */
+  nodeArgs?: string[];
   /** Preload bench/lib/loop-delay.mjs and serve the event-loop delay on a port of its own. */
   loopDelay?: boolean;
   /** With `loopDelay`: the probe also traces where each request's time to its first write goes. */
@@ -68,6 +70,7 @@ export async function startShenma(o: StartShenmaOptions): Promise<ShenmaProcess>
     command: process.execPath,
     args: [
       ...nodeFlagsOf(o.root),
+      ...(o.nodeArgs ?? []),
       ...(o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : []),
       ...(loopDelayPort ? ['--import', './bench/lib/loop-delay.mjs'] : []),
       'bin/shenma.js',
