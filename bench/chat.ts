@@ -18,6 +18,15 @@ import { type FakeControl, type Script, type StreamRecord, spawnFakeModel } from
 import { makePool } from './lib/load.js';
 import { findNginx, startNginx } from './lib/nginx.js';
 import {
+  PERF_NODE_FLAGS,
+  PERF_PERIOD_NS,
+  type PerfWindow,
+  perfOwnerCounts,
+  perfOwnerRows,
+  perfUnavailable,
+  startPerf,
+} from './lib/perf.js';
+import {
   type Child,
   cpuMsOfTree,
   freePort,
@@ -65,6 +74,8 @@ const USAGE = `usage: npm run bench:chat -- [--rounds N] [--measure-ms N] [--con
   --skip-build      use the existing dist/ instead of running \`npm run build\` first
   --quick           smoke run (~1 min): 1 round, 1 s phases, shorter slow streams, memory of Shenma only
   --profile         run Shenma under \`node --cpu-prof\` and print its hottest functions (skews its numbers)
+  --perf            record the first bare proxy, the floor and the first Shenma with Linux perf (CPU clock, kernel
+                    included; needs the \`perf\` command) and print each one's CPU per chunk at c=100 by owner
   --processes N     run this build's Shenma and the bare Node proxy as N processes each (default 3; --quick: 1).
                     Two processes of one build settle into CPU costs 5-9 % apart, so the CPU verdicts divide the
                     medians of the two groups and the latency verdicts read Shenma's median process (rows shenma,
@@ -103,6 +114,7 @@ function options() {
       'skip-floor': { type: 'boolean' },
       quick: { type: 'boolean' },
       profile: { type: 'boolean' },
+      perf: { type: 'boolean' },
       baseline: { type: 'string' },
       processes: { type: 'string' },
       'skip-memory': { type: 'boolean' },
@@ -122,6 +134,8 @@ function options() {
     return n;
   };
   const quick = values.quick ?? false;
+  if (values.profile && values.perf)
+    throw new Error("--profile and --perf: choose one (V8's profiler slows the processes perf measures)");
   return {
     rounds: int(values.rounds, quick ? 1 : 3, 1, 20),
     processes: int(values.processes, quick ? 1 : 3, 1, 9),
@@ -142,6 +156,7 @@ function options() {
     floor: !(values['skip-floor'] ?? false),
     quick,
     profile: values.profile ?? false,
+    perf: values.perf ?? false,
     baseline: values.baseline,
     memory: !(values['skip-memory'] ?? false),
     traceFirstToken: values['trace-first-token'] ?? false,
@@ -319,6 +334,10 @@ async function main() {
   const restCpus = pin ? '1' : undefined;
   if (pin) execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
   const nginxBin = opts.nginx ? findNginx() : undefined;
+  const perfMissing = opts.perf ? perfUnavailable() : undefined;
+  if (perfMissing) throw new Error(`--perf: ${perfMissing}`);
+  /** With --perf, the first process of each group runs with the flags that let perf name its frames. */
+  const perfFlags = (name: string, first: string) => (opts.perf && name === first ? PERF_NODE_FLAGS : []);
   const C = opts.concurrency;
 
   log(`Shenma chat benchmark — ${new Date().toISOString()}`);
@@ -372,6 +391,7 @@ async function main() {
       command: process.execPath,
       env: { BENCH_LOOP_DELAY_PORT: String(loopDelayPort) },
       args: [
+        ...perfFlags(name, 'node-proxy'),
         '--import',
         './bench/lib/loop-delay.mjs',
         '--import',
@@ -400,6 +420,7 @@ async function main() {
         name: 'node floor',
         command: process.execPath,
         args: [
+          ...perfFlags('node-floor', 'node-floor'),
           '--import',
           'tsx',
           'bench/lib/chat-floor-proxy.ts',
@@ -442,6 +463,7 @@ async function main() {
         loopDelay: true,
         traceFirstToken: opts.traceFirstToken,
         ...(opts.profile && name === 'shenma' ? { profileDir } : {}),
+        nodeArgs: perfFlags(name, 'shenma'),
         ...(proxyCpus ? { cpus: proxyCpus } : {}),
       }),
     (proc) =>
@@ -586,6 +608,20 @@ async function main() {
   }
   progress('warmed up');
 
+  // --perf: the first bare proxy, the floor and the first Shenma, recorded over the c=100 rounds;
+  // only samples inside each one's own measured windows are counted.
+  const perfPids = new Map<number, string>(
+    opts.perf
+      ? [
+          [nodeProxies[0]!.proc.pid, 'node-proxy'],
+          ...(floor ? [[floor.child.pid, 'node-floor'] as const] : []),
+          [shenma.pid!, 'shenma'],
+        ]
+      : [],
+  );
+  const perf = opts.perf ? await startPerf(join(tmp, 'perf.data')) : undefined;
+  const perfWindows = new Map<string, PerfWindow[]>();
+
   const results = new Map<string, ChatPhaseResult[]>();
   const warmupMs = Math.min(500, opts.measureMs);
   /** When Shenma was under measured load, to cut its CPU profile to those moments. */
@@ -601,6 +637,11 @@ async function main() {
       const delay = await readLoopDelay(loopDelayUrls.get(t.name));
       if (delay) loopDelays.set(t.name, [...(loopDelays.get(t.name) ?? []), delay]);
       if (t.name === 'shenma') shenmaWindows.push([from, monotonicUs()]);
+      if (r.measured)
+        perfWindows.set(t.name, [
+          ...(perfWindows.get(t.name) ?? []),
+          { key: 'c100', from: r.measured.fromUs, to: r.measured.toUs },
+        ]);
       results.set(t.name, [...(results.get(t.name) ?? []), r]);
     }
     const p50 = (n: string) => fmt(percentile(results.get(n)?.at(-1)?.ttfts ?? [], 50), 2);
@@ -609,6 +650,7 @@ async function main() {
     );
   }
   await fake.reset();
+  await perf?.stop();
 
   // Unloaded: one stream at a time, so the fixed cost per stream shows apart from queueing for CPU.
   const unloaded = new Map<string, ChatPhaseResult>();
@@ -898,6 +940,24 @@ async function main() {
       const kept = keepProfile(profileDir, prof, 'shenma-chat');
       log(`  whole profile (start-up and every phase) kept at ${kept}`);
     }
+  }
+
+  if (perf) {
+    const counts = await perfOwnerCounts(perf.file, perfPids, perfWindows);
+    const names = [...perfPids.values()];
+    const columns = names.map((name) => ({
+      name,
+      units: roundsOf(name).reduce((sum, r) => sum + r.chunks, 0),
+      procUs: cpuPerChunkUs(name),
+      samples: counts.get(name)?.get('c100'),
+    }));
+    log();
+    log(
+      `CPU per streamed chunk by owner at c=${C} (Linux perf, CPU clock, one sample per ${PERF_PERIOD_NS / 1000} µs of CPU; ` +
+        "µs per chunk, each group's first process; kernel rows are the system calls themselves, user-space time goes to " +
+        'the nearest own or dependency frame)',
+    );
+    log(table(['owner', ...names], perfOwnerRows(columns, 'chunk', fmt)));
   }
 
   // ---- Targets ----

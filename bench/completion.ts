@@ -16,6 +16,7 @@ import {
   PERF_PERIOD_NS,
   type PerfWindow,
   perfOwnerCounts,
+  perfOwnerRows,
   perfUnavailable,
   startPerf,
 } from './lib/perf.js';
@@ -1014,57 +1015,24 @@ async function main() {
 
   if (perf) await perfByOwner(perf.file);
 
-  /**
-   * --perf: per phase, each recorded process's CPU per request split by owner: an owner's samples in
-   * the phase's measured windows × the CPU time one sample stands for ÷ the requests answered in
-   * them. perf's sampling itself costs the process CPU that no sample shows, so /proc's figure for
-   * the same windows (the verdicts' source) is printed beside the sum.
-   */
+  /** --perf: per phase, each recorded process's CPU per request split by owner (bench/lib/perf.ts). */
   async function perfByOwner(file: string) {
     const counts = await perfOwnerCounts(file, perfPids, windows);
     const names = [...perfPids.values()];
     for (const key of ['c1', 'c16', 'c64', 'instant'] as const) {
       if (!opts.phases.has(key)) continue;
-      const columns = names.map((name) => {
-        const phase = counts.get(name)?.get(key);
-        const requests = roundsOf(key, name).reduce((sum, r) => sum + r.requests, 0);
-        const usPerSample = PERF_PERIOD_NS / 1000;
-        const us = new Map<string, number>();
-        for (const [owner, n] of phase?.owners ?? []) us.set(owner, (n * usPerSample) / requests);
-        const samples = phase?.samples ?? 0;
-        return {
-          name,
-          samples,
-          perfUs: (samples * usPerSample) / requests,
-          procUs: cpuPerReqOf(key, name) * 1000,
-          us,
-        };
-      });
-      const owners = [...new Set(columns.flatMap((c) => [...c.us.keys()]))];
-      const at = (c: (typeof columns)[number], o: string) => c.us.get(o) ?? 0;
-      const last = columns.at(-1)!;
-      const shown = owners.filter((o) => Math.max(...columns.map((c) => at(c, o))) >= 1);
-      const rest = (c: (typeof columns)[number]) =>
-        owners.filter((o) => !shown.includes(o)).reduce((s, o) => s + at(c, o), 0);
+      const columns = names.map((name) => ({
+        name,
+        units: roundsOf(key, name).reduce((sum, r) => sum + r.requests, 0),
+        procUs: cpuPerReqOf(key, name) * 1000,
+        samples: counts.get(name)?.get(key),
+      }));
       log();
       log(
         `CPU per request by owner (Linux perf, CPU clock, one sample per ${PERF_PERIOD_NS / 1000} µs of CPU; ${key === 'instant' ? 'instant model' : `c=${key.slice(1)}`}; µs per request, each process's first member; ` +
           'kernel rows are the system calls themselves, user-space time goes to the nearest own or dependency frame)',
       );
-      log(
-        table(
-          ['owner', ...names],
-          [
-            ...shown
-              .sort((x, y) => at(last, y) - at(last, x))
-              .map((o) => [o, ...columns.map((c) => fmt(at(c, o), 1))]),
-            ['everything else (< 1 µs each)', ...columns.map((c) => fmt(rest(c), 1))],
-            ['all that perf saw', ...columns.map((c) => fmt(c.perfUs, 0))],
-            ['CPU per request from /proc (perf running)', ...columns.map((c) => fmt(c.procUs, 0))],
-            ['samples in the measured windows', ...columns.map((c) => String(c.samples))],
-          ],
-        ),
-      );
+      log(table(['owner', ...names], perfOwnerRows(columns, 'request', fmt)));
     }
   }
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Pool } from 'undici';
 import { cpuMsOfTree, processTree, sleep } from './proc.js';
+import { monotonicUs } from './profile.js';
 
 /**
  * Chat load for `bench/chat.ts`: clients POST `/v1/chat/completions` with `stream: true` and read
@@ -182,6 +183,8 @@ export interface ChatPhaseResult {
   /** CPU ms of the load generator (this process) and of the fake model during the measured phase. */
   loadgenCpuMs?: number;
   fakeCpuMs?: number;
+  /** When the measured part ran (after the warm-up), in monotonic µs: to cut CPU profiles to it. */
+  measured?: { fromUs: number; toUs: number };
 }
 
 async function loop(
@@ -259,7 +262,9 @@ export async function runChatPhase(
   const ticks0 = target.pid ? cpuTicksOfTree(target.pid) : undefined;
   const fake0 = fakePid ? cpuMsOfTree(fakePid) : 0;
   const self0 = process.cpuUsage();
+  const fromUs = monotonicUs();
   const result = await loop(target, body, concurrency, measureMs, maxRequests, expectedChunks, true);
+  result.measured = { fromUs, toUs: monotonicUs() };
   const self = process.cpuUsage(self0);
   result.loadgenCpuMs = (self.user + self.system) / 1000;
   if (fakePid) result.fakeCpuMs = cpuMsOfTree(fakePid) - fake0;

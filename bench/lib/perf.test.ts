@@ -9,6 +9,7 @@ import {
   type PerfFrame,
   parseFrame,
   perfOwnerCounts,
+  perfOwnerRows,
   perfUnavailable,
   sampleOwner,
   startPerf,
@@ -120,6 +121,46 @@ describe('sampleOwner', () => {
       'other threads: JIT compiler',
     );
     expect(sampleOwner([n('uv__fs_work'), n('worker')], false)).toBe('other threads: libuv pool');
+  });
+});
+
+describe('perfOwnerRows', () => {
+  it('turns samples into µs per unit, keeps owners of at least 1 µs somewhere, and sums the rest', () => {
+    const fmt = (n: number, d: number) => n.toFixed(d);
+    // One sample is 500 µs of CPU; 1,000 units each.
+    const rows = perfOwnerRows(
+      [
+        {
+          name: 'proxy',
+          units: 1000,
+          procUs: 6,
+          samples: { samples: 10, owners: new Map([['kernel: socket writes', 10]]) },
+        },
+        {
+          name: 'shenma',
+          units: 1000,
+          procUs: 12,
+          samples: {
+            samples: 23,
+            owners: new Map([
+              ['kernel: socket writes', 4],
+              ['fastify', 18],
+              ['pino', 1],
+            ]),
+          },
+        },
+      ],
+      'request',
+      fmt,
+    );
+    expect(rows).toEqual([
+      ['fastify', '0.0', '9.0'],
+      ['kernel: socket writes', '5.0', '2.0'],
+      ['everything else (< 1 µs each)', '0.0', '0.5'],
+      ['all that perf saw (µs per request)', '5', '12'],
+      ['CPU per request from /proc (perf running)', '6', '12'],
+      ['samples in the measured windows', '10', '23'],
+    ]);
   });
 });
 

@@ -249,3 +249,47 @@ export async function perfOwnerCounts(
   if (code !== 0) throw new Error(`perf script exited with ${code}`);
   return out;
 }
+
+/** One recorded process in a phase, for {@link perfOwnerRows}. */
+export interface PerfColumn {
+  name: string;
+  /** What the phase's windows delivered: requests, or chunks. */
+  units: number;
+  /** CPU µs per unit from /proc over the same windows (the verdicts' figure). */
+  procUs: number;
+  samples: PhaseSamples | undefined;
+}
+
+/**
+ * The rows of an owner table: µs of CPU per unit for every owner that reaches 1 µs in some column
+ * (an owner's samples × the CPU time one sample stands for ÷ the units), sorted by the last column,
+ * then the rest, perf's total and /proc's beside it, and the sample counts. perf's sampling costs
+ * the process CPU that no sample shows, which is why /proc's figure is printed too.
+ */
+export function perfOwnerRows(
+  columns: readonly PerfColumn[],
+  unit: string,
+  fmt: (n: number, d: number) => string,
+) {
+  const usPerSample = PERF_PERIOD_NS / 1000;
+  const per = columns.map((c) => {
+    const us = new Map<string, number>();
+    for (const [owner, n] of c.samples?.owners ?? []) us.set(owner, (n * usPerSample) / c.units);
+    return { ...c, us, perfUs: ((c.samples?.samples ?? 0) * usPerSample) / c.units };
+  });
+  const owners = [...new Set(per.flatMap((c) => [...c.us.keys()]))];
+  const at = (c: (typeof per)[number], o: string) => c.us.get(o) ?? 0;
+  const last = per.at(-1)!;
+  const shown = owners
+    .filter((o) => Math.max(...per.map((c) => at(c, o))) >= 1)
+    .sort((x, y) => at(last, y) - at(last, x));
+  const rest = (c: (typeof per)[number]) =>
+    owners.filter((o) => !shown.includes(o)).reduce((sum, o) => sum + at(c, o), 0);
+  return [
+    ...shown.map((o) => [o, ...per.map((c) => fmt(at(c, o), 1))]),
+    ['everything else (< 1 µs each)', ...per.map((c) => fmt(rest(c), 1))],
+    [`all that perf saw (µs per ${unit})`, ...per.map((c) => fmt(c.perfUs, 0))],
+    [`CPU per ${unit} from /proc (perf running)`, ...per.map((c) => fmt(c.procUs, 0))],
+    ['samples in the measured windows', ...per.map((c) => String(c.samples?.samples ?? 0))],
+  ];
+}
