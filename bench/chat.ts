@@ -18,12 +18,11 @@ import { type FakeControl, type Script, type StreamRecord, spawnFakeModel } from
 import { makePool } from './lib/load.js';
 import { findNginx, startNginx } from './lib/nginx.js';
 import {
-  PERF_NODE_FLAGS,
   PERF_PERIOD_NS,
   type PerfWindow,
+  perfFlagsFor,
   perfOwnerCounts,
   perfOwnerRows,
-  perfUnavailable,
   startPerf,
 } from './lib/perf.js';
 import {
@@ -39,7 +38,7 @@ import {
   spawnChild,
   stopAll,
 } from './lib/proc.js';
-import { type Hotspot, keepProfile, monotonicUs, summariseProfile, type Window } from './lib/profile.js';
+import { type Hotspot, keepProfile, summariseProfile, type Window } from './lib/profile.js';
 import {
   FIRST_TOKEN_SEGMENTS,
   type LoopDelay,
@@ -334,10 +333,7 @@ async function main() {
   const restCpus = pin ? '1' : undefined;
   if (pin) execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
   const nginxBin = opts.nginx ? findNginx() : undefined;
-  const perfMissing = opts.perf ? perfUnavailable() : undefined;
-  if (perfMissing) throw new Error(`--perf: ${perfMissing}`);
-  /** With --perf, the first process of each group runs with the flags that let perf name its frames. */
-  const perfFlags = (name: string, first: string) => (opts.perf && name === first ? PERF_NODE_FLAGS : []);
+  const perfFlags = perfFlagsFor(opts.perf);
   const C = opts.concurrency;
 
   log(`Shenma chat benchmark — ${new Date().toISOString()}`);
@@ -620,26 +616,26 @@ async function main() {
       : [],
   );
   const perf = opts.perf ? await startPerf(join(tmp, 'perf.data')) : undefined;
-  const perfWindows = new Map<string, PerfWindow[]>();
 
   const results = new Map<string, ChatPhaseResult[]>();
   const warmupMs = Math.min(500, opts.measureMs);
-  /** When Shenma was under measured load, to cut its CPU profile to those moments. */
-  const shenmaWindows: Window[] = [];
+  /**
+   * When each target was under measured c=100 load (the part of a phase its CPU and chunks are
+   * counted over): to cut the CPU profiles to those moments.
+   */
+  const windows = new Map<string, PerfWindow[]>();
   for (let round = 0; round < opts.rounds; round++) {
     // Rotate the order every round so drift (thermal, neighbours) hits every target alike.
     const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
     for (const t of order) {
       await fake.reset();
-      const from = monotonicUs();
       await resetLoopDelay(loopDelayUrls.get(t.name));
       const r = await runChatPhase(t, body, phase(opts.measureMs, warmupMs));
       const delay = await readLoopDelay(loopDelayUrls.get(t.name));
       if (delay) loopDelays.set(t.name, [...(loopDelays.get(t.name) ?? []), delay]);
-      if (t.name === 'shenma') shenmaWindows.push([from, monotonicUs()]);
       if (r.measured)
-        perfWindows.set(t.name, [
-          ...(perfWindows.get(t.name) ?? []),
+        windows.set(t.name, [
+          ...(windows.get(t.name) ?? []),
           { key: 'c100', from: r.measured.fromUs, to: r.measured.toUs },
         ]);
       results.set(t.name, [...(results.get(t.name) ?? []), r]);
@@ -919,6 +915,7 @@ async function main() {
     );
 
   if (opts.profile) {
+    const shenmaWindows: Window[] = (windows.get('shenma') ?? []).map((w) => [w.from, w.to]);
     const prof = summariseProfile(profileDir, shenmaWindows);
     log();
     if (!prof) {
@@ -943,7 +940,7 @@ async function main() {
   }
 
   if (perf) {
-    const counts = await perfOwnerCounts(perf.file, perfPids, perfWindows);
+    const counts = await perfOwnerCounts(perf.file, perfPids, windows);
     const names = [...perfPids.values()];
     const columns = names.map((name) => ({
       name,

@@ -12,12 +12,11 @@ import { LADDER_RUNGS } from './lib/floor-work.js';
 import { makePool, type PhaseResult, runPhase, sendOnce, type Target } from './lib/load.js';
 import { findNginx, startNginx } from './lib/nginx.js';
 import {
-  PERF_NODE_FLAGS,
   PERF_PERIOD_NS,
   type PerfWindow,
+  perfFlagsFor,
   perfOwnerCounts,
   perfOwnerRows,
-  perfUnavailable,
   startPerf,
 } from './lib/perf.js';
 import {
@@ -349,10 +348,7 @@ async function main() {
   const restCpus = pin ? '1' : undefined;
   if (pin) execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
   const nginxBin = opts.nginx ? findNginx() : undefined;
-  const perfMissing = opts.perf ? perfUnavailable() : undefined;
-  if (perfMissing) throw new Error(`--perf: ${perfMissing}`);
-  /** With --perf, the first process of each group runs with the flags that let perf name its frames. */
-  const perfFlags = (name: string, first: string) => (opts.perf && name === first ? PERF_NODE_FLAGS : []);
+  const perfFlags = perfFlagsFor(opts.perf);
 
   log(`Shenma completion benchmark — ${new Date().toISOString()}`);
   log(

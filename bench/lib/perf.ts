@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { closeSync, constants, openSync, rmSync, writeSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { onExit } from './proc.js';
 import { ownerOf } from './profile.js';
@@ -41,6 +43,17 @@ export function perfUnavailable(): string | undefined {
   return undefined;
 }
 
+/**
+ * For a bench's `--perf`: throws, naming the reason, when perf cannot record here; otherwise the
+ * Node flags for a process by its row name, given the row name of its group's first process
+ * (the one recorded). Without `--perf`, no flags for anyone.
+ */
+export function perfFlagsFor(enabled: boolean): (name: string, first: string) => string[] {
+  const missing = enabled ? perfUnavailable() : undefined;
+  if (missing) throw new Error(`--perf: ${missing}`);
+  return (name, first) => (enabled && name === first ? PERF_NODE_FLAGS : []);
+}
+
 export interface PerfRecording {
   file: string;
   /** Stops recording and waits until perf has written its file. */
@@ -54,8 +67,15 @@ export interface PerfRecording {
  * proxy that sleeps and wakes for every chunk then paid up to 40 % more CPU per request, where
  * system-wide recording cost the recorded processes 7–8 %, about what two processes of one build
  * differ by.
+ *
+ * perf starts with its events off and settles once it has acknowledged turning them on (its
+ * control FIFOs, beside `file`): from then on every sample is in the file.
  */
 export async function startPerf(file: string): Promise<PerfRecording> {
+  const ctlPath = join(dirname(file), 'perf-control.fifo');
+  const ackPath = join(dirname(file), 'perf-ack.fifo');
+  const made = spawnSync('mkfifo', [ctlPath, ackPath], { encoding: 'utf8' });
+  if (made.status !== 0) throw new Error(`mkfifo: ${made.stderr || made.error?.message}`);
   const child: ChildProcess = spawn(
     'perf',
     [
@@ -68,6 +88,10 @@ export async function startPerf(file: string): Promise<PerfRecording> {
       '-k',
       'CLOCK_MONOTONIC',
       '-a',
+      '-D',
+      '-1',
+      '--control',
+      `fifo:${ctlPath},${ackPath}`,
       '-o',
       file,
     ],
@@ -83,14 +107,34 @@ export async function startPerf(file: string): Promise<PerfRecording> {
   onExit(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
-  // perf says nothing when it starts; give it time to open its events before load begins.
-  const early = await Promise.race([exited, new Promise<'running'>((r) => setTimeout(r, 500, 'running'))]);
-  if (early !== 'running') throw new Error(`perf record exited at once (${early}): ${stderr.trim()}`);
+  // Both FIFOs opened read-write, so neither open waits for perf to open its end; the ack side is
+  // read through a socket so that a perf that dies leaves nothing blocked.
+  const ctl = openSync(ctlPath, 'r+');
+  const ack = new Socket({ fd: openSync(ackPath, constants.O_RDWR | constants.O_NONBLOCK), readable: true });
+  const release = () => {
+    ack.destroy();
+    closeSync(ctl);
+  };
+  try {
+    await Promise.race([
+      new Promise<void>((resolve) => {
+        ack.once('data', () => resolve());
+        writeSync(ctl, 'enable\n');
+      }),
+      exited.then((code) => {
+        throw new Error(`perf record exited at once (${code}): ${stderr.trim()}`);
+      }),
+    ]);
+  } catch (err) {
+    release();
+    throw err;
+  }
   return {
     file,
     async stop() {
       child.kill('SIGINT');
       const code = await exited;
+      release();
       if (code !== 0 && code !== null) throw new Error(`perf record exited with ${code}: ${stderr.trim()}`);
     },
   };
