@@ -13,10 +13,17 @@
  * until the next full collection: every request's code (~18 KB) was copied twice and promoted,
  * young collections took 2–4× longer, and a completion cost a third more CPU (bench/README.md,
  * "V8's pretenuring").
+ *
+ * `--max-semi-space-size=16`: the young generation stays at the size Node 20 and 22 give it (two
+ * 16 MB semi-spaces). Node 24's V8 doubled it, and `shenma start` on Node 24 then peaked at
+ * 369–388 MiB under bench:completion against ~200 MiB on Node 20 and 22; capped, 312 MiB, with the
+ * same CPU per request (bench/README.md, "Node 22 and Node 24"). On Node 20 and 22 it changes
+ * nothing.
  */
 export const SERVER_NODE_FLAGS: readonly string[] = [
   '--no-memory-reducer',
   '--no-allocation-site-pretenuring',
+  '--max-semi-space-size=16',
 ];
 
 /** The flags a `#!/usr/bin/env [-S] node [--flags]` line passes to Node; undefined for any other line. */
