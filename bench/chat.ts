@@ -18,11 +18,12 @@ import { type FakeControl, type Script, type StreamRecord, spawnFakeModel } from
 import { makePool } from './lib/load.js';
 import { findNginx, startNginx } from './lib/nginx.js';
 import {
-  PERF_PERIOD_NS,
   type PerfWindow,
   perfFlagsFor,
   perfOwnerCounts,
   perfOwnerRows,
+  perfTableTitle,
+  refuseBothProfilers,
   startPerf,
 } from './lib/perf.js';
 import {
@@ -133,8 +134,7 @@ function options() {
     return n;
   };
   const quick = values.quick ?? false;
-  if (values.profile && values.perf)
-    throw new Error("--profile and --perf: choose one (V8's profiler slows the processes perf measures)");
+  refuseBothProfilers(values.profile, values.perf);
   return {
     rounds: int(values.rounds, quick ? 1 : 3, 1, 20),
     processes: int(values.processes, quick ? 1 : 3, 1, 9),
@@ -949,11 +949,7 @@ async function main() {
       samples: counts.get(name)?.get('c100'),
     }));
     log();
-    log(
-      `CPU per streamed chunk by owner at c=${C} (Linux perf, CPU clock, one sample per ${PERF_PERIOD_NS / 1000} µs of CPU; ` +
-        "µs per chunk, each group's first process; kernel rows are the system calls themselves, user-space time goes to " +
-        'the nearest own or dependency frame)',
-    );
+    log(perfTableTitle(`streams at c=${C}`, 'chunk'));
     log(table(['owner', ...names], perfOwnerRows(columns, 'chunk', fmt)));
   }
 

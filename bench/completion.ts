@@ -12,11 +12,12 @@ import { LADDER_RUNGS } from './lib/floor-work.js';
 import { makePool, type PhaseResult, runPhase, sendOnce, type Target } from './lib/load.js';
 import { findNginx, startNginx } from './lib/nginx.js';
 import {
-  PERF_PERIOD_NS,
   type PerfWindow,
   perfFlagsFor,
   perfOwnerCounts,
   perfOwnerRows,
+  perfTableTitle,
+  refuseBothProfilers,
   startPerf,
 } from './lib/perf.js';
 import {
@@ -133,8 +134,7 @@ function options() {
   const phases = new Set(values.phases ? values.phases.split(',').map((x) => x.trim()) : PARTS);
   for (const x of phases)
     if (!PARTS.includes(x)) throw new Error(`--phases: unknown part "${x}" (${PARTS.join(',')})`);
-  if (values.profile && values.perf)
-    throw new Error("--profile and --perf: choose one (V8's profiler slows the processes perf measures)");
+  refuseBothProfilers(values.profile, values.perf);
   const compare = (values.compare ?? []).map((c) => {
     const at = c.indexOf('=');
     if (at <= 0) throw new Error(`--compare: expected NAME=DIR, got "${c}"`);
@@ -1024,10 +1024,7 @@ async function main() {
         samples: counts.get(name)?.get(key),
       }));
       log();
-      log(
-        `CPU per request by owner (Linux perf, CPU clock, one sample per ${PERF_PERIOD_NS / 1000} µs of CPU; ${key === 'instant' ? 'instant model' : `c=${key.slice(1)}`}; µs per request, each process's first member; ` +
-          'kernel rows are the system calls themselves, user-space time goes to the nearest own or dependency frame)',
-      );
+      log(perfTableTitle(key === 'instant' ? 'instant model' : `c=${key.slice(1)}`, 'request'));
       log(table(['owner', ...names], perfOwnerRows(columns, 'request', fmt)));
     }
   }

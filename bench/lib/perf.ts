@@ -54,6 +54,21 @@ export function perfFlagsFor(enabled: boolean): (name: string, first: string) =>
   return (name, first) => (enabled && name === first ? PERF_NODE_FLAGS : []);
 }
 
+/** Both profilers at once would measure each other: V8's sampler slows the processes perf records. */
+export function refuseBothProfilers(profile: boolean | undefined, perf: boolean | undefined): void {
+  if (profile && perf)
+    throw new Error("--profile and --perf: choose one (V8's profiler slows the processes perf measures)");
+}
+
+/** The heading of an owner table ({@link perfOwnerRows}): `what` is measured, in µs per `unit`. */
+export function perfTableTitle(what: string, unit: string): string {
+  return (
+    `CPU per ${unit} by owner, ${what} (Linux perf, CPU clock, one sample per ${PERF_PERIOD_NS / 1000} µs of CPU; ` +
+    `µs per ${unit}, each group's first process; kernel rows are the system calls themselves, user-space time ` +
+    'goes to the nearest own or dependency frame)'
+  );
+}
+
 export interface PerfRecording {
   file: string;
   /** Stops recording and waits until perf has written its file. */
