@@ -977,6 +977,14 @@ async function main() {
       `${verdict(d <= 5)} TTFT Shenma adds at c=${C} within 5 ms of nginx's (p50): Shenma added ${signed(median(diffPerRound(judged, 'direct', 50)), 2)} ms, ` +
         `nginx added ${signed(median(diffPerRound('nginx', 'direct', 50)), 2)} ms, difference ${signed(d, 2)} ms (per round: ${perRound.map((v) => signed(v, 2)).join(', ')})`,
     );
+    // Whether the line is within Node's reach on this machine at all: a Node server that only
+    // forwards bytes, judged the same way. Where it is over too, the row measures the machine.
+    const proxyJudged = medianItem(proxyNames, (n) => cpuPerChunkUs(n)) ?? 'node-proxy';
+    const proxyRounds = diffPerRound(proxyJudged, 'nginx', 50);
+    const pd = median(proxyRounds);
+    log(
+      `[info]    the bare Node proxy (${proxyJudged}) on the same measure: ${signed(pd, 2)} ms (per round: ${proxyRounds.map((v) => signed(v, 2)).join(', ')}), ${pd <= 5 ? 'within' : 'OVER'} the line`,
+    );
   } else {
     log(`${verdict(undefined)} TTFT Shenma adds within 5 ms of nginx's: nginx absent`);
   }
