@@ -50,7 +50,7 @@ import {
   startGroup,
   startShenma,
 } from './lib/shenma.js';
-import { fmt, median, medianItem, percentile, signed, table } from './lib/stats.js';
+import { againstLine, fmt, median, medianItem, percentile, signed, table } from './lib/stats.js';
 import { warmTarget } from './lib/warm-up.js';
 
 /**
@@ -980,10 +980,8 @@ async function main() {
     // Whether the line is within Node's reach on this machine at all: a Node server that only
     // forwards bytes, judged the same way. Where it is over too, the row measures the machine.
     const proxyJudged = medianItem(proxyNames, (n) => cpuPerChunkUs(n)) ?? 'node-proxy';
-    const proxyRounds = diffPerRound(proxyJudged, 'nginx', 50);
-    const pd = median(proxyRounds);
     log(
-      `[info]    the bare Node proxy (${proxyJudged}) on the same measure: ${signed(pd, 2)} ms (per round: ${proxyRounds.map((v) => signed(v, 2)).join(', ')}), ${pd <= 5 ? 'within' : 'OVER'} the line`,
+      `[info]    the bare Node proxy (${proxyJudged}) on the same measure: ${againstLine(diffPerRound(proxyJudged, 'nginx', 50), 5)}`,
     );
   } else {
     log(`${verdict(undefined)} TTFT Shenma adds within 5 ms of nginx's: nginx absent`);

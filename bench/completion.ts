@@ -34,7 +34,7 @@ import {
 } from './lib/proc.js';
 import { type Hotspot, keepProfile, summariseProfile, type Window } from './lib/profile.js';
 import { type ShenmaProcess, startGroup, startShenma } from './lib/shenma.js';
-import { fmt, median, medianItem, percentile, signed, table } from './lib/stats.js';
+import { againstLine, fmt, median, medianItem, percentile, signed, table } from './lib/stats.js';
 import { warmTarget } from './lib/warm-up.js';
 import {
   COMPLETION_TEXT,
@@ -1074,10 +1074,8 @@ async function main() {
     );
     // Whether the line is within Node's reach on this machine at all: a Node server that only
     // forwards bytes, judged the same way. Where it is over too, the row measures the machine.
-    const proxyRounds = overNginx(proxyJudged);
-    const pd = median(proxyRounds);
     log(
-      `          the bare Node proxy (${proxyJudged}) on the same measure: ${signed(pd, 2)} ms (per round: ${proxyRounds.map((v) => signed(v, 2)).join(', ')}), ${pd <= limit ? 'within' : 'OVER'} the line`,
+      `          the bare Node proxy (${proxyJudged}) on the same measure: ${againstLine(overNginx(proxyJudged), limit)}`,
     );
   }
   const sc = groupCpuOf(hk, processes);

@@ -41,3 +41,16 @@ export function table(header: string[], rows: string[][]): string {
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(header), ...rows.map(line)].join('\n');
 }
+
+/**
+ * How a reference process does on a latency row, per round and as the median, and whether that is
+ * within the row's line: `+0.38 ms (per round: +0.38, +1.02), within the line`. Under a verdict it
+ * says whether the line is within reach of a Node server that only forwards bytes on this machine.
+ */
+export function againstLine(perRound: readonly number[], limit: number): string {
+  const d = median(perRound);
+  return (
+    `${signed(d, 2)} ms (per round: ${perRound.map((v) => signed(v, 2)).join(', ')}), ` +
+    `${d <= limit ? 'within' : 'OVER'} the line`
+  );
+}
