@@ -74,6 +74,18 @@ function canDropPrivileges(): boolean {
   }
 }
 
+/**
+ * The environment for a CLI run as `nobody`: a temp directory of its own. tsx caches compiled
+ * sources under the temp directory, and the machine's one need not be writable by `nobody`
+ * (CI's was not: `mkdir /tmp/tsx-65534` failed before Shenma ran).
+ */
+function nobodyEnv(dir: string): Record<string, string> {
+  const tmp = path.join(dir, 'tmp');
+  mkdirSync(tmp, { mode: 0o700 });
+  chownSync(tmp, 65534, 65534);
+  return { TMPDIR: tmp };
+}
+
 describe('the data directory', () => {
   // Root may write anywhere, so the check runs the server as `nobody` (needs root and setpriv).
   it.skipIf(!canDropPrivileges())(
@@ -84,11 +96,12 @@ describe('the data directory', () => {
       const readOnly = path.join(dir, 'read-only');
       mkdirSync(readOnly, { mode: 0o555 });
       chmodSync(readOnly, 0o555);
+      const env = nobodyEnv(dir);
       for (const dataDir of [readOnly, path.join(readOnly, 'state')]) {
         const run = runCli(
           ['start', '--config', 'shenma.yaml', '--port', '0', '--data-dir', dataDir],
           dir,
-          {},
+          env,
           undefined,
           ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'],
         );
@@ -113,7 +126,7 @@ describe('the data directory', () => {
       const run = runCli(
         ['start', '--config', 'shenma.yaml', '--port', '0', '--data-dir', 'state'],
         dir,
-        {},
+        nobodyEnv(dir),
         undefined,
         ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'],
       );
