@@ -216,6 +216,26 @@ describe('Anthropic Messages API with @anthropic-ai/sdk', () => {
       type: 'error',
       error: { type: 'authentication_error' },
     });
+    // A tool result's content is the client's own data: a wrong shape is a 400 naming it, not a 500.
+    for (const path of ['/v1/messages', '/v1/messages/count_tokens']) {
+      const badToolResult = await shenma.post(
+        path,
+        {
+          model: 'coder',
+          max_tokens: 8,
+          messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 'x', content: 5 }] }],
+        },
+        { 'x-api-key': shenma.token },
+      );
+      expect(badToolResult.status, path).toBe(400);
+      expect(await badToolResult.json()).toMatchObject({
+        type: 'error',
+        error: {
+          type: 'invalid_request_error',
+          message: expect.stringContaining('messages.0.content.0.content'),
+        },
+      });
+    }
     const badJson = await shenma.post('/v1/messages', '{"model":', { 'x-api-key': shenma.token });
     expect(await badJson.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
     expect(upstreamBodies()).toHaveLength(0);

@@ -69,6 +69,26 @@ describe('Anthropic request → Chat Completions', () => {
     ).toThrow('tools.0: tool type "web_search_20250305"');
   });
 
+  it('refuses a tool result whose content is neither text nor blocks, naming where it is', () => {
+    for (const content of [5, null, true, { text: 'x' }, [null], ['text']]) {
+      const body = parse({
+        messages: [
+          { role: 'user', content: 'hi' },
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'a' },
+              { type: 'tool_result', tool_use_id: 'x', content },
+            ],
+          },
+        ],
+      });
+      expect(() => chatMessagesOf(body), JSON.stringify(content)).toThrow(
+        'messages.1.content.1.content: must be a string or an array of content blocks',
+      );
+    }
+  });
+
   it('maps sampling, stop sequences, tools and tool_choice', () => {
     const options = chatOptionsOf(
       parse({

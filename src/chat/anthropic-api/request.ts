@@ -73,6 +73,27 @@ function textOfBlocks(blocks: string | readonly Block[]): string {
   return blocks.map((b) => (typeof b['text'] === 'string' ? b['text'] : '')).join('');
 }
 
+/**
+ * A tool result's `content`: absent, a string, or content blocks. It is the client's data, not
+ * the schema's, so anything else is refused here, by name, rather than failing later.
+ */
+function toolResultText(content: unknown, where: string): string {
+  if (content === undefined) return '';
+  if (typeof content === 'string') return content;
+  if (
+    Array.isArray(content) &&
+    content.every((b) => b !== null && typeof b === 'object' && typeof (b as Block).type === 'string')
+  ) {
+    return textOfBlocks(content as Block[]);
+  }
+  throw new HttpError(
+    400,
+    'invalid_request_error',
+    `${where}.content: must be a string or an array of content blocks`,
+    `${where}.content`,
+  );
+}
+
 /** Image blocks as Chat `image_url` parts (base64 sources become data URLs). */
 function imagePart(b: Block, where: string): unknown {
   const source = b['source'] as
@@ -132,8 +153,7 @@ export function chatMessagesOf(body: CountTokensBody): ChatMessage[] {
     const parts: unknown[] = [];
     m.content.forEach((b, j) => {
       if (b.type === 'tool_result') {
-        const content = b['content'] as string | Block[] | undefined;
-        const text = content === undefined ? '' : textOfBlocks(content);
+        const text = toolResultText(b['content'], `${where}.${j}`);
         out.push({
           role: 'tool',
           tool_call_id: String(b['tool_use_id'] ?? ''),
