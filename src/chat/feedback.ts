@@ -6,6 +6,7 @@ import { HttpError } from '../http/errors.js';
 import { parseJsonBody } from '../http/request.js';
 import type { RouteHandler } from '../http/route-handler.js';
 import type { Database } from '../storage/database.js';
+import { storableJson } from '../storage/storable.js';
 import type { ChatFeedbackTable } from '../storage/tables.js';
 
 /**
@@ -86,10 +87,6 @@ function clientOf(req: FastifyRequest): Record<string, string> {
   return client;
 }
 
-function withoutNul(_key: string, value: unknown): unknown {
-  return typeof value === 'string' ? value.replaceAll('\u0000', '') : value;
-}
-
 /** Which webview report a request is, from the path it was sent to. */
 function feedbackKind(req: FastifyRequest): 'evaluate' | 'use_code' {
   const path = req.routeOptions.url ?? req.url.split('?')[0] ?? '';
@@ -114,8 +111,7 @@ export function chatFeedbackHandlers(db: Database): {
         kind,
         user_name: callerOf(req).user ?? null,
         conversation_id: conversationId,
-        // PostgreSQL cannot store U+0000 in jsonb (or text), so it is dropped rather than failing the report.
-        body: sql<string>`cast(${JSON.stringify({ ...body, client: clientOf(req) }, withoutNul)} as jsonb)`,
+        body: sql<string>`cast(${storableJson({ ...body, client: clientOf(req) })} as jsonb)`,
       })
       .execute();
   };

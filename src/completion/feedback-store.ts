@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { storableJson } from '../storage/storable.js';
 import type { Tables } from '../storage/tables.js';
 
 export type CompletionAcception = 'accepted' | 'rejected' | 'canceled' | 'none';
@@ -99,7 +100,7 @@ export async function recordClientErrorReport(
   // Serialised here so both drivers send the same text; node-postgres would turn a top-level array into a PG array.
   return db
     .insertInto('client_error_report')
-    .values({ user_name: user ?? null, body: sql<string>`cast(${JSON.stringify(body)} as jsonb)` })
+    .values({ user_name: user ?? null, body: sql<string>`cast(${storableJson(body)} as jsonb)` })
     .returning('id')
     .executeTakeFirstOrThrow();
 }

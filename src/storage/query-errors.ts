@@ -6,6 +6,7 @@ import type {
   QueryResult,
   TransactionSettings,
 } from 'kysely';
+import { storableQuery } from './storable.js';
 
 /**
  * Database errors as they may be logged: the SQLSTATE code, the statement's SQL text (with its
@@ -63,13 +64,15 @@ export function sanitizeQueryError(err: unknown, query: CompiledQuery): unknown 
 class SanitizingConnection implements DatabaseConnection {
   constructor(readonly inner: DatabaseConnection) {}
 
-  executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+  executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
+    const query = storableQuery(compiled);
     return this.inner.executeQuery<R>(query).catch((err: unknown) => {
       throw sanitizeQueryError(err, query);
     });
   }
 
-  async *streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
+  async *streamQuery<R>(compiled: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
+    const query = storableQuery(compiled);
     try {
       yield* this.inner.streamQuery<R>(query, chunkSize);
     } catch (err) {
@@ -137,7 +140,10 @@ function unwrap(conn: DatabaseConnection): DatabaseConnection {
   return conn instanceof SanitizingConnection ? conn.inner : conn;
 }
 
-/** Wraps a dialect so that no query error leaves the storage layer with its parameters. */
+/**
+ * Wraps a dialect so that no query error leaves the storage layer with its parameters, and no
+ * NUL in a parameter fails a query (storable.ts).
+ */
 export function sanitizingDialect(inner: Dialect): Dialect {
   return {
     createAdapter: () => inner.createAdapter(),

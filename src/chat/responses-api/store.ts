@@ -1,4 +1,5 @@
 import { type QueryExecutorProvider, sql } from 'kysely';
+import { storableJson } from '../../storage/storable.js';
 import type { ChatMessage } from '../types.js';
 
 /**
@@ -38,7 +39,7 @@ export class ResponseStore {
   async save(r: StoredResponse): Promise<void> {
     await sql`insert into stored_responses (id, user_id, previous_id, model, messages, items)
       values (${r.id}, ${r.userId}, ${r.previousId}, ${r.model},
-        ${JSON.stringify(r.messages)}::jsonb, ${JSON.stringify(r.items)}::jsonb)`.execute(this.db);
+        ${storableJson(r.messages)}::jsonb, ${storableJson(r.items)}::jsonb)`.execute(this.db);
     if (this.now() - this.prunedAt >= PRUNE_EVERY_MS) {
       this.prunedAt = this.now();
       await this.prune();

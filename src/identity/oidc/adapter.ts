@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { storableJson } from '../../storage/storable.js';
 import type { Tables } from '../../storage/tables.js';
 
 /**
@@ -20,7 +21,7 @@ export class KyselyOidcAdapter implements Adapter {
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
     const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
     const row = {
-      payload: sql<string>`cast(${JSON.stringify(payload)} as jsonb)`,
+      payload: sql<string>`cast(${storableJson(payload)} as jsonb)`,
       grant_id: payload.grantId ?? null,
       user_code: payload.userCode ?? null,
       uid: payload.uid ?? null,
