@@ -22,7 +22,10 @@ beforeAll(async () => {
   fake = await startFakeModel();
   shenma = await startTestShenma(
     {
-      models: [{ name: 'coder', kind: 'openai', url: `${fake.url}/v1`, family: 'deepseek-coder' }],
+      models: [
+        { name: 'coder', kind: 'openai', url: `${fake.url}/v1`, family: 'deepseek-coder' },
+        { name: 'assistant', kind: 'openai', url: `${fake.url}/v1`, roles: ['chat'] },
+      ],
       completion: { cache: { maxEntries: 0 } },
       log: { level: 'info' },
     },
@@ -99,6 +102,46 @@ describe('the access log', () => {
     const line = lineOf(res);
     expect(line.level).toBe(40);
     expect(line.model ?? line.reason).toBeTruthy();
+  });
+
+  it('logs a request whose client hung up: 499 before the answer began, its status after', async () => {
+    const linesFor = (path: string) => requestLines().filter((l) => l.path === path);
+    const slow = { text: 'abcdefghijklmnopqrstuvwxyz', chunkChars: 2, interChunkMs: 150 };
+
+    fake.enqueue(slow);
+    const waiting = new AbortController();
+    const before = linesFor('/v1/completions').length;
+    const gone = fetch(`${shenma.url}/v1/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${shenma.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'y = ', max_tokens: 64 }),
+      signal: waiting.signal,
+    }).catch(() => 'aborted');
+    await new Promise((r) => setTimeout(r, 300));
+    waiting.abort();
+    expect(await gone).toBe('aborted');
+    await expect.poll(() => linesFor('/v1/completions').length, { timeout: 5000 }).toBe(before + 1);
+    expect(linesFor('/v1/completions').at(-1)).toMatchObject({
+      status: 499,
+      route: 'completion.openai',
+      user: 'tester',
+      reason: 'client_gone',
+    });
+
+    fake.enqueue(slow);
+    const reading = new AbortController();
+    const res = await fetch(`${shenma.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${shenma.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'assistant', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+      signal: reading.signal,
+    });
+    expect(res.status).toBe(200);
+    await res.body!.getReader().read();
+    reading.abort();
+    await expect.poll(() => linesFor('/v1/chat/completions').length, { timeout: 5000 }).toBe(1);
+    expect(linesFor('/v1/chat/completions')[0]).toMatchObject({ status: 200, user: 'tester' });
+    expect(linesFor('/v1/chat/completions')[0]!.reason).toBeTruthy();
   });
 
   it('keeps health probes and metric scrapes out of the info log', async () => {

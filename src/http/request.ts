@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import type { z } from 'zod';
+import { logAbandonedRequest } from '../observability/access-log.js';
 import { badRequestFromZod, HttpError } from './errors.js';
 
 /** Validates a JSON object body: anything else, or a field the schema refuses, is a 400. */
@@ -32,13 +33,18 @@ export class ClientGone implements ClientLink {
   private left = false;
   private listener: (() => void) | undefined;
 
-  constructor(private readonly res: ServerResponse) {
+  constructor(
+    private readonly res: ServerResponse,
+    /** Told after the listener, once, when the client has left. */
+    onLeft?: () => void,
+  ) {
     res.once('close', () => {
       if (res.writableFinished) return;
       this.left = true;
       const listener = this.listener;
       this.listener = undefined;
       listener?.();
+      onLeft?.();
     });
   }
 
@@ -56,8 +62,9 @@ export class ClientGone implements ClientLink {
   }
 }
 
+/** The client of a Fastify request; its leaving is also written to the access log. */
 export function clientLink(reply: FastifyReply): ClientLink {
-  return new ClientGone(reply.raw);
+  return new ClientGone(reply.raw, () => logAbandonedRequest(reply));
 }
 
 /** A caller that has an AbortSignal for its client (the socket chat's run) as a link. */

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, type Registry } from 'prom-client';
 import { levelEnabled } from './logger.js';
 
@@ -21,6 +21,8 @@ export interface RequestOutcome {
 declare module 'fastify' {
   interface FastifyRequest {
     outcome?: RequestOutcome;
+    /** Its access line was written. */
+    accessLogged: boolean;
   }
   interface FastifyContextConfig {
     /** The route table id this route was mounted for. */
@@ -55,42 +57,62 @@ export function registerAccessLog(app: FastifyInstance, registry: Registry): voi
   for (const result of LOGIN_RESULTS) logins.inc({ result }, 0);
 
   app.decorateRequest('outcome', undefined);
+  app.decorateRequest('accessLogged', false);
   app.addHook('onError', async (req, _reply, err: FastifyError & { type?: string }) => {
     if (!req.outcome?.reason) noteOutcome(req, { reason: err.type ?? err.code ?? err.name });
   });
   // Callback style, not async: an async hook costs a promise per request.
   app.addHook('onResponse', (req, reply, done) => {
-    const status = reply.statusCode;
     const reason = req.outcome?.reason;
-    if (reason?.startsWith('auth:') && status === 401) authRefusals.inc({ reason: reason.slice(5) });
-    if (reason?.startsWith('login:')) logins.inc({ result: reason.slice(6) });
-    const route = req.routeOptions.config.routeId ?? (status === 404 ? 'not_found' : req.routeOptions.url);
-    // Upstream trouble (502-504) is a warning an operator acts on; a 500 is a bug. Probes and
-    // scrapes come every few seconds: seen at debug unless they fail.
-    const level =
-      status >= 500 && status !== 502 && status !== 503 && status !== 504
-        ? 'error'
-        : status >= 502
-          ? 'warn'
-          : route?.startsWith('ops.') && status < 400
-            ? 'debug'
-            : 'info';
-    // The line is built only when it will be written.
-    if (levelEnabled(req.log, level)) {
-      req.log[level](
-        {
-          method: req.method,
-          route,
-          path: req.url.split('?')[0],
-          status,
-          user: req.identity?.name,
-          ms: Math.round(reply.elapsedTime),
-          model: req.outcome?.model,
-          reason,
-        },
-        'request',
-      );
+    if (reason?.startsWith('auth:') && reply.statusCode === 401) {
+      authRefusals.inc({ reason: reason.slice(5) });
     }
+    if (reason?.startsWith('login:')) logins.inc({ result: reason.slice(6) });
+    writeLine(reply, reply.statusCode, reason);
     done();
   });
+}
+
+/**
+ * The line of a request whose client hung up before its answer was complete. Fastify runs no
+ * onResponse for it (the response never finishes), so the routes that stream a model's answer,
+ * where clients do hang up, call this from the close listener they keep anyway (http/request.ts).
+ * The status is the one the client was sent, or nginx's 499 (client closed request) if none was.
+ */
+export function logAbandonedRequest(reply: FastifyReply): void {
+  const status = reply.raw.headersSent ? reply.statusCode : 499;
+  writeLine(reply, status, reply.request.outcome?.reason ?? 'client_gone');
+}
+
+function writeLine(reply: FastifyReply, status: number, reason: string | undefined): void {
+  const req = reply.request;
+  // One line per request, whichever way it ended (a response can error and then close unfinished).
+  if (req.accessLogged) return;
+  req.accessLogged = true;
+  const route = req.routeOptions.config.routeId ?? (status === 404 ? 'not_found' : req.routeOptions.url);
+  // Upstream trouble (502-504) is a warning an operator acts on; a 500 is a bug. Probes and
+  // scrapes come every few seconds: seen at debug unless they fail.
+  const level =
+    status >= 500 && status !== 502 && status !== 503 && status !== 504
+      ? 'error'
+      : status >= 502
+        ? 'warn'
+        : route?.startsWith('ops.') && status < 400
+          ? 'debug'
+          : 'info';
+  // The line is built only when it will be written.
+  if (!levelEnabled(req.log, level)) return;
+  req.log[level](
+    {
+      method: req.method,
+      route,
+      path: req.url.split('?')[0],
+      status,
+      user: req.identity?.name,
+      ms: Math.round(reply.elapsedTime),
+      model: req.outcome?.model,
+      reason,
+    },
+    'request',
+  );
 }
