@@ -193,6 +193,31 @@ describe('extension login through the embedded provider', () => {
     );
     expect(browserLogout.status).toBe(200);
     expect(await browserLogout.text()).toContain('<form');
+    // The same form POSTed (RP-initiated logout lets the client choose) goes the same way (without
+    // the browser's session cookie, straight to the provider's confirm form); a body that is not a
+    // form is refused, saying what logout takes.
+    const postedLogout = await fetch(`${shenma.url}${OIDC}/logout`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        id_token_hint: tokens.id_token,
+        post_logout_redirect_uri: `${shenma.url}/login/ok`,
+      }).toString(),
+    });
+    expect(postedLogout.status).toBe(200);
+    const postedText = await postedLogout.text();
+    expect(postedText).toContain(`action="${shenma.url}${OIDC}/logout/confirm"`);
+    expect(postedText).toContain('name="xsrf"');
+    const jsonLogout = await fetch(`${shenma.url}${OIDC}/logout`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id_token_hint: tokens.id_token }),
+    });
+    expect(jsonLogout.status).toBe(400);
+    expect(await jsonLogout.json()).toMatchObject({
+      error: 'invalid_request',
+      error_description: expect.stringContaining('application/x-www-form-urlencoded'),
+    });
     // The code was single use (a second use would also have revoked the grant).
     const codeAgain = await tokenRequest(shenma.url, {
       client_id: 'vscode',

@@ -23,6 +23,16 @@ export function wantsRefreshTokenLogout(
   return form.get('refresh_token') && !form.has('id_token_hint') ? form : undefined;
 }
 
+/**
+ * A browser's logout form (id_token_hint, post_logout_redirect_uri, state, ...) as a query string
+ * for the GET the provider serves; undefined when the body is not a form.
+ */
+export function logoutFormQuery(headers: IncomingHttpHeaders, body: Buffer): string | undefined {
+  const type = headers['content-type']?.split(';', 1)[0]?.trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') return undefined;
+  return new URLSearchParams(body.toString('utf8')).toString();
+}
+
 export interface RefreshTokenLogout {
   provider: Provider;
   callback: (req: IncomingMessage, res: ServerResponse) => Promise<void>;

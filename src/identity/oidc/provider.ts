@@ -12,7 +12,7 @@ import { createLoginHandler, type LoginHandlerDeps } from '../login/handler.js';
 import type { UserStore } from '../users.js';
 import { type PluginLoginClient, pluginLoginClient, usesPublicSecret } from './clients.js';
 import { KEYCLOAK_ROUTES, providerConfiguration } from './configuration.js';
-import { logoutByRefreshToken, wantsRefreshTokenLogout } from './logout.js';
+import { logoutByRefreshToken, logoutFormQuery, wantsRefreshTokenLogout } from './logout.js';
 import { BodyTooLargeError, pathBelow, readBody, replayRequest, withPublicOrigin } from './raw-request.js';
 import { loadOidcSecrets } from './secrets.js';
 
@@ -114,8 +114,30 @@ export async function createEmbeddedOidc(ctx: RoleContext, deps: EmbeddedOidcDep
         await logoutByRefreshToken({ provider, callback, raw, res, headers, form, mountPath });
         return;
       }
+      // RP-initiated logout by POST (the spec lets the client choose): the same parameters as
+      // the GET, so the same confirmation page. oidc-provider serves POST here only with
+      // enableHttpPostMethods, which also wants SameSite=None cookies; hence the replay as a GET.
+      const browserForm = logoutFormQuery(headers, body);
+      if (browserForm === undefined) {
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            error: 'invalid_request',
+            error_description:
+              'logout by POST takes an application/x-www-form-urlencoded form: refresh_token (and client_id, client_secret), or id_token_hint and post_logout_redirect_uri',
+          }),
+        );
+        return;
+      }
+      const url = browserForm ? `${restPath}?${browserForm}` : restPath;
       await callback(
-        replayRequest(raw, { url: rest, originalUrl: `${mountPath}${rest}`, headers, body }),
+        replayRequest(raw, {
+          url,
+          originalUrl: `${mountPath}${url}`,
+          headers,
+          body: Buffer.alloc(0),
+          method: 'GET',
+        }),
         res,
       );
       return;

@@ -59,7 +59,14 @@ export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Pr
  */
 export function replayRequest(
   original: IncomingMessage,
-  init: { url: string; originalUrl: string; headers: IncomingHttpHeaders; body: Buffer },
+  init: {
+    url: string;
+    originalUrl: string;
+    headers: IncomingHttpHeaders;
+    body: Buffer;
+    /** Another method than the original's (a POSTed form replayed as a GET). */
+    method?: string;
+  },
 ): IncomingMessage {
   const stream = new Readable({ read() {} });
   stream.push(init.body);
@@ -67,7 +74,7 @@ export function replayRequest(
   const headers: IncomingHttpHeaders = { ...init.headers, 'content-length': String(init.body.length) };
   delete headers['transfer-encoding'];
   return Object.assign(stream, {
-    method: original.method,
+    method: init.method ?? original.method,
     url: init.url,
     originalUrl: init.originalUrl,
     headers,
