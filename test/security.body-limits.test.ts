@@ -130,4 +130,12 @@ describe('refusals before the body is read', () => {
     expect(res.status).toBe(400);
     expect((await res.json()).error.message).toBe('body nests deeper than 64 levels');
   });
+
+  it('says a body with a prototype key is refused for that key, not that it is invalid JSON', async () => {
+    const res = await shenma.post('/v1/chat/completions', '{"__proto__":{"admin":true},"model":"m"}');
+    expect(res.status).toBe(400);
+    const { message } = (await res.json()).error;
+    expect(message).toContain('"__proto__"');
+    expect(message).not.toContain('not valid JSON');
+  });
 });

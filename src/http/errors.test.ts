@@ -24,6 +24,34 @@ describe('badRequestFromZod', () => {
     expect(err.message.startsWith('body.stop.1: ')).toBe(true);
   });
 
+  describe('in a union, names the branch the client meant', () => {
+    const part = z.object({ type: z.literal('text'), text: z.string() });
+    const message = z.object({
+      role: z.enum(['user', 'assistant']),
+      content: z.union([z.string(), z.array(part)]),
+    });
+    const body = z.object({ input: z.union([z.string(), z.array(message)]) });
+    const cases: [string, unknown, string, string][] = [
+      ['a message with a bad role', [{ role: 'wizard', content: 'x' }], 'input.0.role', 'Invalid option'],
+      [
+        'a part deep inside two unions',
+        [{ role: 'user', content: [{ type: 'text', text: 5 }] }],
+        'input.0.content.0.text',
+        'expected string',
+      ],
+      ['a value no branch takes', 5, 'input', 'expected string or array, received number'],
+    ];
+    for (const [name, input, param, says] of cases) {
+      it(name, () => {
+        const err = badRequestFromZod(body.safeParse({ input }).error!);
+        expect(err.param).toBe(param);
+        expect(err.message).toContain(`${param}: `);
+        expect(err.message).toContain(says);
+        expect(err.message).not.toBe(`${param}: Invalid input`);
+      });
+    }
+  });
+
   it('says (body) and has no param for a top-level issue', () => {
     const r = z.object({}).safeParse('text');
     const err = badRequestFromZod(r.error!);

@@ -37,10 +37,36 @@ export function errorBody(type: ErrorType, message: string, param?: string) {
 
 /** Turns a zod failure into a 400 naming the first offending field. */
 export function badRequestFromZod(error: z.ZodError, prefix = ''): HttpError {
-  const issue = error.issues[0]!;
+  const issue = specificIssue(error.issues[0]!);
   const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
   const where = path || '(body)';
   return new HttpError(400, 'invalid_request_error', `${where}: ${issue.message}`, path || undefined);
+}
+
+type Issue = { path: PropertyKey[]; message: string; code?: string; errors?: Issue[][]; expected?: string };
+
+/**
+ * A union's failure says only "Invalid input" at the union. What helps a client is the branch it
+ * meant, taken to be the one whose first issue lies deepest (a message with a bad role fails the
+ * string branch at the top and the message branch at `.role`), or, when every branch fails at the
+ * value itself, which types would have done.
+ */
+function specificIssue(issue: Issue): { path: PropertyKey[]; message: string } {
+  if (issue.code !== 'invalid_union' || !issue.errors?.length) return issue;
+  const firsts = issue.errors.flatMap((branch) => (branch[0] ? [branch[0]] : []));
+  let best: { path: PropertyKey[]; message: string } | undefined;
+  for (const first of firsts) {
+    const resolved = specificIssue(first);
+    if (!best || resolved.path.length > best.path.length) best = resolved;
+  }
+  if (best && best.path.length > 0) return { path: [...issue.path, ...best.path], message: best.message };
+  const expected = firsts.map((f) => (f.code === 'invalid_type' ? f.expected : undefined));
+  if (expected.length > 0 && expected.every((e) => e !== undefined)) {
+    const received = /received (\w+)/.exec(firsts[0]!.message)?.[1];
+    const types = [...new Set(expected)].join(' or ');
+    return { path: issue.path, message: `expected ${types}${received ? `, received ${received}` : ''}` };
+  }
+  return best ? { path: issue.path, message: best.message } : issue;
 }
 
 export function sendError(reply: FastifyReply, err: HttpError): FastifyReply {

@@ -10,6 +10,8 @@ export interface TrampolineMessages {
   hintAlt: string;
   failedTitle: string;
   missingParams: (names: string[]) => string;
+  /** Parameters that came repeated or too long to be a real callback's. */
+  unusableParams: (names: string[]) => string;
   providerError: string;
   retry: string;
 }
@@ -24,6 +26,7 @@ export const MESSAGES: Record<PageLanguage, TrampolineMessages> = {
     hintAlt: '浏览器提示框：点击“打开 Visual Studio Code”',
     failedTitle: '登录未完成',
     missingParams: (names) => `登录回调缺少参数：${names.join('、')}。`,
+    unusableParams: (names) => `登录回调的参数重复或过长：${names.join('、')}。`,
     providerError: '登录服务返回了错误：',
     retry: '请回到 VS Code 重新登录。',
   },
@@ -36,6 +39,7 @@ export const MESSAGES: Record<PageLanguage, TrampolineMessages> = {
     hintAlt: 'Browser prompt: choose “Open Visual Studio Code”',
     failedTitle: 'Sign-in not completed',
     missingParams: (names) => `The sign-in callback is missing: ${names.join(', ')}.`,
+    unusableParams: (names) => `The sign-in callback has repeated or overlong: ${names.join(', ')}.`,
     providerError: 'The sign-in service reported an error: ',
     retry: 'Go back to VS Code and sign in again.',
   },

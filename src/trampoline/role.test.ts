@@ -122,8 +122,18 @@ describe('GET /login/ok', () => {
     expect(html).not.toContain('vscode://');
   });
 
-  it('treats a repeated parameter as missing', async () => {
-    expect((await okPage('state=a&state=b&code=c')).status).toBe(400);
+  it('refuses a repeated or overlong parameter, saying so rather than that it is missing', async () => {
+    for (const query of ['state=a&state=b&code=c', `state=a&code=${'c'.repeat(3000)}`]) {
+      const res = await okPage(query);
+      expect(res.status).toBe(400);
+      const html = await res.text();
+      expect(html).toContain('repeated or overlong: ');
+      expect(html).not.toContain('missing');
+      expect(html).not.toContain('vscode://');
+    }
+    const both = await (await okPage('code=a&code=b')).text();
+    expect(both).toContain('missing: state.');
+    expect(both).toContain('repeated or overlong: code.');
   });
 });
 

@@ -66,8 +66,20 @@ function loginOk(req: FastifyRequest, reply: FastifyReply) {
     return sendPage(reply, 400, nonce, renderFailurePage({ lang, nonce, detail }));
   }
   if (!state || !code) {
-    const missing = [...(code ? [] : ['code']), ...(state ? [] : ['state'])];
-    return sendPage(reply, 400, nonce, renderFailurePage({ lang, nonce, detail: m.missingParams(missing) }));
+    // Absent or empty is missing; present but repeated or over the limit is unusable.
+    const usable = { code, state };
+    const missing: string[] = [];
+    const unusable: string[] = [];
+    for (const name of ['code', 'state'] as const) {
+      if (usable[name]) continue;
+      const raw = query[name];
+      (raw === undefined || raw === '' ? missing : unusable).push(name);
+    }
+    const detail = [
+      ...(missing.length > 0 ? [m.missingParams(missing)] : []),
+      ...(unusable.length > 0 ? [m.unusableParams(unusable)] : []),
+    ].join(' ');
+    return sendPage(reply, 400, nonce, renderFailurePage({ lang, nonce, detail }));
   }
   const sessionState = single(query.session_state);
   const url = callbackUrl({ state, code, ...(sessionState ? { sessionState } : {}) });

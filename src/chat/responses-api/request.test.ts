@@ -70,6 +70,17 @@ describe('Responses request → Chat Completions', () => {
     expect(() => chatMessagesOf(body)).toThrow('input.0.content.0: content type "input_file"');
   });
 
+  it('names the missing field of a content type it does take, not the type', () => {
+    for (const [part, says] of [
+      [{ type: 'input_text' }, 'input.0.content.1.text: required, a string, for content type "input_text"'],
+      [{ type: 'input_text', text: 5 }, 'input.0.content.1.text: required'],
+      [{ type: 'input_image' }, 'input.0.content.1.image_url: required'],
+    ] as const) {
+      const body = parse({ input: [{ role: 'user', content: [{ type: 'input_text', text: 'a' }, part] }] });
+      expect(() => chatMessagesOf(body)).toThrow(says);
+    }
+  });
+
   it('refuses built-in tools by name', () => {
     const r = responsesBody.safeParse({ input: 'x', tools: [{ type: 'web_search' }] });
     expect(r.success).toBe(false);

@@ -118,6 +118,14 @@ export async function resolveReferences(
   return { ...body, input };
 }
 
+/** The field that carries each content type's content. */
+const KNOWN_FIELD: Record<string, string | undefined> = {
+  input_text: 'text',
+  output_text: 'text',
+  refusal: 'refusal',
+  input_image: 'image_url',
+};
+
 /** Responses content parts as Chat content: a plain string when it is all text (local servers prefer it). */
 function chatContent(parts: readonly Part[], where: string): string | unknown[] {
   const out: unknown[] = [];
@@ -132,6 +140,15 @@ function chatContent(parts: readonly Part[], where: string): string | unknown[] 
         type: 'image_url',
         image_url: { url: part['image_url'], ...(part['detail'] ? { detail: part['detail'] } : {}) },
       });
+    } else if (KNOWN_FIELD[part.type]) {
+      // A type this server takes, without the field that carries its content.
+      const field = KNOWN_FIELD[part.type]!;
+      throw new HttpError(
+        400,
+        'invalid_request_error',
+        `${where}.content.${i}.${field}: required, a string, for content type "${part.type}"`,
+        `${where}.content.${i}.${field}`,
+      );
     } else {
       throw new HttpError(
         400,
