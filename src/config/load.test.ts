@@ -63,7 +63,30 @@ describe('${VAR} references', () => {
     const message = configErrorOf(() =>
       parseConfig({ database: { url: '${DATABASE_URL}' } }, 'test', { DATABASE_URL: '' }),
     );
-    expect(message).toContain('database.url: environment variable DATABASE_URL is not set');
+    expect(message).toContain('database.url: environment variable DATABASE_URL is empty');
+  });
+
+  it('reads a whole-value reference as a number or boolean where the key takes one', () => {
+    const raw = { server: { port: '${PORT:-9090}' }, log: { logCode: '${LOG_CODE:-false}' } };
+    expect(parseConfig(raw, 'test', {}).server.port).toBe(9090);
+    const set = parseConfig(raw, 'test', { PORT: '19281', LOG_CODE: 'true' });
+    expect(set.server.port).toBe(19281);
+    expect(set.log.logCode).toBe(true);
+    // A string key keeps the text, digits or not; a number key refuses what is not one.
+    expect(
+      parseConfig({ models: [{ ...coder, apiKey: '${KEY}' }] }, 'test', { KEY: '12345' }).models[0]!.apiKey,
+    ).toBe('12345');
+    expect(configErrorOf(() => parseConfig(raw, 'test', { PORT: 'eighty' }))).toContain('server.port');
+  });
+
+  it('takes a SHENMA_* variable the file references as the file’s own, not an unknown key', () => {
+    const raw = { database: { url: 'postgresql://shenma:${SHENMA_DB_PASSWORD}@postgres:5432/shenma' } };
+    const cfg = parseConfig(raw, 'test', { SHENMA_DB_PASSWORD: 'generated-secret' });
+    expect(cfg.database.url).toContain('generated-secret');
+    expect(parseConfig({}, 'test', { SHENMA_OIDC_SIGNING_KEYS: 'e30=' }).server.port).toBe(9080);
+    expect(configErrorOf(() => parseConfig({}, 'test', { SHENMA_DB_PASSWORD: 'x' }))).toContain(
+      'SHENMA_DB_PASSWORD (environment variable): names no configuration key',
+    );
   });
 
   it('reads ${VAR} from a YAML file with the given environment', () => {

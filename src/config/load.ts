@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
+import type { z } from 'zod';
 import { configLeaves, envNameFor } from './introspect.js';
 import { configSchema, type ShenmaConfig } from './schema.js';
 import { unknownEnvVariables, unknownKeys } from './unknown-keys.js';
@@ -11,29 +12,68 @@ export class ConfigError extends Error {
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
+/** What resolving the references found: unset variables, every name used, whole-value references. */
+interface EnvRefs {
+  missing: { path: string[]; name: string }[];
+  /** Every variable the file references (such a SHENMA_* variable is the file's, not unknown). */
+  used: Set<string>;
+  /** Paths whose whole value was one reference: a number or boolean key may take its text. */
+  whole: Set<string>;
+}
+
+const WHOLE_REF = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$/;
+
 /** Replaces ${VAR} and ${VAR:-default} in every string of the parsed YAML. */
-function resolveEnvRefs(
-  value: unknown,
-  env: NodeJS.ProcessEnv,
-  path: string[],
-  missing: { path: string[]; name: string }[],
-): unknown {
+function resolveEnvRefs(value: unknown, env: NodeJS.ProcessEnv, path: string[], refs: EnvRefs): unknown {
   if (typeof value === 'string') {
+    if (WHOLE_REF.test(value)) refs.whole.add(path.join('.'));
     return value.replace(ENV_REF, (_m, name: string, fallback: string | undefined) => {
+      refs.used.add(name);
       const v = env[name];
       if (v !== undefined && v !== '') return v;
       if (fallback !== undefined) return fallback;
-      missing.push({ path, name });
+      refs.missing.push({ path, name });
       return '';
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => resolveEnvRefs(v, env, [...path, String(i)], missing));
+  if (Array.isArray(value)) return value.map((v, i) => resolveEnvRefs(v, env, [...path, String(i)], refs));
   if (value && typeof value === 'object') {
     return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, resolveEnvRefs(v, env, [...path, k], missing)]),
+      Object.entries(value).map(([k, v]) => [k, resolveEnvRefs(v, env, [...path, k], refs)]),
     );
   }
   return value;
+}
+
+/**
+ * A referenced value where the schema wants a number or a boolean (`port: ${PORT:-9080}`): read
+ * as environment overrides are. Returns whether anything changed.
+ */
+function coerceWholeRefs(
+  resolved: Record<string, unknown>,
+  issues: readonly z.core.$ZodIssue[],
+  whole: Set<string>,
+): boolean {
+  let changed = false;
+  for (const issue of issues) {
+    if (issue.code !== 'invalid_type' || !whole.has(issue.path.map(String).join('.'))) continue;
+    const keys = issue.path.map(String);
+    let parent: unknown = resolved;
+    for (const k of keys.slice(0, -1)) parent = (parent as Record<string, unknown> | undefined)?.[k];
+    if (!parent || typeof parent !== 'object') continue;
+    const holder = parent as Record<string, unknown>;
+    const text = holder[keys[keys.length - 1]!];
+    if (typeof text !== 'string') continue;
+    const t = text.trim();
+    if (issue.expected === 'number' && t !== '' && !Number.isNaN(Number(t))) {
+      holder[keys[keys.length - 1]!] = Number(t);
+      changed = true;
+    } else if (issue.expected === 'boolean' && (t === 'true' || t === 'false')) {
+      holder[keys[keys.length - 1]!] = t === 'true';
+      changed = true;
+    }
+  }
+  return changed;
 }
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
@@ -115,12 +155,14 @@ function envFor(path: string, applied: Map<string, string>): string | undefined 
 /** Validates an already-parsed config object (e.g. from tests) and applies defaults. */
 export function parseConfig(raw: unknown, source = 'config', env: NodeJS.ProcessEnv = {}): ShenmaConfig {
   const problems: Problem[] = [];
-  const missing: { path: string[]; name: string }[] = [];
-  const resolved = resolveEnvRefs(raw ?? {}, env, [], missing);
+  const refs: EnvRefs = { missing: [], used: new Set(), whole: new Set() };
+  const { missing } = refs;
+  const resolved = resolveEnvRefs(raw ?? {}, env, [], refs);
   for (const m of missing) {
+    const state = env[m.name] === '' ? 'is empty' : 'is not set';
     problems.push({
       path: m.path.join('.'),
-      message: `environment variable ${m.name} is not set (write \${${m.name}:-} to make it optional)`,
+      message: `environment variable ${m.name} ${state} (write \${${m.name}:-} to make it optional)`,
     });
   }
   if (!resolved || typeof resolved !== 'object' || Array.isArray(resolved)) {
@@ -133,7 +175,7 @@ export function parseConfig(raw: unknown, source = 'config', env: NodeJS.Process
       message: `unknown key "${key}"${u.suggestion ? `; did you mean \`${u.suggestion}\`?` : ''}`,
     });
   }
-  for (const u of unknownEnvVariables(configSchema, env)) {
+  for (const u of unknownEnvVariables(configSchema, env, refs.used)) {
     problems.push({
       path: '',
       env: u.name,
@@ -141,7 +183,13 @@ export function parseConfig(raw: unknown, source = 'config', env: NodeJS.Process
     });
   }
   const applied = applyEnvOverrides(resolved as Record<string, unknown>, env, problems);
-  const result = configSchema.safeParse(resolved);
+  let result = configSchema.safeParse(resolved);
+  if (
+    !result.success &&
+    coerceWholeRefs(resolved as Record<string, unknown>, result.error.issues, refs.whole)
+  ) {
+    result = configSchema.safeParse(resolved);
+  }
   if (!result.success) {
     for (const issue of result.error.issues) {
       const path = issue.path.map(String).join('.');

@@ -90,6 +90,8 @@ export const NON_CONFIG_ENV = new Set([
   'SHENMA_DATA_DIR',
   'SHENMA_ADMIN_WAIT_MS',
   'SHENMA_CLUSTERS_DIR',
+  // The embedded provider's signing keys, shared by replicas (identity/keys.ts).
+  'SHENMA_OIDC_SIGNING_KEYS',
 ]);
 const NON_CONFIG_ENV_PREFIX = 'SHENMA_TEST_';
 
@@ -97,11 +99,14 @@ const NON_CONFIG_ENV_PREFIX = 'SHENMA_TEST_';
 export function unknownEnvVariables(
   schema: z.ZodType,
   env: NodeJS.ProcessEnv,
+  /** Variables the config file references as ${NAME}: they are its own, whatever their names. */
+  referenced: ReadonlySet<string> = new Set(),
 ): { name: string; suggestion?: string }[] {
   const known = new Set(configLeaves(schema).map((l) => envNameFor(l.path)));
   const out: { name: string; suggestion?: string }[] = [];
   for (const name of Object.keys(env)) {
     if (!name.startsWith('SHENMA_') || known.has(name) || NON_CONFIG_ENV.has(name)) continue;
+    if (referenced.has(name)) continue;
     if (name.startsWith(NON_CONFIG_ENV_PREFIX)) continue;
     const suggestion = nearest(name, [...known, ...NON_CONFIG_ENV]);
     out.push({ name, ...(suggestion ? { suggestion } : {}) });

@@ -49,6 +49,8 @@ export interface ComposeOptions {
   dockerfile: string;
   /** Shenma's version: the image tag. */
   version: string;
+  /** The shenma.yaml the containers read (files/container-config.ts): its ${NAME}s are passed in. */
+  containerConfig: string;
 }
 
 const healthy = { condition: 'service_healthy' } as const;
@@ -65,13 +67,27 @@ function tcpHttpCheck(port: number, path: string, expect: string): string[] {
   ];
 }
 
-/** Environment variables a config string references as ${NAME} (model API keys and the like). */
-export function referencedEnv(config: ShenmaConfig): string[] {
-  const names = new Set<string>();
-  for (const m of config.models) {
-    if (m.apiKey) for (const r of m.apiKey.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)) names.add(r[1]!);
+export interface EnvReference {
+  name: string;
+  /** Written ${NAME:-fallback}: the config does without it. */
+  optional: boolean;
+}
+
+/**
+ * The variables a config text references as ${NAME} (model API keys and the like), by name. It
+ * reads the text the containers get, references unresolved, so the references found are exactly
+ * the variables a container must be given.
+ */
+export function referencedEnv(configText: string): EnvReference[] {
+  const optional = new Map<string, boolean>();
+  for (const m of configText.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)(:-)?/g)) {
+    const name = m[1]!;
+    // Required anywhere means required.
+    optional.set(name, (optional.get(name) ?? true) && m[2] !== undefined);
   }
-  return [...names].sort();
+  return [...optional]
+    .map(([name, opt]) => ({ name, optional: opt }))
+    .sort((a, b) => a.name.localeCompare(b.name));
 }
 
 export function renderCompose(config: ShenmaConfig, opts: ComposeOptions): ComposeFile {
@@ -184,7 +200,7 @@ export function renderCompose(config: ShenmaConfig, opts: ComposeOptions): Compo
   }
 
   const image = `shenma:${opts.version}`;
-  const env = shenmaEnvironment(config);
+  const env = shenmaEnvironment(config, opts.containerConfig);
   let first = true;
   for (const svc of shenmaServices(config)) {
     services[svc] = {
@@ -377,8 +393,13 @@ export function renderCompose(config: ShenmaConfig, opts: ComposeOptions): Compo
   return { name: d.project, services, networks: { [NETWORK]: { driver: 'bridge' } }, volumes };
 }
 
-/** What every Shenma container gets: its credentials as ${NAME} references, nothing literal. */
-function shenmaEnvironment(config: ShenmaConfig): Record<string, string> {
+/**
+ * What every Shenma container gets: its credentials as ${NAME} references, nothing literal, and
+ * every other variable its config references, from the environment `docker compose` runs in
+ * (`${NAME:-}`: a command like `shenma logs` must not fail for a key its shell lacks; `shenma up`
+ * checks the required ones first).
+ */
+function shenmaEnvironment(config: ShenmaConfig, containerConfig: string): Record<string, string> {
   const env: Record<string, string> = {
     NODE_ENV: 'production',
     SHENMA_DB_PASSWORD: '${SHENMA_DB_PASSWORD}',
@@ -386,7 +407,7 @@ function shenmaEnvironment(config: ShenmaConfig): Record<string, string> {
   };
   if (config.deploy.ops.elasticsearch) env.ELASTIC_PASSWORD = '${ELASTIC_PASSWORD}';
   if (config.deploy.identity === 'shenma') env.SHENMA_OIDC_SIGNING_KEYS = '${SHENMA_OIDC_SIGNING_KEYS}';
-  for (const name of referencedEnv(config)) env[name] = `\${${name}}`;
+  for (const { name } of referencedEnv(containerConfig)) env[name] ??= `\${${name}:-}`;
   return env;
 }
 

@@ -1,7 +1,7 @@
 import { statfs } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { ShenmaConfig } from '../config/schema.js';
-import type { ComposeFile } from './compose.js';
+import { type ComposeFile, referencedEnv } from './compose.js';
 import type { DockerRunner } from './docker.js';
 
 /**
@@ -36,6 +36,22 @@ async function portFree(host: string, port: number): Promise<boolean> {
     s.once('error', () => resolve(false));
     s.listen({ host, port, exclusive: true }, () => s.close(() => resolve(true)));
   });
+}
+
+/**
+ * The variables the containers' shenma.yaml requires (${NAME}, no fallback) that neither the
+ * generated credentials (`provided`) nor this environment hold. Compose passes them from the
+ * environment `shenma up` runs in; unset, every Shenma container would stop at its config.
+ */
+export function unsetReferences(
+  containerConfig: string,
+  provided: Iterable<string>,
+  env: NodeJS.ProcessEnv,
+): string[] {
+  const have = new Set(provided);
+  return referencedEnv(containerConfig)
+    .filter((r) => !r.optional && !have.has(r.name) && !env[r.name])
+    .map((r) => r.name);
 }
 
 export async function preflight(

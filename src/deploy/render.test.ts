@@ -121,10 +121,9 @@ describe('shenma render: the deploy folder', () => {
     for (const r of [keycloak, local]) {
       const { services, volumes, networks } = r.compose;
       const env = parseDotenv(readFileSync(path.join(r.deploy, '.env'), 'utf8'), '.env');
-      const config = parseConfig(parse(readFileSync(path.join(r.dir, 'shenma.yaml'), 'utf8')), 'x', {
-        CODER_KEY: 'k',
-      });
-      const modelKeys = new Set(referencedEnv(config));
+      const containerConfig = readFileSync(path.join(r.deploy, 'shenma', 'shenma.yaml'), 'utf8');
+      const modelKeys = new Set(referencedEnv(containerConfig).map((ref) => ref.name));
+      expect(modelKeys.has('CODER_KEY')).toBe(true);
       for (const [name, s] of Object.entries(services)) {
         for (const [dep, cond] of Object.entries(s.depends_on ?? {})) {
           expect(services[dep], `${name} depends on ${dep}`).toBeDefined();
@@ -158,10 +157,38 @@ describe('shenma render: the deploy folder', () => {
       }
       // Every ${NAME} Compose interpolates is in .env (credentials) or is a model key the operator sets.
       const text = readFileSync(path.join(r.deploy, 'compose.yaml'), 'utf8');
-      for (const [, name] of text.matchAll(/(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) {
+      for (const [, name] of text.matchAll(/(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}/g)) {
         expect(env.has(name!) || modelKeys.has(name!), `\${${name}} defined`).toBe(true);
       }
       expect(statSync(path.join(r.deploy, '.env')).mode & 0o777).toBe(0o600);
+    }
+  });
+
+  it('every Shenma container starts on its config with exactly the environment Compose gives it', () => {
+    for (const r of [keycloak, local]) {
+      const dotenv = parseDotenv(readFileSync(path.join(r.deploy, '.env'), 'utf8'), '.env');
+      // What the operator's shell holds when running `shenma up`: the model key, nothing Shenma's.
+      const shell: Record<string, string> = { CODER_KEY: 'sk-model-key' };
+      const containerConfig = parse(readFileSync(path.join(r.deploy, 'shenma', 'shenma.yaml'), 'utf8'));
+      const shenmaServices = Object.entries(r.compose.services).filter(
+        ([name, s]) => s.image?.startsWith('shenma:') && name !== MODELS_PULL_SERVICE,
+      );
+      expect(shenmaServices.length).toBeGreaterThanOrEqual(3);
+      for (const [name, s] of shenmaServices) {
+        // Compose's interpolation of the service's environment: ${NAME} and ${NAME:-fallback}.
+        const env = Object.fromEntries(
+          Object.entries(s.environment ?? {}).map(([k, v]) => [
+            k,
+            String(v).replace(
+              /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
+              (_m, n: string, fallback?: string) => dotenv.get(n) ?? shell[n] ?? fallback ?? '',
+            ),
+          ]),
+        );
+        expect(() => parseConfig(containerConfig, `${name}'s shenma.yaml`, env), name).not.toThrow();
+        const config = parseConfig(containerConfig, name, env);
+        expect(config.models[0]!.apiKey, `${name} gets the model key`).toBe('sk-model-key');
+      }
     }
   });
 

@@ -59,10 +59,12 @@ export function renderFiles(
   const packageRoot = opts.packageRoot ?? PACKAGE_ROOT;
   const dir = path.resolve(opts.dir);
   const context = path.relative(dir, packageRoot) || '.';
+  const containerConfig = renderContainerConfig(raw, config);
   const compose = renderCompose(config, {
     buildContext: context,
     dockerfile: path.relative(packageRoot, path.join(dir, 'Dockerfile')),
     version: opts.version ?? packageVersion(packageRoot),
+    containerConfig,
   });
   const files = new Map<string, RenderedFile>();
   const text = (content: string, mode = 0o644) => ({ content, mode });
@@ -80,7 +82,7 @@ export function renderFiles(
   const dbs = deploymentDatabases();
   files.set('postgres/bootstrap.sql', text(renderBootstrapSql(dbs)));
   files.set('postgres/bootstrap.sh', text(renderBootstrapScript(dbs), 0o755));
-  files.set('shenma/shenma.yaml', text(renderContainerConfig(raw, config)));
+  files.set('shenma/shenma.yaml', text(containerConfig));
   if (config.deploy.identity === 'keycloak')
     files.set('keycloak/realm-gw.json', json(renderDeployRealm(config)));
   if (config.deploy.ops.prometheus) {

@@ -5,6 +5,7 @@ import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import {
   type AdminDouble,
   APISIX_SCHEMA_FIXTURE,
@@ -12,6 +13,7 @@ import {
 } from '../../test/support/apisix-admin-double.js';
 import { cli } from '../../test/support/cli.js';
 import { type HubDouble, startHubDouble } from '../../test/support/hub-double.js';
+import type { ComposeFile } from './compose.js';
 import { parseDotenv } from './secrets.js';
 
 /**
@@ -443,6 +445,26 @@ describe('shenma up (fake docker)', () => {
       dirs.push(v);
       return v;
     };
+  });
+
+  it('a model key the config requires but the environment lacks: named, nothing started', async () => {
+    const config = path.join(dir, 'shenma.yaml');
+    const written = readFileSync(config, 'utf8');
+    writeFileSync(
+      config,
+      written.replace('family: qwen2.5-coder,', 'family: qwen2.5-coder, apiKey: "${CODER_KEY}",'),
+    );
+    expect(readFileSync(config, 'utf8')).toContain('${CODER_KEY}');
+    const r = await runUp({ publishedPorts: [gateway.port] });
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('references CODER_KEY, not set in this environment');
+    expect(r.err).toContain('export CODER_KEY');
+    expect(r.calls).toEqual([]);
+    const withKey = await runUp({ publishedPorts: [gateway.port] }, [], { CODER_KEY: 'sk-model' });
+    expect(withKey.err).toBe('');
+    expect(withKey.code).toBe(0);
+    const compose = parse(readFileSync(path.join(dir, 'deploy', 'compose.yaml'), 'utf8')) as ComposeFile;
+    expect(compose.services.completion!.environment!.CODER_KEY).toBe('${CODER_KEY:-}');
   });
 
   it('port taken by another program: preflight error, nothing started', async () => {

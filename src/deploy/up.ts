@@ -7,9 +7,10 @@ import { backup } from './backup.js';
 import { enabledProfiles, MODELS_PULL_SERVICE } from './compose.js';
 import { DockerError, type DockerRunner } from './docker.js';
 import type { Deployment } from './load.js';
-import { parseJsonLines, preflight } from './preflight.js';
+import { PreflightError, parseJsonLines, preflight, unsetReferences } from './preflight.js';
 import { apply, plan } from './reconcile.js';
 import { packageVersion, renderFiles, writeRendered } from './render.js';
+import { SECRET_NAMES } from './secrets.js';
 import { smokeTest } from './smoke.js';
 import { publicBase } from './topology.js';
 
@@ -46,6 +47,17 @@ export async function up(opts: UpOptions): Promise<void> {
   const { deployment: d, docker, out } = opts;
   const { files, compose } = renderFiles(d.config, d.raw, d.secrets, { dir: opts.dir });
 
+  const unset = unsetReferences(
+    files.get('shenma/shenma.yaml')!.content,
+    SECRET_NAMES,
+    opts.env ?? process.env,
+  );
+  if (unset.length > 0) {
+    const names = unset.join(', ');
+    throw new PreflightError(
+      `${d.configFile} references ${names}, not set in this environment; the containers get ${unset.length > 1 ? 'them' : 'it'} from the environment of \`shenma up\`: export ${names} and run it again (or write \${${unset[0]}:-} where empty will do)`,
+    );
+  }
   out('preflight: checking the Docker engine, Compose, ports, CPU, memory, disk and clock');
   const report = await preflight(docker, d.config, compose);
   out(`  Docker ${report.engine}, Compose ${report.compose}`);
