@@ -5,9 +5,10 @@ import { CliError, type CliIO, parseCommandArgs } from './io.js';
 
 const USAGE = `Usage: shenma restore BACKUP_DIR [--yes] [--config FILE] [--dir DIR]
 
-Checks the backup's checksums, stops the stack, puts back shenma.yaml and the secrets (the
-current ones are kept as *.before-restore), every database and the etcd snapshot, starts the
-stack and waits until every service is healthy. It replaces the current data: --yes confirms.`;
+Checks the backup (complete, checksums match), stops the stack, puts back shenma.yaml and the
+secrets (the current ones are kept as *.before-restore, or *.before-restore.<time> when an earlier
+restore left one), every database and the etcd snapshot, starts the stack and waits until every
+service is healthy. It replaces the current data: --yes confirms.`;
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseCommandArgs(

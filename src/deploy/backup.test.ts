@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -114,6 +114,71 @@ describe('shenma backup / restore (fake docker)', () => {
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/backup file keycloak\.sql does not match its checksum/);
     expect(r.calls).toHaveLength(0);
+  });
+});
+
+describe('shenma restore keeps what it replaces', () => {
+  it('a second restore keeps the original config and secrets, not the first restore’s copy', async () => {
+    const out = path.join(dir, 'b3');
+    expect((await run(['backup', '--out', out])).code).toBe(0);
+    const secretsFile = path.join(dir, 'shenma.secrets.env');
+    const original = readFileSync(secretsFile, 'utf8').replace(
+      /^REDIS_PASSWORD=.*$/m,
+      'REDIS_PASSWORD=the-original-one-0123456789',
+    );
+    writeFileSync(secretsFile, original);
+    rmSync(`${secretsFile}.before-restore`, { force: true });
+    expect((await run(['restore', out, '--yes'])).code).toBe(0);
+    const second = await run(['restore', out, '--yes']);
+    expect(second.code).toBe(0);
+    const kept = readdirSync(dir).filter((f) => f.startsWith('shenma.secrets.env.before-restore'));
+    expect(kept.length).toBe(2);
+    expect(kept.some((f) => readFileSync(path.join(dir, f), 'utf8') === original)).toBe(true);
+    expect(second.out).toMatch(/kept as shenma\.secrets\.env\.before-restore\.\d{4}-/);
+  });
+
+  it('refuses a manifest that lacks the config, the secrets or a database, before touching anything', async () => {
+    const out = path.join(dir, 'b4');
+    expect((await run(['backup', '--out', out])).code).toBe(0);
+    const manifestFile = path.join(out, 'manifest.json');
+    const manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
+    const config = readFileSync(path.join(dir, 'shenma.yaml'), 'utf8');
+    for (const files of [[], manifest.files.filter((f: { name: string }) => f.name !== 'keycloak.sql')]) {
+      writeFileSync(manifestFile, JSON.stringify({ ...manifest, files }));
+      const r = await run(['restore', out, '--yes']);
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/does not list .*; not a complete Shenma backup/);
+      expect(r.err).not.toMatch(/\n\s+at /);
+      expect(r.calls).toHaveLength(0);
+      expect(readFileSync(path.join(dir, 'shenma.yaml'), 'utf8')).toBe(config);
+    }
+  });
+
+  it('touches no file when Docker cannot stop the stack', async () => {
+    const out = path.join(dir, 'b5');
+    expect((await run(['backup', '--out', out])).code).toBe(0);
+    // The secrets change after the backup, so a restore that went ahead would show.
+    const secretsFile = path.join(dir, 'shenma.secrets.env');
+    writeFileSync(
+      secretsFile,
+      readFileSync(secretsFile, 'utf8').replace(
+        /^REDIS_PASSWORD=.*$/m,
+        'REDIS_PASSWORD=after-the-backup-0123456789',
+      ),
+    );
+    for (const f of readdirSync(dir)) if (f.includes('.before-restore')) rmSync(path.join(dir, f));
+    const before = readdirSync(dir).sort();
+    const secrets = readFileSync(secretsFile, 'utf8');
+    writeFileSync(scenarioFile, JSON.stringify({ etcdSnapshot: 'snapshot-bytes', engineDown: true }));
+    try {
+      const r = await run(['restore', out, '--yes']);
+      expect(r.code).toBe(1);
+      expect(r.err).toContain('Docker daemon');
+    } finally {
+      writeFileSync(scenarioFile, JSON.stringify({ etcdSnapshot: 'snapshot-bytes' }));
+    }
+    expect(readdirSync(dir).sort()).toEqual(before);
+    expect(readFileSync(path.join(dir, 'shenma.secrets.env'), 'utf8')).toBe(secrets);
   });
 });
 

@@ -69,7 +69,22 @@ export async function verifyBackup(dir: string): Promise<Manifest> {
   } catch {
     throw new BackupError(`${dir} has no readable ${MANIFEST}; not a Shenma backup`);
   }
+  if (!Array.isArray(manifest.files) || !Array.isArray(manifest.databases)) {
+    throw new BackupError(`${dir}/${MANIFEST} lists no files or no databases; not a Shenma backup`);
+  }
+  // A restore puts back all of these; a backup without one of them would leave the stack half old.
+  const needed = ['shenma.yaml', SECRETS_FILE, ETCD_SNAPSHOT, ...manifest.databases.map((db) => `${db}.sql`)];
+  const listed = new Set(manifest.files.map((f) => f.name));
+  const absent = needed.filter((n) => !listed.has(n));
+  if (absent.length > 0) {
+    throw new BackupError(
+      `${dir}/${MANIFEST} does not list ${absent.join(', ')}; not a complete Shenma backup`,
+    );
+  }
   for (const f of manifest.files) {
+    if (typeof f.name !== 'string' || f.name.includes('/') || f.name.startsWith('.')) {
+      throw new BackupError(`${dir}/${MANIFEST} names a file outside the backup: ${JSON.stringify(f.name)}`);
+    }
     const file = path.join(dir, f.name);
     const actual = await sha256(file).catch(() => undefined);
     if (actual === undefined) throw new BackupError(`backup file ${f.name} is missing from ${dir}`);
@@ -135,6 +150,21 @@ export async function backup(opts: {
 }
 
 /**
+ * Moves `file` aside as `file.before-restore`, or, when an earlier restore left one, as
+ * `file.before-restore.<time>`: a second restore must not replace the only copy of the original.
+ * Returns where it went (undefined when there was no file).
+ */
+async function keepAside(file: string): Promise<string | undefined> {
+  if (!(await stat(file).catch(() => undefined))) return undefined;
+  let target = `${file}.before-restore`;
+  if (await stat(target).catch(() => undefined)) {
+    target = `${target}.${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  }
+  await rename(file, target);
+  return target;
+}
+
+/**
  * Stop, restore in order (config and secrets, databases, etcd), start, verify. The current
  * config and secrets are kept beside as *.before-restore.
  */
@@ -147,16 +177,18 @@ export async function restore(opts: {
   const { docker, deployment: d, from, log } = opts;
   const manifest = await verifyBackup(from);
   log(`backup of ${manifest.createdAt} (Shenma ${manifest.shenmaVersion}): checksums match`);
+  // Stopped first: if Docker cannot do even that, no file has been touched yet.
+  log('stopping everything but PostgreSQL and etcd');
+  await docker.compose(['stop'], { what: 'docker compose stop' });
   for (const [name, target] of [
     ['shenma.yaml', d.configFile],
     [SECRETS_FILE, d.secretsFile],
   ] as const) {
-    await rename(target, `${target}.before-restore`).catch(() => {});
+    const kept = await keepAside(target);
+    if (kept) log(`  the current ${path.basename(target)} is kept as ${path.basename(kept)}`);
     await copyFile(path.join(from, name), target);
   }
   await chmod(d.secretsFile, 0o600);
-  log('stopping everything but PostgreSQL and etcd');
-  await docker.compose(['stop'], { what: 'docker compose stop' });
   await docker.compose(['up', '-d', '--wait', 'postgres'], { what: 'starting PostgreSQL' });
   for (const db of manifest.databases) {
     const sql = await readFile(path.join(from, `${db}.sql`), 'utf8');

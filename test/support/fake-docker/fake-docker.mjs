@@ -39,6 +39,12 @@ if (argv[0] === 'image' && argv[1] === 'inspect') {
   process.exit(0);
 }
 if (argv[0] !== 'compose') fail(1, `fake docker: unexpected command ${argv.join(' ')}`);
+// An engine that is down fails every command that needs it (`compose version` does not).
+if (scenario.engineDown && argv[1] !== 'version')
+  fail(
+    1,
+    'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?',
+  );
 if (argv[1] === 'version') {
   out(`${scenario.composeVersion ?? '2.29.1'}\n`);
   process.exit(0);
