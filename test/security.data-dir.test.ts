@@ -15,6 +15,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import { startEmbedded } from '../src/server/embedded.js';
+import { acquireDataDirLock } from '../src/storage/data-dir-lock.js';
 import { openDatabase } from '../src/storage/database.js';
 import { runCli } from './support/cli-process.js';
 import { createScratchDatabase, postgresReachable } from './support/postgres.js';
@@ -176,6 +177,28 @@ describe('the data directory', () => {
     expect(statSync(version).mode & 0o777).toBe(0o600);
     expect(openToOthers(path.join(dataDir, 'pgdata'))).toEqual([]);
   }, 60_000);
+});
+
+describe('a server starting while an admin command holds the data directory', () => {
+  it('waits for the command to finish instead of failing', async () => {
+    const dataDir = tempDir();
+    // What `shenma users add` run beside a starting `shenma start` does: it takes the lock briefly.
+    const admin = await acquireDataDirLock(dataDir);
+    setTimeout(() => void admin.release(), 1500);
+    const started = Date.now();
+    const server = await startEmbedded({
+      config: parseConfig({ models: [] }, 'test config'),
+      dataDir,
+      port: 0,
+      logLevel: 'silent',
+    });
+    try {
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  }, 90_000);
 });
 
 describe('/readyz and a database that takes no writes', () => {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { defaultConfigText } from '../config/default-file.js';
 import { ConfigError, loadConfigFile, parseConfig } from '../config/load.js';
 import type { ShenmaConfig } from '../config/schema.js';
-import { CliError, type CliIO } from './io.js';
+import { CliError, type CliIO, FILE_PROBLEMS } from './io.js';
 
 /** What every command resolves first: which config file, which data directory. */
 
@@ -28,14 +28,6 @@ export function resolveDataDir(values: CommonValues, io: CliIO): string {
   }
   return dir;
 }
-
-const FILE_PROBLEMS: Record<string, string> = {
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EROFS: 'read-only file system',
-  ENOSPC: 'no space left on the device',
-  ENOTDIR: 'a part of the path is not a directory',
-};
 
 /**
  * One line for a file-system failure under the data directory, naming the path that failed (a

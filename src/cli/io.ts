@@ -10,6 +10,39 @@ export class CliError extends Error {
   }
 }
 
+/** File-system failures an operator causes and can fix, in words. */
+export const FILE_PROBLEMS: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  ENOTDIR: 'a part of the path is not a directory',
+  EEXIST: 'something else is already there',
+  EISDIR: 'it is a directory',
+  ENOENT: 'no such file or directory',
+};
+
+/**
+ * What went wrong, as one line for the operator, when `err` is a failure of the machine rather
+ * than of Shenma: a path that cannot be written or read, a host name that does not resolve, a
+ * prompt ended with Ctrl-C or Ctrl-D. Undefined for anything else (a bug keeps its stack trace).
+ */
+export function operatorProblem(err: unknown): { message: string; exitCode: number } | undefined {
+  const e = err as NodeJS.ErrnoException & { hostname?: unknown; dest?: unknown };
+  if (!e || typeof e !== 'object') return undefined;
+  const problem = e.code ? FILE_PROBLEMS[e.code] : undefined;
+  if (problem && typeof e.path === 'string') {
+    const target = typeof e.dest === 'string' ? `${e.path} -> ${e.dest}` : e.path;
+    return { message: `cannot ${e.syscall ?? 'use'} ${target}: ${problem}`, exitCode: 1 };
+  }
+  if ((e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') && typeof e.hostname === 'string') {
+    return { message: `cannot resolve the host name "${e.hostname}"`, exitCode: 1 };
+  }
+  // readline's question() ends this way on Ctrl-C and Ctrl-D.
+  if (e.name === 'AbortError' && e.code === 'ABORT_ERR') return { message: 'interrupted', exitCode: 130 };
+  return undefined;
+}
+
 export interface CliIO {
   out(text: string): void;
   err(text: string): void;

@@ -70,3 +70,89 @@ describe('shenma <command> --help', () => {
     }
   }, 60_000);
 });
+
+describe('what the machine or the operator got wrong is one line, never a stack trace', () => {
+  const scratch = () => {
+    const d = reachableTempDir('shenma-cli-problems-');
+    return d;
+  };
+
+  /** Runs the command in-process; a stack trace would be an uncaught throw, not exit 1. */
+  async function oneLine(argv: string[], cwd?: string): Promise<string> {
+    const io = memoryIO();
+    const before = process.cwd();
+    if (cwd) process.chdir(cwd);
+    try {
+      const code = await main(argv, io);
+      expect(code, io.errText()).not.toBe(0);
+    } finally {
+      process.chdir(before);
+    }
+    const err = io.errText();
+    expect(err).not.toMatch(/\n\s+at /);
+    expect(err.trim().split('\n')).toHaveLength(1);
+    return err;
+  }
+
+  it('a path where a directory must go, or a directory where a file must', async () => {
+    const dir = scratch();
+    const file = path.join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    writeFileSync(path.join(dir, 'shenma.yaml'), 'models: []\n');
+    expect(
+      await oneLine(['users', 'list', '--data-dir', file, '--config', path.join(dir, 'shenma.yaml')]),
+    ).toMatch(new RegExp(`^shenma users: cannot mkdir ${file}: something else is already there`));
+    expect(await oneLine(['routes', 'export', '--config', dir])).toMatch(
+      /^shenma routes: cannot read config file .*: EISDIR/,
+    );
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a config file that is not a mapping, or that expands aliases without end', async () => {
+    const dir = scratch();
+    const list = path.join(dir, 'list.yaml');
+    writeFileSync(list, '- a\n- b\n');
+    expect(
+      await oneLine(['init', '--non-interactive', '--config', list, '--public-url', 'https://s.example.com']),
+    ).toContain(`${list}: the top level must be a mapping`);
+    const bomb = path.join(dir, 'bomb.yaml');
+    const lines = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (let i = 0; i < 9; i++)
+      lines.push(`${'bcdefghij'[i]}: &${'bcdefghij'[i]} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(', ')}]`);
+    writeFileSync(bomb, `${lines.join('\n')}\n`);
+    expect(await oneLine(['users', 'list', '--config', bomb, '--data-dir', path.join(dir, 'd')])).toContain(
+      'is not usable YAML',
+    );
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('TLS files that are not there, or not PEM, are refused by init', async () => {
+    const dir = scratch();
+    const notPem = path.join(dir, 'cert.txt');
+    writeFileSync(notPem, 'hello');
+    const init = (cert: string) =>
+      oneLine([
+        'init',
+        '--non-interactive',
+        '--config',
+        path.join(dir, 'shenma.yaml'),
+        '--public-url',
+        'https://s.example.com',
+        '--tls-cert',
+        cert,
+        '--tls-key',
+        cert,
+      ]);
+    expect(await init('/nonexistent/cert.pem')).toContain(
+      '--tls-cert /nonexistent/cert.pem: cannot read it (ENOENT)',
+    );
+    expect(await init(notPem)).toContain(`--tls-cert ${notPem}: not a PEM file holding a certificate`);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('an --admin-url that is not a URL', async () => {
+    expect(await oneLine(['routes', 'diff', '--admin-url', 'notaurl'])).toContain(
+      '--admin-url must be an http(s) URL',
+    );
+  });
+});

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { CliError, type CliIO, processIO } from './io.js';
+import { CliError, type CliIO, operatorProblem, processIO } from './io.js';
 import { type CommandName, USAGE } from './usage.js';
 
 /** One file per command; each exports `run(argv, io)` and owns its own flags. */
@@ -110,6 +110,11 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     if (err instanceof CliError) {
       io.err(`shenma ${name}: ${err.message}`);
       return err.exitCode;
+    }
+    const problem = operatorProblem(err);
+    if (problem) {
+      io.err(`shenma ${name}: ${problem.message}`);
+      return problem.exitCode;
     }
     throw err;
   }

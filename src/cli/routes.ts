@@ -3,7 +3,7 @@ import { composeExecTransport } from '../deploy/admin-exec.js';
 import { httpTransport } from '../deploy/admin-http.js';
 import { desiredGateway, redact } from '../deploy/apisix-routes.js';
 import { ApisixValidator } from '../deploy/apisix-schema.js';
-import { DockerRunner } from '../deploy/docker.js';
+import { DockerError, DockerRunner } from '../deploy/docker.js';
 import { DeploymentError, loadDeployment } from '../deploy/load.js';
 import { type AdminTransport, apply, describePlan, plan, ReconcileError } from '../deploy/reconcile.js';
 import { SecretsError } from '../deploy/secrets.js';
@@ -41,6 +41,13 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   if (!sub || !['diff', 'sync', 'export'].includes(sub))
     throw new CliError(`expected diff, sync or export\n\n${USAGE}`, 2);
   if (extra.length > 0) throw new CliError(`unexpected argument "${extra[0]}"`, 2);
+  const adminUrl = values['admin-url'];
+  if (adminUrl !== undefined && !/^https?:\/\/[^/]/.test(adminUrl)) {
+    throw new CliError(
+      `--admin-url must be an http(s) URL such as http://127.0.0.1:9180, not "${adminUrl}"`,
+      2,
+    );
+  }
   try {
     const d = await loadDeployment(values.config, io.env);
     const desired = desiredGateway(d.config, {
@@ -63,7 +70,12 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
         );
     return await reconcileGateway(transport, desired, sub === 'sync', io);
   } catch (err) {
-    if (err instanceof DeploymentError || err instanceof SecretsError || err instanceof ReconcileError)
+    if (
+      err instanceof DeploymentError ||
+      err instanceof SecretsError ||
+      err instanceof ReconcileError ||
+      err instanceof DockerError
+    )
       throw new CliError(err.message);
     throw err;
   }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
+import { type Document, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { configLeaves, envNameFor } from './introspect.js';
 import { configSchema, type ShenmaConfig } from './schema.js';
@@ -214,5 +214,17 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   if (doc.errors.length > 0) {
     throw new ConfigError(`${file} is not valid YAML:\n  ${doc.errors.map((e) => e.message).join('\n  ')}`);
   }
-  return parseConfig(doc.toJS(), file, env);
+  return parseConfig(yamlValue(doc, file), file, env);
+}
+
+/**
+ * The document's value. yaml refuses, while building it, what parsing let through: an alias
+ * expanded too often (a "billion laughs" file) is a config problem, not a crash.
+ */
+export function yamlValue(doc: Document, file: string): unknown {
+  try {
+    return doc.toJS();
+  } catch (err) {
+    throw new ConfigError(`${file} is not usable YAML: ${(err as Error).message}`);
+  }
 }

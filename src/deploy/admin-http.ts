@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { ApisixSchemaDump } from './apisix-schema.js';
-import type { AdminResponse, AdminTransport } from './reconcile.js';
+import { type AdminResponse, type AdminTransport, ReconcileError } from './reconcile.js';
 
 /**
  * The Admin API over HTTP, for a caller on the compose network (or wherever the operator has
@@ -22,7 +22,7 @@ export function httpTransport(opts: { adminUrl: string; key: string; schema: str
           signal: AbortSignal.timeout(30_000),
         });
       } catch (err) {
-        throw new Error(
+        throw new ReconcileError(
           `APISIX Admin API at ${base} is not reachable: ${(err as Error).cause ?? (err as Error).message}`,
         );
       }
@@ -36,7 +36,7 @@ export function httpTransport(opts: { adminUrl: string; key: string; schema: str
     async schema(): Promise<ApisixSchemaDump> {
       if (/^https?:\/\//.test(opts.schema)) {
         const res = await fetch(opts.schema, { signal: AbortSignal.timeout(30_000) });
-        if (!res.ok) throw new Error(`APISIX schema at ${opts.schema}: HTTP ${res.status}`);
+        if (!res.ok) throw new ReconcileError(`APISIX schema at ${opts.schema}: HTTP ${res.status}`);
         return (await res.json()) as ApisixSchemaDump;
       }
       return JSON.parse(await readFile(opts.schema, 'utf8')) as ApisixSchemaDump;

@@ -72,13 +72,16 @@ describe('etcd snapshot backup and restore (real etcd)', () => {
     const backupDir = path.join(dir, 'backup');
     execFileSync('mkdir', ['-p', backupDir]);
     etcdctl(etcdSnapshotArgs(endpoint, path.join(backupDir, 'etcd.db')));
-    await writeManifest(backupDir, ['etcd.db'], {
+    // A backup is complete only with the config and secrets beside the snapshot.
+    writeFileSync(path.join(backupDir, 'shenma.yaml'), 'models: []\n');
+    writeFileSync(path.join(backupDir, 'shenma.secrets.env'), 'REDIS_PASSWORD=x\n');
+    await writeManifest(backupDir, ['etcd.db', 'shenma.yaml', 'shenma.secrets.env'], {
       createdAt: 'now',
       shenmaVersion: 'test',
       project: 'shenma',
       databases: [],
     });
-    await expect(verifyBackup(backupDir)).resolves.toMatchObject({ files: [{ name: 'etcd.db' }] });
+    await expect(verifyBackup(backupDir)).resolves.toMatchObject({ files: [{ name: 'etcd.db' }, {}, {}] });
 
     // The live store changes after the backup; restore brings back the backed-up state.
     etcdctl([`--endpoints=${endpoint}`, 'del', '/apisix/routes/shenma-completion-v2']);

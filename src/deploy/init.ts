@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Document, isMap, parseDocument } from 'yaml';
 import { IDENTITY_PROVIDERS, type IdentityProvider } from '../config/deploy.js';
-import { ConfigError, parseConfig } from '../config/load.js';
+import { ConfigError, parseConfig, yamlValue } from '../config/load.js';
 import { FIM_FAMILIES, MODEL_KINDS, type ShenmaConfig } from '../config/schema.js';
 import { publicUrlProblem } from './public-url.js';
 import { type EnsuredSecrets, ensureSecrets, SECRETS_FILE } from './secrets.js';
@@ -130,8 +130,34 @@ export interface InitResult {
   gitignore: string;
 }
 
+/**
+ * The TLS files must be there and be PEM now: `routes` reads them at every sync, and a wrong path
+ * found there is found late.
+ */
+async function checkTlsFiles(configFile: string, a: InitAnswers): Promise<void> {
+  for (const [flag, file, marker] of [
+    ['--tls-cert', a.tlsCert, 'CERTIFICATE'],
+    ['--tls-key', a.tlsKey, 'PRIVATE KEY'],
+  ] as const) {
+    if (file === undefined) continue;
+    const resolved = path.resolve(path.dirname(configFile), file);
+    let text: string;
+    try {
+      text = await readFile(resolved, 'utf8');
+    } catch (err) {
+      throw new InitError(
+        `${flag} ${resolved}: cannot read it (${(err as NodeJS.ErrnoException).code ?? err})`,
+      );
+    }
+    if (!text.includes(`-----BEGIN `) || !text.includes(marker)) {
+      throw new InitError(`${flag} ${resolved}: not a PEM file holding a ${marker.toLowerCase()}`);
+    }
+  }
+}
+
 export async function initDeployment(configFile: string, a: InitAnswers): Promise<InitResult> {
   check(a);
+  await checkTlsFiles(configFile, a);
   const createdConfig = !existsSync(configFile);
   const text = createdConfig
     ? '# Shenma configuration for the docker compose deployment, written by `shenma init`.\n# Credentials live in shenma.secrets.env (never in this file).\n'
@@ -140,6 +166,7 @@ export async function initDeployment(configFile: string, a: InitAnswers): Promis
   if (doc.errors.length > 0)
     throw new InitError(`${configFile} is not valid YAML: ${doc.errors[0]!.message}`);
   if (doc.contents === null) doc.contents = doc.createNode({});
+  if (!isMap(doc.contents)) throw new InitError(`${configFile}: the top level must be a mapping`);
 
   setIfGiven(doc, ['publicUrl'], a.publicUrl?.replace(/\/+$/, ''));
   applyModel(doc, 'completion', a);
@@ -150,7 +177,12 @@ export async function initDeployment(configFile: string, a: InitAnswers): Promis
   if (a.localModels !== undefined) doc.setIn(['deploy', 'localModels', 'enabled'], a.localModels);
 
   // Validate what will be written; ${VAR} references are checked for shape, not for being set here.
-  const raw = doc.toJS() as Record<string, unknown>;
+  let raw: Record<string, unknown>;
+  try {
+    raw = yamlValue(doc, configFile) as Record<string, unknown>;
+  } catch (err) {
+    throw err instanceof ConfigError ? new InitError(err.message) : err;
+  }
   const refs = [...JSON.stringify(raw).matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!);
   let config: ShenmaConfig;
   try {

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
-import { ConfigError, parseConfig } from '../config/load.js';
+import { ConfigError, parseConfig, yamlValue } from '../config/load.js';
 import type { ShenmaConfig } from '../config/schema.js';
 import { readSecrets, SECRETS_FILE, type Secrets } from './secrets.js';
 
@@ -30,10 +30,23 @@ export async function loadDeployment(
   const configFile = path.resolve(configPath ?? env.SHENMA_CONFIG ?? 'shenma.yaml');
   if (!existsSync(configFile))
     throw new DeploymentError(`config file ${configFile} does not exist; run \`shenma init\` first`);
-  const doc = parseDocument(readFileSync(configFile, 'utf8'));
+  let text: string;
+  try {
+    text = readFileSync(configFile, 'utf8');
+  } catch (err) {
+    throw new DeploymentError(
+      `cannot read config file ${configFile}: ${(err as NodeJS.ErrnoException).code ?? err}`,
+    );
+  }
+  const doc = parseDocument(text);
   if (doc.errors.length > 0)
     throw new DeploymentError(`${configFile} is not valid YAML: ${doc.errors[0]!.message}`);
-  const raw = (doc.toJS() ?? {}) as Record<string, unknown>;
+  let raw: Record<string, unknown>;
+  try {
+    raw = (yamlValue(doc, configFile) ?? {}) as Record<string, unknown>;
+  } catch (err) {
+    throw err instanceof ConfigError ? new DeploymentError(err.message) : err;
+  }
   const refs = [...JSON.stringify(raw).matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!);
   let config: ShenmaConfig;
   try {

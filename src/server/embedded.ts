@@ -21,7 +21,7 @@ import { registerAccessLog } from '../observability/access-log.js';
 import { loggerOptions } from '../observability/logger.js';
 import { createRegistry } from '../observability/metrics.js';
 import { isLoopback, opsHandlers } from '../ops/health.js';
-import { type Database, openDatabase } from '../storage/database.js';
+import { type Database, DataDirLockedError, openDatabase } from '../storage/database.js';
 import { createEphemeralStore } from '../storage/ephemeral.js';
 import { migrate, migrationStatus } from '../storage/migrate.js';
 import { startRetention } from '../storage/retention.js';
@@ -85,6 +85,33 @@ export function serverLogLevel(line: string): 'warn' | 'debug' {
 }
 
 /**
+ * How long a starting server waits for the data directory an admin command holds. `shenma users
+ * add` run while `shenma start` is still starting opens the database itself for a moment; the
+ * server should wait for it, not fail. A server that holds it waits the same and then fails.
+ */
+const LOCK_WAIT_MS = 10_000;
+
+async function openWaitingForLock(log: Logger, open: () => Promise<Database>): Promise<Database> {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  let said = false;
+  for (;;) {
+    try {
+      return await open();
+    } catch (err) {
+      if (!(err instanceof DataDirLockedError) || Date.now() >= deadline) throw err;
+      if (!said) {
+        log.info(
+          { holder: err.holder.pid },
+          'the data directory is in use by another Shenma process; waiting for it',
+        );
+        said = true;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/**
  * Every role but ops (which the server itself mounts): a role left out here fails `tsc`. Identity
  * comes first: its credential check is used by the others.
  */
@@ -142,18 +169,20 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
   const starting = await startStartingServer(host, port);
   let db: Database;
   try {
-    db = await openDatabase({
-      dataDir: opts.dataDir,
-      ...(config.database.url ? { url: config.database.url } : {}),
-      onCreate: (pgdata) =>
-        log.info({ pgdata }, 'creating the embedded database (first start only; this takes a while)…'),
-      onRelocated: (pgdata, reason) =>
-        log.info(
-          { pgdata, reason },
-          `the embedded database is in ${pgdata}, outside the data directory: ${reason}`,
-        ),
-      onServerLog: (line) => log[serverLogLevel(line)]({ postgres: line }, 'embedded database'),
-    });
+    db = await openWaitingForLock(log, () =>
+      openDatabase({
+        dataDir: opts.dataDir,
+        ...(config.database.url ? { url: config.database.url } : {}),
+        onCreate: (pgdata) =>
+          log.info({ pgdata }, 'creating the embedded database (first start only; this takes a while)…'),
+        onRelocated: (pgdata, reason) =>
+          log.info(
+            { pgdata, reason },
+            `the embedded database is in ${pgdata}, outside the data directory: ${reason}`,
+          ),
+        onServerLog: (line) => log[serverLogLevel(line)]({ postgres: line }, 'embedded database'),
+      }),
+    );
   } catch (err) {
     await starting.close();
     throw err;

@@ -17,6 +17,13 @@ describe('choosePublicUrl', () => {
     });
   });
 
+  it('uses the loopback address it listens on, IPv6 too; localhost as 127.0.0.1', () => {
+    expect(choosePublicUrl(undefined, '::1', 9080, interfaces).url).toBe('http://[::1]:9080');
+    expect(choosePublicUrl(undefined, '[::1]', 9080, interfaces).url).toBe('http://[::1]:9080');
+    expect(choosePublicUrl(undefined, '127.0.0.2', 9080, interfaces).url).toBe('http://127.0.0.2:9080');
+    expect(choosePublicUrl(undefined, 'localhost', 9080, interfaces).url).toBe('http://127.0.0.1:9080');
+  });
+
   it('derives the first non-loopback address when listening on all addresses', () => {
     expect(choosePublicUrl(undefined, '0.0.0.0', 9080, interfaces)).toEqual({ url: 'http://10.1.2.3:9080' });
     expect(choosePublicUrl(undefined, '::', 9081, interfaces)).toEqual({ url: 'http://10.1.2.3:9081' });

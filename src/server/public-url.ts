@@ -36,7 +36,7 @@ export interface PublicUrlChoice {
 
 /**
  * `publicUrl` when configured; else derived from where Shenma listens: a specific address as is,
- * all addresses (0.0.0.0) as the machine's first non-loopback address, loopback as 127.0.0.1.
+ * all addresses (0.0.0.0) as the machine's first non-loopback address, `localhost` as 127.0.0.1.
  */
 export function choosePublicUrl(
   configured: string | undefined,
@@ -54,7 +54,11 @@ export function choosePublicUrl(
     }
     return { url };
   }
-  if (isLoopback(host)) return { url: `http://127.0.0.1:${port}` };
+  // A loopback address is used as given (listening on ::1 alone, 127.0.0.1 reaches nothing);
+  // `localhost` means 127.0.0.1, the address the extension's own default names.
+  if (isLoopback(host)) {
+    return { url: `http://${host.toLowerCase() === 'localhost' ? '127.0.0.1' : formatHost(host)}:${port}` };
+  }
   if (!isWildcard(host)) return { url: `http://${formatHost(host)}:${port}` };
   const address = firstExternalAddress(interfaces);
   if (!address) {

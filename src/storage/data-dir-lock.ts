@@ -35,7 +35,8 @@ export class DataDirLockedError extends Error {
         `the embedded database in ${lockPath.replace(/\.lock$/, '')} is in use by process ${holder.pid}` +
           `${holder.hostname ? ` on ${holder.hostname}` : ''}` +
           `${holder.startedAt ? ` (since ${holder.startedAt})` : ''}; ` +
-          'stop that server (shenma start) first, or use --database-url to reach a PostgreSQL server',
+          'stop that server (shenma start) first, give this one another --data-dir, or set database.url ' +
+          'to use a PostgreSQL server',
     );
     this.name = 'DataDirLockedError';
   }

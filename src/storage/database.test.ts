@@ -50,7 +50,9 @@ describe('acquireDataDirLock', () => {
     const second = acquireDataDirLock(dataDir);
     await expect(second).rejects.toBeInstanceOf(DataDirLockedError);
     await expect(second).rejects.toThrow(
-      new RegExp(`in use by process ${process.pid} on .* stop that server \\(shenma start\\) first`),
+      new RegExp(
+        `in use by process ${process.pid} on .* stop that server \\(shenma start\\) first, give this one another --data-dir, or set database\\.url`,
+      ),
     );
 
     await lock.release();
