@@ -51,14 +51,13 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     return 0;
   }
   if (positionals[0] !== 'pull' || positionals.length !== 1)
-    throw new CliError(`shenma models: expected "pull"\n${USAGE}`, 2);
+    throw new CliError(`expected "pull"\n${USAGE}`, 2);
   if (!values.from && !values.model)
     throw new CliError(
-      'shenma models pull needs --model ID (from a hub) or --from SOURCE (a URL, a directory or a tarball)',
+      'pull needs --model ID (from a hub) or --from SOURCE (a URL, a directory or a tarball)',
       2,
     );
-  if (values.from && values.model)
-    throw new CliError('shenma models pull takes --model or --from, not both', 2);
+  if (values.from && values.model) throw new CliError('pull takes --model or --from, not both', 2);
   const config = path.resolve(values.config ?? 'shenma.yaml');
   const progress = consoleProgress(process.stderr, io.out);
   try {

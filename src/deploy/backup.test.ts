@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -152,6 +152,19 @@ describe('shenma restore keeps what it replaces', () => {
       expect(r.calls).toHaveLength(0);
       expect(readFileSync(path.join(dir, 'shenma.yaml'), 'utf8')).toBe(config);
     }
+  });
+
+  it('a backup that fails leaves no folder behind, and names the reason', async () => {
+    const out = path.join(dir, 'b6');
+    writeFileSync(scenarioFile, JSON.stringify({ etcdSnapshot: 'snapshot-bytes', engineDown: true }));
+    try {
+      const r = await run(['backup', '--out', out]);
+      expect(r.code).toBe(1);
+      expect(r.err).toContain('Is the docker daemon running?');
+    } finally {
+      writeFileSync(scenarioFile, JSON.stringify({ etcdSnapshot: 'snapshot-bytes' }));
+    }
+    expect(existsSync(out)).toBe(false);
   });
 
   it('touches no file when Docker cannot stop the stack', async () => {

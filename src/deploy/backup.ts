@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmod, copyFile, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { DockerRunner } from './docker.js';
 import { etcdRestoreArgs, etcdSnapshotArgs } from './etcd.js';
@@ -96,12 +96,25 @@ export async function verifyBackup(dir: string): Promise<Manifest> {
   return manifest;
 }
 
-export async function backup(opts: {
+interface BackupOptions {
   docker: DockerRunner;
   deployment: Deployment;
   out: string;
   log: (l: string) => void;
-}): Promise<Manifest> {
+}
+
+/** A backup that failed leaves no folder it made: half a backup has no manifest and misleads. */
+export async function backup(opts: BackupOptions): Promise<Manifest> {
+  const existed = (await stat(opts.out).catch(() => undefined)) !== undefined;
+  try {
+    return await writeBackup(opts);
+  } catch (err) {
+    if (!existed) await rm(opts.out, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function writeBackup(opts: BackupOptions): Promise<Manifest> {
   const { docker, deployment: d, out, log } = opts;
   await mkdir(out, { recursive: true, mode: 0o700 });
   await chmod(out, 0o700);

@@ -52,15 +52,25 @@ function quote(arg: string): string {
   return /^[A-Za-z0-9_./:=@,+-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
 }
 
-function lastLine(text: string): string {
-  return (
-    text
-      .trim()
-      .split('\n')
-      .map((l) => l.trim())
-      .filter(Boolean)
-      .pop() ?? ''
-  );
+/** A line that says what failed, as Docker and Compose word their errors. */
+const TELLING = /\b(error|unknown (command|flag|shorthand flag)|cannot|denied|no such|not found|invalid)\b/i;
+
+/**
+ * The line of Docker's output worth showing: the first that says what failed, else the last.
+ * Docker often ends with advice ("Run 'docker --help' for more information") below the reason.
+ */
+export function tellingLine(text: string): string {
+  const lines = text
+    .trim()
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const line = lines.find((l) => TELLING.test(l)) ?? lines.at(-1) ?? '';
+  // docker without the Compose v2 plugin: the reason names neither Compose nor the fix.
+  if (/unknown command:? "?docker compose|'compose' is not a docker command/i.test(line)) {
+    return `${line} (the Docker Compose v2 plugin is not installed: install docker-compose-plugin)`;
+  }
+  return line;
 }
 
 export class DockerRunner {
@@ -118,7 +128,7 @@ export class DockerRunner {
       child.stdin?.end(opts.input ?? '');
     });
     if (result.code !== 0 && !opts.allowFailure) {
-      const said = lastLine(result.stderr) || lastLine(result.stdout) || 'no output';
+      const said = tellingLine(result.stderr) || tellingLine(result.stdout) || 'no output';
       throw new DockerError(
         `${opts.what ?? `${bin} ${args.slice(0, 3).join(' ')}`} failed (exit ${result.code}): ${said}`,
         result.code,

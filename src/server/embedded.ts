@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { type DestinationStream, type Logger, pino } from 'pino';
@@ -311,8 +311,9 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     }
     await app.ready();
     await starting.close();
-    const address = await app.listen({ port, host });
-    const actualPort = new URL(address).port;
+    await app.listen({ port, host });
+    // From the socket, not the URL Fastify prints: a URL drops the port when it is 80.
+    const actualPort = (app.server.address() as AddressInfo).port;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
     logStartNotes(log, { url, publicUrlChoice, dataDir: opts.dataDir, db, models });
     return { url, publicUrl, app, db, models, credentialChanges, close: closeAll };
