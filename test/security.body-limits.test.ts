@@ -131,6 +131,16 @@ describe('refusals before the body is read', () => {
     expect((await res.json()).error.message).toBe('body nests deeper than 64 levels');
   });
 
+  it('answers JSON sent as text/plain with 415 naming the content type', async () => {
+    const res = await fetch(`${shenma.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${shenma.token}`, 'content-type': 'text/plain' },
+      body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(res.status).toBe(415);
+    expect((await res.json()).error.message).toBe('content-type must be application/json');
+  });
+
   it('says a body with a prototype key is refused for that key, not that it is invalid JSON', async () => {
     const res = await shenma.post('/v1/chat/completions', '{"__proto__":{"admin":true},"model":"m"}');
     expect(res.status).toBe(400);
