@@ -10,7 +10,7 @@ function texts(messages: object): Record<string, string> {
       key,
       // Message functions take names (a list) or machine, version and user.
       typeof v === 'function'
-        ? String((v as (...a: unknown[]) => string)(key === 'missingParams' ? ['code'] : 'm', '1.0', 'u'))
+        ? String((v as (...a: unknown[]) => string)(key.endsWith('Params') ? ['code'] : 'm', '1.0', 'u'))
         : String(v),
     ]),
   );
