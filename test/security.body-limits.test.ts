@@ -138,7 +138,9 @@ describe('refusals before the body is read', () => {
       body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }),
     });
     expect(res.status).toBe(415);
-    expect((await res.json()).error.message).toBe('content-type must be application/json');
+    expect(((await res.json()) as { error: { message: string } }).error.message).toBe(
+      'content-type must be application/json',
+    );
   });
 
   it('says a body with a prototype key is refused for that key, not that it is invalid JSON', async () => {

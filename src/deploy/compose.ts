@@ -59,10 +59,15 @@ function check(test: string[], startPeriod = '30s', retries = 12) {
   return { test, interval: '10s', timeout: '5s', retries, start_period: startPeriod };
 }
 
-/** Shell health probe for images without curl: HTTP GET over bash's /dev/tcp. */
+/**
+ * Health probe for images without curl (APISIX's and Keycloak's): HTTP GET over bash's /dev/tcp.
+ * Run by bash itself, not `sh`: on Debian-based images `sh` is dash, which has no /dev/tcp.
+ */
 function tcpHttpCheck(port: number, path: string, expect: string): string[] {
   return [
-    'CMD-SHELL',
+    'CMD',
+    'bash',
+    '-c',
     `exec 3<>/dev/tcp/127.0.0.1/${port} && printf 'GET ${path} HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' >&3 && grep -q '${expect}' <&3`,
   ];
 }
@@ -130,10 +135,8 @@ export function renderCompose(config: ShenmaConfig, opts: ComposeOptions): Compo
     volumes: apisixVolumes,
     depends_on: { etcd: healthy },
     // The Control API answers on loopback only; it is up once APISIX has loaded its config.
-    healthcheck: check(
-      ['CMD-SHELL', 'curl -fsS -o /dev/null http://127.0.0.1:9090/v1/schema || exit 1'],
-      '20s',
-    ),
+    // The image has no curl (removed upstream on purpose, apache/apisix#11531).
+    healthcheck: check(tcpHttpCheck(9090, '/v1/schema', 'HTTP/1.1 200'), '20s'),
     mem_limit: mem('apisix'),
     ...(hairpin.length > 0 ? { extra_hosts: hairpin } : {}),
   };

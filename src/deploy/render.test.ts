@@ -1,7 +1,9 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Ajv } from 'ajv';
 import addFormatsImport from 'ajv-formats';
@@ -161,6 +163,33 @@ describe('shenma render: the deploy folder', () => {
         expect(env.has(name!) || modelKeys.has(name!), `\${${name}} defined`).toBe(true);
       }
       expect(statSync(path.join(r.deploy, '.env')).mode & 0o777).toBe(0o600);
+    }
+  });
+
+  it('the APISIX and Keycloak healthchecks run under bash (no curl in those images) and tell up from down', async () => {
+    const services = keycloak.compose.services;
+    const server = createServer((req, res) => {
+      if (req.url === '/v1/schema') return void res.writeHead(200).end('{"plugins":{}}');
+      if (req.url === '/health/ready') return void res.writeHead(200).end('{"status": "UP"}');
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    try {
+      for (const name of ['apisix', 'keycloak']) {
+        const test = services[name]!.healthcheck.test;
+        expect(test.slice(0, 3), name).toEqual(['CMD', 'bash', '-c']);
+        expect(test.join(' '), name).not.toContain('curl');
+        const run = async (script: string) => {
+          const child = spawn('bash', ['-c', script]);
+          return new Promise<number | null>((r) => child.once('close', r));
+        };
+        const script = test[3]!.replace(/\/127\.0\.0\.1\/\d+/, `/127.0.0.1/${port}`);
+        expect(await run(script), `${name} healthy`).toBe(0);
+        expect(await run(script.replace(/^(.*GET )\/\S+/, '$1/missing')), `${name} not healthy`).not.toBe(0);
+      }
+    } finally {
+      await new Promise((r) => server.close(r));
     }
   });
 

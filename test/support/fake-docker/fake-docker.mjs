@@ -1,7 +1,7 @@
 // A FAKE `docker` executable for `shenma up` tests: there is no Docker engine on test machines.
 // It appends every call (argv and stdin) to $FAKE_DOCKER_LOG as JSON lines and answers from the
 // scenario in $FAKE_DOCKER_SCENARIO: engine facts, which service never becomes healthy and its
-// logs, the ports the stack already publishes. `compose exec apisix sh -c "curl ..."` calls are
+// logs, the ports the stack already publishes. `compose exec apisix bash -c ...` calls are
 // forwarded to the APISIX Admin API test double at scenario.adminUrl, so the gateway step runs
 // against it. Everything else succeeds with empty output.
 import { appendFileSync, readFileSync } from 'node:fs';
@@ -156,20 +156,26 @@ if (sub === 'exec' && cli >= 0) {
   process.exit(0);
 }
 if (sub === 'exec' && args.includes('apisix')) {
-  const script = args[args.length - 1];
+  // `exec -T apisix bash -c SCRIPT [METHOD PATH LENGTH]`: raw HTTP/1.0 over /dev/tcp, as the
+  // image has no curl. The answer is printed as the server would send it.
+  const at = args.indexOf('-c');
+  const script = args[at + 1];
+  const [method, path] = args.slice(at + 2);
+  if (!script.includes('/dev/tcp/')) fail(127, `fake docker: apisix has no such command: ${script}`);
   if (script.includes('/v1/schema')) {
     // The schema is larger than a pipe buffer: exit only once it is all written.
-    process.stdout.write(readFileSync(scenario.apisixSchema, 'utf8'), () => process.exit(0));
+    const body = readFileSync(scenario.apisixSchema, 'utf8');
+    process.stdout.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n${body}`, () =>
+      process.exit(0),
+    );
     await new Promise(() => {});
   }
-  const method = /-X (GET|PUT|DELETE)/.exec(script)[1];
-  const path = /'http:\/\/127\.0\.0\.1:9180([^']+)'/.exec(script)[1];
   const res = await fetch(`${scenario.adminUrl}${path}`, {
     method,
     headers: { 'x-api-key': scenario.adminKey, ...(stdin ? { 'content-type': 'application/json' } : {}) },
     ...(stdin && method !== 'GET' && method !== 'DELETE' ? { body: stdin } : {}),
   });
-  out(`${await res.text()}\n${res.status}`);
+  out(`HTTP/1.1 ${res.status} X\r\nContent-Type: application/json\r\n\r\n${await res.text()}`);
   process.exit(0);
 }
 process.exit(0);
