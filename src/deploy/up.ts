@@ -82,6 +82,31 @@ export async function up(opts: UpOptions): Promise<void> {
     await ensureWeights(d, docker, out, opts.env ?? process.env, opts.modelsFrom);
 
   const profiles = enabledProfiles(d.config).flatMap((p) => ['--profile', p]);
+  if (d.config.deploy.ops.elasticsearch) {
+    // Kibana signs in to Elasticsearch as kibana_system and is not healthy until it can, so
+    // that user's password is set, on Elasticsearch alone, before the rest starts.
+    out('ops: starting Elasticsearch first; index template and kibana_system password');
+    try {
+      await docker.compose([...profiles, 'up', '-d', '--wait', 'elasticsearch'], {
+        what: 'starting Elasticsearch',
+      });
+    } catch (err) {
+      if (!(err instanceof DockerError)) throw err;
+      throw new UpError(await explainUnhealthy(docker, err));
+    }
+    await esRequest(
+      docker,
+      'PUT',
+      `/_index_template/${d.config.elasticsearch.index}`,
+      files.get('elasticsearch/index-template.json')!.content,
+    );
+    await esRequest(
+      docker,
+      'POST',
+      '/_security/user/kibana_system/_password',
+      JSON.stringify({ password: d.secrets.KIBANA_SYSTEM_PASSWORD }),
+    );
+  }
   out('start: docker compose up -d --wait (waits for every healthcheck)');
   try {
     await docker.compose([...profiles, 'up', '-d', '--build', '--remove-orphans', '--wait'], {
@@ -166,30 +191,15 @@ export async function up(opts: UpOptions): Promise<void> {
     for (const line of sync.stdout.trim().split('\n').filter(Boolean)) out(line);
   }
 
-  if (d.config.deploy.ops.elasticsearch) {
-    out('ops: Elasticsearch index template and kibana_system password');
-    await esRequest(
-      docker,
-      'PUT',
-      `/_index_template/${d.config.elasticsearch.index}`,
-      files.get('elasticsearch/index-template.json')!.content,
-    );
+  if (d.config.deploy.ops.kibana) {
+    out('ops: Kibana data view');
     await esRequest(
       docker,
       'POST',
-      '/_security/user/kibana_system/_password',
-      JSON.stringify({ password: d.secrets.KIBANA_SYSTEM_PASSWORD }),
+      '/api/data_views/data_view',
+      files.get('kibana/data-view.json')!.content,
+      'http://kibana:5601',
     );
-    if (d.config.deploy.ops.kibana) {
-      out('ops: Kibana data view');
-      await esRequest(
-        docker,
-        'POST',
-        '/api/data_views/data_view',
-        files.get('kibana/data-view.json')!.content,
-        'http://kibana:5601',
-      );
-    }
   }
 
   if (opts.skipSmoke) out('smoke test: skipped (--skip-smoke)');

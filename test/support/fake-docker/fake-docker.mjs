@@ -57,7 +57,9 @@ for (let i = 1; i < argv.length; i++) {
 }
 const [sub, ...args] = rest;
 if (sub === 'up') {
-  if (scenario.unhealthy)
+  // `up ... SERVICE`: only the named services start (and fail).
+  const named = args.filter((a) => !a.startsWith('-'));
+  if (scenario.unhealthy && (named.length === 0 || named.includes(scenario.unhealthy)))
     fail(1, `dependency failed to start: container shenma-${scenario.unhealthy}-1 is unhealthy`);
   process.exit(0);
 }
