@@ -17,17 +17,30 @@ export interface ChatUsage {
   estimated: boolean;
 }
 
-/** How a chat request ended, as recorded in the usage ledger. */
-export type ChatStatus =
-  | 'ok'
-  | 'client_cancelled'
-  /** Cut by a server shutdown after the drain time (the client got an error event). */
-  | 'shutdown'
-  | 'upstream_error'
-  | 'upstream_cut'
-  | 'timeout'
-  | 'rejected'
-  | 'quota_exceeded';
+/**
+ * How a chat request ended, as recorded in the usage ledger and as the `status` label of
+ * shenma_chat_requests_total. `shutdown`: cut by a server shutdown after the drain time (the
+ * client got an error event).
+ */
+export const CHAT_STATUSES = [
+  'ok',
+  'client_cancelled',
+  'shutdown',
+  'upstream_error',
+  'upstream_cut',
+  'timeout',
+  'rejected',
+  'quota_exceeded',
+] as const;
+export type ChatStatus = (typeof CHAT_STATUSES)[number];
+
+/** The outcomes that are the server's or the model's failure (what an error-rate alert counts). */
+export const CHAT_FAILURE_STATUSES: readonly ChatStatus[] = [
+  'upstream_error',
+  'upstream_cut',
+  'timeout',
+  'shutdown',
+];
 
 /** What a chat request is, once parsed: by the OpenAI API or by the extension's Socket.IO chat. */
 export interface ChatContext {

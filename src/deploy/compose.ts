@@ -1,7 +1,13 @@
 import type { SizedService } from '../config/deploy.js';
 import type { ShenmaConfig } from '../config/schema.js';
 import { etcdServerArgs } from './etcd.js';
-import { publicBase, SHENMA_PORT, SHENMA_SERVICE_ROLES, shenmaServices } from './topology.js';
+import {
+  METRICS_TOKEN_FILE,
+  publicBase,
+  SHENMA_PORT,
+  SHENMA_SERVICE_ROLES,
+  shenmaServices,
+} from './topology.js';
 
 /**
  * compose.yaml for the deployed shape. Secrets appear only as ${NAME} references, filled by
@@ -248,6 +254,15 @@ export function renderCompose(config: ShenmaConfig, opts: ComposeOptions): Compo
     services.prometheus = {
       ...base,
       image: d.images.prometheus,
+      // The scrape token goes from the environment (.env, mode 0600) into a file Prometheus
+      // reads (credentials_file): a bind-mounted 0600 file would not be readable by its user.
+      environment: { SHENMA_METRICS_TOKEN: '${SHENMA_METRICS_TOKEN}' },
+      entrypoint: [
+        '/bin/sh',
+        '-c',
+        `umask 077 && printf '%s' "$$SHENMA_METRICS_TOKEN" > ${METRICS_TOKEN_FILE} && exec /bin/prometheus "$$@"`,
+        'prometheus',
+      ],
       command: [
         '--config.file=/etc/prometheus/prometheus.yml',
         '--storage.tsdb.path=/prometheus',
@@ -407,6 +422,7 @@ function shenmaEnvironment(config: ShenmaConfig, containerConfig: string): Recor
     NODE_ENV: 'production',
     SHENMA_DB_PASSWORD: '${SHENMA_DB_PASSWORD}',
     REDIS_PASSWORD: '${REDIS_PASSWORD}',
+    SHENMA_METRICS_TOKEN: '${SHENMA_METRICS_TOKEN}',
   };
   if (config.deploy.ops.elasticsearch) env.ELASTIC_PASSWORD = '${ELASTIC_PASSWORD}';
   if (config.deploy.identity === 'shenma') env.SHENMA_OIDC_SIGNING_KEYS = '${SHENMA_OIDC_SIGNING_KEYS}';

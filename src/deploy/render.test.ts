@@ -17,6 +17,7 @@ import { cli } from '../../test/support/cli.js';
 import { PG_ADMIN_URL, postgresReachable } from '../../test/support/postgres.js';
 import { reachableTempDir } from '../../test/support/temp-dir.js';
 import { chatMetrics } from '../chat/metrics.js';
+import { CHAT_STATUSES } from '../chat/types.js';
 import { completionMetrics } from '../completion/metrics.js';
 import { parseConfig } from '../config/load.js';
 import { modelMetrics } from '../models/metrics.js';
@@ -24,6 +25,7 @@ import { allowedPublishedPorts, type ComposeFile, MODELS_PULL_SERVICE, reference
 import { deploymentDatabases, renderBootstrapSql } from './files/postgres.js';
 import { renderFiles } from './render.js';
 import { parseDotenv, SECRET_NAMES, type Secrets } from './secrets.js';
+import { METRICS_TOKEN_FILE } from './topology.js';
 
 /**
  * The rendered deploy folder, checked the ways possible without a Docker engine: the Compose
@@ -306,11 +308,36 @@ describe('shenma render: the deploy folder', () => {
     expect(lintDockerfile('FROM node:22\nHEALTHCHECK\nUSER').length).toBeGreaterThan(0);
   });
 
+  it('alerts and panels filter the chat series on outcomes the chat code records, not HTTP codes', () => {
+    const alerts = readFileSync(path.join(keycloak.deploy, 'prometheus/alerts.yml'), 'utf8');
+    const dashboard = readFileSync(path.join(keycloak.deploy, 'grafana/dashboards/shenma.json'), 'utf8');
+    const matchers = [
+      ...`${alerts}\n${dashboard}`.matchAll(/shenma_chat_\w+\{[^}]*?status=~?\\*"([^"\\]+)\\*"/g),
+    ];
+    expect(matchers.length).toBeGreaterThanOrEqual(2);
+    for (const [, values] of matchers) {
+      for (const v of values!.split('|')) expect(CHAT_STATUSES, v).toContain(v);
+    }
+  });
+
   it('promtool accepts the Prometheus config, the alert rules and every dashboard query', () => {
     const prom = path.join(keycloak.deploy, 'prometheus');
-    expect(
-      execFileSync('promtool', ['check', 'config', path.join(prom, 'prometheus.yml')], { encoding: 'utf8' }),
-    ).toMatch(/SUCCESS/);
+    // promtool wants the scrape token file to exist; it is written inside the container at start
+    // (compose.ts), so the check points the same config at a stand-in beside it.
+    const config = readFileSync(path.join(prom, 'prometheus.yml'), 'utf8');
+    expect(config).toContain(`credentials_file: ${METRICS_TOKEN_FILE}`);
+    const standIn = path.join(prom, 'metrics-token');
+    writeFileSync(standIn, 'token');
+    const checked = path.join(prom, 'prometheus.checked.yml');
+    writeFileSync(checked, config.replaceAll(METRICS_TOKEN_FILE, standIn));
+    expect(execFileSync('promtool', ['check', 'config', checked], { encoding: 'utf8' })).toMatch(/SUCCESS/);
+    // The file the entrypoint writes is the one every Shenma job reads, from the variable the Shenma containers get.
+    const prometheus = keycloak.compose.services.prometheus!;
+    expect(prometheus.entrypoint!.join(' ')).toContain(`"$$SHENMA_METRICS_TOKEN" > ${METRICS_TOKEN_FILE}`);
+    expect(prometheus.environment!.SHENMA_METRICS_TOKEN).toBe('${SHENMA_METRICS_TOKEN}');
+    expect(keycloak.compose.services.completion!.environment!.SHENMA_METRICS_TOKEN).toBe(
+      '${SHENMA_METRICS_TOKEN}',
+    );
     expect(
       execFileSync('promtool', ['check', 'rules', path.join(prom, 'alerts.yml')], { encoding: 'utf8' }),
     ).toMatch(/SUCCESS: 6 rules/);

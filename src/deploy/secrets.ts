@@ -24,6 +24,7 @@ export const SECRET_NAMES = [
   'OIDC_GATEWAY_CLIENT_SECRET',
   'APISIX_SESSION_SECRET',
   'SHENMA_OIDC_SIGNING_KEYS',
+  'SHENMA_METRICS_TOKEN',
 ] as const;
 export type SecretName = (typeof SECRET_NAMES)[number];
 export type Secrets = Record<SecretName, string>;
@@ -42,6 +43,7 @@ const DESCRIPTIONS: Record<SecretName, string> = {
   OIDC_GATEWAY_CLIENT_SECRET: 'OIDC client shenma-gateway (APISIX and other non-extension clients)',
   APISIX_SESSION_SECRET: 'openid-connect session secret in APISIX',
   SHENMA_OIDC_SIGNING_KEYS: 'Signing keys of the embedded provider (base64 JWK set), shared by every replica',
+  SHENMA_METRICS_TOKEN: "Bearer token Prometheus scrapes the Shenma containers' /metrics with",
 };
 
 /**

@@ -10,6 +10,8 @@ import type { ServedRole } from '../server/embedded.js';
 export const SHENMA_PORT = 9080;
 export const APISIX_ADMIN_PORT = 9180;
 export const APISIX_METRICS_PORT = 9091;
+/** Where the Prometheus container keeps the token it scrapes Shenma with (its data volume). */
+export const METRICS_TOKEN_FILE = '/prometheus/shenma-metrics-token';
 export const KEYCLOAK_PORT = 8080;
 
 export type ShenmaService = 'completion' | 'chat' | 'login' | 'identity';

@@ -14,7 +14,8 @@ export function renderContainerConfig(raw: Record<string, unknown>, config: Shen
   else delete identity.issuer;
   const doc: Record<string, unknown> = {
     ...rest,
-    server: { host: '0.0.0.0', port: 9080 },
+    // Listening beyond loopback, /metrics wants a token: Prometheus scrapes with this one.
+    server: { host: '0.0.0.0', port: 9080, metricsToken: '${SHENMA_METRICS_TOKEN}' },
     database: { url: 'postgresql://shenma:${SHENMA_DB_PASSWORD}@postgres:5432/shenma' },
     redis: { url: 'redis://:${REDIS_PASSWORD}@redis:6379' },
     identity,

@@ -154,9 +154,9 @@ export function renderDashboard(): Dashboard {
     ),
     timeseries(
       8,
-      'Quota refusals (chat 429)',
+      'Quota refusals (chat)',
       'reqps',
-      [{ expr: 'sum(rate(shenma_chat_requests_total{status="429"}[5m]))', legend: 'refused' }],
+      [{ expr: 'sum(rate(shenma_chat_requests_total{status="quota_exceeded"}[5m]))', legend: 'refused' }],
       12,
       24,
     ),

@@ -1,6 +1,7 @@
 import { stringify } from 'yaml';
+import { CHAT_FAILURE_STATUSES } from '../../chat/types.js';
 import type { ShenmaConfig } from '../../config/schema.js';
-import { APISIX_METRICS_PORT, SHENMA_PORT, shenmaServices } from '../topology.js';
+import { APISIX_METRICS_PORT, METRICS_TOKEN_FILE, SHENMA_PORT, shenmaServices } from '../topology.js';
 
 /**
  * Prometheus scrapes APISIX and every replica of every Shenma service: a compose service name
@@ -20,6 +21,8 @@ export function renderPrometheusConfig(config: ShenmaConfig): string {
       ...shenmaServices(config).map((svc) => ({
         job_name: `shenma-${svc}`,
         metrics_path: '/metrics',
+        // Shenma answers /metrics beyond loopback only with server.metricsToken (compose.ts writes the file).
+        authorization: { type: 'Bearer', credentials_file: METRICS_TOKEN_FILE },
         dns_sd_configs: [{ names: [svc], type: 'A', port: SHENMA_PORT, refresh_interval: '30s' }],
       })),
     ],
@@ -65,10 +68,13 @@ export function renderAlertRules(): string {
           },
           {
             alert: 'ChatErrorsHigh',
-            expr: 'sum(rate(shenma_chat_requests_total{status=~"5.."}[5m])) / clamp_min(sum(rate(shenma_chat_requests_total[5m])), 1e-9) > 0.05',
+            // The chat status label is the outcome, not an HTTP code (chat/types.ts).
+            expr: `sum(rate(shenma_chat_requests_total{status=~"${CHAT_FAILURE_STATUSES.join('|')}"}[5m])) / clamp_min(sum(rate(shenma_chat_requests_total[5m])), 1e-9) > 0.05`,
             for: '10m',
             labels: { severity: 'warning' },
-            annotations: { summary: 'More than 5% of chat answers fail with 5xx' },
+            annotations: {
+              summary: 'More than 5% of chat answers fail (model errors, cut streams, timeouts)',
+            },
           },
           {
             alert: 'ModelReplicaUnhealthy',
