@@ -61,7 +61,7 @@ export const SIZED_SERVICES = {
   etcd: '256m',
   postgres: '1g',
   redis: '256m',
-  keycloak: '1g',
+  keycloak: '1536m',
   identity: '384m',
   completion: '512m',
   chat: '512m',

@@ -1,6 +1,7 @@
 import type { SizedService } from '../config/deploy.js';
 import type { ShenmaConfig } from '../config/schema.js';
 import { etcdServerArgs } from './etcd.js';
+import { LOCAL_MODEL_URLS } from './init.js';
 import {
   METRICS_TOKEN_FILE,
   publicBase,
@@ -365,6 +366,11 @@ export function renderCompose(config: ShenmaConfig, opts: ComposeOptions): Compo
           : { driver: 'nvidia', device_ids: gpus, capabilities: ['gpu'] };
     for (const role of ['completion', 'chat'] as const) {
       const model = d.localModels[role];
+      // vLLM answers 404 for a model name it does not serve, and Shenma sends each entry's
+      // `model` (else its `name`): every entry pointing here is served under that name too.
+      const sent = config.models
+        .filter((m) => m.url.replace(/\/+$/, '') === LOCAL_MODEL_URLS[role])
+        .map((m) => m.model ?? m.name);
       services[`vllm-${role}`] = {
         ...base,
         image: d.images.vllm,
@@ -372,7 +378,7 @@ export function renderCompose(config: ShenmaConfig, opts: ComposeOptions): Compo
           '--model',
           model.startsWith('/') ? model : `/models/${model}`,
           '--served-model-name',
-          model,
+          ...new Set([model, ...sent]),
           '--port',
           '8000',
         ],
@@ -399,6 +405,9 @@ export function renderCompose(config: ShenmaConfig, opts: ComposeOptions): Compo
       restart: 'no',
       networks: [NETWORK],
       image,
+      // `up` runs this job before the stack's first start, with --no-deps: without its own build
+      // Compose would try to pull shenma:<version> from a registry, where it is not.
+      build: { context: opts.buildContext, dockerfile: opts.dockerfile },
       command: ['models', 'pull', '--help'],
       volumes: ['models:/models'],
       user: '0:0',

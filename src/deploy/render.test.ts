@@ -23,6 +23,7 @@ import { parseConfig } from '../config/load.js';
 import { modelMetrics } from '../models/metrics.js';
 import { allowedPublishedPorts, type ComposeFile, MODELS_PULL_SERVICE, referencedEnv } from './compose.js';
 import { deploymentDatabases, renderBootstrapSql } from './files/postgres.js';
+import { LOCAL_MODEL_URLS } from './init.js';
 import { renderFiles } from './render.js';
 import { parseDotenv, SECRET_NAMES, type Secrets } from './secrets.js';
 import { METRICS_TOKEN_FILE } from './topology.js';
@@ -148,6 +149,8 @@ describe('shenma render: the deploy folder', () => {
           expect(s.healthcheck.test).toEqual(['NONE']);
           expect(s.restart).toBe('no');
           expect(s.volumes).toEqual(['models:/models']);
+          // It runs with --no-deps before the first start: it must be able to build Shenma's image itself.
+          expect(s.build).toEqual(services.completion!.build);
         } else {
           expect(s.healthcheck.test.length, `${name} healthcheck`).toBeGreaterThan(0);
           expect(s.healthcheck.test[0], `${name} healthcheck`).not.toBe('NONE');
@@ -192,6 +195,22 @@ describe('shenma render: the deploy folder', () => {
       }
     } finally {
       await new Promise((r) => server.close(r));
+    }
+  });
+
+  it('each local vLLM serves the model name Shenma sends it (vLLM answers 404 to any other)', () => {
+    const config = parseConfig(parse(readFileSync(path.join(local.dir, 'shenma.yaml'), 'utf8')), 'x', {
+      CODER_KEY: 'k',
+    });
+    for (const role of ['completion', 'chat'] as const) {
+      const command = local.compose.services[`vllm-${role}`]!.command!;
+      const at = command.indexOf('--served-model-name');
+      const next = command.findIndex((a, i) => i > at && a.startsWith('--'));
+      const served = command.slice(at + 1, next);
+      const entries = config.models.filter((m) => m.url === LOCAL_MODEL_URLS[role]);
+      expect(entries.length, role).toBeGreaterThan(0);
+      for (const m of entries) expect(served, `${role}: ${m.name}`).toContain(m.model ?? m.name);
+      expect(served).toContain(config.deploy.localModels[role]);
     }
   });
 
