@@ -19,7 +19,11 @@ import { usageRecordOf } from './usage-record.js';
  * the Elasticsearch copy.
  */
 
-/** Tokens reserved for the answer before its size is known; settled to the real count after. */
+/**
+ * Tokens reserved for the answer when the client sets no max_tokens; settled to the real count
+ * after. A client that sets one has exactly that reserved: reserving less let concurrent
+ * requests (or one long one) spend past tokensPerDay before any of them was settled.
+ */
 const ANSWER_RESERVE_TOKENS = 1024;
 
 export interface ChatHookDeps {
@@ -50,7 +54,7 @@ export function createChatHooks(deps: ChatHookDeps): ChatHooks {
     estimatePromptTokens(messages, chat.charsPerToken);
 
   return {
-    async prepare(ctx: ChatContext): Promise<ChatMessage[]> {
+    async prepare(ctx: ChatContext, request: { answerTokens?: number } = {}): Promise<ChatMessage[]> {
       // A refused question costs no quota, so the filter runs first.
       checkInput(ctx.messages, words);
       const history = ctx.conversationId
@@ -59,7 +63,8 @@ export function createChatHooks(deps: ChatHookDeps): ChatHooks {
       const system = ctx.messages.filter((m) => m.role === 'system');
       const turn = ctx.messages.filter((m) => m.role !== 'system');
       const messages = [...system, ...history, ...turn];
-      held.set(ctx, await deps.quota.admit(ctx, promptTokens(messages) + ANSWER_RESERVE_TOKENS));
+      const answer = request.answerTokens ?? ANSWER_RESERVE_TOKENS;
+      held.set(ctx, await deps.quota.admit(ctx, promptTokens(messages) + answer));
       return messages;
     },
 

@@ -149,7 +149,8 @@ export class ChatService {
     const started = performance.now();
     let messages: ChatMessage[];
     try {
-      messages = await this.deps.hooks.prepare(ctx);
+      const answerTokens = requestedAnswerTokens(body);
+      messages = await this.deps.hooks.prepare(ctx, answerTokens === undefined ? {} : { answerTokens });
     } catch (err) {
       if (err instanceof HttpError) {
         const status: ChatStatus = err.status === 429 ? 'quota_exceeded' : 'rejected';
@@ -342,4 +343,17 @@ export class ChatService {
       },
     });
   }
+}
+
+/**
+ * The answer length the client capped its request at (OpenAI's max_tokens, or its newer
+ * max_completion_tokens; the Responses and Anthropic APIs arrive here as max_tokens), if it is a
+ * usable number. The upstream judges anything else.
+ */
+export function requestedAnswerTokens(body: Record<string, unknown>): number | undefined {
+  for (const key of ['max_completion_tokens', 'max_tokens']) {
+    const v = body[key];
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v > 0) return v;
+  }
+  return undefined;
 }

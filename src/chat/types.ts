@@ -75,9 +75,10 @@ export interface ChatHooks {
   /**
    * Runs before the upstream call. Throws HttpError to refuse (quota spent → 429 with
    * Retry-After; a filtered word → 400). Returns the messages to send upstream (history prepended
-   * within the budget for socket chats).
+   * within the budget for socket chats). `answerTokens`: the longest answer the client asked for
+   * (max_tokens), which the quota holds back until the real usage is known.
    */
-  prepare(ctx: ChatContext): Promise<ChatMessage[]>;
+  prepare(ctx: ChatContext, request?: { answerTokens?: number }): Promise<ChatMessage[]>;
   /** Masks filtered words in the answer as it streams; holds back only what a match could still need. */
   createOutputFilter(ctx: ChatContext): OutputFilter;
   /**
