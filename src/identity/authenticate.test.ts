@@ -247,6 +247,21 @@ describe('JWT access tokens from the embedded provider', () => {
     lookups.mockRestore();
   });
 
+  it('reads the state at every request when it cannot hear of changes (cacheUserState: false)', async () => {
+    const carol = await users.add('carol', undefined);
+    const token = await sign(claimsFor(carol), { key: embeddedKey });
+    const cached = embeddedAuthenticator();
+    const uncached = embeddedAuthenticator({ cacheUserState: false });
+    expect((await cached(request({ authorization: `Bearer ${token}` }))).name).toBe('carol');
+    expect((await uncached(request({ authorization: `Bearer ${token}` }))).name).toBe('carol');
+    // Another replica (or `shenma users disable` on the shared database) disables her; no event arrives.
+    await new UserStore(database.db).setDisabled('carol', true);
+    const err = await rejection(uncached(request({ authorization: `Bearer ${token}` })));
+    expect(err.message).toBe('user "carol" is disabled');
+    // What the remembered state did, and still does where events do arrive: accepted for up to 30 s.
+    expect((await cached(request({ authorization: `Bearer ${token}` }))).name).toBe('carol');
+  });
+
   it('refuses a token whose subject is no longer a user', async () => {
     const token = await sign(claimsFor(alice, { sub: 'usr_deleted' }), { key: embeddedKey });
     const err = await rejection(authenticate(request({ authorization: `Bearer ${token}` })));

@@ -32,6 +32,13 @@ export interface AuthenticatorOptions {
   jwksCooldownMs?: number;
   /** News of disabled users: their remembered state is dropped at once, here and on every replica. */
   changes?: CredentialEvents;
+  /**
+   * Whether a user's enabled state may be remembered (for 30 s): only when `changes` hears of
+   * every change (the embedded database's one writer, or Redis). Otherwise a user disabled by
+   * another replica or `shenma users disable` on the shared database kept working meanwhile.
+   * Default true.
+   */
+  cacheUserState?: boolean;
 }
 
 export const MISSING_CREDENTIALS =
@@ -65,7 +72,11 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticate {
     ? createTrustedHeaderCheck({ ...identity.trustedHeader, log: opts.log })
     : undefined;
   // Users of an external IdP are managed there; its tokens carry no Shenma user id to look up.
-  const userState = external ? undefined : createUserStateCache(opts.users);
+  const userState = external
+    ? undefined
+    : opts.cacheUserState === false
+      ? uncachedUserState(opts.users)
+      : createUserStateCache(opts.users);
   opts.changes?.subscribe((change) => {
     if (change.kind === 'user') userState?.delete(change.userId);
   });
@@ -134,6 +145,16 @@ function looksLikeJwt(value: string): boolean {
 
 type UserState = 'enabled' | 'disabled' | 'missing';
 
+async function loadUserState(users: UserStore, id: string): Promise<UserState> {
+  const user = await users.findById(id);
+  return !user ? 'missing' : user.disabled ? 'disabled' : 'enabled';
+}
+
+/** The state read at every request, for a process that cannot hear of changes. */
+function uncachedUserState(users: UserStore): Pick<RefreshingCache<string, UserState>, 'get' | 'delete'> {
+  return { get: (id) => loadUserState(users, id), delete: () => {} };
+}
+
 /**
  * Bounded, short-lived: a completion per keystroke must not mean a query per keystroke, nor a
  * wait for one every TTL (see RefreshingCache).
@@ -143,9 +164,6 @@ function createUserStateCache(users: UserStore): RefreshingCache<string, UserSta
     max: USER_STATE_MAX,
     ttlMs: USER_STATE_TTL_MS,
     refreshAfterMs: USER_STATE_TTL_MS / 2,
-    load: async (id) => {
-      const user = await users.findById(id);
-      return !user ? 'missing' : user.disabled ? 'disabled' : 'enabled';
-    },
+    load: (id) => loadUserState(users, id),
   });
 }

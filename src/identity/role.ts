@@ -20,12 +20,10 @@ import { TokenStore, UserStore } from './users.js';
 export const identityRole: RoleFactory<'identity'> = async (ctx) => {
   const events = ctx.credentialChanges;
   const users = new UserStore(ctx.db.db, { events });
-  // Verified tokens may be remembered when this process hears of every change: it is the
-  // embedded database's one writer, or changes are broadcast through Redis.
-  const tokens = new TokenStore(ctx.db.db, {
-    cacheVerified: ctx.db.kind === 'embedded' || ctx.config.redis.url !== undefined,
-    events,
-  });
+  // Verified tokens and users' states may be remembered when this process hears of every
+  // change: it is the embedded database's one writer, or changes are broadcast through Redis.
+  const hearsEveryChange = ctx.db.kind === 'embedded' || ctx.config.redis.url !== undefined;
+  const tokens = new TokenStore(ctx.db.db, { cacheVerified: hearsEveryChange, events });
   const stopListening = events.subscribe(() => tokens.forgetVerified());
   const keys = await loadSigningKeys(ctx.dataDir);
   const pluginLogins = new PluginLoginStates(ctx.ephemeral);
@@ -49,6 +47,7 @@ export const identityRole: RoleFactory<'identity'> = async (ctx) => {
     log: ctx.log,
     onTokenUsed: (id) => tokenUse.record(id),
     changes: events,
+    cacheUserState: hearsEveryChange,
   });
   const pluginLogin = pluginLoginHandler({
     client: oidc.pluginLoginClient,
