@@ -36,7 +36,8 @@ const ROWS_PER_STATEMENT = 500;
  *   `actual_code`); when that happens, empty times and the user are filled in and
  *   `updated_at` is set;
  * - a final value is never overwritten, so replays and out-of-order resends cannot flip an
- *   outcome, and plain resends write nothing.
+ *   outcome, and plain resends write nothing;
+ * - a row another user reported is never changed (the id is chosen by the client).
  * Several items with the same id in one call are merged by the same rule first.
  */
 export async function recordCompletionFeedback(
@@ -68,14 +69,21 @@ export async function recordCompletionFeedback(
             updated_at: sql`now()`,
           })
           .where(({ eb, or, and, ref }) =>
-            or([
-              and([
-                eb('completion_feedback.acception', '=', 'none'),
-                eb(ref('excluded.acception'), '<>', 'none'),
+            and([
+              // Ids are the client's: another user's report under the same id is not theirs to change.
+              or([
+                eb('completion_feedback.user_name', 'is', null),
+                eb('completion_feedback.user_name', '=', ref('excluded.user_name')),
               ]),
-              and([
-                eb('completion_feedback.correction', '=', 'none'),
-                eb(ref('excluded.correction'), '<>', 'none'),
+              or([
+                and([
+                  eb('completion_feedback.acception', '=', 'none'),
+                  eb(ref('excluded.acception'), '<>', 'none'),
+                ]),
+                and([
+                  eb('completion_feedback.correction', '=', 'none'),
+                  eb(ref('excluded.correction'), '<>', 'none'),
+                ]),
               ]),
             ]),
           ),

@@ -286,6 +286,31 @@ function defineStorageSuite(
       expect(row).toEqual({ acception: 'rejected', correction: 'unchanged', user_name: null });
     });
 
+    it('never changes a report another user made under the same id', async () => {
+      const id = `${kind}-someone-elses`;
+      await recordCompletionFeedback(database.db, 'alice', [feedbackItem(id)]);
+      const overwrite = feedbackItem(id, {
+        acception: 'accepted',
+        correction: 'changed',
+        actual_code: 'INJECTED',
+      });
+      expect(await recordCompletionFeedback(database.db, 'dave', [overwrite])).toEqual({
+        inserted: 0,
+        updated: 0,
+      });
+      const row = await database.db
+        .selectFrom('completion_feedback')
+        .select(['acception', 'correction', 'actual_code', 'user_name'])
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow();
+      expect(row).toEqual({ acception: 'none', correction: 'none', actual_code: null, user_name: 'alice' });
+      // Its owner still completes it.
+      expect(await recordCompletionFeedback(database.db, 'alice', [overwrite])).toEqual({
+        inserted: 0,
+        updated: 1,
+      });
+    });
+
     it('accepts items without the optional fields', async () => {
       const item: CompletionFeedbackItem = {
         id: `${kind}-sparse`,
