@@ -106,12 +106,17 @@ export const deploySchema = z
         https: port.default(9443).describe('TLS entry port, published when tls.cert is set'),
         grafana: port.default(3000).describe('Grafana, published on consoleAddress'),
         kibana: port.default(5601).describe('Kibana, published on consoleAddress'),
+        keycloak: port
+          .default(8081)
+          .describe("Keycloak's admin console (identity: keycloak), published on consoleAddress"),
       })
       .prefault({}),
     publishAddress: hostAddress.default('0.0.0.0').describe('Where the entry port listens on the host'),
     consoleAddress: hostAddress
       .default('127.0.0.1')
-      .describe('Where Grafana and Kibana listen on the host (reach them through an SSH tunnel)'),
+      .describe(
+        "Where Grafana, Kibana and Keycloak's admin console listen on the host (reach them through an SSH tunnel)",
+      ),
     tls: z
       .object({
         cert: z.string().min(1).describe('PEM certificate chain file for the https entry port'),

@@ -3,6 +3,7 @@ import type { ShenmaConfig } from '../config/schema.js';
 import { etcdServerArgs } from './etcd.js';
 import { LOCAL_MODEL_URLS } from './init.js';
 import {
+  KEYCLOAK_PORT,
   METRICS_TOKEN_FILE,
   publicBase,
   SHENMA_PORT,
@@ -184,6 +185,7 @@ export function renderCompose(config: ShenmaConfig, opts: ComposeOptions): Compo
     services.keycloak = {
       ...base,
       image: d.images.keycloak,
+      ports: [`${d.consoleAddress}:${d.ports.keycloak}:${KEYCLOAK_PORT}`],
       command: ['start', '--import-realm'],
       environment: {
         KC_DB: 'postgres',
@@ -195,6 +197,9 @@ export function renderCompose(config: ShenmaConfig, opts: ComposeOptions): Compo
         // Browsers and the issuer use the public URL; calls from inside the network get
         // internal URLs for the back-channel endpoints (JWKS, token, introspection).
         KC_HOSTNAME: publicBase(config),
+        // The admin console is not routed through the gateway (Keycloak advises against exposing
+        // it): it answers on the console address, where Grafana and Kibana are.
+        KC_HOSTNAME_ADMIN: keycloakConsoleUrl(config),
         KC_HOSTNAME_BACKCHANNEL_DYNAMIC: 'true',
         KC_HTTP_ENABLED: 'true',
         KC_PROXY_HEADERS: 'xforwarded',
@@ -446,7 +451,18 @@ export function allowedPublishedPorts(config: ShenmaConfig): string[] {
   if (d.tls) list.push(`${d.publishAddress}:${d.ports.https}:9443`);
   if (d.ops.grafana) list.push(`${d.consoleAddress}:${d.ports.grafana}:3000`);
   if (d.ops.kibana) list.push(`${d.consoleAddress}:${d.ports.kibana}:5601`);
+  if (d.identity === 'keycloak') list.push(`${d.consoleAddress}:${d.ports.keycloak}:${KEYCLOAK_PORT}`);
   return list;
+}
+
+/** Where Keycloak's admin console answers on the host (deploy.consoleAddress). */
+export function keycloakConsoleUrl(config: ShenmaConfig): string {
+  const d = config.deploy;
+  const host =
+    d.consoleAddress.includes(':') && !d.consoleAddress.startsWith('[')
+      ? `[${d.consoleAddress}]`
+      : d.consoleAddress;
+  return `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${d.ports.keycloak}`;
 }
 
 /** Compose profiles `up` enables: the ops services switched on in deploy.ops. */

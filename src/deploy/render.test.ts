@@ -249,6 +249,7 @@ describe('shenma render: the deploy folder', () => {
     expect(published.sort()).toEqual([
       'apisix 0.0.0.0:9080:9080',
       'grafana 127.0.0.1:3000:3000',
+      'keycloak 127.0.0.1:8081:8080',
       'kibana 127.0.0.1:5601:5601',
     ]);
     const config = parseConfig({ publicUrl: 'https://s.example.com' });
@@ -256,7 +257,12 @@ describe('shenma render: the deploy folder', () => {
       '0.0.0.0:9080:9080',
       '127.0.0.1:3000:3000',
       '127.0.0.1:5601:5601',
+      '127.0.0.1:8081:8080',
     ]);
+    // Keycloak's admin console is not routed through the gateway: it answers where it is
+    // published, and builds its own URLs for that address (hostname v2's hostname-admin).
+    expect(keycloak.compose.services.keycloak!.environment!.KC_HOSTNAME_ADMIN).toBe('http://127.0.0.1:8081');
+    expect(local.compose.services.keycloak).toBeUndefined();
   });
 
   it('no secret value appears in compose.yaml or any mounted file; only in .env', () => {

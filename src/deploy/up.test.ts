@@ -125,7 +125,7 @@ describe('shenma up (fake docker)', () => {
         '  - { name: coder, kind: openai, url: "http://10.0.0.5:8000/v1", family: qwen2.5-coder, roles: [completion, chat] }',
         'deploy:',
         '  publishAddress: 127.0.0.1',
-        `  ports: { http: ${gateway.port}, grafana: ${await freePort()}, kibana: ${await freePort()} }`,
+        `  ports: { http: ${gateway.port}, grafana: ${await freePort()}, kibana: ${await freePort()}, keycloak: ${await freePort()} }`,
       ].join('\n'),
     );
     expect((await cli(['init', '--non-interactive', '--config', config])).code).toBe(0);
@@ -215,6 +215,9 @@ describe('shenma up (fake docker)', () => {
     expect(es).toHaveLength(3);
     expect(r.out).toContain(`set the server base URL to http://127.0.0.1:${gateway.port}`);
     expect(r.out).toMatch(/Grafana: http:\/\/127\.0\.0\.1:\d+/);
+    expect(r.out).toMatch(
+      /Users: create them in Keycloak's admin console, http:\/\/127\.0\.0\.1:\d+\/admin\//,
+    );
     expect(r.out).toMatch(/discovery document: issuer matches/);
     // The fake's bootstrap prints nothing: every role and database already existed (the real SQL is run twice on
     // PostgreSQL in render.test.ts, which checks what it prints when it creates them).

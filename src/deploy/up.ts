@@ -4,7 +4,7 @@ import { composeExecTransport } from './admin-exec.js';
 import { desiredGateway } from './apisix-routes.js';
 import { ApisixValidator } from './apisix-schema.js';
 import { backup } from './backup.js';
-import { enabledProfiles, MODELS_PULL_SERVICE } from './compose.js';
+import { enabledProfiles, keycloakConsoleUrl, MODELS_PULL_SERVICE } from './compose.js';
 import { DockerError, type DockerRunner } from './docker.js';
 import type { Deployment } from './load.js';
 import { PreflightError, parseJsonLines, preflight, unsetReferences } from './preflight.js';
@@ -437,7 +437,7 @@ function printNextSteps(d: Deployment, out: (l: string) => void): void {
   out(`  OpenAI-compatible clients: base URL ${base}/v1 with a personal API token`);
   out(
     c.identity === 'keycloak'
-      ? `  Users: create them in Keycloak's admin console (user admin, password KEYCLOAK_ADMIN_PASSWORD in ${d.secretsFile})`
+      ? `  Users: create them in Keycloak's admin console, ${keycloakConsoleUrl(d.config)}/admin/ (user admin, password KEYCLOAK_ADMIN_PASSWORD in ${d.secretsFile})`
       : '  Users: docker compose exec identity node /app/bin/shenma.js users add NAME (then tokens create NAME)',
   );
   if (c.ops.grafana)
