@@ -59,6 +59,23 @@ describe('shenma render keycloak-realm', () => {
     );
   });
 
+  it('renders without the model API keys set: they play no part in the realm', async () => {
+    const withKeys = join(dir, 'with-keys.yaml');
+    await writeFile(
+      withKeys,
+      [
+        'publicUrl: https://code.example.com',
+        'models:',
+        '  - { name: coder, url: "http://10.0.0.5:8000/v1", family: deepseek-coder, apiKey: "${CODER_KEY_NOT_SET}" }',
+        '',
+      ].join('\n'),
+    );
+    const { io, out } = captureIO();
+    expect(await main(['render', 'keycloak-realm', '--config', withKeys], io)).toBe(0);
+    expect(JSON.parse(out.join('\n')).realm).toBe('gw');
+    expect(out.join('\n')).not.toContain('unused-by-the-realm');
+  });
+
   it('refuses an unknown target with usage (exit 2)', async () => {
     const { io, err } = captureIO();
     expect(await main(['render', 'nginx'], io)).toBe(2);

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { chmod, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { parse } from 'yaml';
 import { keycloakIssuer, renderKeycloakRealm } from '../deploy/keycloak-realm.js';
 import { DeploymentError, loadDeployment } from '../deploy/load.js';
 import { RenderError, renderFiles, writeRendered } from '../deploy/render.js';
@@ -23,7 +25,15 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   if (what !== 'keycloak-realm') throw new CliError(`unknown target "${what}"\n\n${USAGE.render}`, 2);
   if (extra.length > 0) throw new CliError(`unexpected argument "${extra[0]}"`, 2);
 
-  const { config } = loadCliConfig(values, io, { writeDefault: false });
+  // Model API keys play no part in the realm: their ${NAME}s need not be set to render it.
+  const placeholders = Object.fromEntries(
+    modelKeyRefs(values.config).map((name) => [name, 'unused-by-the-realm']),
+  );
+  const { config } = loadCliConfig(
+    values,
+    { ...io, env: { ...placeholders, ...io.env } },
+    { writeDefault: false },
+  );
   // Same default as `shenma start`: the public URL is what the IDE and browsers use.
   const publicUrl = (config.publicUrl ?? `http://127.0.0.1:${config.server.port}`).replace(/\/+$/, '');
   const issuer = keycloakIssuer(config, publicUrl);
@@ -41,6 +51,18 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   await writePrivateFile(path.resolve(values.out), text);
   io.err(`wrote ${values.out} (mode 0600)`);
   return 0;
+}
+
+/** The variables the config's `models:` entries reference (their API keys), if the file reads. */
+function modelKeyRefs(configPath: string | undefined): string[] {
+  try {
+    const raw = parse(readFileSync(path.resolve(configPath ?? 'shenma.yaml'), 'utf8')) as {
+      models?: unknown;
+    };
+    return [...JSON.stringify(raw?.models ?? []).matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!);
+  } catch {
+    return []; // loadCliConfig says what is wrong with the file
+  }
 }
 
 /** Written beside the target and renamed over it, so no reader ever sees it readable or half-written. */
