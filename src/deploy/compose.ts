@@ -194,12 +194,13 @@ export function renderCompose(config: ShenmaConfig, opts: ComposeOptions): Compo
         KC_DB_PASSWORD: '${KEYCLOAK_DB_PASSWORD}',
         KC_BOOTSTRAP_ADMIN_USERNAME: 'admin',
         KC_BOOTSTRAP_ADMIN_PASSWORD: '${KEYCLOAK_ADMIN_PASSWORD}',
-        // Browsers and the issuer use the public URL; calls from inside the network get
-        // internal URLs for the back-channel endpoints (JWKS, token, introspection).
-        KC_HOSTNAME: publicBase(config),
-        // The admin console is not routed through the gateway (Keycloak advises against exposing
-        // it): it answers on the console address, where Grafana and Kibana are.
-        KC_HOSTNAME_ADMIN: keycloakConsoleUrl(config),
+        // The gw realm's own frontendUrl (keycloak-realm.ts) is the public URL: browsers and the
+        // issuer use it. Everything else, the master realm and its admin console, answers on the
+        // console address (not routed through the gateway, as Keycloak advises): the console's
+        // login runs at its realm's frontend URL, so a public hostname would send it to a
+        // /realms/master the gateway does not route (keycloak/keycloak#29641). Calls from inside
+        // the network get internal URLs for the back-channel endpoints (JWKS, token, introspection).
+        KC_HOSTNAME: keycloakConsoleUrl(config),
         KC_HOSTNAME_BACKCHANNEL_DYNAMIC: 'true',
         KC_HTTP_ENABLED: 'true',
         KC_PROXY_HEADERS: 'xforwarded',

@@ -259,9 +259,12 @@ describe('shenma render: the deploy folder', () => {
       '127.0.0.1:5601:5601',
       '127.0.0.1:8081:8080',
     ]);
-    // Keycloak's admin console is not routed through the gateway: it answers where it is
-    // published, and builds its own URLs for that address (hostname v2's hostname-admin).
-    expect(keycloak.compose.services.keycloak!.environment!.KC_HOSTNAME_ADMIN).toBe('http://127.0.0.1:8081');
+    // Keycloak's admin console is not routed through the gateway: Keycloak's hostname (the master
+    // realm, where the console signs in) is where it is published; the gw realm keeps the public
+    // URL as its own frontendUrl.
+    expect(keycloak.compose.services.keycloak!.environment!.KC_HOSTNAME).toBe('http://127.0.0.1:8081');
+    const realm = JSON.parse(readFileSync(path.join(keycloak.deploy, 'keycloak/realm-gw.json'), 'utf8'));
+    expect(realm.attributes.frontendUrl).toBe('https://shenma.example.com');
     expect(local.compose.services.keycloak).toBeUndefined();
   });
 
