@@ -131,6 +131,21 @@ describe('refusals before the body is read', () => {
     expect((await res.json()).error.message).toBe('body nests deeper than 64 levels');
   });
 
+  it('answers JSON sent as a form (curl -d without a content type) with 415 saying so', async () => {
+    const res = await fetch(`${shenma.url}/v1/completions`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${shenma.token}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: JSON.stringify({ model: 'm', prompt: 'x' }),
+    });
+    expect(res.status).toBe(415);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain(
+      'content-type must be application/json; this body was sent as a form',
+    );
+  });
+
   it('answers JSON sent as text/plain with 415 naming the content type', async () => {
     const res = await fetch(`${shenma.url}/v1/chat/completions`, {
       method: 'POST',

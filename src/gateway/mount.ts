@@ -76,6 +76,13 @@ export async function mountRoutes(
     const onRequest = async (req: FastifyRequest, reply: FastifyReply) => {
       if (route.cors) reply.headers(CORS_HEADERS);
       if (authenticate) req.identity = await authenticateWithChallenge(authenticate, req, reply);
+      if (!route.forms && !route.raw && isFormPost(req)) {
+        throw new HttpError(
+          415,
+          'invalid_request_error',
+          'content-type must be application/json; this body was sent as a form (with curl, add -H "content-type: application/json")',
+        );
+      }
       if (limiter) {
         const decision = limiter.take(callerOf(req).key);
         if (!decision.allowed) {
@@ -122,4 +129,9 @@ export async function mountRoutes(
       register(app);
     }
   }
+}
+
+function isFormPost(req: FastifyRequest): boolean {
+  const type = req.headers['content-type'];
+  return typeof type === 'string' && /^\s*application\/x-www-form-urlencoded\b/i.test(type);
 }

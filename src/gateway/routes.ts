@@ -45,6 +45,12 @@ export interface RouteSpec {
   websocket?: boolean;
   /** Required on every route with a body (POST); GET bodies are never read. */
   bodyLimit?: BodyLimit;
+  /**
+   * Takes HTML form posts (application/x-www-form-urlencoded). Every other route refuses them
+   * with 415: a JSON body sent as a form (`curl -d` without a content type) would otherwise
+   * parse into a nonsense object and fail validation with a misleading message.
+   */
+  forms?: boolean;
   rateLimit?: RateLimitSpec;
   /** Error bodies in another API's shape than OpenAI's (auth and body errors included). */
   errors?: 'anthropic';
@@ -285,6 +291,7 @@ export const ROUTES = [
     id: 'identity.login',
     role: 'identity',
     methods: ['GET', 'POST'],
+    forms: true,
     paths: ['/realms/:realm/login/:uid'],
     auth: 'none',
     bodyLimit: { bytes: 16 * KiB },
@@ -309,6 +316,7 @@ export const ROUTES = [
     id: 'identity.pluginLoginConfirm',
     role: 'identity',
     methods: ['POST'],
+    forms: true,
     paths: ['/oidc-auth/api/v1/plugin/login/confirm'],
     auth: 'none',
     // The confirm form: a CSRF token and a few ids.
