@@ -144,6 +144,14 @@ describe('Ctrl-C with chats in flight', () => {
     const slow = ask('slow one');
     await fake.waitForRequests(2, 10_000);
     run.child.kill('SIGINT');
+    // While it drains it is alive but not ready: a load balancer sends it nothing new.
+    await run.waitFor(/shutting down/, 10_000);
+    const ready = await fetch(`${url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(
+      ((await ready.json()) as { checks: Record<string, { detail?: string }> }).checks.server!.detail,
+    ).toContain('shutting down');
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
 
     const quickText = await quick;
     expect(quickText).toContain('"content":"answer"');

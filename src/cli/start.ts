@@ -72,7 +72,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   process.once('SIGTERM', force);
   log.info(
     { signal, drainMs: loaded.config.server.drainMs },
-    'shutting down: answers in flight may finish, new requests are refused',
+    'shutting down: answers in flight may finish; new chats are refused and /readyz says not ready',
   );
   await server.close();
   log.info('shut down');

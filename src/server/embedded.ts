@@ -210,7 +210,9 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
   const parts: AnyRoleParts[] = [];
   let adminSocket: AdminSocket | undefined;
   let retention: { stop(): Promise<void> } | undefined;
+  let shuttingDown = false;
   const closeAll = async () => {
+    shuttingDown = true;
     await starting.close().catch(() => {});
     // Work in flight first, while clients are still connected to hear how it ended.
     await Promise.all(parts.map((p) => p.drain?.(config.server.drainMs).catch(() => {})));
@@ -267,6 +269,13 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     });
     const authenticate = parts.find((p) => p.authenticate)?.authenticate;
     const readiness = [
+      // A draining server is alive (/healthz) but must get no new work: load balancers and
+      // Kubernetes read /readyz to stop sending it.
+      {
+        name: 'server',
+        check: async () =>
+          shuttingDown ? { ok: false, detail: 'shutting down: finishing answers in flight' } : { ok: true },
+      },
       ...servedParts.flatMap((p) => p.readiness ?? []),
       {
         name: 'database',
