@@ -220,6 +220,24 @@ describe.each(KINDS)('%s backend', (kind) => {
   });
 });
 
+describe('a model url without its API base', () => {
+  it('says which path answered 404 and what the url usually ends with', async () => {
+    const fake = await startFakeModel();
+    // The fake serves /v1/models; the url lacks the /v1.
+    const backend = createBackend('openai', { url: fake.url });
+    try {
+      const err = await upstreamError(backend.probe(new AbortController().signal));
+      expect(err.status).toBe(404);
+      expect(err.message).toBe(
+        "GET /models answered 404: is the url the server's API base? (kind openai: usually ending in /v1; ollama and llamacpp: without it)",
+      );
+    } finally {
+      await backend.close();
+      await fake.close();
+    }
+  });
+});
+
 describe('request bodies', () => {
   const backends: Partial<Record<ModelKind, ModelBackend>> = {};
   beforeAll(() => {

@@ -187,7 +187,20 @@ export class UpstreamClient {
   }
 
   async probe(path: string, signal: AbortSignal): Promise<void> {
-    const body = await this.open('GET', { path }, signal);
+    let body: ResponseBody;
+    try {
+      body = await this.open('GET', { path }, signal);
+    } catch (err) {
+      // A server that answers 404 to its own health path is usually a URL without its API base.
+      if (err instanceof UpstreamError && err.status === 404) {
+        throw new UpstreamError(
+          'status',
+          `GET ${joinPath(this.base, path)} answered 404: is the url the server's API base? (kind openai: usually ending in /v1; ollama and llamacpp: without it)`,
+          404,
+        );
+      }
+      throw err;
+    }
     try {
       await body.text(MAX_ERROR_BODY_BYTES);
     } catch {

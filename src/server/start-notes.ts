@@ -35,7 +35,7 @@ export function logStartNotes(
       if (r.healthy === false) {
         log.warn(
           { model: g.name, url: redactUrl(r.config.url), error: r.lastError },
-          `model "${g.name}" at ${redactUrl(r.config.url)} is not reachable (${r.lastError}); its requests answer 503 until it is`,
+          `model "${g.name}" at ${redactUrl(r.config.url)} is not ready (${r.lastError}); its requests answer 503 until it is`,
         );
       }
     }
