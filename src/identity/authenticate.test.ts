@@ -319,6 +319,17 @@ describe('missing credentials and the WWW-Authenticate challenge', () => {
     expect((err as AuthenticationError).wwwAuthenticate).toBe('Bearer');
   });
 
+  it('tells a malformed Authorization header from a missing one', async () => {
+    const basic = await rejection(authenticate(request({ authorization: 'Basic Zm9vOmJhcg==' })));
+    expect(basic.message).toBe(
+      'the Authorization header uses the Basic scheme; send Authorization: Bearer <token>',
+    );
+    const two = await rejection(authenticate(request({ authorization: 'Bearer abc def' })));
+    expect(two.message).toBe(
+      'the Authorization header must be "Bearer <token>" with one token and nothing after it',
+    );
+  });
+
   it('puts WWW-Authenticate on the JSON 401 that the error handler sends', async () => {
     const app = Fastify();
     app.setErrorHandler(fastifyErrorHandler);

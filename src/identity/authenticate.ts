@@ -86,13 +86,26 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticate {
     if (fromGateway) return fromGateway;
 
     const credential = readCredential(req);
-    if (!credential) throw new AuthenticationError(MISSING_CREDENTIALS, 'missing');
+    if (!credential) {
+      // A header that is there but not `Bearer <one token>` is a different mistake from none.
+      const authorization = req.headers.authorization;
+      if (authorization?.trim()) {
+        const scheme = authorization.trim().split(/\s+/, 1)[0]!;
+        throw new AuthenticationError(
+          /^bearer$/i.test(scheme)
+            ? 'the Authorization header must be "Bearer <token>" with one token and nothing after it'
+            : `the Authorization header uses the ${scheme.slice(0, 20)} scheme; send Authorization: Bearer <token>`,
+          'missing',
+        );
+      }
+      throw new AuthenticationError(MISSING_CREDENTIALS, 'missing');
+    }
 
     if (credential.startsWith(API_TOKEN_PREFIX)) {
       const found = await opts.tokens.verify(credential);
       if (!found) {
         throw new AuthenticationError(
-          'API token revoked, expired or unknown (or its user is disabled)',
+          'API token revoked, expired or unknown (or its user is disabled); `shenma tokens list USER` shows the live ones',
           'invalid',
           'bad_api_token',
         );
