@@ -82,6 +82,11 @@ describe('shenma start --host 0.0.0.0', () => {
     // stdout is JSON lines only.
     expect(lines.filter((l) => 'text' in l)).toEqual([]);
     const start = lines.find((l) => String(l.msg).includes('IDE base URL'));
+    // Which file and which models took effect, in words an operator reads after an edit.
+    expect(lines.some((l) => l.msg === `configuration from ${path.join(dir, 'shenma.yaml')}`)).toBe(true);
+    expect(lines.find((l) => String(l.msg).startsWith('models: '))?.msg).toBe(
+      `models: coder (completion) at ${fake.url}/v1; assistant (chat) at ${fake.url}/v1`,
+    );
     if (external) {
       expect(start?.publicUrl).toBe(`http://${external.includes(':') ? `[${external}]` : external}:${port}`);
       expect((await fetch(`${start?.publicUrl}/healthz`)).status).toBe(200);

@@ -34,6 +34,9 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       { file: loaded.file },
       `wrote ${loaded.file} with commented defaults (a local Ollama at http://127.0.0.1:11434 for completion and chat); edit it to point at your models`,
     );
+  } else if (loaded.file) {
+    // Which file took effect: after an edit and a restart, the operator's first question.
+    log.info({ file: loaded.file }, `configuration from ${loaded.file}`);
   }
   const dataDir = resolveDataDir(values, io);
   // Everything the server writes (database files, keys, sockets) is for this user only.

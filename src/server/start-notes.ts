@@ -23,6 +23,16 @@ export function logStartNotes(
   );
   if (s.publicUrlChoice.warning) log.warn({ publicUrl: s.publicUrlChoice.url }, s.publicUrlChoice.warning);
   const groups = [...s.models.groups.values()];
+  if (groups.length > 0) {
+    const described = groups.map(
+      (g) =>
+        `${g.name} (${g.settings.roles.join(', ')}) at ${g.replicas.map((r) => redactUrl(r.config.url)).join(', ')}`,
+    );
+    log.info(
+      { models: groups.map((g) => ({ name: g.name, roles: g.settings.roles, replicas: g.replicas.length })) },
+      `models: ${described.join('; ')}`,
+    );
+  }
   for (const role of ROLES) {
     if (groups.some((g) => g.settings.roles.includes(role))) continue;
     log.warn(
