@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { chmod, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { envReferences } from '../config/load.js';
 import { keycloakIssuer, renderKeycloakRealm } from '../deploy/keycloak-realm.js';
 import { DeploymentError, loadDeployment } from '../deploy/load.js';
 import { RenderError, renderFiles, writeRendered } from '../deploy/render.js';
@@ -59,7 +60,7 @@ function modelKeyRefs(configPath: string | undefined): string[] {
     const raw = parse(readFileSync(path.resolve(configPath ?? 'shenma.yaml'), 'utf8')) as {
       models?: unknown;
     };
-    return [...JSON.stringify(raw?.models ?? []).matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!);
+    return envReferences(raw?.models ?? []).map((r) => r.name);
   } catch {
     return []; // loadCliConfig says what is wrong with the file
   }

@@ -12,6 +12,24 @@ export class ConfigError extends Error {
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
+export interface EnvReference {
+  name: string;
+  /** Every reference to it has a fallback (${NAME:-...}): the config does without it. */
+  optional: boolean;
+}
+
+/** The variables a config value (a parsed document, or its text) references as ${NAME}, by name. */
+export function envReferences(value: unknown): EnvReference[] {
+  const text = typeof value === 'string' ? value : JSON.stringify(value ?? null);
+  const optional = new Map<string, boolean>();
+  for (const [, name, fallback] of text.matchAll(ENV_REF)) {
+    optional.set(name!, (optional.get(name!) ?? true) && fallback !== undefined);
+  }
+  return [...optional]
+    .map(([name, opt]) => ({ name, optional: opt }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
 /** What resolving the references found: unset variables, every name used, whole-value references. */
 interface EnvRefs {
   missing: { path: string[]; name: string }[];
@@ -45,6 +63,14 @@ function resolveEnvRefs(value: unknown, env: NodeJS.ProcessEnv, path: string[], 
   return value;
 }
 
+/** Text as the number or boolean a key of that type takes; undefined when it is not one. */
+function scalarFor(type: string, text: string): number | boolean | undefined {
+  const t = text.trim();
+  if (type === 'number' && t !== '' && !Number.isNaN(Number(t))) return Number(t);
+  if (type === 'boolean' && (t === 'true' || t === 'false')) return t === 'true';
+  return undefined;
+}
+
 /**
  * A referenced value where the schema wants a number or a boolean (`port: ${PORT:-9080}`): read
  * as environment overrides are. Returns whether anything changed.
@@ -64,12 +90,9 @@ function coerceWholeRefs(
     const holder = parent as Record<string, unknown>;
     const text = holder[keys[keys.length - 1]!];
     if (typeof text !== 'string') continue;
-    const t = text.trim();
-    if (issue.expected === 'number' && t !== '' && !Number.isNaN(Number(t))) {
-      holder[keys[keys.length - 1]!] = Number(t);
-      changed = true;
-    } else if (issue.expected === 'boolean' && (t === 'true' || t === 'false')) {
-      holder[keys[keys.length - 1]!] = t === 'true';
+    const scalar = scalarFor(issue.expected, text);
+    if (scalar !== undefined) {
+      holder[keys[keys.length - 1]!] = scalar;
       changed = true;
     }
   }
@@ -109,9 +132,7 @@ function applyEnvOverrides(
     const name = envNameFor(leaf.path);
     const v = env[name];
     if (v === undefined) continue;
-    let value: unknown = v;
-    if (leaf.type === 'number' && v.trim() !== '' && !Number.isNaN(Number(v))) value = Number(v);
-    if (leaf.type === 'boolean' && (v === 'true' || v === 'false')) value = v === 'true';
+    let value: unknown = scalarFor(leaf.type, v) ?? v;
     if (leaf.type === 'array') {
       try {
         value = JSON.parse(v);

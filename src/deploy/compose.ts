@@ -1,4 +1,5 @@
 import type { SizedService } from '../config/deploy.js';
+import { envReferences } from '../config/load.js';
 import type { ShenmaConfig } from '../config/schema.js';
 import { etcdServerArgs } from './etcd.js';
 import { LOCAL_MODEL_URLS } from './init.js';
@@ -78,29 +79,6 @@ function tcpHttpCheck(port: number, path: string, expect: string): string[] {
     '-c',
     `exec 3<>/dev/tcp/127.0.0.1/${port} && printf 'GET ${path} HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' >&3 && grep -q '${expect}' <&3`,
   ];
-}
-
-export interface EnvReference {
-  name: string;
-  /** Written ${NAME:-fallback}: the config does without it. */
-  optional: boolean;
-}
-
-/**
- * The variables a config text references as ${NAME} (model API keys and the like), by name. It
- * reads the text the containers get, references unresolved, so the references found are exactly
- * the variables a container must be given.
- */
-export function referencedEnv(configText: string): EnvReference[] {
-  const optional = new Map<string, boolean>();
-  for (const m of configText.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)(:-)?/g)) {
-    const name = m[1]!;
-    // Required anywhere means required.
-    optional.set(name, (optional.get(name) ?? true) && m[2] !== undefined);
-  }
-  return [...optional]
-    .map(([name, opt]) => ({ name, optional: opt }))
-    .sort((a, b) => a.name.localeCompare(b.name));
 }
 
 export function renderCompose(config: ShenmaConfig, opts: ComposeOptions): ComposeFile {
@@ -441,7 +419,7 @@ function shenmaEnvironment(config: ShenmaConfig, containerConfig: string): Recor
   };
   if (config.deploy.ops.elasticsearch) env.ELASTIC_PASSWORD = '${ELASTIC_PASSWORD}';
   if (config.deploy.identity === 'shenma') env.SHENMA_OIDC_SIGNING_KEYS = '${SHENMA_OIDC_SIGNING_KEYS}';
-  for (const { name } of referencedEnv(containerConfig)) env[name] ??= `\${${name}:-}`;
+  for (const { name } of envReferences(containerConfig)) env[name] ??= `\${${name}:-}`;
   return env;
 }
 

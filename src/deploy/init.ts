@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Document, isMap, parseDocument } from 'yaml';
 import { IDENTITY_PROVIDERS, type IdentityProvider } from '../config/deploy.js';
-import { ConfigError, parseConfig, yamlValue } from '../config/load.js';
+import { ConfigError, envReferences, parseConfig, yamlValue } from '../config/load.js';
 import { FIM_FAMILIES, MODEL_KINDS, type ShenmaConfig } from '../config/schema.js';
 import { publicUrlProblem } from './public-url.js';
 import { type EnsuredSecrets, ensureSecrets, SECRETS_FILE } from './secrets.js';
@@ -183,7 +183,7 @@ export async function initDeployment(configFile: string, a: InitAnswers): Promis
   } catch (err) {
     throw err instanceof ConfigError ? new InitError(err.message) : err;
   }
-  const refs = [...JSON.stringify(raw).matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!);
+  const refs = envReferences(raw).map((r) => r.name);
   let config: ShenmaConfig;
   try {
     config = parseConfig(raw, configFile, { ...Object.fromEntries(refs.map((r) => [r, 'set-at-run-time'])) });

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
-import { ConfigError, parseConfig, yamlValue } from '../config/load.js';
+import { ConfigError, envReferences, parseConfig, yamlValue } from '../config/load.js';
 import type { ShenmaConfig } from '../config/schema.js';
 import { readSecrets, SECRETS_FILE, type Secrets } from './secrets.js';
 
@@ -47,7 +47,7 @@ export async function loadDeployment(
   } catch (err) {
     throw err instanceof ConfigError ? new DeploymentError(err.message) : err;
   }
-  const refs = [...JSON.stringify(raw).matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!);
+  const refs = envReferences(raw).map((r) => r.name);
   let config: ShenmaConfig;
   try {
     config = parseConfig(

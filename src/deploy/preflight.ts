@@ -1,7 +1,8 @@
 import { statfs } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { envReferences } from '../config/load.js';
 import type { ShenmaConfig } from '../config/schema.js';
-import { type ComposeFile, referencedEnv } from './compose.js';
+import type { ComposeFile } from './compose.js';
 import type { DockerRunner } from './docker.js';
 
 /**
@@ -49,7 +50,7 @@ export function unsetReferences(
   env: NodeJS.ProcessEnv,
 ): string[] {
   const have = new Set(provided);
-  return referencedEnv(containerConfig)
+  return envReferences(containerConfig)
     .filter((r) => !r.optional && !have.has(r.name) && !env[r.name])
     .map((r) => r.name);
 }

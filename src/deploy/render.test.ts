@@ -19,9 +19,9 @@ import { reachableTempDir } from '../../test/support/temp-dir.js';
 import { chatMetrics } from '../chat/metrics.js';
 import { CHAT_STATUSES } from '../chat/types.js';
 import { completionMetrics } from '../completion/metrics.js';
-import { parseConfig } from '../config/load.js';
+import { envReferences, parseConfig } from '../config/load.js';
 import { modelMetrics } from '../models/metrics.js';
-import { allowedPublishedPorts, type ComposeFile, MODELS_PULL_SERVICE, referencedEnv } from './compose.js';
+import { allowedPublishedPorts, type ComposeFile, MODELS_PULL_SERVICE } from './compose.js';
 import { deploymentDatabases, renderBootstrapSql } from './files/postgres.js';
 import { LOCAL_MODEL_URLS } from './init.js';
 import { renderFiles } from './render.js';
@@ -127,7 +127,7 @@ describe('shenma render: the deploy folder', () => {
       const { services, volumes, networks } = r.compose;
       const env = parseDotenv(readFileSync(path.join(r.deploy, '.env'), 'utf8'), '.env');
       const containerConfig = readFileSync(path.join(r.deploy, 'shenma', 'shenma.yaml'), 'utf8');
-      const modelKeys = new Set(referencedEnv(containerConfig).map((ref) => ref.name));
+      const modelKeys = new Set(envReferences(containerConfig).map((ref) => ref.name));
       expect(modelKeys.has('CODER_KEY')).toBe(true);
       for (const [name, s] of Object.entries(services)) {
         for (const [dep, cond] of Object.entries(s.depends_on ?? {})) {
