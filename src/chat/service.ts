@@ -18,7 +18,14 @@ import {
 import { AnswerTracker, carriesAnswer, type TrackedChunk } from './answer.js';
 import { ChatStreamError, ClientCancelled, describeFailure, ServerShutdown } from './errors.js';
 import { type ChatMetrics, chatMetrics } from './metrics.js';
-import type { ChatContext, ChatHooks, ChatMessage, ChatOutcome, ChatStatus } from './types.js';
+import {
+  CHAT_FAILURE_STATUSES,
+  type ChatContext,
+  type ChatHooks,
+  type ChatMessage,
+  type ChatOutcome,
+  type ChatStatus,
+} from './types.js';
 
 /**
  * The chat pipeline shared by the OpenAI API and the extension's socket chat: model checks,
@@ -173,7 +180,7 @@ export class ChatService {
     metrics.requests.inc({ model: outcome.model, status: outcome.status });
     metrics.totalSeconds.observe({ model: outcome.model, status: outcome.status }, outcome.totalMs / 1000);
     // An answer the model failed is an upstream problem the operator must see.
-    const failed = ['upstream_error', 'upstream_cut', 'timeout'].includes(outcome.status);
+    const failed = CHAT_FAILURE_STATUSES.includes(outcome.status);
     deps.log[failed ? 'warn' : 'info'](
       {
         requestId: ctx.requestId,

@@ -34,13 +34,11 @@ export const CHAT_STATUSES = [
 ] as const;
 export type ChatStatus = (typeof CHAT_STATUSES)[number];
 
-/** The outcomes that are the server's or the model's failure (what an error-rate alert counts). */
-export const CHAT_FAILURE_STATUSES: readonly ChatStatus[] = [
-  'upstream_error',
-  'upstream_cut',
-  'timeout',
-  'shutdown',
-];
+/**
+ * The outcomes that are the model's failure: what the error-rate alert counts and the service
+ * logs as a warning (a shutdown cut is the operator's doing, not a failure).
+ */
+export const CHAT_FAILURE_STATUSES: readonly ChatStatus[] = ['upstream_error', 'upstream_cut', 'timeout'];
 
 /** What a chat request is, once parsed: by the OpenAI API or by the extension's Socket.IO chat. */
 export interface ChatContext {
