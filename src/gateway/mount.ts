@@ -1,3 +1,4 @@
+import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { anthropicErrorHandler } from '../http/anthropic-errors.js';
 import { authenticateWithChallenge } from '../http/authentication-error.js';
@@ -76,13 +77,6 @@ export async function mountRoutes(
     const onRequest = async (req: FastifyRequest, reply: FastifyReply) => {
       if (route.cors) reply.headers(CORS_HEADERS);
       if (authenticate) req.identity = await authenticateWithChallenge(authenticate, req, reply);
-      if (!route.forms && !route.raw && isFormPost(req)) {
-        throw new HttpError(
-          415,
-          'invalid_request_error',
-          'content-type must be application/json; this body was sent as a form (with curl, add -H "content-type: application/json")',
-        );
-      }
       if (limiter) {
         const decision = limiter.take(callerOf(req).key);
         if (!decision.allowed) {
@@ -125,13 +119,15 @@ export async function mountRoutes(
         scope.addContentTypeParser('*', (_req, _payload, done) => done(null));
         register(scope);
       });
+    } else if (route.forms) {
+      // The form parser where forms are taken (the login pages), and nowhere else; the route's
+      // own body limit applies (no parser-wide override).
+      await app.register(async (scope) => {
+        await scope.register(formbody);
+        register(scope);
+      });
     } else {
       register(app);
     }
   }
-}
-
-function isFormPost(req: FastifyRequest): boolean {
-  const type = req.headers['content-type'];
-  return typeof type === 'string' && /^\s*application\/x-www-form-urlencoded\b/i.test(type);
 }

@@ -46,9 +46,9 @@ export interface RouteSpec {
   /** Required on every route with a body (POST); GET bodies are never read. */
   bodyLimit?: BodyLimit;
   /**
-   * Takes HTML form posts (application/x-www-form-urlencoded). Every other route refuses them
-   * with 415: a JSON body sent as a form (`curl -d` without a content type) would otherwise
-   * parse into a nonsense object and fail validation with a misleading message.
+   * Takes HTML form posts (application/x-www-form-urlencoded). Only these routes parse forms;
+   * elsewhere a form is a 415, not a nonsense object failing validation with a misleading message
+   * (a JSON body sent by `curl -d` without a content type).
    */
   forms?: boolean;
   rateLimit?: RateLimitSpec;

@@ -86,7 +86,9 @@ export function httpErrorOf(err: FastifyError | HttpError, req: FastifyRequest):
   const limit = req.routeOptions?.bodyLimit;
   const message =
     err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-      ? 'content-type must be application/json'
+      ? /^\s*application\/x-www-form-urlencoded\b/i.test(req.headers['content-type'] ?? '')
+        ? 'content-type must be application/json; this body was sent as a form (with curl, add -H "content-type: application/json")'
+        : 'content-type must be application/json'
       : err.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
         ? `request body too large${limit ? `: this route accepts at most ${limit} bytes` : ''}`
         : err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'

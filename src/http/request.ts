@@ -6,10 +6,6 @@ import { badRequestFromZod, HttpError } from './errors.js';
 
 /** Validates a JSON object body: anything else, or a field the schema refuses, is a 400. */
 export function parseJsonBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
-  // A text body (text/plain) was not parsed as JSON: the content type is what is wrong.
-  if (typeof body === 'string') {
-    throw new HttpError(415, 'invalid_request_error', 'content-type must be application/json');
-  }
   if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new HttpError(400, 'invalid_request_error', 'body must be a JSON object');
   }

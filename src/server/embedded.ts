@@ -1,5 +1,4 @@
 import { type AddressInfo, createServer } from 'node:net';
-import formbody from '@fastify/formbody';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { type DestinationStream, type Logger, pino } from 'pino';
 import { chatRole } from '../chat/role.js';
@@ -253,8 +252,10 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<EmbeddedServ
     }
 
     registerAccessLog(app, registry);
-    // Form bodies are the login page's; the route's own limit applies (no parser-wide override).
-    await app.register(formbody);
+    // JSON is the one body the API takes: text/plain is not parsed either, so a body of any other
+    // type is a 415 before a handler sees it. Form bodies are parsed only on the routes the route
+    // table marks `forms` (gateway/mount.ts).
+    app.removeContentTypeParser('text/plain');
     useDepthLimitedJson(app);
     app.setErrorHandler(fastifyErrorHandler);
     app.setNotFoundHandler((req, reply) =>
