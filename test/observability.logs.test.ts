@@ -111,16 +111,18 @@ describe('the access log', () => {
     fake.enqueue(slow);
     const waiting = new AbortController();
     const before = linesFor('/v1/completions').length;
+    const upstreamBefore = fake.requests.length;
     const gone = fetch(`${shenma.url}/v1/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${shenma.token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ prompt: 'y = ', max_tokens: 64 }),
       signal: waiting.signal,
     }).catch(() => 'aborted');
-    await new Promise((r) => setTimeout(r, 300));
+    // Hang up once the model has the request (Shenma is waiting for its answer), not after a guess.
+    await fake.waitForRequests(upstreamBefore + 1, 10_000);
     waiting.abort();
     expect(await gone).toBe('aborted');
-    await expect.poll(() => linesFor('/v1/completions').length, { timeout: 5000 }).toBe(before + 1);
+    await expect.poll(() => linesFor('/v1/completions').length, { timeout: 10_000 }).toBe(before + 1);
     expect(linesFor('/v1/completions').at(-1)).toMatchObject({
       status: 499,
       route: 'completion.openai',
@@ -139,7 +141,7 @@ describe('the access log', () => {
     expect(res.status).toBe(200);
     await res.body!.getReader().read();
     reading.abort();
-    await expect.poll(() => linesFor('/v1/chat/completions').length, { timeout: 5000 }).toBe(1);
+    await expect.poll(() => linesFor('/v1/chat/completions').length, { timeout: 10_000 }).toBe(1);
     expect(linesFor('/v1/chat/completions')[0]).toMatchObject({ status: 200, user: 'tester' });
     expect(linesFor('/v1/chat/completions')[0]!.reason).toBeTruthy();
   });
